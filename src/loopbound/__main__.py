@@ -1,0 +1,3 @@
+from loopbound.cli import main
+
+main()

@@ -1,0 +1,212 @@
+"""The per-file pipeline: read -> pre-filter -> decode -> parse -> rules -> suppressions -> findings.
+
+Knows nothing of the terminal: it returns plain data, which the CLI hands to a reporter.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from loopbound.config import Settings
+from loopbound.discovery import is_test_file
+from loopbound.findings import Finding, Location
+from loopbound.registry import Registry
+from loopbound.rules import FILE_RULE_GROUPS
+from loopbound.rules.base import FileContext
+from loopbound.rules.checker import SYNTAX_ERROR
+
+_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+_FILE_NOQA = re.compile(r"^\s*#\s*loopbound:\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?\s*$",
+                        re.IGNORECASE | re.MULTILINE)
+
+
+class SourceError(Exception):
+    """The file cannot be read or decoded; the message is for the user."""
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    parsed: bool = False  # False when the pre-filter showed it cannot hold a finding
+
+
+def display_path(path: Path) -> str:
+    """Relative to the current directory when the file is under it, as ruff prints it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+@lru_cache(maxsize=8)
+def _trigger_pattern(words: frozenset[str]) -> re.Pattern[bytes]:
+    alternatives = "|".join(sorted(re.escape(word) for word in words))
+    return re.compile(rb"\b(?:" + alternatives.encode() + rb")\b")
+
+
+def trigger_words(registry: Registry) -> frozenset[str]:
+    """Words without which no rule can fire: the registry's modules and the rules' own triggers."""
+    words = set(registry.top_level_modules)
+    for group in FILE_RULE_GROUPS:
+        words |= group.triggers
+    return frozenset(words)
+
+
+def may_have_findings(data: bytes, registry: Registry) -> bool:
+    """The byte-level pre-filter: most files mention no async library and are never parsed."""
+    return _trigger_pattern(trigger_words(registry)).search(data) is not None
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise SourceError("cannot read the file: permission denied") from None
+    except IsADirectoryError:
+        raise SourceError("is a directory, not a file") from None
+    except OSError as error:
+        raise SourceError(f"cannot read the file: {error.strerror or error}") from None
+
+
+def decode(data: bytes) -> str:
+    """PEP 263 and a UTF-8 BOM decide the encoding, as Python itself decides it."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        raise SourceError(f"bad encoding declaration: {error.msg}") from None
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        row = data[: error.start].count(b"\n") + 1
+        raise SourceError(
+            f"cannot decode line {row} as {encoding}: byte {data[error.start]:#04x} at offset {error.start}"
+        ) from None
+    except LookupError:
+        raise SourceError(f"unknown encoding `{encoding}`") from None
+
+
+def check_source(data: bytes, path: str, settings: Settings, selected: frozenset[str], *,
+                 is_test: bool = False, prefilter: bool = True) -> FileResult:
+    result = FileResult(path)
+    if prefilter and not may_have_findings(data, settings.registry):
+        return result
+    try:
+        source = decode(data)
+    except SourceError as error:
+        result.error = f"{path}: {error}"
+        return result
+    result.parsed = True
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as error:
+        result.findings = _suppress([_syntax_finding(path, error, source)], source, selected)
+        return result
+    except ValueError as error:  # Python 3.11 raises ValueError for NUL bytes
+        row = source[: source.find("\0")].count("\n") + 1
+        message = f"cannot parse the file: {error}"
+        result.findings = _suppress([_finding_at(path, row, 1, message)], source, selected)
+        return result
+    context = FileContext(path=path, source=source, tree=tree, registry=settings.registry, is_test_file=is_test)
+    findings: list[Finding] = []
+    for group in FILE_RULE_GROUPS:
+        if group.codes & selected:
+            findings.extend(finding for finding in group.check(context) if finding.code in selected)
+    result.findings = _suppress(findings, source, selected)
+    return result
+
+
+def _finding_at(path: str, row: int, column: int, message: str) -> Finding:
+    location = Location(row, column)
+    return Finding(SYNTAX_ERROR.code, SYNTAX_ERROR.name, message, path, location, location, SYNTAX_ERROR.severity)
+
+
+def _syntax_finding(path: str, error: SyntaxError, source: str) -> Finding:
+    row = error.lineno or 1
+    column = max(error.offset or 1, 1)
+    return _finding_at(path, row, column, f"cannot parse the file: {error.msg}")
+
+
+def _codes(text: str | None) -> frozenset[str] | None:
+    """None means every code (a bare `# noqa`)."""
+    if not text:
+        return None
+    return frozenset(code.upper() for code in re.split(r"[,\s]+", text.strip()) if code)
+
+
+def _suppressed(code: str, codes: frozenset[str] | None) -> bool:
+    return codes is None or any(code.startswith(selector) for selector in codes)
+
+
+def _suppress(findings: list[Finding], source: str, selected: frozenset[str]) -> list[Finding]:
+    """`# noqa` on the finding's first line, and `# loopbound: noqa` on a line of its own for the file."""
+    findings = [finding for finding in findings if finding.code in selected]
+    if not findings:
+        return []
+    for match in _FILE_NOQA.finditer(source):
+        codes = _codes(match.group("codes"))
+        findings = [finding for finding in findings if not _suppressed(finding.code, codes)]
+    lines = source.splitlines()
+    kept = []
+    for finding in findings:
+        line = lines[finding.start.row - 1] if finding.start.row <= len(lines) else ""
+        match = _NOQA.search(line) if "#" in line else None
+        if match is None or not _suppressed(finding.code, _codes(match.group("codes"))):
+            kept.append(finding)
+    return kept
+
+
+def per_file_selected(path: Path, settings: Settings, selected: frozenset[str]) -> frozenset[str]:
+    """Codes left for this file once `per-file-ignores` has taken its own."""
+    if not settings.per_file_ignores:
+        return selected
+    from loopbound.discovery import _spec
+    from loopbound.rules import resolve_selector
+
+    try:
+        relative = path.resolve().relative_to(settings.project_root).as_posix()
+    except ValueError:
+        relative = path.as_posix()
+    for pattern, codes in settings.per_file_ignores:
+        if _spec([pattern]).match_file(relative):
+            for code in codes:
+                selected = selected - (resolve_selector(code) or frozenset())
+    return selected
+
+
+def check_file(path: Path, settings: Settings, selected: frozenset[str]) -> FileResult:
+    shown = display_path(path)
+    try:
+        data = read_bytes(path)
+    except SourceError as error:
+        return FileResult(shown, error=f"{shown}: {error}")
+    selected = per_file_selected(path, settings, selected)
+    return check_source(data, shown, settings, selected, is_test=is_test_file(path, settings))
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    files_checked: int = 0
+
+
+def check_files(paths: Iterable[Path], settings: Settings, selected: frozenset[str]) -> CheckResult:
+    result = CheckResult()
+    for path in paths:
+        file_result = check_file(path, settings, selected)
+        result.files_checked += 1
+        result.findings.extend(file_result.findings)
+        if file_result.error:
+            result.errors.append(file_result.error)
+    result.findings.sort(key=lambda finding: finding.sort_key)
+    return result
+

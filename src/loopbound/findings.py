@@ -1,0 +1,143 @@
+"""Findings, fixes and edits as plain frozen data, so they can be cached, compared and serialised."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Applicability(str, enum.Enum):
+    """ruff's model: a safe fix keeps behaviour except for the bug; an unsafe one may change more."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """1-based row, 1-based column counted in characters (not bytes)."""
+
+    row: int
+    column: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"row": self.row, "column": self.column}
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text between start and end (end exclusive) of `path` with `content`."""
+
+    path: str
+    start: Location
+    end: Location
+    content: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "content": self.content,
+            "location": self.start.to_dict(),
+            "end_location": self.end.to_dict(),
+            "filename": self.path,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Edit:
+        return cls(
+            path=data["filename"],
+            start=Location(**data["location"]),
+            end=Location(**data["end_location"]),
+            content=data["content"],
+        )
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: Applicability
+    message: str
+    edits: tuple[Edit, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "applicability": self.applicability.value,
+            "message": self.message,
+            "edits": [edit.to_dict() for edit in self.edits],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fix:
+        return cls(
+            applicability=Applicability(data["applicability"]),
+            message=data["message"],
+            edits=tuple(Edit.from_dict(edit) for edit in data["edits"]),
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    message: str
+    path: str
+    start: Location
+    end: Location
+    severity: Severity = Severity.ERROR
+    fix: Fix | None = None
+    # Extra data a rule's fix builder needs later (for example the bound name); never shown.
+    data: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.start.row, self.start.column, self.code)
+
+    def datum(self, key: str) -> str | None:
+        return dict(self.data).get(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "message": self.message,
+            "filename": self.path,
+            "location": self.start.to_dict(),
+            "end_location": self.end.to_dict(),
+            "severity": self.severity.value,
+            "fix": self.fix.to_dict() if self.fix else None,
+            "url": f"docs/rules/{self.code}.md",
+        }
+
+    def to_cache(self) -> dict[str, Any]:
+        data = self.to_dict()
+        data["data"] = [list(pair) for pair in self.data]
+        return data
+
+    @classmethod
+    def from_cache(cls, data: dict[str, Any]) -> Finding:
+        return cls(
+            code=data["code"],
+            name=data["name"],
+            message=data["message"],
+            path=data["filename"],
+            start=Location(**data["location"]),
+            end=Location(**data["end_location"]),
+            severity=Severity(data["severity"]),
+            fix=Fix.from_dict(data["fix"]) if data["fix"] else None,
+            data=tuple((key, value) for key, value in data.get("data", [])),
+        )
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be checked at all (unreadable, undecodable): exit code 2."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"

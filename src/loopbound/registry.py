@@ -1,0 +1,203 @@
+"""THE table of loop-bound constructors: what creates a resource, how it is released, what makes it safe.
+
+Adding a library is a row here, never a new `if` in a rule. Users add rows with
+`[tool.loopbound.resources]` and mark calls safe with `[tool.loopbound.safe]`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+class Kind(str, enum.Enum):
+    RESOURCE = "resource"  # a client, engine, pool or connection: LB101-LB105, LB2xx
+    PRIMITIVE = "primitive"  # asyncio.Lock and friends: LB106
+    LOOP = "loop"  # creates or fetches an event loop at import: LB107
+
+
+class Binds(str, enum.Enum):
+    CONSTRUCTION = "construction"
+    FIRST_USE = "first use"
+    CONTENTION = "contention"
+
+
+@dataclass(frozen=True)
+class SafeArgument:
+    """A keyword argument whose value makes the call safe at import time (`poolclass=NullPool`)."""
+
+    keyword: str
+    value: str  # a qualified name (`sqlalchemy.pool.NullPool`) or a literal repr (`False`)
+
+
+@dataclass(frozen=True)
+class Resource:
+    qualname: str
+    library: str
+    release: tuple[str, ...] = ()  # methods that release it, in call order (`close`, `wait_closed`)
+    awaited: bool = True  # whether the release returns a coroutine that must be awaited
+    async_with: bool = True  # whether `async with` releases it
+    binds: Binds = Binds.FIRST_USE
+    kind: Kind = Kind.RESOURCE
+    aliases: tuple[str, ...] = ()  # re-exports and private module paths users import it from
+    safe_arguments: tuple[SafeArgument, ...] = ()
+    awaitable: bool = False  # the constructor itself is awaited (`await asyncpg.create_pool()`)
+    note: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.qualname, *self.aliases)
+
+    @property
+    def release_call(self) -> str:
+        """How to release it, as the message and the docs say it: `await x.dispose()`."""
+        if not self.release:
+            return ""
+        prefix = "await " if self.awaited else ""
+        return "; ".join(f"{prefix}x.{method}()" for method in self.release)
+
+
+NULL_POOL = SafeArgument("poolclass", "sqlalchemy.pool.NullPool")
+_NULL_POOL_ALIASES = (NULL_POOL, SafeArgument("poolclass", "sqlalchemy.NullPool"))
+_SA = "sqlalchemy.ext.asyncio"
+
+
+def _sa(name: str, module: str) -> tuple[str, ...]:
+    return (f"{_SA}.{module}.{name}", f"sqlmodel.ext.asyncio.{name}")
+
+
+_PRIMITIVES = ("Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier",
+               "Queue", "LifoQueue", "PriorityQueue")
+
+BUILTIN_RESOURCES: tuple[Resource, ...] = (
+    # SQLAlchemy 2.x: the pool of an AsyncEngine holds connections made on one loop.
+    Resource(f"{_SA}.create_async_engine", "SQLAlchemy", ("dispose",),
+             aliases=(f"{_SA}.engine.create_async_engine", "sqlmodel.ext.asyncio.create_async_engine"),
+             safe_arguments=_NULL_POOL_ALIASES, note="`poolclass=NullPool` makes it safe"),
+    Resource(f"{_SA}.async_engine_from_config", "SQLAlchemy", ("dispose",),
+             aliases=(f"{_SA}.engine.async_engine_from_config",), safe_arguments=_NULL_POOL_ALIASES),
+    Resource(f"{_SA}.create_async_pool_from_url", "SQLAlchemy", ("dispose",),
+             aliases=(f"{_SA}.engine.create_async_pool_from_url",), safe_arguments=_NULL_POOL_ALIASES),
+    Resource(f"{_SA}.AsyncEngine", "SQLAlchemy", ("dispose",), aliases=(f"{_SA}.engine.AsyncEngine",)),
+    Resource(f"{_SA}.AsyncSession", "SQLAlchemy", ("close",),
+             aliases=(f"{_SA}.session.AsyncSession", "sqlmodel.ext.asyncio.session.AsyncSession",
+                      "sqlmodel.ext.asyncio.AsyncSession")),
+    # httpx / httpcore: the connection pool's sockets and locks belong to one loop.
+    Resource("httpx.AsyncClient", "httpx", ("aclose",), aliases=("httpx._client.AsyncClient",)),
+    Resource("httpx.AsyncHTTPTransport", "httpx", ("aclose",),
+             aliases=("httpx._transports.default.AsyncHTTPTransport",)),
+    Resource("httpcore.AsyncConnectionPool", "httpcore", ("aclose",)),
+    # aiohttp >= 3.10 raises "no running event loop" when built outside a loop.
+    Resource("aiohttp.ClientSession", "aiohttp", ("close",), binds=Binds.CONSTRUCTION,
+             aliases=("aiohttp.client.ClientSession",)),
+    Resource("aiohttp.TCPConnector", "aiohttp", ("close",), binds=Binds.CONSTRUCTION,
+             aliases=("aiohttp.connector.TCPConnector",)),
+    Resource("aiohttp.UnixConnector", "aiohttp", ("close",), binds=Binds.CONSTRUCTION,
+             aliases=("aiohttp.connector.UnixConnector",)),
+    # asyncpg
+    Resource("asyncpg.create_pool", "asyncpg", ("close",), awaitable=True,
+             aliases=("asyncpg.pool.create_pool",)),
+    Resource("asyncpg.connect", "asyncpg", ("close",), awaitable=True,
+             aliases=("asyncpg.connection.connect",)),
+    Resource("asyncpg.Pool", "asyncpg", ("close",), aliases=("asyncpg.pool.Pool",)),
+    # psycopg 3
+    Resource("psycopg_pool.AsyncConnectionPool", "psycopg", ("close",),
+             safe_arguments=(SafeArgument("open", "False"),), note="`open=False` is safe until opened"),
+    Resource("psycopg_pool.AsyncNullConnectionPool", "psycopg", ("close",),
+             safe_arguments=(SafeArgument("open", "False"),)),
+    Resource("psycopg.AsyncConnection.connect", "psycopg", ("close",), awaitable=True),
+    # redis-py's asyncio client (aioredis was merged into it); `aclose` since redis 5.0.1.
+    *(Resource(f"redis.asyncio.{name}", "redis", ("aclose",),
+               aliases=(f"redis.asyncio.client.{name}", f"redis.asyncio.cluster.{name}",
+                        f"redis.asyncio.connection.{name}", f"redis.asyncio.sentinel.{name}",
+                        f"aioredis.{name}"))
+      for name in ("Redis", "Redis.from_url", "StrictRedis", "StrictRedis.from_url", "from_url",
+                   "ConnectionPool", "ConnectionPool.from_url", "BlockingConnectionPool",
+                   "RedisCluster", "RedisCluster.from_url", "Sentinel")),
+    Resource("aioredis.create_redis_pool", "aioredis", ("close",), awaitable=True),
+    # MongoDB: motor's close() is synchronous, PyMongo's async client's is a coroutine.
+    Resource("motor.motor_asyncio.AsyncIOMotorClient", "motor", ("close",), awaited=False,
+             async_with=False, aliases=("motor.core.AgnosticClient",)),
+    Resource("pymongo.AsyncMongoClient", "pymongo", ("close",),
+             aliases=("pymongo.asynchronous.mongo_client.AsyncMongoClient",)),
+    Resource("elasticsearch.AsyncElasticsearch", "elasticsearch", ("close",),
+             aliases=("elasticsearch._async.client.AsyncElasticsearch",)),
+    Resource("opensearchpy.AsyncOpenSearch", "opensearch-py", ("close",)),
+    Resource("grpc.aio.insecure_channel", "grpcio", ("close",), binds=Binds.CONSTRUCTION),
+    Resource("grpc.aio.secure_channel", "grpcio", ("close",), binds=Binds.CONSTRUCTION),
+    Resource("aiokafka.AIOKafkaProducer", "aiokafka", ("stop",), aliases=("aiokafka.producer.AIOKafkaProducer",)),
+    Resource("aiokafka.AIOKafkaConsumer", "aiokafka", ("stop",), aliases=("aiokafka.consumer.AIOKafkaConsumer",)),
+    Resource("aio_pika.connect_robust", "aio-pika", ("close",), awaitable=True),
+    Resource("aio_pika.connect", "aio-pika", ("close",), awaitable=True),
+    Resource("aiomysql.create_pool", "aiomysql", ("close", "wait_closed"), awaitable=True),
+    Resource("aiosqlite.connect", "aiosqlite", ("close",), note="low risk before it is awaited"),
+    Resource("databases.Database", "databases", ("disconnect",), note="low risk before connect()"),
+    Resource("openai.AsyncOpenAI", "openai", ("close",)),
+    Resource("openai.AsyncAzureOpenAI", "openai", ("close",)),
+    Resource("anthropic.AsyncAnthropic", "anthropic", ("close",)),
+    Resource("anthropic.AsyncAnthropicBedrock", "anthropic", ("close",)),
+    Resource("anthropic.AsyncAnthropicVertex", "anthropic", ("close",)),
+    # asyncio primitives bind to the running loop on first contended use (Python 3.10+).
+    *(Resource(f"asyncio.{name}", "asyncio", kind=Kind.PRIMITIVE, binds=Binds.CONTENTION,
+               async_with=False, aliases=(f"asyncio.locks.{name}", f"asyncio.queues.{name}"))
+      for name in _PRIMITIVES),
+    Resource("asyncio.get_event_loop", "asyncio", kind=Kind.LOOP, binds=Binds.CONSTRUCTION,
+             async_with=False, aliases=("asyncio.events.get_event_loop",)),
+    Resource("asyncio.new_event_loop", "asyncio", ("close",), awaited=False, kind=Kind.LOOP,
+             binds=Binds.CONSTRUCTION, async_with=False, aliases=("asyncio.events.new_event_loop",)),
+    Resource("asyncio.Future", "asyncio", kind=Kind.LOOP, binds=Binds.CONSTRUCTION, async_with=False,
+             aliases=("asyncio.futures.Future",)),
+)
+
+# A loop method that runs the loop when called at import time, whatever the receiver is.
+LOOP_METHODS = frozenset({"run_until_complete", "run_forever"})
+
+
+@dataclass(frozen=True)
+class Registry:
+    resources: tuple[Resource, ...]
+    safe_names: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        index: dict[str, Resource] = {}
+        for resource in self.resources:
+            for name in resource.names:
+                index[name] = resource
+        for name in self.safe_names:
+            index.pop(name, None)
+        object.__setattr__(self, "_index", index)
+
+    def lookup(self, qualname: str | None) -> Resource | None:
+        if qualname is None:
+            return None
+        index: dict[str, Resource] = getattr(self, "_index")
+        return index.get(qualname)
+
+    @property
+    def top_level_modules(self) -> frozenset[str]:
+        """First components of every name: a file that mentions none of them cannot create one."""
+        index: dict[str, Resource] = getattr(self, "_index")
+        return frozenset(name.split(".", 1)[0] for name in index)
+
+    def extended(self, resources: Iterable[Resource], safe_names: Iterable[str]) -> Registry:
+        return Registry((*self.resources, *resources), self.safe_names | frozenset(safe_names))
+
+
+DEFAULT_REGISTRY = Registry(BUILTIN_RESOURCES)
+
+
+def resource_from_config(qualname: str, options: Mapping[str, object]) -> Resource:
+    """Build a user row from `[tool.loopbound.resources]`; config.py has already type-checked it."""
+    release = options.get("release", ())
+    if isinstance(release, str):
+        release = (release,)
+    return Resource(
+        qualname=qualname,
+        library=str(options.get("library", qualname.split(".", 1)[0])),
+        release=tuple(str(method) for method in release),  # type: ignore[union-attr]
+        awaited=bool(options.get("awaited", True)),
+        async_with=bool(options.get("async-with", True)),
+        kind=Kind(str(options.get("kind", Kind.RESOURCE.value))),
+        awaitable=bool(options.get("awaitable", False)),
+    )

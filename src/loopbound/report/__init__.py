@@ -1,0 +1,51 @@
+"""Reporters turn findings into text; one module per output format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from loopbound.findings import Finding
+
+
+@dataclass
+class Report:
+    """What every reporter gets: the findings, and a way to read the code they point at."""
+
+    findings: list[Finding]
+    files_checked: int = 0
+    sources: dict[str, str] = field(default_factory=dict)  # stdin, or files already read
+
+    def source_lines(self, path: str) -> list[str]:
+        if path not in self.sources:
+            try:
+                self.sources[path] = Path(path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                self.sources[path] = ""
+        return self.sources[path].splitlines()
+
+    @property
+    def fixable(self) -> int:
+        return sum(1 for finding in self.findings if finding.fix is not None)
+
+
+Reporter = Callable[[Report, TextIO], None]
+
+
+def get_reporter(name: str) -> Reporter:
+    from importlib import import_module
+
+    module_name, _, function = FORMATS[name].partition(":")
+    module = import_module(f"loopbound.report.{module_name}")
+    reporter: Reporter = getattr(module, function or "render")
+    return reporter
+
+
+FORMATS = {
+    "full": "full",
+    "concise": "concise",
+    "json": "json_format",
+    "json-lines": "json_format:render_lines",
+}

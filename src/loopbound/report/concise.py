@@ -1,0 +1,14 @@
+"""One line per finding: `path:row:col: CODE message`, as flake8 and `ruff --output-format concise`."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from loopbound.report import Report
+
+
+def render(report: Report, stream: TextIO) -> None:
+    for finding in report.findings:
+        marker = " [*]" if finding.fix else ""
+        stream.write(f"{finding.path}:{finding.start.row}:{finding.start.column}: "
+                     f"{finding.code}{marker} {finding.message}\n")

@@ -1,0 +1,48 @@
+"""Location, message, a source frame with carets, and the fix hint; coloured only on a terminal."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from rich.console import Console
+from rich.markup import escape
+
+from loopbound.findings import Finding, Severity
+from loopbound.report import Report
+
+
+def _frame(finding: Finding, lines: list[str]) -> list[str]:
+    row = finding.start.row
+    if not lines or row > len(lines):
+        return []
+    first = max(1, row - 1)
+    last = min(len(lines), finding.end.row if finding.end.row >= row else row)
+    last = min(last, row + 4)
+    width = len(str(last))
+    gutter = " " * width
+    out = [f"[blue]{gutter} |[/blue]"]
+    for number in range(first, last + 1):
+        out.append(f"[blue]{number:>{width}} |[/blue] {escape(lines[number - 1])}")
+        if number == row:
+            end = finding.end.column if finding.end.row == row else len(lines[row - 1]) + 1
+            carets = "^" * max(1, end - finding.start.column)
+            out.append(f"[blue]{gutter} |[/blue] {' ' * (finding.start.column - 1)}[red]{carets}[/red] "
+                       f"[bold red]{finding.code}[/bold red]")
+    out.append(f"[blue]{gutter} |[/blue]")
+    return out
+
+
+def render(report: Report, stream: TextIO) -> None:
+    console = Console(file=stream, highlight=False, soft_wrap=True)
+    for finding in report.findings:
+        colour = "red" if finding.severity is Severity.ERROR else "yellow"
+        marker = " [cyan]\\[*][/cyan]" if finding.fix else ""
+        console.print(f"[bold]{escape(finding.path)}[/bold]:{finding.start.row}:{finding.start.column}: "
+                      f"[bold {colour}]{finding.code}[/bold {colour}]{marker} {escape(finding.message)}")
+        for line in _frame(finding, report.source_lines(finding.path)):
+            console.print(line)
+        if finding.fix:
+            console.print(f"  [cyan]= help:[/cyan] {escape(finding.fix.message)} ({finding.fix.applicability.value} fix)")
+        else:
+            console.print(f"  [cyan]= help:[/cyan] see `loopbound rule {finding.code}`")
+        console.print()
