@@ -31,6 +31,22 @@ class Discovered:
     errors: list[str] = field(default_factory=list)
 
 
+def real_path(path: Path) -> Path:
+    """The resolved path, or the absolute one where resolving fails (a symlink loop)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
+def relative_to_root(path: Path, settings: Settings) -> str:
+    """The path as patterns in the configuration see it: relative to the project root, with slashes."""
+    try:
+        return real_path(path).relative_to(settings.project_root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.PathSpec:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
@@ -57,11 +73,7 @@ def discover(paths: list[Path], settings: Settings) -> Discovered:
 
 
 def _add(path: Path, found: Discovered, seen: set[Path], explicit: bool = False) -> None:
-    try:
-        key = path.resolve(strict=False)
-    except (OSError, RuntimeError):
-        found.errors.append(f"{path}: cannot resolve the path (symlink loop?)")
-        return
+    key = real_path(path)
     if key in seen:
         return
     seen.add(key)
@@ -81,7 +93,7 @@ def _walk(root: Path, excludes: pathspec.PathSpec, settings: Settings, found: Di
 def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.PathSpec]]:
     """.gitignore files above the walked directory, up to the repository root, still apply."""
     specs: list[tuple[Path, pathspec.PathSpec]] = []
-    for folder in root.resolve().parents:
+    for folder in real_path(root).parents:
         spec = _read_gitignore(folder)
         if spec:
             specs.insert(0, (folder, spec))
@@ -99,10 +111,10 @@ def _read_gitignore(folder: Path) -> pathspec.PathSpec | None:
 
 
 def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, pathspec.PathSpec]]) -> bool:
-    resolved = path.resolve() if ignores else path
+    resolved = real_path(path)
     for base, spec in ignores:
         try:
-            relative = resolved.relative_to(base.resolve()).as_posix()
+            relative = resolved.relative_to(real_path(base)).as_posix()
         except ValueError:
             continue
         if spec.match_file(relative + ("/" if is_dir else "")):
@@ -113,11 +125,7 @@ def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, pathspec.PathSp
 def _excluded(path: Path, is_dir: bool, excludes: pathspec.PathSpec, settings: Settings) -> bool:
     if excludes.match_file(path.name + ("/" if is_dir else "")):
         return True
-    try:
-        relative = path.resolve().relative_to(settings.project_root).as_posix()
-    except ValueError:
-        return False
-    return excludes.match_file(relative + ("/" if is_dir else ""))
+    return excludes.match_file(relative_to_root(path, settings) + ("/" if is_dir else ""))
 
 
 def _walk_directory(directory: Path, ignores: list[tuple[Path, pathspec.PathSpec]], excludes: pathspec.PathSpec,
@@ -146,10 +154,7 @@ def _walk_directory(directory: Path, ignores: list[tuple[Path, pathspec.PathSpec
 
 def is_test_file(path: Path, settings: Settings) -> bool:
     """Test modules and conftest.py get fixture-shaped fixes and the pytest rules."""
-    try:
-        relative = path.resolve().relative_to(settings.project_root).as_posix()
-    except ValueError:
-        relative = path.as_posix()
+    relative = relative_to_root(path, settings)
     spec = _test_spec(settings.test_files)
     return spec.match_file(relative) or spec.match_file(path.name)
 

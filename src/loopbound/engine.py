@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from loopbound.config import Settings
-from loopbound.discovery import is_test_file
+from loopbound.discovery import is_test_file, real_path, relative_to_root
 from loopbound.findings import Finding, Location
 from loopbound.registry import Registry
 from loopbound.rules import FILE_RULE_GROUPS
@@ -42,7 +42,7 @@ class FileResult:
 def display_path(path: Path) -> str:
     """Relative to the current directory when the file is under it, as ruff prints it."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return real_path(path).relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return path.as_posix()
 
@@ -105,15 +105,16 @@ def check_source(data: bytes, path: str, settings: Settings, selected: frozenset
         result.error = f"{path}: {error}"
         return result
     result.parsed = True
+    if "\0" in source:
+        before = source[: source.index("\0")]
+        row, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+        result.findings = _suppress([_finding_at(path, row, column, "the file contains a NUL byte")], source,
+                                    selected)
+        return result
     try:
         tree = ast.parse(source, filename=path)
     except SyntaxError as error:
         result.findings = _suppress([_syntax_finding(path, error, source)], source, selected)
-        return result
-    except ValueError as error:  # Python 3.11 raises ValueError for NUL bytes
-        row = source[: source.find("\0")].count("\n") + 1
-        message = f"cannot parse the file: {error}"
-        result.findings = _suppress([_finding_at(path, row, 1, message)], source, selected)
         return result
     context = FileContext(path=path, source=source, tree=tree, registry=settings.registry, is_test_file=is_test)
     findings: list[Finding] = []
@@ -171,10 +172,7 @@ def per_file_selected(path: Path, settings: Settings, selected: frozenset[str]) 
     from loopbound.discovery import _spec
     from loopbound.rules import resolve_selector
 
-    try:
-        relative = path.resolve().relative_to(settings.project_root).as_posix()
-    except ValueError:
-        relative = path.as_posix()
+    relative = relative_to_root(path, settings)
     for pattern, codes in settings.per_file_ignores:
         if _spec([pattern]).match_file(relative):
             for code in codes:
