@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import click
 
@@ -27,7 +27,7 @@ def _selectors(values: tuple[str, ...]) -> list[str]:
     return selectors
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"loopbound: error: {message}", err=True)
     sys.exit(EXIT_ERROR)
 
@@ -77,8 +77,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
         result = check_files(found.python_files, settings, selected)
         result.errors[:0] = found.errors
         sources = {}
-    for error in result.errors:
-        click.echo(f"loopbound: error: {error}", err=True)
+    for problem in result.errors:
+        click.echo(f"loopbound: error: {problem}", err=True)
     report = Report(result.findings, result.files_checked, sources)
     stream: TextIO = output_file.open("w", encoding="utf-8") if output_file else sys.stdout
     try:
@@ -133,7 +133,7 @@ def rule(code: str | None, show_all: bool) -> None:
         found = RULES_BY_CODE.get(code.upper()) or RULES_BY_NAME.get(code)
         if found is None:
             _fail(f"unknown rule `{code}`; `loopbound rule --all` lists them")
-        rules = [found]  # type: ignore[list-item]
+        rules = [found]
     else:
         _fail("give a rule code, or --all")
     from rich.console import Console

@@ -42,7 +42,7 @@ class Settings:
 
 
 _LIST_KEYS = {"select", "extend-select", "ignore", "exclude", "extend-exclude", "test-files"}
-_RESOURCE_KEYS = {"release": (str, list), "awaited": bool, "async-with": bool, "kind": str, "library": str,
+_RESOURCE_KEYS: dict[str, type | tuple[type, ...]] = {"release": (str, list), "awaited": bool, "async-with": bool, "kind": str, "library": str,
                   "awaitable": bool}
 
 

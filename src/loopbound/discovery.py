@@ -47,7 +47,7 @@ def relative_to_root(path: Path, settings: Settings) -> str:
         return path.as_posix()
 
 
-def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.PathSpec:
+def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
@@ -83,16 +83,16 @@ def _add(path: Path, found: Discovered, seen: set[Path], explicit: bool = False)
         found.config_files.append(path)
 
 
-def _walk(root: Path, excludes: pathspec.PathSpec, settings: Settings, found: Discovered) -> Iterator[Path]:
-    ignores: list[tuple[Path, pathspec.PathSpec]] = []
+def _walk(root: Path, excludes: pathspec.GitIgnoreSpec, settings: Settings, found: Discovered) -> Iterator[Path]:
+    ignores: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
     if settings.respect_gitignore:
         ignores = _parent_gitignores(root)
     yield from _walk_directory(root, ignores, excludes, settings, found)
 
 
-def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.PathSpec]]:
+def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
     """.gitignore files above the walked directory, up to the repository root, still apply."""
-    specs: list[tuple[Path, pathspec.PathSpec]] = []
+    specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
     for folder in real_path(root).parents:
         spec = _read_gitignore(folder)
         if spec:
@@ -102,7 +102,7 @@ def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.PathSpec]]:
     return specs
 
 
-def _read_gitignore(folder: Path) -> pathspec.PathSpec | None:
+def _read_gitignore(folder: Path) -> pathspec.GitIgnoreSpec | None:
     try:
         lines = (folder / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
@@ -110,7 +110,7 @@ def _read_gitignore(folder: Path) -> pathspec.PathSpec | None:
     return _spec(lines)
 
 
-def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, pathspec.PathSpec]]) -> bool:
+def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, pathspec.GitIgnoreSpec]]) -> bool:
     resolved = real_path(path)
     for base, spec in ignores:
         try:
@@ -122,13 +122,13 @@ def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, pathspec.PathSp
     return False
 
 
-def _excluded(path: Path, is_dir: bool, excludes: pathspec.PathSpec, settings: Settings) -> bool:
+def _excluded(path: Path, is_dir: bool, excludes: pathspec.GitIgnoreSpec, settings: Settings) -> bool:
     if excludes.match_file(path.name + ("/" if is_dir else "")):
         return True
     return excludes.match_file(relative_to_root(path, settings) + ("/" if is_dir else ""))
 
 
-def _walk_directory(directory: Path, ignores: list[tuple[Path, pathspec.PathSpec]], excludes: pathspec.PathSpec,
+def _walk_directory(directory: Path, ignores: list[tuple[Path, pathspec.GitIgnoreSpec]], excludes: pathspec.GitIgnoreSpec,
                     settings: Settings, found: Discovered) -> Iterator[Path]:
     if settings.respect_gitignore:
         spec = _read_gitignore(directory)
@@ -159,10 +159,10 @@ def is_test_file(path: Path, settings: Settings) -> bool:
     return spec.match_file(relative) or spec.match_file(path.name)
 
 
-_TEST_SPECS: dict[tuple[str, ...], pathspec.PathSpec] = {}
+_TEST_SPECS: dict[tuple[str, ...], pathspec.GitIgnoreSpec] = {}
 
 
-def _test_spec(patterns: tuple[str, ...]) -> pathspec.PathSpec:
+def _test_spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
     if patterns not in _TEST_SPECS:
         _TEST_SPECS[patterns] = _spec(list(patterns))
     return _TEST_SPECS[patterns]

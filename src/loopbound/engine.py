@@ -152,8 +152,8 @@ def _suppress(findings: list[Finding], source: str, selected: frozenset[str]) ->
     findings = [finding for finding in findings if finding.code in selected]
     if not findings:
         return []
-    for match in _FILE_NOQA.finditer(source):
-        codes = _codes(match.group("codes"))
+    for file_match in _FILE_NOQA.finditer(source):
+        codes = _codes(file_match.group("codes"))
         findings = [finding for finding in findings if not _suppressed(finding.code, codes)]
     lines = source.splitlines()
     kept = []

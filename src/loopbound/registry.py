@@ -190,12 +190,11 @@ DEFAULT_REGISTRY = Registry(BUILTIN_RESOURCES)
 def resource_from_config(qualname: str, options: Mapping[str, object]) -> Resource:
     """Build a user row from `[tool.loopbound.resources]`; config.py has already type-checked it."""
     release = options.get("release", ())
-    if isinstance(release, str):
-        release = (release,)
+    methods = (release,) if isinstance(release, str) else tuple(release) if isinstance(release, (list, tuple)) else ()
     return Resource(
         qualname=qualname,
         library=str(options.get("library", qualname.split(".", 1)[0])),
-        release=tuple(str(method) for method in release),  # type: ignore[union-attr]
+        release=tuple(str(method) for method in methods),
         awaited=bool(options.get("awaited", True)),
         async_with=bool(options.get("async-with", True)),
         kind=Kind(str(options.get("kind", Kind.RESOURCE.value))),
