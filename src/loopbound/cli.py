@@ -10,9 +10,15 @@ from typing import NoReturn, TextIO
 import click
 
 from loopbound import __version__
+from loopbound.baseline import BaselineError, apply_baseline
+from loopbound.baseline import write_baseline as write_baseline_file
+from loopbound.cache import default_cache_dir
 from loopbound.config import ConfigError, Settings, load_settings
 from loopbound.discovery import DiscoveryError, discover, is_test_file
-from loopbound.engine import CheckResult, check_files, check_source, per_file_selected
+from loopbound.engine import CheckResult, check_project, check_source, display_path, per_file_selected
+from loopbound.noqa import add_noqa_to_files
+from loopbound.parallel import run_checks
+from loopbound.progress import with_progress
 from loopbound.report import FORMATS, Report, get_reporter
 from loopbound.rules import ALL_RULES, RULES_BY_CODE, RULES_BY_NAME, resolve_selector, select_codes
 
@@ -51,9 +57,24 @@ def cli() -> None:
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
 @click.option("--stdin-filename", help="The path to report for source read from stdin (`-`).")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
+@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False),
+              help="Ignore the findings recorded in this baseline file.")
+@click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False),
+              help="Record every current finding in this baseline file.")
+@click.option("--add-noqa", is_flag=True, help="Append `# noqa: LBxxx` to every line with a finding.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes in place; report what remains.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes marked unsafe (with --fix or --diff).")
+@click.option("--diff", is_flag=True, help="Print the unified diff --fix would make; write nothing.")
+@click.option("--exit-non-zero-on-fix", is_flag=True, help="Exit 1 when --fix changed a file.")
+@click.option("--no-cache", is_flag=True, help="Check every file; neither read nor write the results cache.")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where to keep the results cache (default: .loopbound_cache/ in the project root).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: the number of CPUs).")
 def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
           output_format: str, output_file: Path | None, statistics: bool, exit_zero: bool, config_path: Path | None,
-          isolated: bool, stdin_filename: str | None, quiet: bool) -> None:
+          isolated: bool, stdin_filename: str | None, quiet: bool, baseline: Path | None,
+          write_baseline: Path | None, add_noqa: bool, fix: bool, unsafe_fixes: bool, diff: bool,
+          exit_non_zero_on_fix: bool, no_cache: bool, cache_dir: Path | None, jobs: int | None) -> None:
     """Check PATHS (default: the current directory)."""
     try:
         start = paths[0] if paths and str(paths[0]) != "-" else Path(stdin_filename or ".")
@@ -67,22 +88,47 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     )
     selected = select_codes(list(settings.select), list(settings.extend_select), list(settings.ignore))
     reading_stdin = [str(path) for path in paths] == ["-"]
+    if reading_stdin and add_noqa:
+        _fail("--add-noqa edits files in place and cannot be used with source read from stdin")
     if reading_stdin:
         result, sources = _check_stdin(stdin_filename or "-", settings, selected)
+        checked = [stdin_filename or "-"]
     else:
         try:
             found = discover(list(paths) or [Path(".")], settings)
         except DiscoveryError as error:
             _fail(str(error))
-        result = check_files(found.python_files, settings, selected)
+        result = run_checks(found.python_files, settings, selected, jobs=jobs, progress=with_progress,
+                            cache_dir=None if no_cache else cache_dir or default_cache_dir(settings))
+        project_result = check_project(found.python_files, found.config_files, settings, selected)
+        result.findings = sorted([*result.findings, *project_result.findings], key=lambda finding: finding.sort_key)
         result.errors[:0] = found.errors
+        result.errors.extend(project_result.errors)
         sources = {}
+        checked = [display_path(path) for path in found.python_files]
+    fixing = None
+    if fix or diff or output_format in ("json", "json-lines", "sarif"):
+        from loopbound.fixes.command import FixOptions, apply_fix_options
+
+        stdin = (checked[0], sources[checked[0]].encode("utf-8")) if reading_stdin else None
+        fixing = apply_fix_options(result, FixOptions(fix, diff, unsafe_fixes, quiet), settings, selected,
+                                   python_files=[] if reading_stdin else found.python_files,
+                                   config_files=[] if reading_stdin else found.config_files, stdin=stdin)
+        if fixing.exit_code is not None:
+            sys.exit(fixing.exit_code)
     for problem in result.errors:
         click.echo(f"loopbound: error: {problem}", err=True)
-    report = Report(result.findings, result.files_checked, sources)
+    report = Report(result.findings, result.files_checked, sources, checked_paths=checked)
+    if add_noqa:
+        sys.exit(_add_noqa(report, failed=bool(result.errors)))
+    if write_baseline:
+        sys.exit(_write_baseline(write_baseline, report, failed=bool(result.errors)))
+    if baseline:
+        _apply_baseline(baseline, report, quiet)
     stream: TextIO = output_file.open("w", encoding="utf-8") if output_file else sys.stdout
     try:
-        get_reporter(output_format)(report, stream)
+        if report.findings or output_format != "full":  # the full reporter prints nothing then: skip importing rich
+            get_reporter(output_format)(report, stream)
         if statistics:
             _print_statistics(report, stream)
     finally:
@@ -92,7 +138,47 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
         _print_summary(report)
     if result.errors:
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)
+    if exit_non_zero_on_fix and fixing is not None and fixing.changed_files:
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_FINDINGS if report.findings and not exit_zero else EXIT_CLEAN)
+
+
+def _add_noqa(report: Report, failed: bool) -> int:
+    outcome = add_noqa_to_files(report.findings)
+    for problem in outcome.errors:
+        click.echo(f"loopbound: error: {problem}", err=True)
+    for finding in outcome.skipped:
+        click.echo(f"loopbound: warning: {finding.path}:{finding.start.row}: cannot add `# noqa: {finding.code}` "
+                   f"inside a multi-line string or after a line continuation", err=True)
+    noun = "directive" if outcome.lines_changed == 1 else "directives"
+    click.echo(f"Added {outcome.lines_changed} noqa {noun}.", err=True)
+    return EXIT_ERROR if failed or outcome.errors else EXIT_CLEAN
+
+
+def _write_baseline(path: Path, report: Report, failed: bool) -> int:
+    try:
+        count = write_baseline_file(path, report.findings, report.source_lines)
+    except BaselineError as error:
+        _fail(str(error))
+    click.echo(f"Wrote {count} {'finding' if count == 1 else 'findings'} to the baseline {path}.", err=True)
+    return EXIT_ERROR if failed else EXIT_CLEAN
+
+
+def _apply_baseline(path: Path, report: Report, quiet: bool) -> None:
+    try:
+        filtered = apply_baseline(path, report.findings, report.source_lines)
+    except BaselineError as error:
+        _fail(str(error))
+    report.findings = filtered.new
+    for entry in filtered.stale:
+        click.echo(f"loopbound: stale baseline entry in {path}: {entry.path} {entry.code} no longer found "
+                   f"({entry.message or entry.fingerprint})", err=True)
+    if filtered.stale:
+        click.echo(f"loopbound: {len(filtered.stale)} stale baseline entries; refresh with `--write-baseline {path}`",
+                   err=True)
+    if filtered.baselined and not quiet:
+        noun = "finding" if filtered.baselined == 1 else "findings"
+        click.echo(f"{filtered.baselined} {noun} hidden by the baseline {path}.", err=True)
 
 
 def _check_stdin(filename: str, settings: Settings, selected: frozenset[str]) -> tuple[CheckResult, dict[str, str]]:

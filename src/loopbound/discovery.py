@@ -39,6 +39,14 @@ def real_path(path: Path) -> Path:
         return Path(os.path.abspath(path))
 
 
+def display_path(path: Path) -> str:
+    """Relative to the current directory when the file is under it, as ruff prints it."""
+    try:
+        return real_path(path).relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def relative_to_root(path: Path, settings: Settings) -> str:
     """The path as patterns in the configuration see it: relative to the project root, with slashes."""
     try:

@@ -15,16 +15,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from loopbound.config import Settings
-from loopbound.discovery import is_test_file, real_path, relative_to_root
+from loopbound.discovery import display_path, is_test_file, relative_to_root
 from loopbound.findings import Finding, Location
+from loopbound.noqa import suppress as _suppress
 from loopbound.registry import Registry
 from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.rules.base import FileContext
-from loopbound.rules.checker import SYNTAX_ERROR
-
-_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
-_FILE_NOQA = re.compile(r"^\s*#\s*loopbound:\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?\s*$",
-                        re.IGNORECASE | re.MULTILINE)
+from loopbound.rules.checker import SYNTAX_ERROR, UNUSED_NOQA
 
 
 class SourceError(Exception):
@@ -37,14 +34,6 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     parsed: bool = False  # False when the pre-filter showed it cannot hold a finding
-
-
-def display_path(path: Path) -> str:
-    """Relative to the current directory when the file is under it, as ruff prints it."""
-    try:
-        return real_path(path).relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 @lru_cache(maxsize=8)
@@ -94,10 +83,16 @@ def decode(data: bytes) -> str:
         raise SourceError(f"unknown encoding `{encoding}`") from None
 
 
+def needs_parse(data: bytes, settings: Settings, selected: frozenset[str]) -> bool:
+    """False when the pre-filter proves the file holds no finding (no trigger word, no stale noqa)."""
+    stale_noqa_possible = UNUSED_NOQA.code in selected and b"noqa" in data
+    return stale_noqa_possible or may_have_findings(data, settings.registry)
+
+
 def check_source(data: bytes, path: str, settings: Settings, selected: frozenset[str], *,
                  is_test: bool = False, prefilter: bool = True) -> FileResult:
     result = FileResult(path)
-    if prefilter and not may_have_findings(data, settings.registry):
+    if prefilter and not needs_parse(data, settings, selected):
         return result
     try:
         source = decode(data)
@@ -121,7 +116,7 @@ def check_source(data: bytes, path: str, settings: Settings, selected: frozenset
     for group in FILE_RULE_GROUPS:
         if group.codes & selected:
             findings.extend(finding for finding in group.check(context) if finding.code in selected)
-    result.findings = _suppress(findings, source, selected)
+    result.findings = _suppress(findings, source, selected, path)
     return result
 
 
@@ -134,35 +129,6 @@ def _syntax_finding(path: str, error: SyntaxError, source: str) -> Finding:
     row = error.lineno or 1
     column = max(error.offset or 1, 1)
     return _finding_at(path, row, column, f"cannot parse the file: {error.msg}")
-
-
-def _codes(text: str | None) -> frozenset[str] | None:
-    """None means every code (a bare `# noqa`)."""
-    if not text:
-        return None
-    return frozenset(code.upper() for code in re.split(r"[,\s]+", text.strip()) if code)
-
-
-def _suppressed(code: str, codes: frozenset[str] | None) -> bool:
-    return codes is None or any(code.startswith(selector) for selector in codes)
-
-
-def _suppress(findings: list[Finding], source: str, selected: frozenset[str]) -> list[Finding]:
-    """`# noqa` on the finding's first line, and `# loopbound: noqa` on a line of its own for the file."""
-    findings = [finding for finding in findings if finding.code in selected]
-    if not findings:
-        return []
-    for file_match in _FILE_NOQA.finditer(source):
-        codes = _codes(file_match.group("codes"))
-        findings = [finding for finding in findings if not _suppressed(finding.code, codes)]
-    lines = source.splitlines()
-    kept = []
-    for finding in findings:
-        line = lines[finding.start.row - 1] if finding.start.row <= len(lines) else ""
-        match = _NOQA.search(line) if "#" in line else None
-        if match is None or not _suppressed(finding.code, _codes(match.group("codes"))):
-            kept.append(finding)
-    return kept
 
 
 def per_file_selected(path: Path, settings: Settings, selected: frozenset[str]) -> frozenset[str]:
@@ -208,3 +174,35 @@ def check_files(paths: Iterable[Path], settings: Settings, selected: frozenset[s
     result.findings.sort(key=lambda finding: finding.sort_key)
     return result
 
+
+
+def check_project(python_files: Iterable[Path], config_files: Iterable[Path], settings: Settings,
+                  selected: frozenset[str]) -> CheckResult:
+    """The LB3 pass: rules that need the pytest config and conftest.py files, not one file at a time.
+
+    Findings in Python files honour `# noqa` and per-file-ignores like the per-file pass; findings
+    in config files honour per-file-ignores. A config file pytest would refuse is an error.
+    """
+    from loopbound.project import build
+    from loopbound.rules import PROJECT_RULE_GROUPS
+
+    groups = [group for group in PROJECT_RULE_GROUPS if group.codes & selected]
+    result = CheckResult()
+    if not groups:
+        return result
+    project = build(python_files, config_files, settings.project_root)
+    result.errors.extend(str(error) for error in project.config_errors.values())
+    by_path: dict[str, list[Finding]] = {}
+    for group in groups:
+        for finding in group.check(project):
+            by_path.setdefault(finding.path, []).append(finding)
+    sources = {module.display: module for module in project.modules.values()}
+    for shown, findings in by_path.items():
+        file_selected = per_file_selected(Path(shown), settings, selected)
+        module = sources.get(shown)
+        if module is not None:
+            result.findings.extend(_suppress(findings, module.source, file_selected))
+        else:
+            result.findings.extend(finding for finding in findings if finding.code in file_selected)
+    result.findings.sort(key=lambda finding: finding.sort_key)
+    return result

@@ -150,8 +150,11 @@ BUILTIN_RESOURCES: tuple[Resource, ...] = (
              aliases=("asyncio.futures.Future",)),
 )
 
-# A loop method that runs the loop when called at import time, whatever the receiver is.
-LOOP_METHODS = frozenset({"run_until_complete", "run_forever"})
+# Methods that run an event loop when called at import time. `run_until_complete` exists only on
+# asyncio (and uvloop) loops, whatever the receiver is called; `run_forever` is also websocket-client's
+# blocking `WebSocketApp.run_forever()`, so it counts only on a receiver whose name says "loop".
+LOOP_METHODS = frozenset({"run_until_complete"})
+LOOP_RECEIVER_METHODS = frozenset({"run_forever"})
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ class Report:
     findings: list[Finding]
     files_checked: int = 0
     sources: dict[str, str] = field(default_factory=dict)  # stdin, or files already read
+    checked_paths: list[str] = field(default_factory=list)  # every file checked, as findings name them
 
     def source_lines(self, path: str) -> list[str]:
         if path not in self.sources:
@@ -48,4 +49,8 @@ FORMATS = {
     "concise": "concise",
     "json": "json_format",
     "json-lines": "json_format:render_lines",
+    "sarif": "sarif",
+    "github": "github",
+    "gitlab": "gitlab",
+    "junit": "junit",
 }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from loopbound.rules import checker, import_time
+from loopbound.rules import checker, import_time, lifecycle, loop_scope
 from loopbound.rules.base import FileRuleGroup, Rule
 
-FILE_RULE_GROUPS: tuple[FileRuleGroup, ...] = (import_time.IMPORT_TIME,)
+FILE_RULE_GROUPS: tuple[FileRuleGroup, ...] = (import_time.IMPORT_TIME, lifecycle.LIFECYCLE)
+# Rules that need the whole test tree (pytest config, conftest.py files): run by engine.check_project.
+PROJECT_RULE_GROUPS: tuple[loop_scope.ProjectRuleGroup, ...] = (loop_scope.LOOP_SCOPE,)
 
 ALL_RULES: tuple[Rule, ...] = tuple(
-    sorted((*checker.RULES, *(rule for group in FILE_RULE_GROUPS for rule in group.rules)), key=lambda r: r.code)
+    sorted((*checker.RULES, *(rule for group in (*FILE_RULE_GROUPS, *PROJECT_RULE_GROUPS) for rule in group.rules)),
+           key=lambda r: r.code)
 )
 RULES_BY_CODE = {rule.code: rule for rule in ALL_RULES}
 RULES_BY_NAME = {rule.name: rule for rule in ALL_RULES}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from loopbound.findings import Applicability
 from loopbound.rules.base import Rule
 
 SYNTAX_ERROR = Rule(
@@ -21,6 +22,8 @@ UNUSED_NOQA = Rule(
     why_bad="A stale suppression hides the next real finding on that line.",
     example="client = make_client()  # noqa: LB101\n",
     use_instead="client = make_client()\n",
+    fix_safety="The fix removes the unused codes, or the whole comment when none is left; it is safe.",
+    fix_applicability=Applicability.SAFE,
     opt_in=True,
 )
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from loopbound.findings import Applicability, Finding, Severity
 from loopbound.names import ImportTable, is_main_guard, is_type_checking
-from loopbound.registry import LOOP_METHODS, Kind, Resource
+from loopbound.registry import LOOP_METHODS, LOOP_RECEIVER_METHODS, Kind, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup, Rule
 
 _LOOP_ERROR = (
@@ -21,8 +21,8 @@ _LOOP_ERROR = (
 )
 _REFERENCES = (
     "pytest-asyncio, event loops: https://pytest-asyncio.readthedocs.io/en/stable/concepts.html",
-    "SQLAlchemy, using multiple asyncio event loops: "
-    "https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html#using-multiple-asyncio-event-loops",
+    ("SQLAlchemy, using multiple asyncio event loops: "
+     "https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html#using-multiple-asyncio-event-loops"),
     "httpx, async client lifecycle: https://www.python-httpx.org/async/",
     "redis-py asyncio: https://redis.readthedocs.io/en/stable/examples/asyncio_examples.html",
 )
@@ -34,9 +34,16 @@ MODULE_LEVEL = Rule(
     what_it_does=(
         "Finds calls to a loop-bound constructor from the resource registry (`httpx.AsyncClient`, "
         "`create_async_engine`, `redis.asyncio.Redis`, `asyncpg.create_pool`, ...) that run at import "
-        "time: module-level assignments of every form, values inside module-level literals, module-level "
-        "`if`/`try`/`with`/`for` blocks and chained calls. Code under `if __name__ == \"__main__\":` or "
-        "`if TYPE_CHECKING:`, annotations, `poolclass=NullPool` engines and `open=False` pools are exempt."
+        "time: module-level assignments of every form, values inside module-level literals and list, set "
+        "and dict comprehensions, module-level `if`/`try`/`with`/`for` blocks, decorator arguments and "
+        "chained calls. Names resolve through imports and aliases (`import httpx as h`, "
+        "`from sqlalchemy.ext import asyncio as sa`, `try: ... except ImportError:` fallbacks, sqlmodel's "
+        "re-exports); a local class or function of the same name, zeep's `AsyncClient` and the sync clients "
+        "(`httpx.Client`, `redis.Redis`, `sqlalchemy.create_engine`) are not matched. Exempt: code under "
+        "`if __name__ == \"__main__\":` or `if TYPE_CHECKING:`, annotations, lambda and function bodies, "
+        "generator expressions (only their first iterable runs at import), `poolclass=NullPool` engines, "
+        "psycopg pools with `open=False`, and session factories (`async_sessionmaker`, "
+        "`sessionmaker(class_=AsyncSession)`), which hold no connection."
     ),
     why_bad=_LOOP_ERROR,
     example=(
@@ -62,7 +69,9 @@ MODULE_LEVEL = Rule(
         "resource and releases it, and the tests that used it request the fixture: safe, since nothing "
         "imports a test module's names. Elsewhere the global becomes a factory `get_<name>()` and each "
         "function of the module creates and releases its own: unsafe, because other modules may import "
-        "the name."
+        "the name. A test-module global that helpers or other globals also read gets the factory fix too. "
+        "There is no fix when the global is read at import time (class bodies, defaults, decorators), "
+        "rebound, or returned from a function, where releasing it would hand callers a closed resource."
     ),
     references=_REFERENCES,
     fix_applicability=Applicability.SAFE,
@@ -71,7 +80,12 @@ CLASS_ATTRIBUTE = Rule(
     code="LB102",
     name="class-attribute-async-resource",
     summary="A loop-bound resource is created in a class body, once for every instance and every loop.",
-    what_it_does="Finds registry constructors evaluated in a class body, which runs at import time.",
+    what_it_does=(
+        "Finds registry constructors evaluated in the body of a class defined at import time (nested classes "
+        "included), and in the decorator arguments of its methods. Annotations (`client: httpx.AsyncClient`), "
+        "`None` defaults and resources made in `__init__` are not reported; a class defined inside a function "
+        "body is made per call and is not reported either."
+    ),
     why_bad=_LOOP_ERROR,
     example="class Api:\n    client = httpx.AsyncClient()\n",
     use_instead=(
@@ -87,7 +101,11 @@ DEFAULT_ARGUMENT = Rule(
     code="LB103",
     name="default-argument-async-resource",
     summary="A loop-bound resource is a parameter default: made once, at definition, shared by every call.",
-    what_it_does="Finds registry constructors used as the default of a parameter of a function defined at import time.",
+    what_it_does=(
+        "Finds registry constructors used as the default of a parameter (positional, positional-only or "
+        "keyword-only) of a function or method defined at import time. A function defined inside another "
+        "function evaluates its defaults on every call of the outer one, so it is not reported."
+    ),
     why_bad="A default is evaluated once, when `def` runs. " + _LOOP_ERROR,
     example="async def fetch(url, client=httpx.AsyncClient()):\n    return await client.get(url)\n",
     use_instead=(
@@ -104,8 +122,11 @@ CACHED_FACTORY = Rule(
     name="cached-async-resource-factory",
     summary="A cached factory returns the same loop-bound resource to every loop.",
     what_it_does=(
-        "Finds functions decorated with `functools.lru_cache`, `functools.cache` or `async_lru.alru_cache` "
-        "that return a resource from the registry."
+        "Finds functions and methods decorated with `functools.lru_cache`, `functools.cache` or "
+        "`async_lru.alru_cache` (bare or called: `@lru_cache(maxsize=1)`) that return a resource from the "
+        "registry, directly (`return httpx.AsyncClient()`, `return await asyncpg.create_pool()`) or through "
+        "a local (`engine = create_async_engine(...)` then `return engine`). Caches of plain data, "
+        "`poolclass=NullPool` engines and functions that return a factory are not reported."
     ),
     why_bad="The cache hands the object made on the first loop to every later one. " + _LOOP_ERROR,
     example="@lru_cache\ndef get_client():\n    return httpx.AsyncClient()\n",
@@ -122,8 +143,11 @@ GLOBAL_SINGLETON = Rule(
     name="global-async-resource-singleton",
     summary="A function stores a loop-bound resource in a global: a lazy singleton that outlives its loop.",
     what_it_does=(
-        "Finds assignments of a registry constructor to a name declared `global`, unless a function of the "
-        "module releases it and resets the global (to `None`)."
+        "Finds assignments of a registry constructor to a name declared `global` (also through "
+        "`_g = _g or make()` and conditional expressions), unless some function of the module both releases "
+        "it with a registry release method (`aclose`, `dispose`, `close`, ...) and resets it (`_g = None` or "
+        "`del _g`), so that the next loop gets a fresh one. Assignments to module attributes "
+        "(`module.client = ...`, `app.state.client = ...`) are not tracked."
     ),
     why_bad="The first loop to call the function binds the singleton; every later loop gets it. " + _LOOP_ERROR,
     example=(
@@ -147,7 +171,11 @@ ASYNCIO_PRIMITIVE = Rule(
     code="LB106",
     name="module-level-asyncio-primitive",
     summary="An `asyncio` lock, event, condition, semaphore, barrier or queue is made at import time.",
-    what_it_does="Finds `asyncio.Lock()`, `Event()`, `Queue()` and the other primitives at module level, in class bodies and as parameter defaults.",
+    what_it_does=(
+        "Finds `asyncio.Lock()`, `Event()`, `Condition()`, `Semaphore()`, `BoundedSemaphore()`, `Barrier()`, "
+        "`Queue()`, `LifoQueue()` and `PriorityQueue()` made at import time: at module level, in class bodies "
+        "and as parameter defaults. Annotations and primitives made in functions or `__init__` are not reported."
+    ),
     why_bad=(
         "Since Python 3.10 the primitives no longer take the loop at construction; they bind to the loop "
         "of their first use that has to wait (a contended lock, a `get()` on an empty queue) and raise "
@@ -165,10 +193,14 @@ IMPORT_TIME_LOOP = Rule(
     summary="An event loop is fetched, created or run while the module is imported.",
     what_it_does=(
         "Finds `asyncio.get_event_loop()`, `asyncio.new_event_loop()`, `asyncio.Future()` and "
-        "`.run_until_complete()` / `.run_forever()` evaluated at import time."
+        "`.run_until_complete()` (on any receiver) and `.run_forever()` (on a receiver whose name says "
+        "`loop`, since websocket-client's `WebSocketApp.run_forever()` is not an asyncio loop) evaluated at "
+        "import time: at module level, in class bodies and in parameter defaults. The "
+        "`if __name__ == \"__main__\":` block is exempt."
     ),
     why_bad=(
-        "At import no loop runs: `get_event_loop()` is deprecated there (3.12 warns, 3.14 raises), and the "
+        "At import no loop runs: `get_event_loop()` without a current loop warns since Python 3.12 and "
+        "raises `RuntimeError` since 3.14 (as does `asyncio.Future()`, which calls it), and the "
         "loop it returns or creates is not the one pytest-asyncio, `asyncio.run()` or the server will run. "
         "Futures and tasks made on it never complete on the real loop."
     ),
@@ -206,6 +238,17 @@ def resource_of(call: ast.Call, ctx: FileContext, imports: ImportTable) -> Resou
     return resource
 
 
+def _runs_a_loop(func: ast.Attribute) -> bool:
+    """`loop.run_until_complete(...)`, `get_event_loop().run_forever()`; not `ws.run_forever()`."""
+    if func.attr in LOOP_METHODS:
+        return True
+    if func.attr not in LOOP_RECEIVER_METHODS:
+        return False
+    receiver = func.value.func if isinstance(func.value, ast.Call) else func.value
+    name = receiver.attr if isinstance(receiver, ast.Attribute) else getattr(receiver, "id", "")
+    return "loop" in name.lower()
+
+
 def _walk_expression(node: ast.AST) -> Iterator[ast.AST]:
     """Every node evaluated with the expression: lambda bodies run later, so they are skipped."""
     stack = [node]
@@ -215,6 +258,9 @@ def _walk_expression(node: ast.AST) -> Iterator[ast.AST]:
         if isinstance(current, ast.Lambda):
             stack.extend(current.args.defaults)
             stack.extend(default for default in current.args.kw_defaults if default)
+            continue
+        if isinstance(current, ast.GeneratorExp):
+            stack.append(current.generators[0].iter)  # only the first iterable runs before iteration
             continue
         stack.extend(ast.iter_child_nodes(current))
 
@@ -233,12 +279,12 @@ class _ImportTimeWalker:
 
     def _statement(self, statement: ast.stmt, where: Where, owner: str = "") -> Iterator[Finding]:
         imports = self.ctx.imports
-        if isinstance(statement, ast.If):
-            if is_main_guard(statement.test) or is_type_checking(statement.test, imports):
-                yield from self._statements(statement.orelse, where, owner)
-                return
+        if isinstance(statement, ast.If) and (is_main_guard(statement.test)
+                                              or is_type_checking(statement.test, imports)):
+            yield from self._statements(statement.orelse, where, owner)
+            return
         if isinstance(statement, _FUNCTIONS):
-            yield from self._function_definition(statement)
+            yield from self._function_definition(statement, where)
             return
         if isinstance(statement, ast.ClassDef):
             for expression in [*statement.decorator_list, *statement.bases, *statement.keywords]:
@@ -252,14 +298,15 @@ class _ImportTimeWalker:
             for child in values:
                 if isinstance(child, ast.stmt):
                     yield from self._statement(child, where, owner)
-                elif isinstance(child, (ast.excepthandler, ast.match_case)):
+                elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
                     yield from self._statements(child.body, where, owner)
                 elif isinstance(child, (ast.expr, ast.withitem, ast.keyword)):
                     yield from self._expression(child, where, statement, owner)
 
-    def _function_definition(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[Finding]:
+    def _function_definition(self, function: ast.FunctionDef | ast.AsyncFunctionDef,
+                             where: Where) -> Iterator[Finding]:
         for decorator in function.decorator_list:
-            yield from self._expression(decorator, "module", function)
+            yield from self._expression(decorator, where, function)
         arguments = function.args
         for default in [*arguments.defaults, *(d for d in arguments.kw_defaults if d)]:
             yield from self._expression(default, "default", function)
@@ -269,7 +316,7 @@ class _ImportTimeWalker:
         for child in _walk_expression(node):
             if not isinstance(child, ast.Call):
                 continue
-            if isinstance(child.func, ast.Attribute) and child.func.attr in LOOP_METHODS and where != "default":
+            if isinstance(child.func, ast.Attribute) and _runs_a_loop(child.func):
                 yield self.ctx.finding(IMPORT_TIME_LOOP, child,
                                        f"`.{child.func.attr}()` runs an event loop at import time")
                 continue
@@ -319,57 +366,85 @@ class _ImportTimeWalker:
                     return
 
     def _created(self, value: ast.expr, imports: ImportTable) -> Resource | None:
+        """The resource a value may hold: `await make()`, `_g or make()`, `make() if x else None`."""
         if isinstance(value, ast.Await):
-            value = value.value
-        return resource_of(value, self.ctx, imports) if isinstance(value, ast.Call) else None
+            return self._created(value.value, imports)
+        if isinstance(value, ast.BoolOp):
+            alternatives = value.values
+        elif isinstance(value, ast.IfExp):
+            alternatives = [value.body, value.orelse]
+        else:
+            return resource_of(value, self.ctx, imports) if isinstance(value, ast.Call) else None
+        return next(filter(None, (self._created(alternative, imports) for alternative in alternatives)), None)
 
     def _singletons(self) -> Iterator[Finding]:
-        functions = [node for node in ast.walk(self.ctx.tree) if isinstance(node, _FUNCTIONS)]
-        resets = {name for function in functions for name in _reset_globals(function)}
-        for function in functions:
-            declared = {name for node in _function_nodes(function) if isinstance(node, ast.Global)
-                        for name in node.names}
-            if not declared:
-                continue
-            imports = self.ctx.imports.for_function(function)
-            for node in _function_nodes(function):
+        """LB105. Only functions with a `global` statement can make or reset a singleton."""
+        if "global" not in self.ctx.source:
+            return  # skips walking every function of files that cannot have one: most files
+        release_methods = frozenset(method for resource in self.ctx.registry.resources for method in resource.release)
+        scopes = [_GlobalScope.of(node) for node in ast.walk(self.ctx.tree) if isinstance(node, _FUNCTIONS)]
+        scopes = [scope for scope in scopes if scope.declared]
+        resets = {name for scope in scopes for name in scope.reset_globals(release_methods)}
+        for scope in scopes:
+            imports = self.ctx.imports.for_function(scope.function)
+            for node in scope.nodes:
                 if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
                     continue
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                names = [t.id for t in targets if isinstance(t, ast.Name) and t.id in declared]
                 resource = self._created(node.value, imports)
-                for name in names:
-                    if resource and resource.kind is Kind.RESOURCE and name not in resets:
-                        yield self.ctx.finding(GLOBAL_SINGLETON, node, f"`{function.name}()` stores a "
-                                               f"`{resource.qualname}` in the global `{name}`, which outlives "
+                if resource is None or resource.kind is not Kind.RESOURCE:
+                    continue
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id in scope.declared and target.id not in resets:
+                        yield self.ctx.finding(GLOBAL_SINGLETON, node, f"`{scope.function.name}()` stores a "
+                                               f"`{resource.qualname}` in the global `{target.id}`, which outlives "
                                                "the event loop that made it and is never released and reset")
 
 
+@dataclass(frozen=True)
+class _GlobalScope:
+    """A function's own nodes, walked once, and the names it declares `global`."""
+
+    function: ast.FunctionDef | ast.AsyncFunctionDef
+    nodes: tuple[ast.AST, ...]
+    declared: frozenset[str]
+
+    @classmethod
+    def of(cls, function: ast.FunctionDef | ast.AsyncFunctionDef) -> _GlobalScope:
+        nodes = tuple(_function_nodes(function))
+        declared = frozenset(name for node in nodes if isinstance(node, ast.Global) for name in node.names)
+        return cls(function, nodes, declared)
+
+    def reset_globals(self, release_methods: frozenset[str]) -> set[str]:
+        """Globals this function both releases (`await g.aclose()`, a registry release method) and sets to None."""
+        released: set[str] = set()
+        cleared: set[str] = set()
+        for node in self.nodes:
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in release_methods:
+                receiver = node.func.value
+                if isinstance(receiver, ast.Name) and receiver.id in self.declared:
+                    released.add(receiver.id)
+            elif isinstance(node, (ast.Assign, ast.Delete)) and (isinstance(node, ast.Delete) or _is_none(node.value)):
+                cleared.update(t.id for t in node.targets if isinstance(t, ast.Name) and t.id in self.declared)
+        return released & cleared
+
+
 def _function_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
-    """The nodes of this function's own body, not of functions or classes nested in it."""
-    stack: list[ast.AST] = list(function.body)
+    """The nodes of this function's own body in source order, not of functions or classes nested in it.
+
+    Source order matters: LB104 must see `engine = make()` before `return engine`.
+    """
+    stack: list[ast.AST] = list(reversed(function.body))
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, (*_FUNCTIONS, ast.ClassDef, ast.Lambda)):
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
 
-def _reset_globals(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """Globals this function both releases (`await g.aclose()`) and sets back to None."""
-    declared = {name for node in _function_nodes(function) if isinstance(node, ast.Global) for name in node.names}
-    released, cleared = set(), set()
-    for node in _function_nodes(function):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            receiver = node.func.value
-            if isinstance(receiver, ast.Name) and receiver.id in declared:
-                released.add(receiver.id)
-        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value is None:
-            cleared.update(t.id for t in node.targets if isinstance(t, ast.Name) and t.id in declared)
-        elif isinstance(node, ast.Delete):
-            cleared.update(t.id for t in node.targets if isinstance(t, ast.Name) and t.id in declared)
-    return released & cleared
+def _is_none(value: ast.expr) -> bool:
+    return isinstance(value, ast.Constant) and value.value is None
 
 
 def _bound_name(statement: ast.stmt, call: ast.Call) -> str | None:

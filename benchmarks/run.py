@@ -1,0 +1,233 @@
+"""Benchmark loopbound against ruff's ASYNC rules and Fixit on a corpus of pinned PyPI sdists.
+
+    python benchmarks/run.py            # build the corpus (once), time everything, write RESULTS.md
+    python benchmarks/run.py --smoke    # the repo's fixtures, one repeat: CI checks that it runs
+
+Runs are interleaved (cold, warm, changed, ruff, ruff cached, ... then again) and the median of
+--repeat runs is reported; Fixit is run once with a timeout. Peak memory is the max RSS of the
+child (resource.getrusage(RUSAGE_CHILDREN) measured per run in a fresh helper process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CORPUS = HERE / "corpus"
+PINS = ("SQLAlchemy==2.0.36", "aiohttp==3.11.11", "httpx==0.28.1", "redis==5.2.1", "pytest==8.3.4",
+        "pytest-asyncio==0.25.0", "Django==5.1.4", "libcst==1.5.1", "click==8.1.8")
+BIN = Path(sys.executable).parent
+# The corpus lives under this (git-ignored) directory: a `.git` marker and a config file make both
+# tools walk all of it instead of honouring the outer repository's .gitignore.
+CORPUS_CONFIG = "respect-gitignore = false\n"
+
+
+@dataclass
+class Timing:
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    peak_mib: float = 0.0
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float("nan")
+
+
+def build_corpus(root: Path) -> Path:
+    """Download the pinned sdists (no dependencies) and extract them; reused when present."""
+    source = root / "src"
+    downloads = root / "downloads"
+    if not (source / ".complete").exists():
+        downloads.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                        "-d", str(downloads), *PINS], check=True)
+        source.mkdir(parents=True, exist_ok=True)
+        for archive in sorted(downloads.glob("*.tar.gz")):
+            with tarfile.open(archive) as tar:
+                tar.extractall(source, filter="data")
+        (source / ".complete").write_text("\n".join(PINS) + "\n")
+    _mark_root(source)
+    return source
+
+
+def double_corpus(source: Path) -> Path:
+    """Two hard-linked copies of the corpus, for the 2x / 1x scaling ratio."""
+    double = source.parent / "double"
+    if not double.exists():
+        for copy in ("a", "b"):
+            shutil.copytree(source, double / copy, copy_function=os.link, ignore=shutil.ignore_patterns(".git"))
+    _mark_root(double)
+    return double
+
+
+def _mark_root(directory: Path) -> None:
+    (directory / ".git").mkdir(exist_ok=True)
+    (directory / "loopbound.toml").write_text(CORPUS_CONFIG)
+
+
+def count_lines(directory: Path) -> tuple[int, int]:
+    files = [path for path in directory.rglob("*.py") if ".git" not in path.parts]
+    return len(files), sum(path.read_bytes().count(b"\n") for path in files)
+
+
+def run(command: list[str], cwd: Path, timeout: float | None = None) -> tuple[float, float, bool]:
+    """Wall seconds, peak RSS in MiB, and whether it finished, measured in a fresh helper process."""
+    helper = ("import json,resource,subprocess,sys,time\n"
+              "start=time.perf_counter()\n"
+              "try:\n"
+              " subprocess.run(json.loads(sys.argv[1]),stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL,"
+              "timeout=float(sys.argv[2]) if sys.argv[2] else None);done=True\n"
+              "except subprocess.TimeoutExpired: done=False\n"
+              "print(time.perf_counter()-start,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024,done)\n")
+    out = subprocess.run([sys.executable, "-c", helper, json.dumps(command), str(timeout or "")], cwd=cwd,
+                         capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1]), out[2] == "True"
+
+
+def loopbound(*args: str) -> list[str]:
+    return [str(BIN / "loopbound"), "check", "--output-format", "concise", "--quiet", "--exit-zero", *args, "."]
+
+
+def ruff(*args: str) -> list[str]:
+    return [str(BIN / "ruff"), "check", "--isolated", "--select", "ASYNC", "--exit-zero", "--quiet", *args, "."]
+
+
+def largest_file_with_findings(tree: Path) -> Path:
+    out = subprocess.run(loopbound("--output-format", "json"), cwd=tree, capture_output=True,
+                         text=True, check=False).stdout
+    paths = {item["filename"] for item in json.loads(out or "[]")} if out.strip().startswith("[") else set()
+    candidates = [tree / path for path in paths if (tree / path).suffix == ".py"]
+    return max(candidates, key=lambda path: path.stat().st_size) if candidates else next(tree.rglob("*.py"))
+
+
+def measure(tree: Path, repeat: int, fixit_timeout: float, double: Path | None) -> tuple[dict[str, Timing], Path]:
+    timings = {name: Timing(name) for name in (
+        "loopbound cold (--no-cache)", "loopbound warm (cache)", "loopbound, one file changed",
+        "ruff --select ASYNC --no-cache", "ruff --select ASYNC (cached)", "single file: loopbound",
+        "single file: libcst import+parse floor")}
+    single = largest_file_with_findings(tree)
+    changed = next(path for path in sorted(tree.rglob("*.py")) if ".git" not in path.parts)
+    original = changed.read_bytes()
+    subprocess.run(loopbound(), cwd=tree, capture_output=True, check=False)  # fill the cache
+    subprocess.run(ruff(), cwd=tree, capture_output=True, check=False)
+    floor = [sys.executable, "-c", f"import libcst; libcst.parse_module(open({str(single)!r}).read())"]
+    single_check = [str(BIN / "loopbound"), "check", "--no-cache", "--output-format", "concise", "--quiet",
+                    "--exit-zero", str(single)]
+    try:
+        for round_number in range(repeat):
+            steps = [("loopbound cold (--no-cache)", loopbound("--no-cache")),
+                     ("loopbound warm (cache)", loopbound()),
+                     ("ruff --select ASYNC --no-cache", ruff("--no-cache")),
+                     ("ruff --select ASYNC (cached)", ruff()),
+                     ("single file: loopbound", single_check),
+                     ("single file: libcst import+parse floor", floor)]
+            for name, command in steps:
+                _record(timings[name], command, tree)
+            changed.write_bytes(original + f"\n# benchmark edit {round_number} {time.time()}\n".encode())
+            _record(timings["loopbound, one file changed"], loopbound(), tree)
+    finally:
+        changed.write_bytes(original)
+    fixit = Timing("fixit lint (one run)")
+    seconds, peak, done = run([str(BIN / "fixit"), "lint", "."], tree, timeout=fixit_timeout)
+    fixit.seconds.append(seconds)
+    fixit.peak_mib = peak
+    fixit.note = "" if done else f"did not finish: ≥ {fixit_timeout:.0f} s"
+    timings[fixit.name] = fixit
+    if double is not None:
+        twice = Timing("loopbound cold, 2x corpus")
+        for _ in range(max(1, repeat // 2)):
+            _record(twice, loopbound("--no-cache"), double)
+        timings[twice.name] = twice
+    return timings, single
+
+
+def _record(timing: Timing, command: list[str], cwd: Path) -> None:
+    seconds, peak, _ = run(command, cwd)
+    timing.seconds.append(seconds)
+    timing.peak_mib = max(timing.peak_mib, peak)
+
+
+def ratios(t: dict[str, Timing]) -> list[tuple[str, float, str, bool]]:
+    def ratio(a: str, b: str) -> float:
+        return t[a].median / t[b].median if a in t and b in t else float("nan")
+
+    fixit = t["fixit lint (one run)"]
+    rows = [
+        ("cold / ruff --no-cache", ratio("loopbound cold (--no-cache)", "ruff --select ASYNC --no-cache"), "≤ 3.0"),
+        ("warm / ruff cached", ratio("loopbound warm (cache)", "ruff --select ASYNC (cached)"), "≤ 1.5"),
+        ("one file changed / ruff cached", ratio("loopbound, one file changed", "ruff --select ASYNC (cached)"),
+         "≤ 2.0"),
+        ("fixit / loopbound cold" + (" (fixit timed out: lower bound)" if fixit.note else ""),
+         ratio("fixit lint (one run)", "loopbound cold (--no-cache)"), "≥ 50"),
+        ("single file / libcst floor", ratio("single file: loopbound", "single file: libcst import+parse floor"),
+         "≤ 1.3"),
+        ("peak MiB, cold", t["loopbound cold (--no-cache)"].peak_mib, "≤ 250"),
+        ("2x corpus / 1x corpus (cold)", ratio("loopbound cold, 2x corpus", "loopbound cold (--no-cache)"), "≤ 2.1"),
+    ]
+    return [(name, value, target, _met(value, target)) for name, value, target in rows]
+
+
+def _met(value: float, target: str) -> bool:
+    bound = float(target.split()[1])
+    return value <= bound if target.startswith("≤") else value >= bound
+
+
+def table(timings: dict[str, Timing], files: int, lines: int, single: Path, tree: Path, repeat: int) -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    out = [(f"Corpus: {files} files, {lines} lines of Python ({', '.join(PINS)}); {os.cpu_count()} CPUs, "
+            f"load average {load:.1f} at the end; median of {repeat} interleaved runs. "
+            f"Single file: `{single.relative_to(tree).as_posix()}`."), "",
+           "| run | median s | runs | peak MiB | note |", "|---|---:|---:|---:|---|"]
+    for timing in timings.values():
+        out.append(f"| {timing.name} | {timing.median:.3f} | {len(timing.seconds)} | {timing.peak_mib:.0f} "
+                   f"| {timing.note} |")
+    out += ["", "| ratio | measured | target | met |", "|---|---:|---|---|"]
+    for name, value, target, met in ratios(timings):
+        out.append(f"| {name} | {value:.2f} | {target} | {'yes' if met else 'NO'} |")
+    return "\n".join(out) + "\n"
+
+
+def smoke_tree(directory: Path) -> Path:
+    shutil.copytree(REPO / "fixtures" / "rules", directory / "rules")
+    _mark_root(directory)
+    return directory
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="the repo's fixtures, one run each, short timeouts")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--fixit-timeout", type=float, default=1800.0)
+    parser.add_argument("--no-double", action="store_true", help="skip the 2x corpus run")
+    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.smoke:
+            tree, double, repeat = smoke_tree(Path(scratch)), None, 1
+        else:
+            tree = build_corpus(CORPUS)
+            double = None if args.no_double else double_corpus(tree)
+            repeat = args.repeat
+        files, lines = count_lines(tree)
+        timings, single = measure(tree, repeat, 60.0 if args.smoke else args.fixit_timeout, double)
+        text = table(timings, files, lines, single, tree, repeat)
+    print(text)
+    args.output.write_text(("# Benchmark results (smoke run)\n\n" if args.smoke else "# Benchmark results\n\n") + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

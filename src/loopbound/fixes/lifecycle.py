@@ -1,0 +1,163 @@
+"""LB2 fixes: await the release (LB202), release in `finally` (LB203), release after a fixture's yield (LB204).
+
+Each works from what the rule recorded in `Finding.data` (the variable, the release methods, whether
+they are awaited, the row of the release or of the fixture's exit), and gives up when the code is
+not in the one plain shape it knows how to rewrite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+import libcst as cst
+
+from loopbound.findings import Applicability, Edit, Finding, Fix
+from loopbound.fixes.blocks import function_of, statement_block
+from loopbound.fixes.context import FixContext, fix_from_texts
+
+
+def add_await(finding: Finding, ctx: FixContext) -> Fix | None:
+    """LB202: `engine.dispose()` -> `await engine.dispose()`, only inside `async def`."""
+    if finding.datum("in_async") != "true" or finding.datum("awaited") != "true":
+        return None
+    return Fix(Applicability.SAFE, "Add `await`", (Edit(ctx.path, finding.start, finding.start, "await "),))
+
+
+def _release_statements(finding: Finding, variable: str) -> list[str]:
+    prefix = "await " if finding.datum("awaited") == "true" else ""
+    methods = [method for method in (finding.datum("release") or "").split(",") if method]
+    return [f"{prefix}{variable}.{method}()\n" for method in methods]
+
+
+def release_in_finally(finding: Finding, ctx: FixContext) -> Fix | None:
+    """LB203: the statements between the creation and the release go into `try`, the release into `finally`."""
+    variable, row = finding.datum("variable"), finding.datum("release_row")
+    if not variable or not row:
+        return None
+    found = statement_block(ctx.module(), int(row))
+    if found is None:
+        return None
+    block, index = found
+    statements = list(block.body)
+    creation = next((i for i in range(index - 1, -1, -1) if _assigns(statements[i], variable)), None)
+    if creation is None or creation + 1 >= index:
+        return None
+    guarded = statements[creation + 1:index]
+    release = statements[index]
+    if not isinstance(release, cst.SimpleStatementLine):
+        return None
+    leading = guarded[0].leading_lines if isinstance(guarded[0], cst.SimpleStatementLine) else ()
+    if isinstance(guarded[0], cst.SimpleStatementLine):
+        guarded[0] = guarded[0].with_changes(leading_lines=())
+    try_node = cst.Try(body=cst.IndentedBlock(guarded), leading_lines=leading,
+                       finalbody=cst.Finally(body=cst.IndentedBlock([release.with_changes(leading_lines=())])))
+    new_block = block.with_changes(body=[*statements[:creation + 1], try_node, *statements[index + 1:]])
+    new = cast(cst.Module, ctx.module().deep_replace(block, new_block))
+    return fix_from_texts(Applicability.SAFE, f"Release `{variable}` in `finally`", {ctx.path: ctx.text},
+                          {ctx.path: new.code})
+
+
+def _assigns(statement: cst.BaseStatement, variable: str) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    targets: Sequence[cst.BaseExpression] = ()
+    if isinstance(small, cst.Assign):
+        targets = [target.target for target in small.targets]
+    elif isinstance(small, cst.AnnAssign):
+        targets = [small.target]
+    return any(isinstance(target, cst.Name) and target.value == variable for target in targets)
+
+
+def release_after_yield(finding: Finding, ctx: FixContext) -> Fix | None:
+    """LB204: `return x` -> `yield x` plus the release; a bare `yield x` gets the release after it.
+
+    Only when that statement ends the fixture's body, so nothing else runs between yield and release.
+    """
+    variable, row, path = finding.datum("variable"), finding.datum("exit_row"), finding.datum("path")
+    if not variable or not row or path not in ("return", "yield"):
+        return None
+    found = statement_block(ctx.module(), int(row))
+    if found is None:
+        return None
+    block, index = found
+    statements = list(block.body)
+    function = function_of(ctx.module(), block)
+    if function is None or index != len(statements) - 1:
+        return None
+    if finding.datum("awaited") == "true" and function.asynchronous is None:
+        return None  # a sync fixture cannot await the release
+    exit_statement = statements[index]
+    if not isinstance(exit_statement, cst.SimpleStatementLine) or len(exit_statement.body) != 1:
+        return None
+    small = exit_statement.body[0]
+    value = small.value if isinstance(small, cst.Return) else (
+        small.value.value if isinstance(small, cst.Expr) and isinstance(small.value, cst.Yield) else None)
+    if not (isinstance(value, cst.Name) and value.value == variable):
+        return None
+    if isinstance(small, cst.Return):
+        exit_statement = exit_statement.with_changes(body=[cst.Expr(cst.Yield(value))])
+    releases = [cst.parse_statement(text) for text in _release_statements(finding, variable)]
+    if not releases:
+        return None
+    new_block = block.with_changes(body=[*statements[:index], exit_statement, *releases])
+    new = cast(cst.Module, ctx.module().deep_replace(block, new_block))
+    return fix_from_texts(Applicability.SAFE, f"Yield `{variable}` and release it after the `yield`",
+                          {ctx.path: ctx.text}, {ctx.path: new.code})
+
+
+def wrap_in_async_with(finding: Finding, ctx: FixContext) -> Fix | None:
+    """LB201: `client = C(...)` and the rest of its block become `async with C(...) as client:` + that rest.
+
+    Not when the rest releases it already, hands it out with `return`, or rebinds the name.
+    """
+    variable = finding.datum("variable")
+    resource = ctx.settings.registry.lookup(finding.datum("constructor"))
+    if not variable or resource is None or not resource.async_with:
+        return None
+    found = statement_block(ctx.module(), finding.start.row)
+    if found is None:
+        return None
+    block, index = found
+    statements = list(block.body)
+    creation, rest = statements[index], statements[index + 1:]
+    function = function_of(ctx.module(), block)
+    if function is None or function.asynchronous is None or not rest or not _assigns(creation, variable):
+        return None
+    assert isinstance(creation, cst.SimpleStatementLine)
+    value = creation.body[0].value  # type: ignore[attr-defined]
+    if not isinstance(value, cst.Call) or any(_touches(statement, variable, resource.release) for statement in rest):
+        return None
+    with_node = cst.With(
+        items=[cst.WithItem(value, asname=cst.AsName(cst.Name(variable)))], body=cst.IndentedBlock(rest),
+        asynchronous=cst.Asynchronous(), leading_lines=creation.leading_lines)
+    new_block = block.with_changes(body=[*statements[:index], with_node])
+    new = cast(cst.Module, ctx.module().deep_replace(block, new_block))
+    return fix_from_texts(Applicability.UNSAFE, f"Use `{variable}` in `async with`", {ctx.path: ctx.text},
+                          {ctx.path: new.code})
+
+
+def _touches(statement: cst.BaseStatement, variable: str, release: Sequence[str]) -> bool:
+    """A release call on it, a `return` of it, or a new binding of the name."""
+
+    class Finder(cst.CSTVisitor):
+        found = False
+
+        def visit_Call(self, node: cst.Call) -> None:
+            func = node.func
+            if (isinstance(func, cst.Attribute) and func.attr.value in release and isinstance(func.value, cst.Name)
+                    and func.value.value == variable):
+                self.found = True
+
+        def visit_Return(self, node: cst.Return) -> None:
+            if isinstance(node.value, cst.Name) and node.value.value == variable:
+                self.found = True
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            if isinstance(node.target, cst.Name) and node.target.value == variable:
+                self.found = True
+
+    finder = Finder()
+    statement.visit(finder)
+    return finder.found

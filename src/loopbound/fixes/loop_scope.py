@@ -1,0 +1,85 @@
+"""LB3 fixes: loop-scope keys in the pytest config, `@pytest_asyncio.fixture`, and `loop_scope=` on marks.
+
+Config files are edited line by line next to the line the rule reported, so comments, key order,
+quoting and line endings stay as they were; the edited file is re-parsed before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+
+from loopbound.findings import Applicability, Edit, Finding, Fix, Location
+from loopbound.fixes.context import FixContext, fix_from_texts
+from loopbound.fixes.text import line_starts, newline_of, to_location, to_offset
+
+_KEY_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[\w.-]+)(?P<separator>\s*[=:]\s*)(?P<quote>[\"']?)")
+
+
+def add_test_loop_scope(finding: Finding, ctx: FixContext) -> Fix | None:
+    """LB301: `asyncio_default_test_loop_scope` under the fixture key, written the way that key is written."""
+    scope, line = finding.datum("scope"), finding.datum("fixture_key_line")
+    if not scope or not line or finding.datum("via") != "asyncio_default_fixture_loop_scope":
+        return None
+    new_line = _sibling_line(ctx.text, int(line), "asyncio_default_test_loop_scope", scope)
+    if new_line is None:
+        return None
+    return _insert_after(ctx, int(line), new_line, Applicability.UNSAFE,
+                         f"Run tests on the {scope}-scoped loop too: add `asyncio_default_test_loop_scope = {scope}`")
+
+
+def set_fixture_loop_scope(finding: Finding, ctx: FixContext) -> Fix | None:
+    """LB306: `asyncio_default_fixture_loop_scope = fixture-scope`, first key of the pytest section."""
+    if not finding.datum("config_path") or finding.path.endswith(".py"):
+        return None
+    row = finding.start.row
+    lines = ctx.text.splitlines()
+    if not (0 < row <= len(lines)) or not lines[row - 1].lstrip().startswith("["):
+        return None  # a file without a section header: nowhere safe to put the key
+    quote = '"' if finding.path.endswith(".toml") else ""
+    new_line = f"asyncio_default_fixture_loop_scope = {quote}fixture-scope{quote}"
+    return _insert_after(ctx, row, new_line, Applicability.SAFE,
+                         "Set `asyncio_default_fixture_loop_scope = fixture-scope` (today's behaviour, made explicit)")
+
+
+def _sibling_line(text: str, row: int, key: str, value: str) -> str | None:
+    lines = text.splitlines()
+    if not 0 < row <= len(lines):
+        return None
+    match = _KEY_LINE.match(lines[row - 1])
+    if match is None:
+        return None
+    quote = match["quote"]
+    return f"{match['indent']}{key}{match['separator']}{quote}{value}{quote}"
+
+
+def _insert_after(ctx: FixContext, row: int, line: str, applicability: Applicability, message: str) -> Fix:
+    newline = newline_of(ctx.text)
+    starts = line_starts(ctx.text)
+    if row < len(starts):
+        at = Location(row + 1, 1)
+        content = line + newline
+    else:  # the last line has no line end
+        at = to_location(starts, len(ctx.text))
+        content = newline + line + newline
+    return Fix(applicability, message, (Edit(ctx.path, at, at, content),))
+
+
+def rename_mark_scope(finding: Finding, ctx: FixContext) -> Fix | None:
+    """LB305: `scope=` -> `loop_scope=` on `@pytest.mark.asyncio`, the value untouched."""
+    starts = line_starts(ctx.text)
+    offset = to_offset(starts, finding.start)
+    if not ctx.text.startswith("scope", offset):
+        return None
+    end = to_location(starts, offset + len("scope"))
+    return Fix(Applicability.SAFE, "Rename `scope=` to `loop_scope=`",
+               (Edit(ctx.path, finding.start, end, "loop_scope"),))
+
+
+def use_pytest_asyncio_fixture(finding: Finding, ctx: FixContext) -> Fix | None:
+    """LB304: `@pytest.fixture` -> `@pytest_asyncio.fixture` (arguments kept), importing pytest_asyncio."""
+    from loopbound.fixes.decorators import switch_fixture_decorator
+
+    new = switch_fixture_decorator(ctx.module(), finding.start.row)
+    if new is None:
+        return None
+    return fix_from_texts(Applicability.SAFE, "Use `@pytest_asyncio.fixture`", {ctx.path: ctx.text}, {ctx.path: new})

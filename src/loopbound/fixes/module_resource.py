@@ -1,0 +1,379 @@
+"""LB101's fixes: a module-level resource becomes a pytest-asyncio fixture (test modules) or a factory.
+
+In a test module or conftest.py the global becomes
+
+    @pytest_asyncio.fixture
+    async def engine():
+        engine = create_async_engine(URL)
+        yield engine
+        await engine.dispose()
+
+and every test and fixture that read the global requests it instead. Anywhere else (or when a test
+module's global is also used by helpers or other globals) it becomes `get_engine()`, and each
+function that read it makes its own and releases it in `finally`, the fix of incident 000: that
+changes the module's public names, so it is unsafe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
+
+from loopbound.findings import Applicability, Finding, Fix
+from loopbound.fixes.context import FixContext, fix_from_texts
+from loopbound.fixes.imports import ensure_module_import
+from loopbound.registry import Resource
+
+_FUNCTION_SCOPE = ('"function"', "'function'")
+
+
+class _Unfixable(Exception):
+    """The global is used in a way no mechanical rewrite keeps working; the finding stays unfixed."""
+
+
+@dataclass
+class _Usage:
+    """Where a global and the globals computed from it are read."""
+
+    module: cst.Module
+    name: str
+    definition: cst.SimpleStatementLine
+    dependents: dict[str, cst.SimpleStatementLine] = field(default_factory=dict)  # `factory = sessionmaker(engine)`
+    users: dict[cst.FunctionDef, set[str]] = field(default_factory=dict)  # function -> the names it reads
+    exports: set[cst.SimpleString] = field(default_factory=set)  # the strings naming them in `__all__`
+
+
+def build(finding: Finding, ctx: FixContext) -> Fix | None:
+    name, constructor = finding.datum("binding"), finding.datum("constructor")
+    resource = ctx.settings.registry.lookup(constructor)
+    if not name or resource is None:
+        return None
+    try:
+        usage = _analyse(ctx.module(), name, finding.start.row)
+    except _Unfixable:
+        return None
+    if ctx.is_test:
+        fixture = _as_fixture(usage, resource)
+        if fixture is not None:
+            return fix_from_texts(Applicability.SAFE, f"Turn `{name}` into a pytest-asyncio fixture",
+                                  {ctx.path: ctx.text}, {ctx.path: fixture})
+    factory = _as_factory(usage, resource)
+    if factory is None:
+        return None
+    return fix_from_texts(Applicability.UNSAFE, f"Replace `{name}` with a factory `get_{name}()` and release "
+                          "it in each function that uses it", {ctx.path: ctx.text}, {ctx.path: factory})
+
+
+def _analyse(module: cst.Module, name: str, row: int) -> _Usage:
+    wrapper = MetadataWrapper(module)
+    positions = wrapper.resolve(PositionProvider)
+    parents = wrapper.resolve(ParentNodeProvider)
+    scope = wrapper.resolve(ScopeProvider)[wrapper.module]
+    assert scope is not None
+    definition = next((statement for statement in wrapper.module.body
+                       if positions[statement].start.line <= row <= positions[statement].end.line), None)
+    if not isinstance(definition, cst.SimpleStatementLine) or _assigned_name(definition) != name:
+        raise _Unfixable
+    usage = _Usage(wrapper.module, name, definition)
+    for reader in _readers(scope, name, parents):
+        if isinstance(reader, cst.SimpleStatementLine):
+            dependent = _assigned_name(reader)
+            if dependent is None or reader is definition or not isinstance(_value(reader), cst.Call):
+                raise _Unfixable
+            usage.dependents[dependent] = reader
+        else:
+            assert isinstance(reader, cst.FunctionDef)
+            usage.users.setdefault(reader, set()).add(name)
+    for dependent in usage.dependents:
+        for reader in _readers(scope, dependent, parents):
+            if not isinstance(reader, cst.FunctionDef):
+                raise _Unfixable
+            usage.users.setdefault(reader, set()).add(dependent)
+    names = {name, *usage.dependents}
+    usage.exports = _exports(wrapper.module, names)
+    return usage
+
+
+def _assigned_name(statement: cst.SimpleStatementLine) -> str | None:
+    if len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+        return small.targets[0].target.value
+    if isinstance(small, cst.AnnAssign) and small.value is not None and isinstance(small.target, cst.Name):
+        return small.target.value
+    return None
+
+
+def _value(statement: cst.SimpleStatementLine) -> cst.BaseExpression:
+    small = statement.body[0]
+    assert isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None
+    return small.value
+
+
+def _readers(scope: cst.metadata.Scope, name: str, parents: object) -> list[cst.CSTNode]:
+    """For each read of the global: the function whose body reads it, or the module-level statement."""
+    assignments = list(scope.assignments[name])
+    if len(assignments) != 1:
+        raise _Unfixable  # reassigned, `global` in a function, or imported too
+    readers = []
+    for access in assignments[0].references:
+        readers.append(_reader(access.node, parents))
+    return readers
+
+
+def _reader(node: cst.CSTNode, parents: object) -> cst.CSTNode:
+    """The outermost function (or method) whose body contains node, else its module-level statement."""
+    chain = [node]
+    while not isinstance(chain[-1], cst.Module):
+        chain.append(parents[chain[-1]])  # type: ignore[index]
+    top = chain[-2]
+    if isinstance(top, cst.ClassDef):
+        body = top.body
+        method = chain[chain.index(body) - 1] if body in chain else None
+        if isinstance(method, cst.FunctionDef) and chain[chain.index(method) - 1] is method.body:
+            return method
+        raise _Unfixable  # read in the class body, at import time
+    if isinstance(top, cst.FunctionDef):
+        if chain[chain.index(top) - 1] is not top.body:
+            raise _Unfixable  # a decorator, default or annotation: evaluated at import time
+        return top
+    if isinstance(top, cst.SimpleStatementLine):
+        return top
+    raise _Unfixable
+
+
+def _exports(module: cst.Module, names: set[str]) -> set[cst.SimpleString]:
+    found: set[cst.SimpleString] = set()
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine) and _assigned_name(statement) == "__all__":
+            value = _value(statement)
+            if isinstance(value, (cst.List, cst.Tuple)):
+                for element in value.elements:
+                    if isinstance(element.value, cst.SimpleString) and element.value.evaluated_value in names:
+                        found.add(element.value)
+    return found
+
+
+def _release(name: str, resource: Resource) -> list[cst.BaseStatement]:
+    prefix = "await " if resource.awaited else ""
+    return [cst.parse_statement(f"{prefix}{name}.{method}()\n") for method in resource.release]
+
+
+def _is_fixture(function: cst.FunctionDef) -> bool:
+    for decorator in function.decorators:
+        target = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+        if (isinstance(target, cst.Name) and target.value == "fixture") or (
+                isinstance(target, cst.Attribute) and target.attr.value == "fixture"):
+            return True
+    return False
+
+
+def _wider_than_function(function: cst.FunctionDef) -> bool:
+    for decorator in function.decorators:
+        if isinstance(decorator.decorator, cst.Call):
+            for argument in decorator.decorator.args:
+                if argument.keyword is not None and argument.keyword.value == "scope":
+                    value = argument.value
+                    return not (isinstance(value, cst.SimpleString) and value.value in _FUNCTION_SCOPE)
+    return False
+
+
+def _as_fixture(usage: _Usage, resource: Resource) -> str | None:
+    """Only when every reader can request a function-scoped fixture: tests and function-scoped fixtures."""
+    if usage.dependents:
+        return None
+    for user in usage.users:
+        test = user.name.value.startswith("test")
+        if _is_fixture(user):
+            if _wider_than_function(user):
+                return None
+        elif not test:
+            return None
+    module, decorator = ensure_module_import(usage.module, "pytest_asyncio", near="pytest")
+    name = usage.name
+    statement = usage.definition
+    body = [statement.with_changes(leading_lines=()), cst.parse_statement(f"yield {name}\n"),
+            *_release(name, resource)]
+    fixture = cst.FunctionDef(
+        name=cst.Name(name), params=cst.Parameters(), body=cst.IndentedBlock(body),
+        decorators=[cst.Decorator(cst.parse_expression(f"{decorator}.fixture"))],
+        asynchronous=cst.Asynchronous(), leading_lines=statement.leading_lines)
+    transformer = _Rewriter({statement: fixture}, {user: _request(user, name) for user in usage.users}, {})
+    return _spaced(module.visit(transformer), transformer.created).code
+
+
+def _request(function: cst.FunctionDef, name: str) -> cst.FunctionDef:
+    """Add `name` as the last parameter without a default: pytest passes fixtures by name."""
+    params = list(function.params.params)
+    at = next((i for i, param in enumerate(params) if param.default is not None), len(params))
+    new = cst.Param(cst.Name(name))
+    if at and isinstance(params[at - 1].comma, cst.Comma) and at == len(params) \
+            and function.params.star_arg is cst.MaybeSentinel.DEFAULT:
+        # A trailing comma (`(\n    a,\n)`): the new parameter takes the layout of the one before it.
+        previous = params[at - 1]
+        before = params[at - 2].comma if at >= 2 else None
+        separator = before.whitespace_after if isinstance(before, cst.Comma) else function.whitespace_before_params
+        new = new.with_changes(comma=previous.comma)
+        params[at - 1] = previous.with_changes(comma=cst.Comma(whitespace_after=separator))
+    params.insert(at, new)
+    return function.with_changes(params=function.params.with_changes(params=params))
+
+
+def _as_factory(usage: _Usage, resource: Resource) -> str | None:
+    names = [usage.name, *usage.dependents]
+    taken = _module_names(usage.module)
+    if any(f"get_{name}" in taken for name in names):
+        return None
+    replacements: dict[cst.CSTNode, cst.CSTNode] = {usage.definition: _factory(usage.definition, usage.name, ())}
+    for dependent, statement in usage.dependents.items():
+        replacements[statement] = _factory(statement, dependent, (usage.name,))
+    users = {}
+    for user, read in usage.users.items():
+        if resource.awaited and resource.release and user.asynchronous is None:
+            return None  # a sync function cannot await the release
+        if _returns_any(user, set(names)):
+            return None  # the caller would get a released resource
+        users[user] = _own_instance(user, usage, read, resource)
+    renamed = {export: export.with_changes(value=_renamed(export)) for export in usage.exports}
+    transformer = _Rewriter(replacements, users, renamed)
+    return _spaced(usage.module.visit(transformer), transformer.created).code
+
+
+def _module_names(module: cst.Module) -> set[str]:
+    names = set()
+    for statement in module.body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            names.add(statement.name.value)
+        elif isinstance(statement, cst.SimpleStatementLine):
+            assigned = _assigned_name(statement)
+            if assigned:
+                names.add(assigned)
+            for small in statement.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
+                    for alias in small.names:
+                        bound = alias.asname.name if alias.asname else alias.name
+                        names.add(cst.Module([]).code_for_node(bound).split(".")[0])
+    return names
+
+
+def _renamed(export: cst.SimpleString) -> str:
+    quote = export.quote
+    return f"{export.prefix}{quote}get_{export.raw_value}{quote}"
+
+
+def _factory(statement: cst.SimpleStatementLine, name: str, parameters: Sequence[str]) -> cst.FunctionDef:
+    small = statement.body[0]
+    returns = cst.Annotation(small.annotation.annotation) if isinstance(small, cst.AnnAssign) else None
+    body = cst.SimpleStatementLine([cst.Return(_value(statement))], trailing_whitespace=statement.trailing_whitespace)
+    return cst.FunctionDef(
+        name=cst.Name(f"get_{name}"),
+        params=cst.Parameters([cst.Param(cst.Name(parameter)) for parameter in parameters]),
+        body=cst.IndentedBlock([body]), returns=returns, leading_lines=statement.leading_lines)
+
+
+def _returns_any(function: cst.FunctionDef, names: set[str]) -> bool:
+    """Whether a `return` hands out the resource or something still tied to it (`AsyncSession(engine)`).
+
+    What an awaited call returns (`(await client.get(url)).json()`) is a result, not the resource.
+    """
+    class Finder(cst.CSTVisitor):
+        found = False
+
+        def visit_Return(self, node: cst.Return) -> None:
+            if node.value is not None and _mentions_outside_await(node.value, names):
+                self.found = True
+
+    finder = Finder()
+    function.body.visit(finder)
+    return finder.found
+
+
+def _mentions_outside_await(node: cst.CSTNode, names: set[str]) -> bool:
+    if isinstance(node, cst.Await):
+        return False
+    if isinstance(node, cst.Name) and node.value in names:
+        return True
+    return any(_mentions_outside_await(child, names) for child in node.children)
+
+
+def _own_instance(function: cst.FunctionDef, usage: _Usage, read: set[str], resource: Resource) -> cst.FunctionDef:
+    """`engine = get_engine()` first, the body in `try`, the release in `finally` (incident 000's fix)."""
+    name = usage.name
+    block = function.body
+    if isinstance(block, cst.IndentedBlock):
+        statements: list[cst.BaseStatement] = list(block.body)
+    else:  # a one-line body: `async def f(): return await x.y()`
+        assert isinstance(block, cst.SimpleStatementSuite)
+        statements = [cst.SimpleStatementLine(block.body)]
+    docstring = statements[:1] if statements and _is_docstring(statements[0]) else []
+    rest = statements[len(docstring):]
+    prelude = [cst.parse_statement(f"{name} = get_{name}()\n")]
+    prelude += [cst.parse_statement(f"{dependent} = get_{dependent}({name})\n")
+                for dependent in usage.dependents if dependent in read]
+    release = _release(name, resource)
+    if release:
+        rest = [cst.Try(body=cst.IndentedBlock(rest), finalbody=cst.Finally(body=cst.IndentedBlock(release)))]
+    body = [*docstring, *prelude, *rest]
+    new_block = block.with_changes(body=body) if isinstance(block, cst.IndentedBlock) else cst.IndentedBlock(body)
+    return function.with_changes(body=new_block)
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+            and isinstance(statement.body[0], cst.Expr)
+            and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
+
+
+class _Rewriter(cst.CSTTransformer):
+    """Swaps whole nodes of the original tree for their rewritten versions, by identity."""
+
+    def __init__(self, statements: dict[cst.CSTNode, cst.CSTNode], functions: dict[cst.FunctionDef, cst.FunctionDef],
+                 strings: dict[cst.SimpleString, cst.SimpleString]) -> None:
+        super().__init__()
+        self.statements = statements
+        self.functions = functions
+        self.strings = strings
+        self.created: list[cst.CSTNode] = []
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
+                                  updated_node: cst.SimpleStatementLine) -> cst.BaseStatement:
+        replacement = self.statements.get(original_node)
+        if replacement is None:
+            return updated_node
+        self.created.append(replacement)
+        return replacement  # type: ignore[return-value]
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        return self.functions.get(original_node, updated_node)
+
+    def leave_SimpleString(self, original_node: cst.SimpleString,
+                           updated_node: cst.SimpleString) -> cst.SimpleString:
+        return self.strings.get(original_node, updated_node)
+
+
+def _blank_lines(statement: cst.BaseStatement, wanted: int) -> cst.BaseStatement:
+    """At least `wanted` blank lines before the statement (and before its leading comments)."""
+    lines = list(getattr(statement, "leading_lines", ()))
+    blank = 0
+    while blank < len(lines) and lines[blank].comment is None:
+        blank += 1
+    if blank >= wanted:
+        return statement
+    return statement.with_changes(leading_lines=[cst.EmptyLine()] * (wanted - blank) + lines)
+
+
+def _spaced(module: cst.Module, created: list[cst.CSTNode]) -> cst.Module:
+    """PEP 8's two blank lines around the new top-level functions."""
+    body: list[cst.BaseStatement] = list(module.body)
+    new = {id(node) for node in created}
+    for index, statement in enumerate(body):
+        if id(statement) in new:
+            if index > 0:
+                body[index] = _blank_lines(statement, 2)
+            if index + 1 < len(body):
+                body[index + 1] = _blank_lines(body[index + 1], 2)
+    return module.with_changes(body=body)

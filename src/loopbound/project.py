@@ -1,0 +1,487 @@
+"""The whole-tree view the LB3 rules need: test modules, the conftest.py files above them, and the
+pytest config that governs them, with every test's and every async fixture's event-loop scope
+computed the way pytest-asyncio 1.x computes it.
+
+Fixture lookup follows pytest: a name resolves to the definition closest to the test (its class,
+then its module, then the nearest conftest.py walking up to the rootdir); a fixture that requests
+its own name gets the next one out. Nothing here is imported or run: it is all read from `ast`.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loopbound.discovery import display_path, real_path
+from loopbound.names import ImportTable
+from loopbound.pytest_config import PytestConfig, PytestConfigError, locate
+from loopbound.pytest_config import load as load_config
+
+SCOPES = ("function", "class", "module", "package", "session")
+FIXTURE_SCOPE = "fixture-scope"  # asyncio_default_fixture_loop_scope: "use each fixture's own scope"
+_PYTEST_ASYNCIO_FIXTURE = "pytest_asyncio.fixture"
+_OTHER_ASYNC_PLUGINS = frozenset({"anyio", "trio"})
+DEFAULT_PYTHON_FILES = ("test_*.py", "*_test.py")
+
+
+def wider(scope: str, than: str) -> bool:
+    return SCOPES.index(scope) > SCOPES.index(than)
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A keyword argument's value when it is a string literal, with the node to point at."""
+
+    value: str
+    node: ast.expr
+
+
+@dataclass
+class Mark:
+    """One `pytest.mark.<name>(...)` application."""
+
+    name: str
+    node: ast.expr
+    keywords: dict[str, ast.expr]
+    args: list[ast.expr]
+
+    def literal(self, key: str) -> Literal | None:
+        return _literal(self.keywords.get(key))
+
+    @property
+    def loop_scope(self) -> Literal | None:
+        """pytest-asyncio reads `loop_scope`, falling back to the deprecated `scope`."""
+        return self.literal("loop_scope") or self.literal("scope")
+
+
+@dataclass
+class Fixture:
+    name: str
+    module: Module
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+    decorator: str  # "pytest.fixture" or "pytest_asyncio.fixture"
+    scope: str | None  # None: a callable or unreadable scope
+    loop_scope: Literal | None
+    requests: tuple[str, ...]
+    autouse: bool
+    class_name: str | None
+
+    @property
+    def is_async(self) -> bool:
+        return isinstance(self.node, ast.AsyncFunctionDef)
+
+
+@dataclass
+class Test:
+    name: str
+    module: Module
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+    class_name: str | None
+    marks: list[Mark]  # closest first: the function's own, then its class's, then the module's
+    requests: tuple[str, ...]
+    own_marks: int = 0  # how many of `marks` are the function's own decorators
+
+    @property
+    def is_async(self) -> bool:
+        return isinstance(self.node, ast.AsyncFunctionDef)
+
+    def closest(self, name: str) -> Mark | None:
+        return next((mark for mark in self.marks if mark.name == name), None)
+
+    @property
+    def other_plugin(self) -> bool:
+        """anyio and trio tests belong to their own plugins, not to pytest-asyncio."""
+        return any(mark.name in _OTHER_ASYNC_PLUGINS for mark in self.marks)
+
+
+@dataclass
+class Module:
+    path: Path
+    display: str
+    source: str
+    tree: ast.Module
+    imports: ImportTable = field(init=False)
+    fixtures: dict[str, Fixture] = field(default_factory=dict)
+    class_fixtures: dict[str, dict[str, Fixture]] = field(default_factory=dict)
+    all_fixtures: list[Fixture] = field(default_factory=list)
+    tests: list[Test] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)  # every mark written in the file, for LB305/LB307
+    event_loop_requests: list[tuple[ast.arg, str]] = field(default_factory=list)
+    asyncio_use: ast.AST | None = None  # the first sign that the module uses pytest-asyncio
+    # `pytest_collection_modifyitems` adding `pytest.mark.asyncio(loop_scope=...)` to the tests, as
+    # pytest-asyncio's how-to "run all tests in the session loop" shows.
+    hook_loop_scope: Literal | None = None
+    hook_prepends: bool = False  # `add_marker(mark, append=False)`: closer than the test's own marks
+
+    def __post_init__(self) -> None:
+        self.imports = ImportTable.for_module(self.tree)
+
+    @property
+    def is_conftest(self) -> bool:
+        return self.path.name == "conftest.py"
+
+    @property
+    def mentions_other_plugin(self) -> bool:
+        return any(word in self.source for word in ("anyio", "trio"))
+
+
+def _literal(node: ast.expr | None) -> Literal | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return Literal(node.value, node)
+    return None
+
+
+class ModuleReader:
+    """Reads one module's fixtures, tests and marks; `is_test_module` decides whether tests count."""
+
+    def __init__(self, module: Module, is_test_module: bool) -> None:
+        self.module = module
+        self.is_test_module = is_test_module
+
+    def read(self) -> Module:
+        module = self.module
+        module_marks = self._pytestmark(module.tree.body)
+        for statement in module.tree.body:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._function(statement, None, [], module_marks)
+            elif isinstance(statement, ast.ClassDef):
+                self._class(statement, module_marks)
+            self._note_import(statement)
+            if isinstance(statement, ast.FunctionDef) and statement.name == "pytest_collection_modifyitems":
+                self._modifyitems(statement)
+        return module
+
+    def _note_import(self, statement: ast.stmt) -> None:
+        names: list[str] = []
+        if isinstance(statement, ast.Import):
+            names = [alias.name for alias in statement.names]
+        elif isinstance(statement, ast.ImportFrom) and statement.module:
+            names = [statement.module]
+        if any(name.split(".")[0] == "pytest_asyncio" for name in names):
+            self._use(statement)
+
+    def _modifyitems(self, hook: ast.FunctionDef) -> None:
+        for node in ast.walk(hook):
+            if isinstance(node, ast.Call) and self.module.imports.qualify(node.func) == "pytest.mark.asyncio":
+                for keyword in node.keywords:
+                    if keyword.arg in ("loop_scope", "scope") and _literal(keyword.value):
+                        self.module.hook_loop_scope = _literal(keyword.value)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_marker":
+                self.module.hook_prepends |= any(keyword.arg == "append" and isinstance(keyword.value, ast.Constant)
+                                                 and keyword.value.value is False for keyword in node.keywords)
+
+    def _use(self, node: ast.AST) -> None:
+        if self.module.asyncio_use is None or node.lineno < self.module.asyncio_use.lineno:  # type: ignore[attr-defined]
+            self.module.asyncio_use = node
+
+    def _class(self, node: ast.ClassDef, module_marks: list[Mark]) -> None:
+        class_marks = self._pytestmark(node.body) + self._decorator_marks(node.decorator_list)
+        for statement in node.body:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._function(statement, node.name, class_marks, module_marks)
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, class_name: str | None,
+                  class_marks: list[Mark], module_marks: list[Mark]) -> None:
+        parameters = [arg for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
+        if class_name is not None and parameters and parameters[0].arg in ("self", "cls"):
+            parameters = parameters[1:]
+        fixture = self._fixture(node, class_name, tuple(arg.arg for arg in parameters))
+        own_marks = self._decorator_marks(node.decorator_list)
+        is_test = (fixture is None and self.is_test_module and node.name.startswith("test")
+                   and (class_name is None or class_name.startswith("Test")))
+        if fixture is not None or is_test:
+            self.module.event_loop_requests.extend((arg, node.name) for arg in parameters if arg.arg == "event_loop")
+        if not is_test:
+            return
+        marks = own_marks + class_marks + module_marks
+        requests = [arg.arg for arg in parameters]
+        for mark in marks:
+            if mark.name == "usefixtures":
+                requests += [literal.value for literal in map(_literal, mark.args) if literal]
+        self.module.tests.append(Test(node.name, self.module, node, class_name, marks, tuple(requests),
+                                      own_marks=len(own_marks)))
+
+    def _fixture(self, node: ast.FunctionDef | ast.AsyncFunctionDef, class_name: str | None,
+                 requests: tuple[str, ...]) -> Fixture | None:
+        for decorator in node.decorator_list:
+            call = decorator if isinstance(decorator, ast.Call) else None
+            qualified = self.module.imports.qualify(call.func if call else decorator)
+            if qualified not in ("pytest.fixture", _PYTEST_ASYNCIO_FIXTURE):
+                continue
+            if qualified == _PYTEST_ASYNCIO_FIXTURE:
+                self._use(decorator)
+            keywords = {keyword.arg: keyword.value for keyword in (call.keywords if call else []) if keyword.arg}
+            scope_node = keywords.get("scope")
+            scope: str | None = "function"
+            if scope_node is not None:
+                literal = _literal(scope_node)
+                scope = literal.value if literal and literal.value in SCOPES else None
+            name = _literal(keywords.get("name"))
+            autouse = keywords.get("autouse")
+            fixture = Fixture(
+                name=name.value if name else node.name, module=self.module, node=node, decorator=qualified,
+                scope=scope, loop_scope=_literal(keywords.get("loop_scope")),
+                requests=tuple(arg for arg in requests if arg != "request"),
+                autouse=isinstance(autouse, ast.Constant) and autouse.value is True, class_name=class_name,
+            )
+            self.module.all_fixtures.append(fixture)
+            target = (self.module.fixtures if class_name is None
+                      else self.module.class_fixtures.setdefault(class_name, {}))
+            target.setdefault(fixture.name, fixture)
+            return fixture
+        return None
+
+    def _pytestmark(self, body: list[ast.stmt]) -> list[Mark]:
+        marks: list[Mark] = []
+        for statement in body:
+            if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or statement.value is None:
+                continue
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            if any(isinstance(target, ast.Name) and target.id == "pytestmark" for target in targets):
+                value = statement.value
+                items = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+                marks = [mark for item in items if item is not None for mark in self._mark(item)]
+        return marks
+
+    def _decorator_marks(self, decorators: list[ast.expr]) -> list[Mark]:
+        """Closest first: the decorator nearest the `def` is applied first, as pytest stores them."""
+        return [mark for decorator in reversed(decorators) for mark in self._mark(decorator)]
+
+    def _mark(self, node: ast.expr) -> Iterator[Mark]:
+        call = node if isinstance(node, ast.Call) else None
+        qualified = self.module.imports.qualify(call.func if call else node)
+        if not qualified or not qualified.startswith("pytest.mark."):
+            return
+        name = qualified[len("pytest.mark."):]
+        if name == "asyncio":
+            self._use(node)
+        keywords = {keyword.arg: keyword.value for keyword in (call.keywords if call else []) if keyword.arg}
+        mark = Mark(name, node, keywords, list(call.args) if call else [])
+        self.module.marks.append(mark)
+        yield mark
+
+
+def read_module(path: Path, display: str, source: str, tree: ast.Module, is_test_module: bool) -> Module:
+    return ModuleReader(Module(path, display, source, tree), is_test_module).read()
+
+
+@dataclass
+class LoopDefaults:
+    """What a test tree's config says, as pytest-asyncio 1.x would apply it."""
+
+    config: PytestConfig | None
+    mode: str = "strict"
+    fixture_loop_scope: str | None = None  # None: unset or `fixture-scope`: each fixture's own scope
+    test_loop_scope: str = "function"
+
+    @classmethod
+    def of(cls, config: PytestConfig | None) -> LoopDefaults:
+        defaults = cls(config)
+        if config is None:
+            return defaults
+        defaults.mode = config.mode
+        fixture_setting = config.asyncio("asyncio_default_fixture_loop_scope")
+        if fixture_setting and fixture_setting.value.strip() in SCOPES:
+            defaults.fixture_loop_scope = fixture_setting.value.strip()
+        test_setting = config.asyncio("asyncio_default_test_loop_scope")
+        if test_setting and test_setting.value.strip() in SCOPES:
+            defaults.test_loop_scope = test_setting.value.strip()
+        return defaults
+
+
+@dataclass
+class Project:
+    """Parsed modules (checked ones and the conftest.py files above them) and the configs governing them."""
+
+    modules: dict[Path, Module] = field(default_factory=dict)
+    checked: list[Path] = field(default_factory=list)  # the modules the user asked about
+    configs: dict[Path, PytestConfig | None] = field(default_factory=dict)  # per resolved module path
+    config_cache: dict[Path, PytestConfig | None] = field(default_factory=dict)
+    config_errors: dict[Path, PytestConfigError] = field(default_factory=dict)
+    explicit_configs: list[PytestConfig] = field(default_factory=list)
+    conftest_chains: dict[Path, list[Module]] = field(default_factory=dict)
+    project_root: Path = field(default_factory=Path.cwd)
+    read_errors: list[str] = field(default_factory=list)
+
+    def config_for(self, path: Path) -> PytestConfig | None:
+        return self.configs.get(path)
+
+    def defaults_for(self, module: Module) -> LoopDefaults:
+        return LoopDefaults.of(self.config_for(module.path))
+
+    def checked_modules(self) -> Iterator[Module]:
+        for path in self.checked:
+            if path in self.modules:
+                yield self.modules[path]
+
+    def conftests(self, module: Module) -> list[Module]:
+        """conftest.py files that apply to `module`, nearest first (a conftest.py applies to itself too)."""
+        return self.conftest_chains.get(module.path, [])
+
+    def hook_loop_scope(self, module: Module) -> tuple[str, bool] | None:
+        """The loop scope a `pytest_collection_modifyitems` hook marks tests with (nearest hook), and
+        whether it prepends the mark."""
+        for candidate in (module, *self.conftests(module)):
+            if candidate.hook_loop_scope is not None:
+                return candidate.hook_loop_scope.value, candidate.hook_prepends
+        return None
+
+    def resolve(self, test: Test, name: str, below: Fixture | None = None) -> Fixture | None:
+        """The fixture `name` as `test` sees it; `below` skips definitions up to and including it."""
+        candidates = list(self._visible(test, name))
+        if below is not None and below in candidates:
+            candidates = candidates[candidates.index(below) + 1:]
+        return candidates[0] if candidates else None
+
+    def _visible(self, test: Test, name: str) -> Iterator[Fixture]:
+        module = test.module
+        if test.class_name and name in module.class_fixtures.get(test.class_name, {}):
+            yield module.class_fixtures[test.class_name][name]
+        if name in module.fixtures:
+            yield module.fixtures[name]
+        for conftest in self.conftests(module):
+            if conftest is not module and name in conftest.fixtures:
+                yield conftest.fixtures[name]
+
+    def autouse(self, test: Test) -> Iterator[Fixture]:
+        module = test.module
+        scopes: list[Iterable[Fixture]] = [module.fixtures.values()]
+        if test.class_name:
+            scopes.insert(0, module.class_fixtures.get(test.class_name, {}).values())
+        scopes += [conftest.fixtures.values() for conftest in self.conftests(module) if conftest is not module]
+        for fixtures in scopes:
+            yield from (fixture for fixture in fixtures if fixture.autouse)
+
+    def closure(self, test: Test) -> list[Fixture]:
+        """Every fixture the test ends up using: requested, autouse, and what those request in turn."""
+        found: list[Fixture] = []
+        pending: list[tuple[str, Fixture | None]] = [(name, None) for name in test.requests]
+        pending += [(fixture.name, None) for fixture in self.autouse(test)]
+        while pending:
+            name, requester = pending.pop(0)
+            fixture = self.resolve(test, name, below=requester if requester and requester.name == name else None)
+            if fixture is None or fixture in found:
+                continue
+            found.append(fixture)
+            pending += [(request, fixture) for request in fixture.requests]
+        return found
+
+
+def test_module_patterns(config: PytestConfig | None) -> tuple[str, ...]:
+    setting = config.keys.get("python_files") if config else None
+    return tuple(setting.value.split()) if setting and setting.value.split() else DEFAULT_PYTHON_FILES
+
+
+def is_test_module(path: Path, config: PytestConfig | None) -> bool:
+    return any(fnmatch.fnmatch(path.name, pattern) for pattern in test_module_patterns(config))
+
+
+def conftest_paths(path: Path, config: PytestConfig | None, project_root: Path) -> list[Path]:
+    """conftest.py files from the module's directory up to the rootdir, nearest first.
+
+    pytest's confcutdir is the config file's directory; without a config, the walk stops at the
+    repository root or at loopbound's project root, whichever comes first.
+    """
+    directory = path.parent
+    stop = config.directory if config else None
+    found: list[Path] = []
+    for folder in (directory, *directory.parents):
+        candidate = folder / "conftest.py"
+        if candidate.is_file():
+            found.append(candidate)
+        if folder == stop or (stop is None and (folder == project_root or (folder / ".git").exists())):
+            break
+    return found
+
+
+def locate_config(project: Project, path: Path) -> PytestConfig | None:
+    """The governing config of `path`; a broken one is recorded once and treated as missing."""
+    try:
+        return locate(path, project.config_cache)
+    except PytestConfigError as error:
+        project.config_errors.setdefault(real_path(error.path), error)
+        for folder in (path.parent, *path.parent.parents):
+            project.config_cache.setdefault(folder, None)
+            if folder == real_path(error.path).parent:
+                break
+        return None
+
+
+def load_explicit_config(project: Project, path: Path) -> None:
+    """A config file among the inputs is checked when it is the one pytest would use in its directory."""
+    try:
+        config = load_config(path)
+    except PytestConfigError as error:
+        project.config_errors.setdefault(real_path(error.path), error)
+        return
+    if config is None:
+        return
+    governing = locate_config(project, path)
+    if governing is not None and real_path(governing.path) == real_path(path):
+        project.explicit_configs.append(governing)
+
+
+# A test module without any of these cannot hold an LB3 finding nor an asyncio test; conftest.py
+# files are always read, since their fixtures serve the tests below them.
+_TRIGGERS = re.compile(rb"async|event_loop|pytest_asyncio")
+
+
+def parse(path: Path, prefilter: bool = False) -> Module | None:
+    """A module for the project view; None when it cannot be read or parsed (the per-file pass says why)."""
+    from loopbound.engine import SourceError, decode, read_bytes
+
+    try:
+        data = read_bytes(path)
+        if prefilter and not _TRIGGERS.search(data):
+            return None
+        source = decode(data)
+        tree = ast.parse(source, filename=str(path))
+    except (SourceError, SyntaxError, ValueError):
+        return None
+    return Module(path, display_path(path), source, tree)
+
+
+def build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path) -> Project:
+    """The project view of the checked files: their configs, and every conftest.py above the test modules."""
+    project = Project(project_root=project_root)
+    for path in config_files:
+        load_explicit_config(project, path)
+    for path in python_files:
+        resolved = real_path(path)
+        config = locate_config(project, resolved)
+        if _governed_by_broken_config(project, resolved):
+            continue
+        is_test = is_test_module(resolved, config)
+        if not (is_test or resolved.name == "conftest.py"):
+            continue
+        module = _module(project, resolved, is_test)
+        if module is None:
+            continue
+        project.checked.append(resolved)
+        project.configs[resolved] = config
+        chain = []
+        for conftest_path in conftest_paths(resolved, config, project_root):
+            conftest = _module(project, conftest_path, False)
+            if conftest is not None:
+                project.configs.setdefault(conftest_path, config)
+                chain.append(conftest)
+        project.conftest_chains[resolved] = chain
+    return project
+
+
+def _governed_by_broken_config(project: Project, path: Path) -> bool:
+    return any(path.is_relative_to(broken.parent) and project.config_cache.get(path.parent, 0) is None
+               for broken in project.config_errors)
+
+
+def _module(project: Project, path: Path, is_test: bool) -> Module | None:
+    if path not in project.modules:
+        module = parse(path, prefilter=is_test)
+        if module is None:
+            return None
+        project.modules[path] = ModuleReader(module, is_test).read()
+    return project.modules[path]

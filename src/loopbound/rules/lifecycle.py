@@ -1,0 +1,432 @@
+"""LB201-LB204: every loop-bound resource a function acquires is released, awaited, on every path.
+
+The per-function flow view lives in resource_flow.py; this module turns it into findings and finds
+release calls whose coroutine is dropped (LB202), with the receiver's type from its creation or its
+annotation. Fix builders read `variable`, `release`, `awaited` and `constructor` from Finding.data.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from loopbound.findings import Applicability, Finding
+from loopbound.names import ImportTable
+from loopbound.registry import Binds, Kind, Resource
+from loopbound.rules.base import FileContext, FileRuleGroup, Rule
+from loopbound.rules.resource_flow import (
+    FUNCTIONS,
+    Creation,
+    Function,
+    FunctionFlow,
+    Leak,
+    PathWalk,
+    Usage,
+    analyse,
+    awaited_methods,
+    created_resource,
+    parent_map,
+    release_text,
+    statement_children,
+    walk_functions,
+)
+
+_REFERENCES = (
+    ("SQLAlchemy, AsyncEngine.dispose: https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html"
+     "#sqlalchemy.ext.asyncio.AsyncEngine.dispose"),
+    "httpx, async client lifecycle: https://www.python-httpx.org/async/#opening-and-closing-clients",
+    "aiohttp, graceful shutdown: https://docs.aiohttp.org/en/stable/client_advanced.html#graceful-shutdown",
+    ("pytest, teardown with yield fixtures: https://docs.pytest.org/en/stable/how-to/fixtures.html"
+     "#yield-fixtures-recommended"),
+)
+_LEAK = (
+    "An engine that is never disposed keeps its pool, a client that is never closed keeps its sockets: "
+    "they live on after the event loop that made them is closed, so the test run or the server leaks "
+    "connections, Python warns `Unclosed client session` / `ResourceWarning`, and the next loop that "
+    "touches them fails with `Event loop is closed`."
+)
+
+UNCLOSED = Rule(
+    code="LB201",
+    name="unclosed-async-resource",
+    summary="A loop-bound resource made in a function is not released on every path out of it.",
+    what_it_does=(
+        "Follows each resource a function makes from the registry (`create_async_engine`, "
+        "`httpx.AsyncClient`, `asyncpg.create_pool`, ...) through the function's branches, loops, "
+        "`try` blocks and returns. Reports it when some path leaves the function with it open: never "
+        "released, an early `return` before the release, made again in a loop before the previous one is "
+        "released, or made for one call and dropped. A resource entered with `async with` (directly, "
+        "`AsyncExitStack.enter_async_context`, `contextlib.aclosing`), returned, yielded from a plain "
+        "generator, stored on an object, a container or a global, passed to a call, or captured by a hook "
+        "or finalizer is not this rule's business."
+    ),
+    why_bad=_LEAK,
+    example=(
+        "async def check_database():\n"
+        "    engine = create_async_engine(DB_URL)\n"
+        "    async with engine.connect() as conn:\n"
+        "        await conn.execute(text(\"select 1\"))\n"
+    ),
+    use_instead=(
+        "async def check_database():\n"
+        "    engine = create_async_engine(DB_URL)\n"
+        "    try:\n"
+        "        async with engine.connect() as conn:\n"
+        "            await conn.execute(text(\"select 1\"))\n"
+        "    finally:\n"
+        "        await engine.dispose()\n"
+    ),
+    fix_safety="Wrapping the rest of the block in `async with` changes when the resource is released: unsafe.",
+    references=_REFERENCES,
+    fix_applicability=Applicability.UNSAFE,
+)
+NOT_AWAITED = Rule(
+    code="LB202",
+    name="release-not-awaited",
+    summary="A release coroutine (`dispose()`, `aclose()`, `close()`) is called and never awaited.",
+    what_it_does=(
+        "Finds release calls from the registry used as a statement without `await`, when the receiver is "
+        "known to be a resource: made in the function, annotated as one (a parameter, a variable, a class "
+        "attribute), or assigned one in `__init__`. Releases the registry marks synchronous, such as "
+        "motor's `AsyncIOMotorClient.close()`, are not reported."
+    ),
+    why_bad=(
+        "Calling a coroutine function only makes a coroutine object: nothing runs until it is awaited. "
+        "The resource is never released and Python warns `RuntimeWarning: coroutine ... was never awaited`."
+    ),
+    example="async def shutdown(engine: AsyncEngine) -> None:\n    engine.dispose()\n",
+    use_instead="async def shutdown(engine: AsyncEngine) -> None:\n    await engine.dispose()\n",
+    fix_safety="Adding `await` in an `async def` makes the release run, which is the intent: safe.",
+    references=_REFERENCES,
+    fix_applicability=Applicability.SAFE,
+)
+NOT_IN_FINALLY = Rule(
+    code="LB203",
+    name="release-not-in-finally",
+    summary="A resource is released only when no exception is raised before the release.",
+    what_it_does=(
+        "Reports a release that runs on the success path only: a call or an `await` between the creation "
+        "and the release can raise, and no `finally`, `async with` or catch-all `except` covers it. The "
+        "code after a fixture's or a lifespan's `yield` counts as teardown that always runs."
+    ),
+    why_bad="The first exception, or a cancelled task, leaks the resource. " + _LEAK,
+    example=(
+        "client = httpx.AsyncClient()\n"
+        "response = await client.get(url)\n"
+        "await client.aclose()\n"
+    ),
+    use_instead=(
+        "client = httpx.AsyncClient()\n"
+        "try:\n"
+        "    response = await client.get(url)\n"
+        "finally:\n"
+        "    await client.aclose()\n"
+    ),
+    fix_safety="Moving the release into `finally` runs it on the paths that leaked before: safe.",
+    references=_REFERENCES,
+    fix_applicability=Applicability.SAFE,
+)
+FIXTURE_TEARDOWN = Rule(
+    code="LB204",
+    name="fixture-without-teardown",
+    summary="A pytest fixture makes a resource and hands it to tests without releasing it afterwards.",
+    what_it_does=(
+        "Finds `pytest.fixture` / `pytest_asyncio.fixture` functions that return a resource from the "
+        "registry, or yield it and release nothing after the `yield`. `async with ... as c: yield c`, a "
+        "release after the `yield` and `request.addfinalizer` are clean."
+    ),
+    why_bad="Every test that requests the fixture leaks one resource. " + _LEAK,
+    example=(
+        "@pytest_asyncio.fixture\n"
+        "async def client():\n"
+        "    return httpx.AsyncClient(base_url=URL)\n"
+    ),
+    use_instead=(
+        "@pytest_asyncio.fixture\n"
+        "async def client():\n"
+        "    async with httpx.AsyncClient(base_url=URL) as client:\n"
+        "        yield client\n"
+    ),
+    fix_safety="Turning `return` into `yield` and adding the release after it keeps what tests receive: safe.",
+    references=_REFERENCES,
+    fix_applicability=Applicability.SAFE,
+)
+
+RULES = (UNCLOSED, NOT_AWAITED, NOT_IN_FINALLY, FIXTURE_TEARDOWN)
+
+
+def _data(resource: Resource, variable: str, constructor: str, **extra: str) -> dict[str, str]:
+    return {"variable": variable, "release": ",".join(resource.release), "constructor": constructor,
+            "awaited": "true" if resource.awaited else "false", **extra}
+
+
+def _releasable_here(flow: FunctionFlow, resource: Resource) -> bool:
+    """A plain `def` cannot await a release: only fixtures and synchronous releases are its business there."""
+    return isinstance(flow.function, ast.AsyncFunctionDef) or flow.lends or not awaited_methods(resource)
+
+
+def _described(usage: Usage, creation: Creation) -> str:
+    return f"`{usage.variable}` (`{creation.constructor}`)"
+
+
+class _LifecycleChecker:
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.parents = parent_map(ctx.tree)
+
+    def run(self) -> Iterator[Finding]:
+        functions = list(walk_functions(self.ctx))
+        for function, imports in functions:
+            if not _may_create(function, imports, self.ctx):
+                continue
+            flow = analyse(function, self.ctx, imports, self.parents)
+            yield from self._untracked(flow)
+            for usage, leaks, walk in flow.tracked:
+                finding = self._tracked(flow, usage, leaks, walk)
+                if finding is not None:
+                    yield finding
+        yield from _UnawaitedReleases(self.ctx, self.parents, functions).run()
+
+    def _untracked(self, flow: FunctionFlow) -> Iterator[Finding]:
+        for creation in flow.creations:
+            if not _releasable_here(flow, creation.resource):
+                continue
+            resource, shown = creation.resource, f"`{creation.constructor}`"
+            data = _data(resource, "", creation.constructor)
+            if creation.dropped:
+                yield self.ctx.finding(UNCLOSED, creation.call, f"{shown} is created for one call and never "
+                                       f"released: bind it with `async with {creation.constructor}(...) as ...:`",
+                                       path="dropped", **data)
+            elif creation.handed is not None and flow.lends and not flow.finalizer:
+                if isinstance(creation.handed, ast.Return) and flow.fixture:
+                    yield self.ctx.finding(FIXTURE_TEARDOWN, creation.call, f"fixture `{flow.function.name}` "
+                                           f"returns a {shown} and nothing releases it: yield it from "
+                                           "`async with` instead", path="return", **data)
+                elif not isinstance(creation.handed, ast.Return):
+                    rule = FIXTURE_TEARDOWN if flow.fixture else UNCLOSED
+                    yield self.ctx.finding(rule, creation.call, f"`{flow.function.name}` yields a {shown} and "
+                                           "nothing releases it after the `yield`: yield it from `async with` "
+                                           "instead", path="yield", **data)
+
+    def _tracked(self, flow: FunctionFlow, usage: Usage, leaks: tuple[Leak, ...], walk: PathWalk) -> Finding | None:
+        creation = usage.sites[0]
+        resource, variable = usage.resource, usage.variable
+        release = release_text(resource, variable)
+        data = _data(resource, variable, creation.constructor)
+        described = _described(usage, creation)
+        if (flow.finalizer and flow.fixture) or not _releasable_here(flow, resource):
+            return None
+        if walk.returned is not None and flow.fixture:
+            return self.ctx.finding(FIXTURE_TEARDOWN, creation.call, f"fixture `{flow.function.name}` returns "
+                                    f"{described} and nothing releases it: `yield {variable}` and "
+                                    f"`{release}` after the `yield`", path="return",
+                                    exit_row=str(walk.returned.lineno), **data)
+        if not usage.used and resource.binds is not Binds.CONSTRUCTION:
+            return None  # built only to inspect its settings: it connects on first use, which never comes
+        normal = [leak for leak in leaks if leak.kind != "raise"]
+        if walk.yielded is not None and normal:
+            rule = FIXTURE_TEARDOWN if flow.fixture else UNCLOSED
+            return self.ctx.finding(rule, creation.call, f"`{flow.function.name}` yields {described} and does "
+                                    f"not release it after the `yield`: add `{release}` after it", path="yield",
+                                    exit_row=str(walk.yielded.lineno), **data)
+        if normal:
+            return self.ctx.finding(UNCLOSED, creation.call, self._unclosed_message(usage, described, normal[0],
+                                                                                    release),
+                                    path=normal[0].kind, exit_row=str(normal[0].node.lineno), **data)  # type: ignore[attr-defined]
+        raised = [leak for leak in leaks if leak.kind == "raise"]
+        if raised and usage.releases:
+            call = usage.releases[0]
+            return self.ctx.finding(NOT_IN_FINALLY, call, f"{described} is released only when no exception is "
+                                    f"raised (line {raised[0].node.lineno} can raise first): move `{release}` "  # type: ignore[attr-defined]
+                                    "into `finally`", path="raise", release_row=str(call.lineno), **data)
+        return None
+
+    @staticmethod
+    def _unclosed_message(usage: Usage, described: str, leak: Leak, release: str) -> str:
+        if not usage.closes_anywhere:
+            entered = (f" (`async with {usage.entered_attribute}` releases what it returns, not "
+                       f"`{usage.variable}`)") if usage.entered_attribute else ""
+            return f"{described} is never released{entered}: use `async with` or `{release}` in `finally`"
+        row = leak.node.lineno  # type: ignore[attr-defined]
+        if leak.kind == "return":
+            return f"{described} is not released on the path that returns at line {row}: `{release}` first"
+        if leak.kind == "again":
+            return (f"{described} is created again in a loop before the previous one is released: release "
+                    "each one in the loop body")
+        return f"{described} is not released on every path to the end of the function: `{release}` in `finally`"
+
+
+class _UnawaitedReleases:
+    """LB202: `x.dispose()` as a statement, where x is known to hold a resource whose release is a coroutine."""
+
+    def __init__(self, ctx: FileContext, parents: dict[ast.AST, ast.AST],
+                 functions: list[tuple[Function, ImportTable]]) -> None:
+        self.ctx = ctx
+        self.parents = parents
+        self.module_types = self._scope_types(ctx.tree.body, ctx.imports, None)
+        self.paths = self._stored_paths(functions)
+
+    def run(self) -> Iterator[Finding]:
+        yield from self._visit(self.ctx.tree, [self.module_types], {}, self.ctx.imports)
+
+    def _visit(self, node: ast.AST, scopes: list[dict[str, Resource | None]],
+               attributes: dict[str, Resource], imports: ImportTable) -> Iterator[Finding]:
+        for child in statement_children(node):
+            if isinstance(child, ast.ClassDef):
+                yield from self._visit(child, scopes, self._class_attributes(child, imports), imports)
+            elif isinstance(child, FUNCTIONS):
+                inner = imports.for_function(child)
+                types = self._scope_types(child.body, inner, child)
+                yield from self._visit(child, [types, *scopes], attributes, inner)
+            else:
+                if isinstance(child, ast.Expr) and isinstance(child.value, ast.Call):
+                    finding = self._check(child.value, scopes, attributes)
+                    if finding is not None:
+                        yield finding
+                yield from self._visit(child, scopes, attributes, imports)
+
+    def _check(self, call: ast.Call, scopes: list[dict[str, Resource | None]],
+               attributes: dict[str, Resource]) -> Finding | None:
+        func = call.func
+        if not isinstance(func, ast.Attribute):
+            return None
+        resource = self._receiver(func.value, scopes, attributes)
+        if resource is None or func.attr not in awaited_methods(resource):
+            return None
+        receiver = ast.unparse(func.value)
+        return self.ctx.finding(NOT_AWAITED, call, f"`{receiver}.{func.attr}()` makes a coroutine that is never "
+                                f"awaited, so the `{resource.qualname}` is never released: "
+                                f"`await {receiver}.{func.attr}()`", variable=receiver, release=func.attr,
+                                awaited="true", constructor=resource.qualname,
+                                in_async=str(self._in_async(call)).lower())
+
+    def _in_async(self, node: ast.AST) -> bool:
+        while node in self.parents:
+            node = self.parents[node]
+            if isinstance(node, FUNCTIONS):
+                return isinstance(node, ast.AsyncFunctionDef)
+        return False
+
+    def _receiver(self, value: ast.expr, scopes: list[dict[str, Resource | None]],
+                  attributes: dict[str, Resource]) -> Resource | None:
+        if isinstance(value, ast.Name):
+            for scope in scopes:
+                if value.id in scope:
+                    return scope[value.id]
+            return None
+        if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id in ("self", "cls"):
+            return attributes.get(value.attr)
+        return self.paths.get(ast.unparse(value))
+
+    def _annotation(self, annotation: ast.expr | None, imports: ImportTable) -> Resource | None:
+        """`httpx.AsyncClient`, `AsyncEngine | None`, `Optional["Redis"]`: the resource type it names."""
+        if annotation is None:
+            return None
+        for node in ast.walk(annotation):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                try:
+                    parsed = ast.parse(node.value, mode="eval").body
+                except SyntaxError:
+                    continue
+                found = self._annotation(parsed, imports)
+                if found:
+                    return found
+            elif isinstance(node, (ast.Name, ast.Attribute)):
+                resource = self.ctx.registry.lookup(imports.qualify(node))
+                if resource is not None and resource.kind is Kind.RESOURCE:
+                    return resource
+        return None
+
+    def _scope_types(self, body: list[ast.stmt], imports: ImportTable,
+                     function: Function | None) -> dict[str, Resource | None]:
+        """Names of one scope bound to a resource; names bound to anything else map to None (shadowing)."""
+        types: dict[str, Resource | None] = {}
+        if function is not None:
+            arguments = function.args
+            for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                             *(a for a in (arguments.vararg, arguments.kwarg) if a)]:
+                types[argument.arg] = self._annotation(argument.annotation, imports)
+        nodes = _scope_nodes(body)
+        for node in nodes:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        made = created_resource(node.value, self.ctx, imports)
+                        types[target.id] = made if made else (types.get(target.id) if target.id in types else None)
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                types[node.target.id] = (self._annotation(node.annotation, imports)
+                                         or created_resource(node.value, self.ctx, imports))
+        return types
+
+    def _class_attributes(self, cls: ast.ClassDef, imports: ImportTable) -> dict[str, Resource]:
+        attributes: dict[str, Resource] = {}
+        for node in cls.body:
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                resource = self._annotation(node.annotation, imports)
+                if resource:
+                    attributes[node.target.id] = resource
+        for method in cls.body:
+            if isinstance(method, FUNCTIONS):
+                self._self_assignments(method, imports.for_function(method), attributes)
+        return attributes
+
+    def _self_assignments(self, method: Function, imports: ImportTable, attributes: dict[str, Resource]) -> None:
+        """`self.client = httpx.AsyncClient()` / `self.engine: AsyncEngine = ...` in any method."""
+        for node in ast.walk(method):
+            targets: list[ast.expr]
+            value: ast.expr | None
+            annotation: ast.expr | None
+            if isinstance(node, ast.Assign):
+                targets, value, annotation = node.targets, node.value, None
+            elif isinstance(node, ast.AnnAssign):
+                targets, value, annotation = [node.target], node.value, node.annotation
+            else:
+                continue
+            resource = created_resource(value, self.ctx, imports) or self._annotation(annotation, imports)
+            for target in targets:
+                if resource and _on_self(target):
+                    attributes.setdefault(target.attr, resource)  # type: ignore[attr-defined]
+
+    def _stored_paths(self, functions: list[tuple[Function, ImportTable]]) -> dict[str, Resource]:
+        """`app.state.client = httpx.AsyncClient()`, `app["db"] = ...`: object paths holding a resource."""
+        paths: dict[str, Resource] = {}
+        for function, imports in functions:
+            for node in ast.walk(function):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target = node.targets[0]
+                    if isinstance(target, (ast.Attribute, ast.Subscript)) and not _on_self(target):
+                        resource = created_resource(node.value, self.ctx, imports)
+                        if resource:
+                            paths.setdefault(ast.unparse(target), resource)
+        return paths
+
+
+def _may_create(function: Function, imports: ImportTable, ctx: FileContext) -> bool:
+    """A cheap look before the path walk: does any call in the function name a registry constructor?"""
+    modules = ctx.registry.top_level_modules
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call):
+            root = node.func
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and (imports.qualify(root) or "").split(".", 1)[0] in modules:
+                return True
+    return False
+
+
+def _on_self(target: ast.expr) -> bool:
+    return isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
+
+
+def _scope_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Statements of this scope, not of nested functions or classes."""
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+LIFECYCLE = FileRuleGroup(RULES, lambda ctx: _LifecycleChecker(ctx).run())

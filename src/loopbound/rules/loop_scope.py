@@ -1,0 +1,507 @@
+"""LB3xx: pytest-asyncio event-loop scopes, checked on the whole test tree at once.
+
+A session-scoped async fixture runs on the session's loop while tests run on a loop of their own
+unless told otherwise; whatever the fixture made is then used on another loop and the test fails
+with `attached to a different loop` or `Event loop is closed`. These rules need the governing pytest
+config and the conftest.py files above each test, so they run in the project pass
+(`engine.check_project`), not per file. Versions cited below were checked against pytest-asyncio's
+changelog and the 1.5 source.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopbound.discovery import display_path
+from loopbound.findings import Applicability, Finding, Location, Severity
+from loopbound.project import (
+    FIXTURE_SCOPE,
+    SCOPES,
+    Fixture,
+    LoopDefaults,
+    Module,
+    Project,
+    Test,
+    wider,
+)
+from loopbound.pytest_config import PytestConfig
+from loopbound.rules.base import Rule
+
+CHANGELOG = "pytest-asyncio changelog: https://pytest-asyncio.readthedocs.io/en/stable/reference/changelog.html"
+CONCEPTS = ("pytest-asyncio concepts, event loop scopes: "
+            "https://pytest-asyncio.readthedocs.io/en/stable/concepts.html#asyncio-event-loops")
+CONFIG_REFERENCE = ("pytest-asyncio configuration reference: "
+                    "https://pytest-asyncio.readthedocs.io/en/stable/reference/configuration.html")
+
+CONFIG_MISMATCH = Rule(
+    code="LB301",
+    name="loop-scope-config-mismatch",
+    summary="`asyncio_default_fixture_loop_scope` is wider than the loop scope tests run on.",
+    what_it_does=(
+        "Reads the pytest config that governs the tests (pytest.toml, pytest.ini, pyproject.toml, tox.ini or "
+        "setup.cfg, found as pytest finds it) and reports `asyncio_default_fixture_loop_scope` when it names a "
+        "wider scope than `asyncio_default_test_loop_scope` (unset means `function`). The finding points at the "
+        "config line."
+    ),
+    why_bad=(
+        "Since pytest-asyncio 0.24 every async fixture without its own `loop_scope` runs on the loop named by "
+        "`asyncio_default_fixture_loop_scope`; tests run on the `asyncio_default_test_loop_scope` loop (added in "
+        "0.26, default `function`). With `session` for fixtures and nothing for tests, every connection, lock or "
+        "future a fixture makes belongs to the session loop and every test awaits it on its own function loop: "
+        "`Future attached to a different loop`."
+    ),
+    example='[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "session"\n',
+    use_instead=('[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "session"\n'
+                 'asyncio_default_test_loop_scope = "session"\n'),
+    fix_safety=("The fix adds `asyncio_default_test_loop_scope` with the same scope under the fixture key, written "
+                "the way that key is written (indent, separator, quotes), comments kept. It is unsafe: every test "
+                "governed by that config then runs on the wider loop and shares it with the other tests."),
+    fix_applicability=Applicability.UNSAFE,
+    references=(CONFIG_REFERENCE, CONCEPTS, CHANGELOG + " (0.24.0, 0.26.0)"),
+)
+FIXTURE_WIDER = Rule(
+    code="LB302",
+    name="fixture-loop-wider-than-test-loop",
+    summary="An async fixture runs on a wider event loop than a test that uses it.",
+    what_it_does=(
+        "Computes each async fixture's loop scope (`loop_scope=` on `@pytest_asyncio.fixture`, else "
+        "`asyncio_default_fixture_loop_scope`, else the fixture's `scope`; in `auto` mode async `@pytest.fixture` "
+        "too) and each asyncio test's loop scope (the closest `asyncio` mark's `loop_scope` on the test, its class "
+        "or module `pytestmark`, else `asyncio_default_test_loop_scope`, else `function`). Fixtures are resolved "
+        "as pytest resolves them: the test's class, its module, then every conftest.py above it. The fixture is "
+        "reported, naming one test that uses it on another loop."
+    ),
+    why_bad=(
+        "In pytest-asyncio 0.24 and later (and in every 1.x release) a fixture and a test with different loop "
+        "scopes run on different event loops. An asyncpg pool, an httpx client, an asyncio.Lock or a Future made "
+        "by the fixture is bound to the fixture's loop; the test fails with `attached to a different loop`, "
+        "`Event loop is closed` or hangs."
+    ),
+    example=(
+        '@pytest_asyncio.fixture(scope="session")\nasync def pool():\n    return await asyncpg.create_pool(DSN)\n\n'
+        "async def test_query(pool):  # runs on a function-scoped loop\n    await pool.fetch('select 1')\n"
+    ),
+    use_instead=(
+        '@pytest_asyncio.fixture(scope="session", loop_scope="session")\nasync def pool():\n'
+        "    return await asyncpg.create_pool(DSN)\n\n"
+        '@pytest.mark.asyncio(loop_scope="session")\nasync def test_query(pool):\n    await pool.fetch(\'select 1\')\n'
+    ),
+    fix_safety="The fix gives the fixture the test's loop scope or the tests the fixture's; both change which loop "
+               "code runs on, so it is unsafe.",
+    references=(CONCEPTS, ("pytest-asyncio how-to, run all tests in the session loop: "
+                "https://pytest-asyncio.readthedocs.io/en/stable/how-to-guides/run_session_tests_in_same_loop.html"),
+                CHANGELOG + " (0.24.0)"),
+)
+EVENT_LOOP_FIXTURE = Rule(
+    code="LB303",
+    name="custom-event-loop-fixture",
+    summary="A custom `event_loop` fixture, a request for it, or an `event_loop_policy` override.",
+    what_it_does=(
+        "Reports a fixture named `event_loop`, a fixture or test that requests `event_loop`, and a fixture that "
+        "overrides `event_loop_policy`. A plain function named `event_loop` is not a fixture and is not reported."
+    ),
+    why_bad=(
+        "Overriding `event_loop` was deprecated in pytest-asyncio 0.23 and the fixture was removed in 1.0.0: a "
+        "custom `event_loop` fixture that set a session loop under 0.21 is now silently a plain fixture nobody "
+        "uses, so the tests fall back to function loops; requesting `event_loop` fails with `fixture 'event_loop' "
+        "not found`. Overriding `event_loop_policy` is deprecated since 1.4.0 in favour of the "
+        "`pytest_asyncio_loop_factories` hook."
+    ),
+    example='@pytest.fixture(scope="session")\ndef event_loop():\n    loop = asyncio.new_event_loop()\n'
+            "    yield loop\n    loop.close()\n",
+    use_instead='[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "session"\n'
+                'asyncio_default_test_loop_scope = "session"\n',
+    fix_safety="Removing the fixture and moving its scope into the loop-scope config is unsafe: code that used the "
+               "loop object directly needs `asyncio.get_running_loop()` instead.",
+    references=(CHANGELOG + " (0.23.0: deprecated; 1.0.0: removed; 1.4.0: event_loop_policy deprecated)",
+                ("pytest-asyncio migration guide: https://pytest-asyncio.readthedocs.io/en/stable/how-to-guides/"
+                "migrate_from_0_23.html")),
+)
+ASYNC_PYTEST_FIXTURE = Rule(
+    code="LB304",
+    name="async-fixture-not-awaited",
+    summary="An async `@pytest.fixture` in strict mode: pytest-asyncio does not run it.",
+    what_it_does=(
+        "In strict mode (pytest-asyncio's default, `asyncio_mode` unset or `strict`), reports an `async def` "
+        "decorated with `@pytest.fixture`. Modules and conftest chains that use anyio or trio are left alone: "
+        "their plugins run such fixtures."
+    ),
+    why_bad=(
+        "In strict mode pytest-asyncio only runs fixtures decorated with `@pytest_asyncio.fixture`. Since 0.25 it "
+        "warns when an asyncio test requests such a fixture; pytest 8.4 deprecates and pytest 9 refuses async "
+        "fixtures no plugin handles. On older versions the test silently receives a coroutine object."
+    ),
+    example="@pytest.fixture\nasync def client():\n    async with httpx.AsyncClient() as client:\n        yield client\n",
+    use_instead="@pytest_asyncio.fixture\nasync def client():\n    async with httpx.AsyncClient() as client:\n"
+                "        yield client\n",
+    fix_safety="Switching the decorator to `@pytest_asyncio.fixture` keeps the fixture's scope and is safe.",
+    fix_applicability=Applicability.SAFE,
+    references=(CHANGELOG + " (0.25.0)", ("pytest-asyncio modes: "
+                "https://pytest-asyncio.readthedocs.io/en/stable/concepts.html#test-discovery-modes")),
+)
+MARK_SCOPE = Rule(
+    code="LB305",
+    name="deprecated-asyncio-mark-scope",
+    summary="`@pytest.mark.asyncio(scope=...)` uses the deprecated `scope` keyword.",
+    what_it_does="Reports the `scope=` keyword of an `asyncio` mark, on a test, a class or a `pytestmark`.",
+    why_bad=(
+        "pytest-asyncio 0.23 took the loop scope from `scope=`; 0.24 renamed it to `loop_scope=` and deprecated "
+        "`scope=`, which still works in 1.x with a PytestDeprecationWarning; a mark with both is an error."
+    ),
+    example='@pytest.mark.asyncio(scope="module")\nasync def test_one(): ...\n',
+    use_instead='@pytest.mark.asyncio(loop_scope="module")\nasync def test_one(): ...\n',
+    fix_safety="Renaming the keyword keeps the loop scope and is safe.",
+    fix_applicability=Applicability.SAFE,
+    references=(CHANGELOG + " (0.24.0)",),
+)
+UNSET_FIXTURE_SCOPE = Rule(
+    code="LB306",
+    name="unset-fixture-loop-scope",
+    summary="pytest-asyncio is in use but `asyncio_default_fixture_loop_scope` is unset.",
+    what_it_does=(
+        "Reports the governing pytest config (or, without one, the first use of pytest-asyncio) when tests use "
+        "pytest-asyncio and the config does not set `asyncio_default_fixture_loop_scope`."
+    ),
+    why_bad=(
+        "Since 0.24 an unset value means each async fixture runs on a loop of its own scope, and pytest-asyncio "
+        "announces that the default will change to `function`, which moves every session fixture to another loop. "
+        "It says so once, with a PytestDeprecationWarning raised while pytest configures itself: printed before "
+        "collection rather than in the warnings summary (checked on pytest 9.2 with pytest-asyncio 1.5), hidden "
+        "entirely by the common `filterwarnings = ignore::DeprecationWarning`, and an INTERNALERROR under "
+        "`filterwarnings = error`; this rule reports the missing setting where it belongs, in the config."
+    ),
+    example="[tool.pytest.ini_options]\nasyncio_mode = \"auto\"\n",
+    use_instead="[tool.pytest.ini_options]\nasyncio_mode = \"auto\"\nasyncio_default_fixture_loop_scope = \"function\"\n",
+    fix_safety="The fix sets it to `fixture-scope`, which keeps today's behaviour, so it is safe; any other value "
+               "changes loops.",
+    fix_applicability=Applicability.SAFE,
+    references=(CONFIG_REFERENCE, CHANGELOG + " (0.24.0, 1.4.0)"),
+    severity=Severity.WARNING,
+)
+INVALID_SCOPE = Rule(
+    code="LB307",
+    name="invalid-loop-scope",
+    summary="A loop scope that pytest-asyncio does not know, such as `sesion`.",
+    what_it_does=(
+        "Reports `asyncio_default_fixture_loop_scope` and `asyncio_default_test_loop_scope` values, and "
+        "`loop_scope=`/`scope=` literals on `asyncio` marks and `@pytest_asyncio.fixture`, that are not one of "
+        "function, class, module, package, session (and `fixture-scope` for the fixture default, which pytest-asyncio 1.5 accepts)."
+    ),
+    why_bad=(
+        "Since pytest-asyncio 1.2.0 an invalid config value stops pytest with a UsageError before any test runs; "
+        "earlier versions and marks fail later and further from the typo."
+    ),
+    example='[tool.pytest.ini_options]\nasyncio_default_test_loop_scope = "sesion"\n',
+    use_instead='[tool.pytest.ini_options]\nasyncio_default_test_loop_scope = "session"\n',
+    references=(CHANGELOG + " (1.2.0)", CONFIG_REFERENCE),
+)
+
+RULES = (CONFIG_MISMATCH, FIXTURE_WIDER, EVENT_LOOP_FIXTURE, ASYNC_PYTEST_FIXTURE, MARK_SCOPE,
+         UNSET_FIXTURE_SCOPE, INVALID_SCOPE)
+
+
+@dataclass(frozen=True)
+class ProjectRuleGroup:
+    """Rules that need the whole test tree: run once per `loopbound check`, after the per-file rules."""
+
+    rules: tuple[Rule, ...]
+    check: Callable[[Project], Iterator[Finding]]
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(rule.code for rule in self.rules)
+
+
+# ---- finding builders ------------------------------------------------------------------------------------
+
+def _column(text: str, byte_column: int) -> int:
+    return len(text.encode("utf-8")[:byte_column].decode("utf-8", "replace")) + 1
+
+
+def python_finding(rule: Rule, module: Module, node: ast.AST, message: str, **data: str) -> Finding:
+    lines = module.source.splitlines()
+    row = node.lineno  # type: ignore[attr-defined]
+    end_row = getattr(node, "end_lineno", None) or row
+    start = Location(row, _column(lines[row - 1] if row <= len(lines) else "", node.col_offset))  # type: ignore
+    end_offset = getattr(node, "end_col_offset", None)
+    end = Location(end_row, _column(lines[end_row - 1], end_offset)) if end_offset is not None else start
+    return Finding(rule.code, rule.name, message, module.display, start, end, rule.severity,
+                   data=tuple(sorted(data.items())))
+
+
+def config_finding(rule: Rule, config: PytestConfig, display: str, row: int, message: str, **data: str) -> Finding:
+    row = max(row, 1)
+    try:
+        text = config.path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        text = []
+    line = text[row - 1] if row <= len(text) else ""
+    start = Location(row, len(line) - len(line.lstrip()) + 1)
+    end = Location(row, max(len(line.rstrip()) + 1, start.column))
+    data.setdefault("config_path", str(config.path))
+    data.setdefault("section", config.section)
+    return Finding(rule.code, rule.name, message, display, start, end, rule.severity,
+                   data=tuple(sorted(data.items())))
+
+
+def _definition_span(module: Module, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+    line = module.source.splitlines()[node.lineno - 1].encode("utf-8")
+    keyword = b"async def" if isinstance(node, ast.AsyncFunctionDef) else b"def"
+    start = line.find(keyword, node.col_offset)
+    name_at = line.find(node.name.encode(), max(start, node.col_offset))
+    span = ast.Name(id=node.name)
+    span.lineno = span.end_lineno = node.lineno
+    span.col_offset = start if start >= 0 else node.col_offset
+    span.end_col_offset = name_at + len(node.name) if name_at >= 0 else span.col_offset
+    return span
+
+
+# ---- the model applied -----------------------------------------------------------------------------------
+
+def handled_by_pytest_asyncio(fixture: Fixture, defaults: LoopDefaults) -> bool:
+    if fixture.decorator == "pytest_asyncio.fixture":
+        return fixture.is_async
+    return defaults.mode == "auto" and fixture.is_async
+
+
+def fixture_loop_scope(fixture: Fixture, defaults: LoopDefaults) -> str | None:
+    """pytest-asyncio 1.x: `loop_scope=`, else the configured default, else the fixture's own scope."""
+    if fixture.loop_scope is not None:
+        value = fixture.loop_scope.value
+        return value if value in SCOPES else None
+    return defaults.fixture_loop_scope or fixture.scope
+
+
+def is_asyncio_test(test: Test, defaults: LoopDefaults) -> bool:
+    if not test.is_async or test.other_plugin:
+        return False
+    return test.closest("asyncio") is not None or defaults.mode == "auto"
+
+
+def test_loop_scope(test: Test, defaults: LoopDefaults, hook: tuple[str, bool] | None = None) -> str | None:
+    """The closest `asyncio` mark's `loop_scope` (or deprecated `scope`), else the configured default.
+
+    A mark a `pytest_collection_modifyitems` hook adds lands on the function itself, after its own
+    decorators (before them with `append=False`): closer than any class or module mark.
+    """
+    own = next((mark for mark in test.marks[:test.own_marks] if mark.name == "asyncio"), None)
+    if hook is not None and (own is None or hook[1]):
+        return hook[0] if hook[0] in SCOPES else None
+    mark = test.closest("asyncio")
+    if mark is not None and ("loop_scope" in mark.keywords or "scope" in mark.keywords):
+        literal = mark.loop_scope
+        return literal.value if literal and literal.value in SCOPES else None
+    return defaults.test_loop_scope
+
+
+def check_wider_fixtures(project: Project) -> Iterator[Finding]:
+    reported: set[int] = set()
+    for module in project.checked_modules():
+        defaults = project.defaults_for(module)
+        for test in module.tests:
+            if not is_asyncio_test(test, defaults):
+                continue
+            test_scope = test_loop_scope(test, defaults, project.hook_loop_scope(module))
+            if test_scope is None:
+                continue
+            for fixture in project.closure(test):
+                finding = _wider_fixture(fixture, test, test_scope, project, reported)
+                if finding is not None:
+                    yield finding
+
+
+def _wider_fixture(fixture: Fixture, test: Test, test_scope: str, project: Project,
+                   reported: set[int]) -> Finding | None:
+    if id(fixture) in reported:
+        return None
+    defaults = project.defaults_for(fixture.module)
+    if not handled_by_pytest_asyncio(fixture, defaults):
+        return None
+    loop = fixture_loop_scope(fixture, defaults)
+    if loop is None or not wider(loop, test_scope):
+        return None
+    reported.add(id(fixture))
+    where = f"{test.module.display}:{test.node.lineno}"
+    qualified = f"{test.class_name}.{test.name}" if test.class_name else test.name
+    return python_finding(
+        FIXTURE_WIDER, fixture.module, _definition_span(fixture.module, fixture.node),
+        f"async fixture `{fixture.name}` runs on the {loop}-scoped event loop, but test `{qualified}` ({where}) "
+        f"uses it on a {test_scope}-scoped loop: what the fixture creates is bound to the other loop",
+        fixture=fixture.name, fixture_loop_scope=loop, fixture_scope=fixture.scope or "",
+        test=qualified, test_path=test.module.display, test_loop_scope=test_scope,
+    )
+
+
+def check_event_loop(project: Project) -> Iterator[Finding]:
+    for module in project.checked_modules():
+        for fixture in module.all_fixtures:
+            if fixture.name == "event_loop":
+                yield python_finding(
+                    EVENT_LOOP_FIXTURE, module, _definition_span(module, fixture.node),
+                    "custom `event_loop` fixture: deprecated since pytest-asyncio 0.23 and ignored since 1.0, so its "
+                    "loop is never used; set the loop scope with `loop_scope=` or the asyncio_default_*_loop_scope "
+                    "options instead", kind="fixture", fixture=fixture.name, scope=fixture.scope or "")
+            elif fixture.name == "event_loop_policy":
+                yield python_finding(
+                    EVENT_LOOP_FIXTURE, module, _definition_span(module, fixture.node),
+                    "overriding the `event_loop_policy` fixture is deprecated since pytest-asyncio 1.4; use the "
+                    "`pytest_asyncio_loop_factories` hook", kind="policy", fixture=fixture.name)
+        for argument, function in module.event_loop_requests:
+            yield python_finding(
+                EVENT_LOOP_FIXTURE, module, argument,
+                f"`{function}` requests the `event_loop` fixture, removed in pytest-asyncio 1.0; use "
+                "`asyncio.get_running_loop()` inside the coroutine", kind="request", function=function)
+
+
+def check_async_pytest_fixtures(project: Project) -> Iterator[Finding]:
+    for module in project.checked_modules():
+        if project.defaults_for(module).mode != "strict" or _other_plugin_in_scope(project, module):
+            continue
+        for fixture in module.all_fixtures:
+            if fixture.is_async and fixture.decorator == "pytest.fixture":
+                yield python_finding(
+                    ASYNC_PYTEST_FIXTURE, module, _definition_span(module, fixture.node),
+                    f"async fixture `{fixture.name}` uses `@pytest.fixture` in strict mode: pytest-asyncio never "
+                    "runs it and tests receive a coroutine; use `@pytest_asyncio.fixture`", fixture=fixture.name)
+
+
+def _other_plugin_in_scope(project: Project, module: Module) -> bool:
+    return module.mentions_other_plugin or any(conftest.mentions_other_plugin for conftest in project.conftests(module))
+
+
+def check_marks(project: Project) -> Iterator[Finding]:
+    for module in project.checked_modules():
+        for mark in module.marks:
+            if mark.name != "asyncio":
+                continue
+            if "scope" in mark.keywords:
+                keyword = next(k for k in mark.node.keywords if k.arg == "scope")  # type: ignore[attr-defined]
+                yield python_finding(
+                    MARK_SCOPE, module, keyword,
+                    "`scope=` on the asyncio mark is deprecated since pytest-asyncio 0.24; use `loop_scope=`",
+                    scope=mark.literal("scope").value if mark.literal("scope") else "")  # type: ignore[union-attr]
+            for key in ("loop_scope", "scope"):
+                literal = mark.literal(key)
+                if literal is not None and literal.value not in SCOPES:
+                    yield _invalid_literal(module, literal, f"`{key}=` of the asyncio mark")
+        for fixture in module.all_fixtures:
+            if fixture.loop_scope is not None and fixture.loop_scope.value not in SCOPES:
+                yield _invalid_literal(module, fixture.loop_scope, f"`loop_scope=` of fixture `{fixture.name}`")
+
+
+def _invalid_literal(module: Module, literal: object, what: str) -> Finding:
+    value = literal.value  # type: ignore[attr-defined]
+    return python_finding(INVALID_SCOPE, module, literal.node,  # type: ignore[attr-defined]
+                          f"{what} is {value!r}, not a loop scope; expected one of {', '.join(SCOPES)}",
+                          value=value)
+
+
+def governing_configs(project: Project) -> list[PytestConfig]:
+    """Configs of the checked modules and configs passed in, each once."""
+    configs: dict[Path, PytestConfig] = {}
+    for path in project.checked:
+        config = project.configs.get(path)
+        if config is not None:
+            configs.setdefault(config.path.resolve(), config)
+    for config in project.explicit_configs:
+        configs.setdefault(config.path.resolve(), config)
+    return list(configs.values())
+
+
+def check_configs(project: Project, display: Callable[[Path], str]) -> Iterator[Finding]:
+    for config in governing_configs(project):
+        shown = display(config.path)
+        yield from _invalid_config_values(config, shown)
+        yield from _config_mismatch(config, shown, _hook_scopes(project, config))
+        yield from _unset_fixture_scope(project, config, shown)
+    yield from _unset_without_config(project)
+
+
+def _invalid_config_values(config: PytestConfig, shown: str) -> Iterator[Finding]:
+    for key, allowed in (("asyncio_default_fixture_loop_scope", (*SCOPES, FIXTURE_SCOPE)),
+                         ("asyncio_default_test_loop_scope", SCOPES)):
+        setting = config.asyncio(key)
+        if setting is not None and setting.value.strip() not in allowed:
+            yield config_finding(
+                INVALID_SCOPE, config, shown, setting.line,
+                f"`{key}` is {setting.value.strip()!r}, not a loop scope; pytest-asyncio 1.2+ stops with a "
+                f"UsageError; expected one of {', '.join(allowed)}", key=key, value=setting.value.strip())
+
+
+def _hook_scopes(project: Project, config: PytestConfig) -> set[str]:
+    """Loop scopes that conftest.py hooks under this config put on every test."""
+    return {module.hook_loop_scope.value for path, module in project.modules.items()
+            if module.is_conftest and module.hook_loop_scope is not None and project.configs.get(path) is config}
+
+
+def _config_mismatch(config: PytestConfig, shown: str, hook_scopes: set[str]) -> Iterator[Finding]:
+    defaults = LoopDefaults.of(config)
+    fixture_setting = config.asyncio("asyncio_default_fixture_loop_scope")
+    test_setting = config.asyncio("asyncio_default_test_loop_scope")
+    if fixture_setting is None or defaults.fixture_loop_scope is None:
+        return
+    if test_setting is not None and test_setting.value.strip() not in SCOPES:
+        return
+    if any(scope in SCOPES and not wider(defaults.fixture_loop_scope, scope) for scope in hook_scopes):
+        return
+    if wider(defaults.fixture_loop_scope, defaults.test_loop_scope):
+        written = "is unset, so tests run on function-scoped loops" if test_setting is None else (
+            f"is {defaults.test_loop_scope!r}")
+        yield config_finding(
+            CONFIG_MISMATCH, config, shown, fixture_setting.line,
+            f"`asyncio_default_fixture_loop_scope` is {defaults.fixture_loop_scope!r} but "
+            f"`asyncio_default_test_loop_scope` {written}: async fixtures and the tests using them run on "
+            "different event loops", key="asyncio_default_test_loop_scope", scope=defaults.fixture_loop_scope,
+            fixture_key_line=str(fixture_setting.line), via=fixture_setting.key,
+            test_key_line=str(test_setting.line) if test_setting else "")
+
+
+def _uses_pytest_asyncio(project: Project, config: PytestConfig | None) -> Module | None:
+    for module in project.checked_modules():
+        if project.configs.get(module.path) is config and module.asyncio_use is not None:
+            return module
+    for path, module in project.modules.items():
+        if project.configs.get(path) is config and module.asyncio_use is not None:
+            return module
+    return None
+
+
+def _unset_fixture_scope(project: Project, config: PytestConfig, shown: str) -> Iterator[Finding]:
+    if config.asyncio("asyncio_default_fixture_loop_scope") is not None:
+        return
+    asyncio_keys = [config.asyncio(key) for key in ("asyncio_mode", "asyncio_default_test_loop_scope")]
+    user = _uses_pytest_asyncio(project, config)
+    if user is None and not any(asyncio_keys):
+        return
+    yield config_finding(
+        UNSET_FIXTURE_SCOPE, config, shown, config.section_line,
+        "pytest-asyncio is used but `asyncio_default_fixture_loop_scope` is unset: the default is announced to "
+        "change to `function` in a warning `ignore::DeprecationWarning` hides; set it (`fixture-scope` keeps "
+        "today's behaviour)",
+        key="asyncio_default_fixture_loop_scope")
+
+
+def _unset_without_config(project: Project) -> Iterator[Finding]:
+    """Without any pytest config, the first pytest-asyncio use carries the finding."""
+    user = _uses_pytest_asyncio(project, None)
+    if user is None or not any(project.configs.get(path) is None for path in project.checked):
+        return
+    yield python_finding(
+        UNSET_FIXTURE_SCOPE, user, user.asyncio_use,  # type: ignore[arg-type]
+        "pytest-asyncio is used but no pytest config sets `asyncio_default_fixture_loop_scope`: the default is "
+        "announced to change to `function`; add a pytest config that sets it",
+        key="asyncio_default_fixture_loop_scope", config_path="")
+
+
+def check_project(project: Project) -> Iterator[Finding]:
+    yield from check_configs(project, display_path)
+    yield from check_wider_fixtures(project)
+    yield from check_event_loop(project)
+    yield from check_async_pytest_fixtures(project)
+    yield from check_marks(project)
+
+
+LOOP_SCOPE = ProjectRuleGroup(RULES, check_project)

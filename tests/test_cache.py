@@ -1,0 +1,99 @@
+"""The results cache: a warm run equals a cold one, and any change that matters is re-checked."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from loopbound.cache import ResultCache
+from loopbound.config import Settings
+from loopbound.engine import CheckResult, check_files
+from loopbound.parallel import run_checks
+from loopbound.registry import Resource
+from loopbound.rules import ALL_RULES
+
+EVERY_CODE = frozenset(rule.code for rule in ALL_RULES)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(FIXTURES / "rules", tmp_path / "rules")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted((root / "rules").glob("*.py"))
+
+
+def _summary(result: CheckResult) -> list[tuple[str, str, int, str]]:
+    return [(f.path, f.code, f.start.row, f.message) for f in result.findings]
+
+
+def _run(root: Path, settings: Settings | None = None, **options: object) -> CheckResult:
+    return run_checks(_files(root), settings or Settings(project_root=root), EVERY_CODE,
+                      cache_dir=root / ".loopbound_cache", **options)  # type: ignore[arg-type]
+
+
+def test_warm_equals_cold_and_uses_the_cache(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = check_files(_files(project), Settings(project_root=project), EVERY_CODE)
+    assert cold.findings
+    first = _run(project)
+    assert _summary(first) == _summary(cold)
+    assert (project / ".loopbound_cache" / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172")
+    assert (project / ".loopbound_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a warm run parsed a file")
+
+    monkeypatch.setattr("loopbound.parallel.check_source", refuse)
+    assert _summary(_run(project)) == _summary(cold)
+
+
+def test_a_changed_file_is_checked_again(project: Path) -> None:
+    _run(project)
+    target = project / "rules" / "LB101.py"
+    target.write_text(target.read_text(encoding="utf-8") + "\nimport httpx\nlate = httpx.AsyncClient()\n",
+                      encoding="utf-8")
+    warm = _run(project)
+    cold = check_files(_files(project), Settings(project_root=project), EVERY_CODE)
+    assert _summary(warm) == _summary(cold)
+    assert any(f.path.endswith("LB101.py") and f.start.row == len(target.read_text().splitlines()) for f in
+               warm.findings)
+
+
+def test_a_config_change_invalidates(project: Path) -> None:
+    (project / "rules" / "custom.py").write_text("import mylib\nclient = mylib.Client()\n", encoding="utf-8")
+    plain = Settings(project_root=project)
+    assert not [f for f in _run(project, plain).findings if f.path.endswith("custom.py")]
+    configured = plain.with_overrides(
+        registry=plain.registry.extended([Resource("mylib.Client", "mylib", release=("aclose",))], []))
+    cold = check_files(_files(project), configured, EVERY_CODE)
+    assert [f for f in cold.findings if f.path.endswith("custom.py")], "the configured resource is not flagged"
+    assert _summary(_run(project, configured)) == _summary(cold)
+
+
+def test_selected_codes_are_part_of_the_key(project: Path) -> None:
+    _run(project)
+    only = run_checks(_files(project), Settings(project_root=project), frozenset({"LB101"}),
+                      cache_dir=project / ".loopbound_cache")
+    assert only.findings and {f.code for f in only.findings} == {"LB101"}
+
+
+def test_parallel_workers_give_the_same_output(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("loopbound.parallel.MIN_FILES_PER_WORKER", 1)
+    serial = run_checks(_files(project), Settings(project_root=project), EVERY_CODE, jobs=1)
+    parallel = run_checks(_files(project), Settings(project_root=project), EVERY_CODE, jobs=2)
+    assert _summary(parallel) == _summary(serial)
+    assert parallel.errors == serial.errors
+
+
+def test_an_unreadable_cache_is_ignored(project: Path) -> None:
+    cold = _run(project)
+    for entry in (project / ".loopbound_cache").glob("results-*.pickle"):
+        entry.write_bytes(b"not a pickle")
+    assert _summary(_run(project)) == _summary(cold)
+    assert ResultCache.open(project / ".loopbound_cache", Settings(project_root=project)).entries

@@ -1,0 +1,81 @@
+"""Codemod snapshots: each fixtures/fixes/<CODE>/<case>/ is a tiny project fixed with `--fix --unsafe-fixes`.
+
+`input.py` is the Python file (a test module when it has the `# test-file` marker, as in
+fixtures/rules/); `input.<config name>` (`input.pyproject.toml`, `input.pytest.ini`, `input.setup.cfg`,
+...) is a pytest config file. Every input must turn into its `expected.*` twin, byte for byte, so
+encodings, BOMs and CRLF line endings are part of the snapshot. Set UPDATE_SNAPSHOTS=1 to rewrite
+the expected files after a deliberate change, then review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from loopbound.config import Settings
+from loopbound.fixes import BUILDERS, fix_paths
+
+CASES = sorted({path.parent for path in (FIXTURES / "fixes").glob("*/*/input.*")})
+
+
+def _place(input_file: Path) -> str:
+    """Where an input goes in the throwaway project."""
+    if input_file.name == "input.py":
+        marked = b"# test-file" in input_file.read_bytes()[:200]
+        return "tests/test_snapshot.py" if marked else "app/snapshot.py"
+    return input_file.name.removeprefix("input.")
+
+
+def fix_case(files: dict[str, bytes], code: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """Write the files under root, run the fix loop there, return every file's bytes afterwards."""
+    for place, data in files.items():
+        (root / place).parent.mkdir(parents=True, exist_ok=True)
+        (root / place).write_bytes(data)
+    monkeypatch.chdir(root)
+    python = [Path(place) for place in files if place.endswith(".py")]
+    configs = [Path(place) for place in files if not place.endswith(".py")]
+    run = fix_paths(python, Settings(project_root=root.resolve()), frozenset({code}), unsafe=True, write=True,
+                    config_files=configs)
+    assert not run.notes and not run.errors, (run.notes, run.errors)
+    return {place: (root / place).read_bytes() for place in files}
+
+
+def _inputs(case: Path) -> dict[str, Path]:
+    return {_place(path): path for path in sorted(case.glob("input.*"))}
+
+
+def _expected(input_file: Path) -> Path:
+    return input_file.with_name("expected" + input_file.name.removeprefix("input"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.parent.name}/{case.name}")
+def test_snapshot(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = _inputs(case)
+    fixed = fix_case({place: path.read_bytes() for place, path in inputs.items()}, case.parent.name, tmp_path,
+                     monkeypatch)
+    for place, path in inputs.items():
+        expected = _expected(path)
+        if os.environ.get("UPDATE_SNAPSHOTS"):
+            expected.write_bytes(fixed[place])
+        assert fixed[place].decode("latin-1") == expected.read_bytes().decode("latin-1"), expected
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.parent.name}/{case.name}")
+def test_snapshot_is_a_fixed_point(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fixing the expected output again changes nothing: `--fix` twice is a no-op."""
+    expected = {place: _expected(path).read_bytes() for place, path in _inputs(case).items()}
+    assert fix_case(expected, case.parent.name, tmp_path, monkeypatch) == expected
+
+
+def test_every_fixable_rule_has_snapshots() -> None:
+    assert set(BUILDERS) <= {case.parent.name for case in CASES}
+
+
+def test_some_snapshots_change_something() -> None:
+    """A snapshot whose input equals its output proves nothing; only deliberate no-fix cases may."""
+    unchanged = [case.name for case in CASES
+                 if all(path.read_bytes() == _expected(path).read_bytes() for path in case.glob("input.*"))]
+    assert unchanged == ["unfixable_class_body"]

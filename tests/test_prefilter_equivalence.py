@@ -1,0 +1,44 @@
+"""The byte-level pre-filter only skips work: with and without it, every file gives the same findings.
+
+Runs over every fixture file and, when LOOPBOUND_EQUIVALENCE_CORPUS names a directory (for example
+benchmarks/corpus/src), over every Python file in it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from loopbound.config import Settings
+from loopbound.engine import check_source, may_have_findings
+from loopbound.rules import ALL_RULES
+
+EVERY_CODE = frozenset(rule.code for rule in ALL_RULES)
+CORPUS = os.environ.get("LOOPBOUND_EQUIVALENCE_CORPUS")
+
+
+def _files() -> list[Path]:
+    files = sorted(FIXTURES.rglob("*.py"))
+    if CORPUS:
+        files += sorted(path for path in Path(CORPUS).rglob("*.py") if ".git" not in path.parts)
+    return files
+
+
+def _findings(data: bytes, name: str, *, prefilter: bool) -> list[tuple[object, ...]]:
+    result = check_source(data, name, Settings(), EVERY_CODE, is_test=b"# test-file" in data[:200],
+                          prefilter=prefilter)
+    return [(f.code, f.start, f.end, f.message) for f in result.findings]
+
+
+@pytest.mark.parametrize("path", _files(), ids=str)
+def test_same_findings_with_and_without_prefilter(path: Path) -> None:
+    data = path.read_bytes()
+    assert _findings(data, path.name, prefilter=True) == _findings(data, path.name, prefilter=False)
+
+
+def test_prefilter_skips_files_without_trigger_words() -> None:
+    assert not may_have_findings(b"import os\nprint(os.getcwd())\n", Settings().registry)
+    assert may_have_findings(b"import httpx\nclient = httpx.AsyncClient()\n", Settings().registry)
