@@ -35,7 +35,7 @@ def test_syntax_error_is_lb001_and_others_still_checked(tree: Path) -> None:
 
 
 def test_undecodable_bytes_are_an_error_naming_the_file(tree: Path) -> None:
-    (tree / "latin.py").write_bytes(b"import httpx\nname = '\xe9t\xe9'\n")
+    (tree / "latin.py").write_bytes(b"import httpx\nname = '\xe9t\xe9'\nclient = httpx.AsyncClient()\n")
     run = run_loopbound("check", "--output-format", "json", cwd=tree)
     assert run.code == 2
     assert "latin.py: cannot decode line 2 as utf-8" in run.stderr
@@ -44,7 +44,7 @@ def test_undecodable_bytes_are_an_error_naming_the_file(tree: Path) -> None:
 
 
 def test_wrong_encoding_cookie(tree: Path) -> None:
-    (tree / "cookie.py").write_bytes(b"# -*- coding: klingon -*-\nimport httpx\n")
+    (tree / "cookie.py").write_bytes(b"# -*- coding: klingon -*-\nimport httpx\nclient = httpx.AsyncClient()\n")
     run = run_loopbound("check", "--output-format", "json", cwd=tree)
     assert run.code == 2
     assert "cookie.py: bad encoding declaration" in run.stderr
@@ -72,7 +72,7 @@ def test_non_ascii_columns_count_characters(tree: Path) -> None:
 
 
 def test_nul_byte_is_reported_not_crashing(tree: Path) -> None:
-    (tree / "nul.py").write_bytes(b"import httpx\nx = 1\x00\n")
+    (tree / "nul.py").write_bytes(b"import httpx\nx = httpx.AsyncClient\x00\n")
     run = run_loopbound("check", "--output-format", "json", cwd=tree)
     assert "Traceback" not in run.stderr
     assert ("nul.py", "LB001", 2) in _codes(run.stdout)

@@ -42,3 +42,6 @@ def test_same_findings_with_and_without_prefilter(path: Path) -> None:
 def test_prefilter_skips_files_without_trigger_words() -> None:
     assert not may_have_findings(b"import os\nprint(os.getcwd())\n", Settings().registry)
     assert may_have_findings(b"import httpx\nclient = httpx.AsyncClient()\n", Settings().registry)
+    assert not may_have_findings(b"import sqlalchemy\nquery = sqlalchemy.select()\n", Settings().registry)
+    assert may_have_findings(b"import asyncio\nasyncio.get_event_loop().run_until_complete(main())\n",
+                             Settings().registry)

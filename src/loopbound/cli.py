@@ -14,8 +14,8 @@ from loopbound.baseline import BaselineError, apply_baseline
 from loopbound.baseline import write_baseline as write_baseline_file
 from loopbound.cache import default_cache_dir
 from loopbound.config import ConfigError, Settings, load_settings
-from loopbound.discovery import DiscoveryError, discover, is_test_file
-from loopbound.engine import CheckResult, check_project, check_source, display_path, per_file_selected
+from loopbound.discovery import DiscoveryError, discover, display_path, is_test_file
+from loopbound.engine import CheckResult, check_project, check_source, per_file_selected
 from loopbound.noqa import add_noqa_to_files
 from loopbound.parallel import run_checks
 from loopbound.progress import with_progress

@@ -18,7 +18,7 @@ from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file, relative_to_root
 from loopbound.findings import Finding, Location
 from loopbound.noqa import suppress as _suppress
-from loopbound.registry import Registry
+from loopbound.registry import LOOP_METHODS, Registry
 from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.rules.base import FileContext
 from loopbound.rules.checker import SYNTAX_ERROR, UNUSED_NOQA
@@ -42,17 +42,23 @@ def _trigger_pattern(words: frozenset[str]) -> re.Pattern[bytes]:
     return re.compile(rb"\b(?:" + alternatives.encode() + rb")\b")
 
 
-def trigger_words(registry: Registry) -> frozenset[str]:
-    """Words without which no rule can fire: the registry's modules and the rules' own triggers."""
-    words = set(registry.top_level_modules)
+def trigger_words(registry: Registry) -> tuple[frozenset[str], frozenset[str]]:
+    """Two sets of words; a file needs one of each for a per-file rule to fire.
+
+    A qualified name starts with an imported module and ends with the text of an attribute or an
+    imported name, so a file that names no registry module, or no last part of a registry name, cannot
+    create a registry resource.
+    """
+    names = set(registry.last_names) | LOOP_METHODS
     for group in FILE_RULE_GROUPS:
-        words |= group.triggers
-    return frozenset(words)
+        names |= group.triggers
+    return registry.top_level_modules, frozenset(names)
 
 
 def may_have_findings(data: bytes, registry: Registry) -> bool:
-    """The byte-level pre-filter: most files mention no async library and are never parsed."""
-    return _trigger_pattern(trigger_words(registry)).search(data) is not None
+    """The byte-level pre-filter: most files create no registry resource and are never parsed."""
+    modules, names = trigger_words(registry)
+    return _trigger_pattern(modules).search(data) is not None and _trigger_pattern(names).search(data) is not None
 
 
 def read_bytes(path: Path) -> bytes:
@@ -83,8 +89,13 @@ def decode(data: bytes) -> str:
         raise SourceError(f"unknown encoding `{encoding}`") from None
 
 
+_PER_FILE_CODES = frozenset({SYNTAX_ERROR.code, UNUSED_NOQA.code}).union(*(group.codes for group in FILE_RULE_GROUPS))
+
+
 def needs_parse(data: bytes, settings: Settings, selected: frozenset[str]) -> bool:
     """False when the pre-filter proves the file holds no finding (no trigger word, no stale noqa)."""
+    if not selected & _PER_FILE_CODES:
+        return False  # only whole-tree rules (LB3) are selected: they read the files themselves
     stale_noqa_possible = UNUSED_NOQA.code in selected and b"noqa" in data
     return stale_noqa_possible or may_have_findings(data, settings.registry)
 

@@ -15,13 +15,12 @@ from pathlib import Path
 
 from loopbound.cache import ResultCache, file_key
 from loopbound.config import Settings
-from loopbound.discovery import is_test_file
+from loopbound.discovery import display_path, is_test_file
 from loopbound.engine import (
     CheckResult,
     FileResult,
     SourceError,
     check_source,
-    display_path,
     needs_parse,
     per_file_selected,
     read_bytes,

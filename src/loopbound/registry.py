@@ -183,6 +183,12 @@ class Registry:
         index: dict[str, Resource] = getattr(self, "_index")
         return frozenset(name.split(".", 1)[0] for name in index)
 
+    @property
+    def last_names(self) -> frozenset[str]:
+        """Last components of every name (`AsyncClient`, `from_url`): the text a call must contain."""
+        index: dict[str, Resource] = getattr(self, "_index")
+        return frozenset(name.rsplit(".", 1)[-1] for name in index)
+
     def extended(self, resources: Iterable[Resource], safe_names: Iterable[str]) -> Registry:
         return Registry((*self.resources, *resources), self.safe_names | frozenset(safe_names))
 

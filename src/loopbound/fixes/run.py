@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopbound.config import Settings
-from loopbound.discovery import is_test_file
-from loopbound.engine import check_project, check_source, display_path, per_file_selected
+from loopbound.discovery import display_path, is_test_file
+from loopbound.engine import check_project, check_source, per_file_selected
 from loopbound.findings import Applicability, Edit, Finding, Fix
 from loopbound.fixes.builders import attach_fixes
 from loopbound.fixes.files import FixWriteError, SourceFile, decode_source, read_source, write_atomically

@@ -7,7 +7,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
-from loopbound.findings import Finding, Severity
+from loopbound.findings import Applicability, Finding, Severity
 from loopbound.report import Report
 
 
@@ -32,6 +32,17 @@ def _frame(finding: Finding, lines: list[str]) -> list[str]:
     return out
 
 
+def _hint(code: str) -> str:
+    """Fixes are computed only for --fix/--diff/json (libcst is slow), so say which command may fix it."""
+    from loopbound.rules import RULES_BY_CODE
+
+    applicability = RULES_BY_CODE[code].fix_applicability
+    if applicability is None:
+        return f"see `loopbound rule {code}`"
+    flags = "--fix" if applicability is Applicability.SAFE else "--fix --unsafe-fixes"
+    return f"`loopbound check --diff` shows a {applicability.value} fix, `{flags}` applies it; see `loopbound rule {code}`"
+
+
 def render(report: Report, stream: TextIO) -> None:
     console = Console(file=stream, highlight=False, soft_wrap=True)
     for finding in report.findings:
@@ -44,5 +55,5 @@ def render(report: Report, stream: TextIO) -> None:
         if finding.fix:
             console.print(f"  [cyan]= help:[/cyan] {escape(finding.fix.message)} ({finding.fix.applicability.value} fix)")
         else:
-            console.print(f"  [cyan]= help:[/cyan] see `loopbound rule {finding.code}`")
+            console.print(f"  [cyan]= help:[/cyan] {escape(_hint(finding.code))}")
         console.print()

@@ -9,10 +9,9 @@ FILE_RULE_GROUPS: tuple[FileRuleGroup, ...] = (import_time.IMPORT_TIME, lifecycl
 # Rules that need the whole test tree (pytest config, conftest.py files): run by engine.check_project.
 PROJECT_RULE_GROUPS: tuple[loop_scope.ProjectRuleGroup, ...] = (loop_scope.LOOP_SCOPE,)
 
-ALL_RULES: tuple[Rule, ...] = tuple(
-    sorted((*checker.RULES, *(rule for group in (*FILE_RULE_GROUPS, *PROJECT_RULE_GROUPS) for rule in group.rules)),
-           key=lambda r: r.code)
-)
+_GROUPED_RULES = [rule for group in FILE_RULE_GROUPS for rule in group.rules]
+_GROUPED_RULES += [rule for project_group in PROJECT_RULE_GROUPS for rule in project_group.rules]
+ALL_RULES: tuple[Rule, ...] = tuple(sorted((*checker.RULES, *_GROUPED_RULES), key=lambda r: r.code))
 RULES_BY_CODE = {rule.code: rule for rule in ALL_RULES}
 RULES_BY_NAME = {rule.name: rule for rule in ALL_RULES}
 

@@ -112,7 +112,7 @@ class FileRuleGroup:
 
     rules: tuple[Rule, ...]
     check: FileChecker
-    # Words a file must contain for these rules to fire, beyond the registry's module names.
+    # Words that let a file past the pre-filter besides the last parts of registry names.
     triggers: frozenset[str] = frozenset()
 
     @property

@@ -8,7 +8,9 @@ annotation. Fix builders read `variable`, `release`, `awaited` and `constructor`
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterator
+from typing import TypeVar
 
 from loopbound.findings import Applicability, Finding
 from loopbound.names import ImportTable
@@ -25,11 +27,13 @@ from loopbound.rules.resource_flow import (
     analyse,
     awaited_methods,
     created_resource,
-    parent_map,
+    own_nodes,
     release_text,
     statement_children,
     walk_functions,
 )
+
+_Node = TypeVar("_Node", bound=ast.AST)
 
 _REFERENCES = (
     ("SQLAlchemy, AsyncEngine.dispose: https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html"
@@ -172,20 +176,22 @@ def _described(usage: Usage, creation: Creation) -> str:
 class _LifecycleChecker:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        self.parents = parent_map(ctx.tree)
+        self.index = _FileIndex(ctx.tree)
+        self.parents = self.index.parents
 
     def run(self) -> Iterator[Finding]:
         functions = list(walk_functions(self.ctx))
         for function, imports in functions:
-            if not _may_create(function, imports, self.ctx):
+            own = self.index.own(function)
+            if not _may_create(own, imports, self.ctx):
                 continue
-            flow = analyse(function, self.ctx, imports, self.parents)
+            flow = analyse(function, self.ctx, imports, self.parents, own)
             yield from self._untracked(flow)
             for usage, leaks, walk in flow.tracked:
                 finding = self._tracked(flow, usage, leaks, walk)
                 if finding is not None:
                     yield finding
-        yield from _UnawaitedReleases(self.ctx, self.parents, functions).run()
+        yield from _UnawaitedReleases(self.ctx, self.index, functions).run()
 
     def _untracked(self, flow: FunctionFlow) -> Iterator[Finding]:
         for creation in flow.creations:
@@ -259,10 +265,13 @@ class _LifecycleChecker:
 class _UnawaitedReleases:
     """LB202: `x.dispose()` as a statement, where x is known to hold a resource whose release is a coroutine."""
 
-    def __init__(self, ctx: FileContext, parents: dict[ast.AST, ast.AST],
+    def __init__(self, ctx: FileContext, index: _FileIndex,
                  functions: list[tuple[Function, ImportTable]]) -> None:
         self.ctx = ctx
-        self.parents = parents
+        self.parents = index.parents
+        self.index = index
+        self.self_assigned = index.by_function(index.self_assignments)
+        self.stored = index.by_function(index.stored_assignments)
         self.module_types = self._scope_types(ctx.tree.body, ctx.imports, None)
         self.paths = self._stored_paths(functions)
 
@@ -346,7 +355,7 @@ class _UnawaitedReleases:
             for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
                              *(a for a in (arguments.vararg, arguments.kwarg) if a)]:
                 types[argument.arg] = self._annotation(argument.annotation, imports)
-        nodes = _scope_nodes(body)
+        nodes = _scope_nodes(body) if function is None else self.index.own(function)
         for node in nodes:
             if isinstance(node, ast.Assign):
                 for target in node.targets:
@@ -372,7 +381,7 @@ class _UnawaitedReleases:
 
     def _self_assignments(self, method: Function, imports: ImportTable, attributes: dict[str, Resource]) -> None:
         """`self.client = httpx.AsyncClient()` / `self.engine: AsyncEngine = ...` in any method."""
-        for node in ast.walk(method):
+        for node in self.self_assigned.get(method, ()):
             targets: list[ast.expr]
             value: ast.expr | None
             annotation: ast.expr | None
@@ -391,27 +400,80 @@ class _UnawaitedReleases:
         """`app.state.client = httpx.AsyncClient()`, `app["db"] = ...`: object paths holding a resource."""
         paths: dict[str, Resource] = {}
         for function, imports in functions:
-            for node in ast.walk(function):
-                if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                    target = node.targets[0]
-                    if isinstance(target, (ast.Attribute, ast.Subscript)) and not _on_self(target):
-                        resource = created_resource(node.value, self.ctx, imports)
-                        if resource:
-                            paths.setdefault(ast.unparse(target), resource)
+            for node in self.stored.get(function, ()):
+                resource = created_resource(node.value, self.ctx, imports)
+                if resource:
+                    paths.setdefault(ast.unparse(node.targets[0]), resource)
         return paths
 
 
-def _may_create(function: Function, imports: ImportTable, ctx: FileContext) -> bool:
-    """A cheap look before the path walk: does any call in the function name a registry constructor?"""
-    modules = ctx.registry.top_level_modules
-    for node in ast.walk(function):
+class _FileIndex:
+    """One breadth-first pass over a file: the parent map and the few assignments LB202 looks at.
+
+    The assignments are kept in `ast.walk` order, so a function's share of them is in the order a walk
+    of that function meets them, without walking every function (and its nested ones) again.
+    """
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.parents: dict[ast.AST, ast.AST] = {}
+        self._own: dict[Function, list[ast.AST]] = {}
+        self.self_assignments: list[ast.Assign | ast.AnnAssign] = []  # `self.x = ...` anywhere
+        self.stored_assignments: list[ast.Assign] = []  # `app.state.x = make()`, `app["x"] = make()`
+        queue: deque[ast.AST] = deque([tree])
+        while queue:
+            node = queue.popleft()
+            for child in ast.iter_child_nodes(node):
+                self.parents[child] = node
+                queue.append(child)
+            if isinstance(node, ast.Assign):
+                self._assignment(node)
+            elif isinstance(node, ast.AnnAssign) and _on_self(node.target):
+                self.self_assignments.append(node)
+
+    def _assignment(self, node: ast.Assign) -> None:
+        if any(_on_self(target) for target in node.targets):
+            self.self_assignments.append(node)
+        if len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+            if isinstance(value, ast.Await):
+                value = value.value
+            if (isinstance(target, (ast.Attribute, ast.Subscript)) and not _on_self(target)
+                    and isinstance(value, ast.Call)):
+                self.stored_assignments.append(node)
+
+    def own(self, function: Function) -> list[ast.AST]:
+        """The function's own nodes, listed once: the LB201 flow and the LB202 scope both read them."""
+        if function not in self._own:
+            self._own[function] = own_nodes(function)
+        return self._own[function]
+
+    def by_function(self, nodes: list[_Node]) -> dict[ast.AST, list[_Node]]:
+        """Each function's nodes among `nodes` (its nested functions' included), in the same order."""
+        inside: dict[ast.AST, list[_Node]] = {}
+        for node in nodes:
+            ancestor: ast.AST = node
+            while ancestor in self.parents:
+                ancestor = self.parents[ancestor]
+                if isinstance(ancestor, FUNCTIONS):
+                    inside.setdefault(ancestor, []).append(node)
+        return inside
+
+
+def _may_create(own: list[ast.AST], imports: ImportTable, ctx: FileContext) -> bool:
+    """A cheap look before the path walk: does a call of the function's own name a registry resource?"""
+    for node in own:
         if isinstance(node, ast.Call):
-            root = node.func
-            while isinstance(root, ast.Attribute):
-                root = root.value
-            if isinstance(root, ast.Name) and (imports.qualify(root) or "").split(".", 1)[0] in modules:
+            resource = ctx.registry.lookup(imports.qualify(node.func))
+            if resource is not None and resource.kind is Kind.RESOURCE:
                 return True
     return False
+
+
+def _mentions_registry(ctx: FileContext) -> bool:
+    """Every registry name a file can resolve ends in a word of its source (an import, a call, an annotation):
+    a file that contains none of those words makes and names no resource, so it has no LB2 finding."""
+    words = {name.rsplit(".", 1)[-1] for resource in ctx.registry.resources for name in resource.names}
+    return any(word in ctx.source for word in words)
 
 
 def _on_self(target: ast.expr) -> bool:
@@ -429,4 +491,4 @@ def _scope_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
 
-LIFECYCLE = FileRuleGroup(RULES, lambda ctx: _LifecycleChecker(ctx).run())
+LIFECYCLE = FileRuleGroup(RULES, lambda ctx: _LifecycleChecker(ctx).run() if _mentions_registry(ctx) else iter(()))

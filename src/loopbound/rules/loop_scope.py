@@ -89,8 +89,8 @@ FIXTURE_WIDER = Rule(
         "    return await asyncpg.create_pool(DSN)\n\n"
         '@pytest.mark.asyncio(loop_scope="session")\nasync def test_query(pool):\n    await pool.fetch(\'select 1\')\n'
     ),
-    fix_safety="The fix gives the fixture the test's loop scope or the tests the fixture's; both change which loop "
-               "code runs on, so it is unsafe.",
+    fix_safety="No automatic fix yet. Giving the fixture the test's loop scope, or the tests the fixture's, "
+               "changes which loop code runs on, so a future fix will be unsafe.",
     references=(CONCEPTS, ("pytest-asyncio how-to, run all tests in the session loop: "
                 "https://pytest-asyncio.readthedocs.io/en/stable/how-to-guides/run_session_tests_in_same_loop.html"),
                 CHANGELOG + " (0.24.0)"),
@@ -114,8 +114,8 @@ EVENT_LOOP_FIXTURE = Rule(
             "    yield loop\n    loop.close()\n",
     use_instead='[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "session"\n'
                 'asyncio_default_test_loop_scope = "session"\n',
-    fix_safety="Removing the fixture and moving its scope into the loop-scope config is unsafe: code that used the "
-               "loop object directly needs `asyncio.get_running_loop()` instead.",
+    fix_safety="No automatic fix yet. Removing the fixture and moving its scope into the loop-scope config by hand "
+               "changes behaviour: code that used the loop object directly needs `asyncio.get_running_loop()`.",
     references=(CHANGELOG + " (0.23.0: deprecated; 1.0.0: removed; 1.4.0: event_loop_policy deprecated)",
                 ("pytest-asyncio migration guide: https://pytest-asyncio.readthedocs.io/en/stable/how-to-guides/"
                 "migrate_from_0_23.html")),

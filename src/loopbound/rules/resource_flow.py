@@ -60,8 +60,9 @@ def is_fixture(function: Function, imports: ImportTable) -> bool:
     return bool(decorator_names(function, imports) & FIXTURE_DECORATORS)
 
 
-def parent_map(tree: ast.AST) -> dict[ast.AST, ast.AST]:
-    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+def own_nodes(function: Function) -> list[ast.AST]:
+    """The function's own nodes (`_function_nodes`), listed once and shared by every look at them."""
+    return list(_function_nodes(function))
 
 
 def statement_of(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> ast.stmt:
@@ -267,8 +268,9 @@ class UsageBuilder:
     """Classifies every mention of a tracked variable in one function."""
 
     def __init__(self, function: Function, imports: ImportTable, parents: dict[ast.AST, ast.AST],
-                 lends: bool) -> None:
+                 lends: bool, own: list[ast.AST]) -> None:
         self.function = function
+        self.own = own
         self.imports = imports
         self.parents = parents
         self.lends = lends  # a fixture or context manager: `yield x` lends x, the code after it must release
@@ -279,7 +281,7 @@ class UsageBuilder:
         for statement in site_statements:
             usage.add(statement, "create")
         nested = self._nested_functions()
-        for node in _function_nodes(self.function):
+        for node in self.own:
             if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
                 self._nested(node, nested, usage)
             elif isinstance(node, ast.Lambda) and any(isinstance(n, ast.Name) and n.id == variable
@@ -295,9 +297,9 @@ class UsageBuilder:
 
     def _nested_functions(self) -> dict[str, Function]:
         """Nested functions that are only ever called here: their releases run where they are called."""
-        nested = {node.name: node for node in _function_nodes(self.function)
+        nested = {node.name: node for node in self.own
                   if isinstance(node, FUNCTIONS) and not node.decorator_list}
-        for node in _function_nodes(self.function):
+        for node in self.own:
             if isinstance(node, ast.Name) and node.id in nested:
                 parent = self.parents[node]
                 if not (isinstance(parent, ast.Call) and parent.func is node):
@@ -576,11 +578,11 @@ class FunctionFlow:
 
 
 def analyse(function: Function, ctx: FileContext, imports: ImportTable,
-            parents: dict[ast.AST, ast.AST]) -> FunctionFlow:
+            parents: dict[ast.AST, ast.AST], own: list[ast.AST] | None = None) -> FunctionFlow:
     decorators = decorator_names(function, imports)
     fixture = bool(decorators & FIXTURE_DECORATORS)
     lends = fixture or bool(decorators & CONTEXT_MANAGER_DECORATORS)
-    own = list(_function_nodes(function))
+    own = own_nodes(function) if own is None else own
     creations = tuple(find_creations(own, ctx, imports, parents))
     finalizer = any(isinstance(node, ast.Attribute) and node.attr == "addfinalizer" for node in own)
     declared = {name for node in own if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names}
@@ -588,7 +590,7 @@ def analyse(function: Function, ctx: FileContext, imports: ImportTable,
     for creation in creations:
         if creation.variable and creation.variable not in declared:
             by_variable.setdefault(creation.variable, []).append(creation)
-    builder = UsageBuilder(function, imports, parents, lends)
+    builder = UsageBuilder(function, imports, parents, lends, own)
     tracked = []
     for variable, sites in by_variable.items():
         usage = builder.build(variable, sites)
