@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pathspec
@@ -31,10 +32,19 @@ class Discovered:
     errors: list[str] = field(default_factory=list)
 
 
+@lru_cache(maxsize=8192)
+def _real_directory(directory: str) -> str:
+    """Resolving every file's path was half of a warm run: the folders of a tree resolve once each."""
+    return os.path.realpath(directory)
+
+
 def real_path(path: Path) -> Path:
     """The resolved path, or the absolute one where resolving fails (a symlink loop)."""
     try:
-        return path.resolve()
+        if path.is_symlink():
+            return path.resolve()
+        folder, name = os.path.split(os.path.abspath(path))
+        return Path(_real_directory(folder), name) if name else Path(_real_directory(folder))
     except (OSError, RuntimeError):
         return Path(os.path.abspath(path))
 
@@ -42,7 +52,7 @@ def real_path(path: Path) -> Path:
 def display_path(path: Path) -> str:
     """Relative to the current directory when the file is under it, as ruff prints it."""
     try:
-        return real_path(path).relative_to(Path.cwd().resolve()).as_posix()
+        return real_path(path).relative_to(_real_directory(os.getcwd())).as_posix()
     except ValueError:
         return path.as_posix()
 
