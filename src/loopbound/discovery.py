@@ -173,14 +173,14 @@ def _walk_directory(directory: Path, ignores: list[tuple[Path, pathspec.GitIgnor
 def is_test_file(path: Path, settings: Settings) -> bool:
     """Test modules and conftest.py get fixture-shaped fixes and the pytest rules."""
     relative = relative_to_root(path, settings)
-    spec = _test_spec(settings.test_files)
-    return spec.match_file(relative) or spec.match_file(path.name)
+    return matches_any(settings.test_files, relative) or matches_any(settings.test_files, path.name)
 
 
-_TEST_SPECS: dict[tuple[str, ...], pathspec.GitIgnoreSpec] = {}
+_SPECS: dict[tuple[str, ...], pathspec.GitIgnoreSpec] = {}
 
 
-def _test_spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
-    if patterns not in _TEST_SPECS:
-        _TEST_SPECS[patterns] = _spec(list(patterns))
-    return _TEST_SPECS[patterns]
+def matches_any(patterns: tuple[str, ...], relative: str) -> bool:
+    """Whether a gitignore-style pattern list matches; each list is compiled once, not per file."""
+    if patterns not in _SPECS:
+        _SPECS[patterns] = _spec(list(patterns))
+    return _SPECS[patterns].match_file(relative)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from loopbound.config import Settings
-from loopbound.discovery import display_path, is_test_file, relative_to_root
+from loopbound.discovery import display_path, is_test_file, matches_any, relative_to_root
 from loopbound.findings import Finding, Location
 from loopbound.noqa import suppress as _suppress
 from loopbound.registry import LOOP_METHODS, Registry
@@ -146,12 +146,11 @@ def per_file_selected(path: Path, settings: Settings, selected: frozenset[str]) 
     """Codes left for this file once `per-file-ignores` has taken its own."""
     if not settings.per_file_ignores:
         return selected
-    from loopbound.discovery import _spec
     from loopbound.rules import resolve_selector
 
     relative = relative_to_root(path, settings)
     for pattern, codes in settings.per_file_ignores:
-        if _spec([pattern]).match_file(relative):
+        if matches_any((pattern,), relative):
             for code in codes:
                 selected = selected - (resolve_selector(code) or frozenset())
     return selected
@@ -173,18 +172,22 @@ class CheckResult:
     errors: list[str] = field(default_factory=list)
     files_checked: int = 0
 
+    @classmethod
+    def of_files(cls, results: Iterable[FileResult]) -> CheckResult:
+        """Every file's findings in the deterministic order (path, row, column, code), and its errors."""
+        collected = cls()
+        for file_result in results:
+            collected.files_checked += 1
+            collected.findings.extend(file_result.findings)
+            if file_result.error:
+                collected.errors.append(file_result.error)
+        collected.findings.sort(key=lambda finding: finding.sort_key)
+        return collected
+
 
 def check_files(paths: Iterable[Path], settings: Settings, selected: frozenset[str]) -> CheckResult:
-    result = CheckResult()
-    for path in paths:
-        file_result = check_file(path, settings, selected)
-        result.files_checked += 1
-        result.findings.extend(file_result.findings)
-        if file_result.error:
-            result.errors.append(file_result.error)
-    result.findings.sort(key=lambda finding: finding.sort_key)
-    return result
-
+    """The plain serial pipeline; parallel.run_checks adds the cache and workers around the same steps."""
+    return CheckResult.of_files(check_file(path, settings, selected) for path in paths)
 
 
 def check_project(python_files: Iterable[Path], config_files: Iterable[Path], settings: Settings,

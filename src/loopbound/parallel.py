@@ -77,7 +77,7 @@ def run_checks(paths: Sequence[Path], settings: Settings, selected: frozenset[st
         results[index] = _store(cache, job.key, parsed)
     if cache is not None:
         cache.save()
-    return _collect(results)
+    return CheckResult.of_files(results)
 
 
 def _store(cache: ResultCache | None, key: str | None, result: FileResult) -> FileResult:
@@ -110,13 +110,3 @@ def _init_worker(settings: Settings) -> None:
 
 def _parse_in_worker(job: Job) -> FileResult:
     return _parse(job, _WORKER_SETTINGS[0])
-
-
-def _collect(results: list[FileResult]) -> CheckResult:
-    collected = CheckResult(files_checked=len(results))
-    for file_result in results:
-        collected.findings.extend(file_result.findings)
-        if file_result.error:
-            collected.errors.append(file_result.error)
-    collected.findings.sort(key=lambda finding: finding.sort_key)
-    return collected
