@@ -1,13 +1,19 @@
 """The results cache: a file whose bytes, settings and rules are unchanged is not checked again.
 
-An entry is keyed by everything that decides a file's findings: its content hash, its shown path
-(findings carry it), whether it is a test module, the codes selected for it (after per-file-ignores),
-the registry (built-in and configured resources) and the tool itself (its version plus the size and
-mtime of its own modules, so an editable install that changed code never serves stale results).
-The LB3 project pass is whole-tree and is not cached here.
+An entry is keyed by everything that decides a file's findings: its size and modification time
+(as ruff keys its cache, so a warm run reads no file), its shown path (findings carry it), whether
+it is a test module, the codes selected for it (after per-file-ignores), the registry (built-in
+and configured resources) and the tool itself (its version plus the size and mtime of its own
+modules, so an editable install that changed code never serves stale results). A file modified in
+the last seconds before the run is not stored: a second edit within the same clock tick could
+keep its size and time.
+
+The LB3 project pass is cached whole: its findings are reused while every file it read (and every
+place a pytest config could appear) keeps its size and time, and the set of checked files is the
+same.
 
 The cache lives in `.loopbound_cache/` under the project root, marked with a CACHEDIR.TAG and a
-`.gitignore` of `*` like ruff's, and holds one pickle per settings fingerprint.
+`.gitignore` of `*` like ruff's, and holds two pickles per settings fingerprint.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from pathlib import Path
 
 from loopbound import __version__
 from loopbound.config import Settings
-from loopbound.engine import FileResult
+from loopbound.engine import CheckResult, FileResult
 
 CACHE_DIR_NAME = ".loopbound_cache"
 CACHEDIR_TAG = (
@@ -30,15 +36,28 @@ CACHEDIR_TAG = (
     "# This file is a cache directory tag created by loopbound.\n"
     "# For information about cache directory tags see https://bford.info/cachedir/\n"
 )
-FORMAT = 1
+FORMAT = 2
+RACY_SECONDS = 2.0  # files modified this recently are checked but not stored
 
 
 def default_cache_dir(settings: Settings) -> Path:
     return settings.project_root / CACHE_DIR_NAME
 
 
-def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+Stamp = tuple[int, int] | None  # (size, mtime in ns), None for a missing file
+
+
+def stamp(path: Path | str) -> Stamp:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
+def is_settled(file_stamp: Stamp, started: float) -> bool:
+    """Old enough that an edit after this run must change its size or time."""
+    return file_stamp is None or file_stamp[1] < (started - RACY_SECONDS) * 1e9
 
 
 @lru_cache(maxsize=1)
@@ -59,10 +78,9 @@ def settings_fingerprint(settings: Settings) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def file_key(data: bytes, shown: str, selected: frozenset[str], is_test: bool) -> str:
-    """What is particular to one file: its bytes, the path findings carry, its codes, its test status."""
-    header = f"{shown}\0{','.join(sorted(selected))}\0{int(is_test)}\0".encode()
-    return content_hash(header + data)
+def file_key(file_stamp: Stamp, shown: str, selected: frozenset[str], is_test: bool) -> str:
+    """What is particular to one file: its size and time, the path findings carry, its codes, its test status."""
+    return f"{shown}\0{file_stamp}\0{','.join(sorted(selected))}\0{int(is_test)}"
 
 
 @dataclass
@@ -108,14 +126,71 @@ class ResultCache:
             return
         checked = {self.entries[key].path for key in self.used if key in self.entries}
         kept = {key: result for key, result in self.entries.items() if key in self.used or result.path not in checked}
+        _write(self.path, kept)
+
+
+@dataclass(frozen=True)
+class ProjectEntry:
+    """The LB3 pass's result and what it depended on."""
+
+    question: str  # the checked and config files, the codes, the settings that shape findings, the cwd
+    inputs: tuple[tuple[str, Stamp], ...]
+    result: CheckResult
+
+
+def project_question(python_files: list[Path], config_files: list[Path], settings: Settings,
+                     selected: frozenset[str]) -> str:
+    text = "\n".join([os.getcwd(), ",".join(sorted(selected)), repr(settings.per_file_ignores),
+                      repr(settings.test_files), *map(str, python_files), "", *map(str, config_files)])
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+class ProjectCache:
+    """One LB3 result per settings fingerprint: reused only when the same question meets unchanged inputs."""
+
+    def __init__(self, directory: Path, settings: Settings) -> None:
+        self.path = directory / f"project-{settings_fingerprint(settings)}.pickle"
+
+    def get(self, question: str) -> CheckResult | None:
         try:
-            _prepare(self.path.parent)
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(handle, "wb") as stream:
-                pickle.dump(kept, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.path)
-        except OSError:
-            return  # a cache that cannot be written only costs speed
+            with self.path.open("rb") as stream:
+                entry = pickle.load(stream)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+            return None
+        if not isinstance(entry, ProjectEntry) or entry.question != question:
+            return None
+        if any(stamp(path) != recorded for path, recorded in entry.inputs):
+            return None
+        return entry.result
+
+    def put(self, question: str, inputs: list[Path], result: CheckResult, started: float) -> None:
+        stamps = tuple((str(path), stamp(path)) for path in inputs)
+        if result.errors or not all(is_settled(recorded, started) for _, recorded in stamps):
+            return
+        _write(self.path, ProjectEntry(question, stamps, result))
+
+
+def _write(path: Path, value: object) -> None:
+    try:
+        _prepare(path.parent)
+        _prune(path)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(handle, "wb") as stream:
+            pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+    except OSError:
+        return  # a cache that cannot be written only costs speed
+
+
+KEPT_FINGERPRINTS = 4
+
+
+def _prune(path: Path) -> None:
+    """Each tool version or settings change starts a new pickle: keep the few most recently written."""
+    kind = path.name.split("-", 1)[0]
+    others = [entry for entry in path.parent.glob(f"{kind}-*.pickle") if entry != path]
+    for old in sorted(others, key=lambda entry: entry.stat().st_mtime_ns)[:-(KEPT_FINGERPRINTS - 1)]:
+        old.unlink(missing_ok=True)
 
 
 def _prepare(directory: Path) -> None:

@@ -15,9 +15,9 @@ from loopbound.baseline import write_baseline as write_baseline_file
 from loopbound.cache import default_cache_dir
 from loopbound.config import ConfigError, Settings, load_settings
 from loopbound.discovery import DiscoveryError, discover, display_path, is_test_file
-from loopbound.engine import CheckResult, check_project, check_source, per_file_selected
+from loopbound.engine import CheckResult, check_source, per_file_selected
 from loopbound.noqa import add_noqa_to_files
-from loopbound.parallel import run_checks
+from loopbound.parallel import check_tree
 from loopbound.progress import with_progress
 from loopbound.report import FORMATS, Report, get_reporter
 from loopbound.rules import ALL_RULES, RULES_BY_CODE, RULES_BY_NAME, resolve_selector, select_codes
@@ -98,12 +98,10 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
             found = discover(list(paths) or [Path(".")], settings)
         except DiscoveryError as error:
             _fail(str(error))
-        result = run_checks(found.python_files, settings, selected, jobs=jobs, progress=with_progress,
+        result = check_tree(found.python_files, found.config_files, settings, selected, jobs=jobs,
+                            progress=with_progress,
                             cache_dir=None if no_cache else cache_dir or default_cache_dir(settings))
-        project_result = check_project(found.python_files, found.config_files, settings, selected)
-        result.findings = sorted([*result.findings, *project_result.findings], key=lambda finding: finding.sort_key)
         result.errors[:0] = found.errors
-        result.errors.extend(project_result.errors)
         sources = {}
         checked = [display_path(path) for path in found.python_files]
     fixing = None

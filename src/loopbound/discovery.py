@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import pathspec
+from pathspec.util import normalize_file
 
 from loopbound.config import Settings
 
@@ -32,51 +34,62 @@ class Discovered:
     errors: list[str] = field(default_factory=list)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)
 def _real_directory(directory: str) -> str:
     """Resolving every file's path was half of a warm run: the folders of a tree resolve once each."""
     return os.path.realpath(directory)
 
 
+@lru_cache(maxsize=65536)
+def _resolved(absolute: str) -> str:
+    try:
+        if os.path.islink(absolute):
+            return str(Path(absolute).resolve())
+        folder, name = os.path.split(absolute)
+        return os.path.join(_real_directory(folder), name) if name else _real_directory(folder)
+    except (OSError, RuntimeError):
+        return absolute
+
+
 def real_path(path: Path) -> Path:
     """The resolved path, or the absolute one where resolving fails (a symlink loop)."""
-    try:
-        if path.is_symlink():
-            return path.resolve()
-        folder, name = os.path.split(os.path.abspath(path))
-        return Path(_real_directory(folder), name) if name else Path(_real_directory(folder))
-    except (OSError, RuntimeError):
-        return Path(os.path.abspath(path))
+    return Path(_resolved(os.path.abspath(path)))
+
+
+def _relative(path: str, base: str) -> str | None:
+    """`path` under `base` with slashes, as `Path.relative_to` would give it, without building Paths."""
+    if path == base:
+        return "."
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if not path.startswith(prefix):
+        return None
+    return path[len(prefix):].replace(os.sep, "/")
 
 
 def display_path(path: Path) -> str:
     """Relative to the current directory when the file is under it, as ruff prints it."""
-    try:
-        return real_path(path).relative_to(_real_directory(os.getcwd())).as_posix()
-    except ValueError:
-        return path.as_posix()
+    shown = _relative(_resolved(os.path.abspath(path)), _real_directory(os.getcwd()))
+    return shown if shown is not None else path.as_posix()
 
 
 def relative_to_root(path: Path, settings: Settings) -> str:
     """The path as patterns in the configuration see it: relative to the project root, with slashes."""
-    try:
-        return real_path(path).relative_to(settings.project_root).as_posix()
-    except ValueError:
-        return path.as_posix()
+    relative = _relative(_resolved(os.path.abspath(path)), str(settings.project_root))
+    return relative if relative is not None else path.as_posix()
 
 
 def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
-def _is_virtualenv(directory: Path) -> bool:
-    return (directory / "pyvenv.cfg").is_file()
+def _is_virtualenv(directory: str) -> bool:
+    return os.path.isfile(os.path.join(directory, "pyvenv.cfg"))
 
 
 def discover(paths: list[Path], settings: Settings) -> Discovered:
     found = Discovered()
-    excludes = _spec([*DEFAULT_EXCLUDES, *settings.exclude, *settings.extend_exclude])
-    seen: set[Path] = set()
+    excludes = Excludes.of([*DEFAULT_EXCLUDES, *settings.exclude, *settings.extend_exclude])
+    seen: set[str] = set()
     for path in paths:
         if not os.path.lexists(path):
             raise DiscoveryError(f"{path}: no such file or directory")
@@ -90,8 +103,8 @@ def discover(paths: list[Path], settings: Settings) -> Discovered:
     return found
 
 
-def _add(path: Path, found: Discovered, seen: set[Path], explicit: bool = False) -> None:
-    key = real_path(path)
+def _add(path: Path, found: Discovered, seen: set[str], explicit: bool = False) -> None:
+    key = _resolved(os.path.abspath(path))
     if key in seen:
         return
     seen.add(key)
@@ -101,7 +114,7 @@ def _add(path: Path, found: Discovered, seen: set[Path], explicit: bool = False)
         found.config_files.append(path)
 
 
-def _walk(root: Path, excludes: pathspec.GitIgnoreSpec, settings: Settings, found: Discovered) -> Iterator[Path]:
+def _walk(root: Path, excludes: Excludes, settings: Settings, found: Discovered) -> Iterator[Path]:
     ignores: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
     if settings.respect_gitignore:
         ignores = _parent_gitignores(root)
@@ -140,13 +153,57 @@ def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, pathspec.GitIgn
     return False
 
 
-def _excluded(path: Path, is_dir: bool, excludes: pathspec.GitIgnoreSpec, settings: Settings) -> bool:
-    if excludes.match_file(path.name + ("/" if is_dir else "")):
-        return True
-    return excludes.match_file(relative_to_root(path, settings) + ("/" if is_dir else ""))
+_PLAIN_NAME = re.compile(r"^(?P<star>\*?)(?P<text>[\w.\-]+)(?P<slash>/?)$")
 
 
-def _walk_directory(directory: Path, ignores: list[tuple[Path, pathspec.GitIgnoreSpec]], excludes: pathspec.GitIgnoreSpec,
+@dataclass(frozen=True)
+class Excludes:
+    """`exclude` patterns, split so that most entries are decided by their name alone.
+
+    A pattern without an inner slash matches a name at any depth; since the walk prunes excluded
+    folders on the way down, the name is all it needs, and a plain name (`build`, `*.egg-info`,
+    `dist/`) needs no regex at all. Only patterns with an inner slash, a `**` or a negation are
+    matched against the path relative to the project root, which costs a realpath.
+    """
+
+    names: frozenset[tuple[str, bool]]  # (name, folders only)
+    suffixes: tuple[tuple[str, bool], ...]  # `*.egg-info`: (".egg-info", folders only)
+    by_name: pathspec.GitIgnoreSpec | None
+    by_path: pathspec.GitIgnoreSpec | None
+
+    @classmethod
+    def of(cls, patterns: list[str]) -> Excludes:
+        if any(pattern.startswith("!") for pattern in patterns):
+            return cls(frozenset(), (), None, _spec(patterns))  # a negation may re-include anything
+        names, suffixes, by_name, by_path = set(), [], [], []
+        for pattern in patterns:
+            plain = _PLAIN_NAME.match(pattern)
+            if plain and plain["star"]:
+                suffixes.append((plain["text"], bool(plain["slash"])))
+            elif plain:
+                names.add((plain["text"], bool(plain["slash"])))
+            elif "/" in pattern.rstrip("/") or "**" in pattern:
+                by_path.append(pattern)
+            else:
+                by_name.append(pattern)
+        return cls(frozenset(names), tuple(suffixes), _spec(by_name) if by_name else None,
+                   _spec(by_path) if by_path else None)
+
+    def match(self, path: str, name: str, is_dir: bool, settings: Settings) -> bool:
+        if (name, False) in self.names or (is_dir and (name, True) in self.names):
+            return True
+        if any(name.endswith(suffix) and (is_dir or not folders_only) for suffix, folders_only in self.suffixes):
+            return True
+        suffix = "/" if is_dir else ""
+        if self.by_name is not None and self.by_name.match_file(name + suffix):
+            return True
+        if self.by_path is None:
+            return False
+        relative = _relative(_resolved(os.path.abspath(path)), str(settings.project_root))
+        return self.by_path.match_file((relative if relative is not None else path) + suffix)
+
+
+def _walk_directory(directory: Path, ignores: list[tuple[Path, pathspec.GitIgnoreSpec]], excludes: Excludes,
                     settings: Settings, found: Discovered) -> Iterator[Path]:
     if settings.respect_gitignore:
         spec = _read_gitignore(directory)
@@ -158,16 +215,19 @@ def _walk_directory(directory: Path, ignores: list[tuple[Path, pathspec.GitIgnor
         found.errors.append(f"{directory}: cannot list the directory: {error.strerror}")
         return
     for entry in entries:
-        path = Path(entry.path)
         # Directory symlinks are not followed: that is what keeps a symlink loop from looping.
         is_dir = entry.is_dir(follow_symlinks=False)
-        if _excluded(path, is_dir, excludes, settings) or (ignores and _ignored(path, is_dir, ignores)):
+        if not (is_dir or entry.name.endswith((".py", ".pyi")) or entry.name in PYTEST_CONFIG_NAMES):
+            continue  # most of a tree: decided without building a Path or matching a pattern
+        if excludes.match(entry.path, entry.name, is_dir, settings):
             continue
-        if is_dir:
-            if not _is_virtualenv(path):
-                yield from _walk_directory(path, ignores, excludes, settings, found)
-        elif path.suffix in (".py", ".pyi") or path.name in PYTEST_CONFIG_NAMES:
+        path = Path(entry.path)
+        if ignores and _ignored(path, is_dir, ignores):
+            continue
+        if not is_dir:
             yield path
+        elif not _is_virtualenv(entry.path):
+            yield from _walk_directory(path, ignores, excludes, settings, found)
 
 
 def is_test_file(path: Path, settings: Settings) -> bool:
@@ -176,11 +236,26 @@ def is_test_file(path: Path, settings: Settings) -> bool:
     return matches_any(settings.test_files, relative) or matches_any(settings.test_files, path.name)
 
 
-_SPECS: dict[tuple[str, ...], pathspec.GitIgnoreSpec] = {}
+_MATCHERS: dict[tuple[str, ...], Callable[[str], bool]] = {}
 
 
 def matches_any(patterns: tuple[str, ...], relative: str) -> bool:
     """Whether a gitignore-style pattern list matches; each list is compiled once, not per file."""
-    if patterns not in _SPECS:
-        _SPECS[patterns] = _spec(list(patterns))
-    return _SPECS[patterns].match_file(relative)
+    if patterns not in _MATCHERS:
+        _MATCHERS[patterns] = _matcher(patterns)
+    return _MATCHERS[patterns](relative)
+
+
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """pathspec's own matcher, or, for a list without negations, the first pattern that matches:
+    the same answer, without weighing every pattern for every file."""
+    spec = _spec(list(patterns))
+    if any(pattern.include is False for pattern in spec.patterns):
+        return spec.match_file
+    expressions = [pattern.regex for pattern in spec.patterns if pattern.include and pattern.regex is not None]
+
+    def match(path: str) -> bool:
+        path = normalize_file(path)
+        return any(expression.match(path) for expression in expressions)
+
+    return match

@@ -1,44 +1,39 @@
-"""Checking many files: the results cache first, then the pre-filter, then parsing, in worker processes
-when there are enough files left to pay for starting them.
+"""Checking a tree: the results cache first, then worker processes that read, pre-filter and parse,
+while the parent runs the whole-tree LB3 pass.
 
-The parent reads and hashes every file (cheap); only files that miss the cache and pass the
-pre-filter are parsed, in path order, so the output never depends on the number of workers.
+The parent only stats files: a warm run reads none. Files that miss the cache go to the workers
+in path order and come back in that order, so the output never depends on the number of workers.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopbound.cache import ResultCache, file_key
+from loopbound.cache import ProjectCache, ResultCache, Stamp, file_key, is_settled, project_question, stamp
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file
-from loopbound.engine import (
-    CheckResult,
-    FileResult,
-    SourceError,
-    check_source,
-    needs_parse,
-    per_file_selected,
-    read_bytes,
-)
+from loopbound.engine import CheckResult, FileResult, SourceError, check_project, check_source, per_file_selected
+from loopbound.engine import read_bytes
 
-# Below this many files to parse, starting processes (~50 ms each, plus importing loopbound) costs
-# more than it saves.
-MIN_FILES_PER_WORKER = 40
+# Below this many bytes to look at, starting processes (~20 ms each with fork, far more where
+# workers must import loopbound) costs more than it saves. Most bytes are only pre-filtered.
+MIN_BYTES_PER_WORKER = 4_000_000
 
 
 @dataclass(frozen=True)
 class Job:
-    """One file to parse: everything check_source needs, picklable for a worker."""
+    """One file to check: everything a worker needs, picklable."""
 
-    data: bytes
+    path: str
     shown: str
     selected: frozenset[str]
     is_test: bool
+    stamp: Stamp
     key: str | None
 
 
@@ -46,59 +41,96 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def run_checks(paths: Sequence[Path], settings: Settings, selected: frozenset[str], *,
-               cache_dir: Path | None = None, jobs: int | None = None,
+def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], settings: Settings,
+               selected: frozenset[str], *, cache_dir: Path | None = None, jobs: int | None = None,
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter) -> CheckResult:
-    """check_files with the cache and workers; same findings, same order."""
-    cache = ResultCache.open(cache_dir, settings) if cache_dir is not None else None
-    results: list[FileResult] = []
-    pending: list[tuple[int, Job]] = []
-    for path in paths:
-        shown = display_path(path)
-        try:
-            data = read_bytes(path)
-        except SourceError as error:
-            results.append(FileResult(shown, error=f"{shown}: {error}"))
-            continue
-        file_selected = per_file_selected(path, settings, selected)
-        is_test = is_test_file(path, settings)
-        key = file_key(data, shown, file_selected, is_test) if cache is not None else None
-        cached = cache.get(key) if cache is not None and key is not None else None
-        if cached is not None:
-            results.append(cached)
-        elif not needs_parse(data, settings, file_selected):
-            results.append(_store(cache, key, FileResult(shown)))
-        else:
-            results.append(FileResult(shown))
-            pending.append((len(results) - 1, Job(data, shown, file_selected, is_test, key)))
-    to_parse = [job for _, job in pending]
-    # zip pulls the progress item first, so the bar advances as each parsed result arrives.
-    for (index, _), job, parsed in zip(pending, progress(to_parse), _parse_all(to_parse, settings, jobs)):
-        results[index] = _store(cache, job.key, parsed)
-    if cache is not None:
-        cache.save()
-    return CheckResult.of_files(results)
-
-
-def _store(cache: ResultCache | None, key: str | None, result: FileResult) -> FileResult:
-    if cache is not None and key is not None:
-        cache.put(key, result)
+    """Every finding of the per-file rules and of the LB3 pass, sorted; per-file errors first."""
+    started = time.time()
+    pending = _Pending(python_files, settings, selected, cache_dir, started)
+    parsed = _check_all(pending.jobs, settings, jobs)  # workers start now
+    project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, started)
+    result = pending.finish(parsed, progress)
+    result.findings = sorted([*result.findings, *project.findings], key=lambda finding: finding.sort_key)
+    result.errors.extend(project.errors)
     return result
 
 
-def _parse_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None) -> Iterator[FileResult]:
-    """Parsed results in job order, lazily, so a progress bar can follow them."""
-    workers = min(jobs or default_jobs(), len(jobs_to_run) // MIN_FILES_PER_WORKER)
+def run_checks(paths: Sequence[Path], settings: Settings, selected: frozenset[str], *,
+               cache_dir: Path | None = None, jobs: int | None = None,
+               progress: Callable[[Sequence[Job]], Iterable[Job]] = iter) -> CheckResult:
+    """check_files with the cache and workers (the per-file rules only); same findings, same order."""
+    pending = _Pending(paths, settings, selected, cache_dir, time.time())
+    return pending.finish(_check_all(pending.jobs, settings, jobs), progress)
+
+
+class _Pending:
+    """The files' cached results, and a job for each file the cache cannot answer."""
+
+    def __init__(self, paths: Sequence[Path], settings: Settings, selected: frozenset[str],
+                 cache_dir: Path | None, started: float) -> None:
+        self.cache = ResultCache.open(cache_dir, settings) if cache_dir is not None else None
+        self.started = started
+        self.results: list[FileResult | None] = []
+        self.jobs: list[Job] = []
+        for path in paths:
+            shown = display_path(path)
+            file_selected = per_file_selected(path, settings, selected)
+            is_test = is_test_file(path, settings)
+            file_stamp = stamp(path)
+            key = file_key(file_stamp, shown, file_selected, is_test) if self.cache is not None else None
+            cached = self.cache.get(key) if self.cache is not None and key is not None else None
+            self.results.append(cached)
+            if cached is None:
+                self.jobs.append(Job(str(path), shown, file_selected, is_test, file_stamp, key))
+
+    def finish(self, checked: Iterator[FileResult], progress: Callable[[Sequence[Job]], Iterable[Job]]
+               ) -> CheckResult:
+        # zip pulls the progress item first, so the bar advances as each result arrives.
+        missing = (index for index, result in enumerate(self.results) if result is None)
+        for index, job, result in zip(missing, progress(self.jobs), checked):
+            self.results[index] = result
+            if self.cache is not None and job.key is not None and is_settled(job.stamp, self.started):
+                self.cache.put(job.key, result)
+        if self.cache is not None:
+            self.cache.save()
+        return CheckResult.of_files(result for result in self.results if result is not None)
+
+
+def _project_result(python_files: list[Path], config_files: list[Path], settings: Settings,
+                    selected: frozenset[str], cache_dir: Path | None, started: float) -> CheckResult:
+    if cache_dir is None:
+        return check_project(python_files, config_files, settings, selected)
+    cache = ProjectCache(cache_dir, settings)
+    question = project_question(python_files, config_files, settings, selected)
+    cached = cache.get(question)
+    if cached is not None:
+        return cached
+    read: list[Path] = []
+    result = check_project(python_files, config_files, settings, selected, inputs=read)
+    cache.put(question, [*config_files, *read], result, started)
+    return result
+
+
+def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None) -> Iterator[FileResult]:
+    """Results in job order. With workers, the work is submitted before this returns and runs while
+    the caller does other things; without, it runs lazily as the results are pulled."""
+    total = sum(job.stamp[0] for job in jobs_to_run if job.stamp is not None)
+    workers = min(jobs or default_jobs(), total // MIN_BYTES_PER_WORKER, len(jobs_to_run))
     if workers <= 1:
-        yield from (_parse(job, settings) for job in jobs_to_run)
-        return
-    chunk = max(1, len(jobs_to_run) // (workers * 8))
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(settings,)) as pool:
-        yield from pool.map(_parse_in_worker, jobs_to_run, chunksize=chunk)
+        return (_check(job, settings) for job in jobs_to_run)
+    chunk = max(1, len(jobs_to_run) // (workers * 16))
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(settings,))
+    results = pool.map(_check_in_worker, jobs_to_run, chunksize=chunk)
+    pool.shutdown(wait=False)  # the submitted work still runs; the workers exit once it is done
+    return results
 
 
-def _parse(job: Job, settings: Settings) -> FileResult:
-    return check_source(job.data, job.shown, settings, job.selected, is_test=job.is_test, prefilter=False)
+def _check(job: Job, settings: Settings) -> FileResult:
+    try:
+        data = read_bytes(Path(job.path))
+    except SourceError as error:
+        return FileResult(job.shown, error=f"{job.shown}: {error}")
+    return check_source(data, job.shown, settings, job.selected, is_test=job.is_test)
 
 
 _WORKER_SETTINGS: list[Settings] = []
@@ -108,5 +140,5 @@ def _init_worker(settings: Settings) -> None:
     _WORKER_SETTINGS.append(settings)
 
 
-def _parse_in_worker(job: Job) -> FileResult:
-    return _parse(job, _WORKER_SETTINGS[0])
+def _check_in_worker(job: Job) -> FileResult:
+    return _check(job, _WORKER_SETTINGS[0])

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loopbound.discovery import real_path
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -99,7 +101,7 @@ def _addopts_overrides(config: PytestConfig) -> dict[str, Setting]:
 
 def locate(start: Path, cache: dict[Path, PytestConfig | None] | None = None) -> PytestConfig | None:
     """The config pytest uses when run on `start` (a file or directory): the nearest one walking up."""
-    directory = (start if start.is_dir() else start.parent).resolve()
+    directory = real_path(start if start.is_dir() else start.parent)
     visited: list[Path] = []
     found: PytestConfig | None = None
     for folder in (directory, *directory.parents):

@@ -170,6 +170,11 @@ class Registry:
         for name in self.safe_names:
             index.pop(name, None)
         object.__setattr__(self, "_index", index)
+        pairs: dict[str, set[str]] = {}
+        for name in index:
+            pairs.setdefault(name.split(".", 1)[0], set()).add(name.rsplit(".", 1)[-1])
+        pairs.setdefault("asyncio", set()).update(LOOP_METHODS)
+        object.__setattr__(self, "_names_by_module", {module: frozenset(names) for module, names in pairs.items()})
 
     def lookup(self, qualname: str | None) -> Resource | None:
         if qualname is None:
@@ -178,16 +183,14 @@ class Registry:
         return index.get(qualname)
 
     @property
-    def top_level_modules(self) -> frozenset[str]:
-        """First components of every name: a file that mentions none of them cannot create one."""
-        index: dict[str, Resource] = getattr(self, "_index")
-        return frozenset(name.split(".", 1)[0] for name in index)
+    def names_by_module(self) -> dict[str, frozenset[str]]:
+        """Each top-level module with the last components of the registry names under it.
 
-    @property
-    def last_names(self) -> frozenset[str]:
-        """Last components of every name (`AsyncClient`, `from_url`): the text a call must contain."""
-        index: dict[str, Resource] = getattr(self, "_index")
-        return frozenset(name.rsplit(".", 1)[-1] for name in index)
+        A qualified name starts with an imported module and ends with the text of an attribute or
+        an imported name, so a file that holds no such pair of words cannot create that resource.
+        """
+        pairs: dict[str, frozenset[str]] = getattr(self, "_names_by_module")
+        return pairs
 
     def extended(self, resources: Iterable[Resource], safe_names: Iterable[str]) -> Registry:
         return Registry((*self.resources, *resources), self.safe_names | frozenset(safe_names))

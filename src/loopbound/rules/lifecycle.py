@@ -8,6 +8,8 @@ annotation. Fix builders read `variable`, `release`, `awaited` and `constructor`
 from __future__ import annotations
 
 import ast
+import bisect
+import re
 from collections import deque
 from collections.abc import Iterator
 from typing import TypeVar
@@ -176,11 +178,12 @@ def _described(usage: Usage, creation: Creation) -> str:
 class _LifecycleChecker:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        self.index = _FileIndex(ctx.tree)
+        self.candidates = Candidates(ctx)
+        self.index = _FileIndex(ctx.tree, self.candidates)
         self.parents = self.index.parents
 
     def run(self) -> Iterator[Finding]:
-        functions = list(walk_functions(self.ctx))
+        functions = list(walk_functions(self.ctx, self.candidates.__contains__))
         for function, imports in functions:
             own = self.index.own(function)
             if not _may_create(own, imports, self.ctx):
@@ -262,6 +265,65 @@ class _LifecycleChecker:
         return f"{described} is not released on every path to the end of the function: `{release}` in `finally`"
 
 
+class Candidates:
+    """The functions worth a closer look: those whose lines hold a word a finding needs.
+
+    Creating a resource takes a call whose text ends in a registry name or in a name bound to one
+    (`from httpx import AsyncClient as Client`, `Client = httpx.AsyncClient`); an un-awaited release
+    takes a release method's name. A function whose lines hold none of these words has no LB2 finding,
+    and neither has any function nested in it, so the walks skip it whole: most functions of a file.
+    """
+
+    def __init__(self, ctx: FileContext) -> None:
+        registry_words = {name.rsplit(".", 1)[-1] for resource in ctx.registry.resources for name in resource.names}
+        release_words = {method for resource in ctx.registry.resources for method in resource.release}
+        words = registry_words | _aliases(ctx.tree, registry_words) | release_words
+        pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
+        self.rows: list[int] = []
+        row, position = 1, 0
+        for match in pattern.finditer(ctx.source):
+            row += ctx.source.count("\n", position, match.start())
+            position = match.start()
+            if not self.rows or self.rows[-1] != row:
+                self.rows.append(row)
+
+    def __contains__(self, function: Function) -> bool:
+        first = bisect.bisect_left(self.rows, function.lineno)
+        return first < len(self.rows) and self.rows[first] <= (function.end_lineno or function.lineno)
+
+
+def _aliases(tree: ast.Module, words: set[str]) -> set[str]:
+    """Names bound, in any scope, to one of `words` or to an alias of one (import `as`, assignment)."""
+    bindings: list[tuple[str, str]] = []  # (bound name, the last word of what it is bound to)
+    for node in _all_statements(tree.body):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bindings.extend((alias.asname, alias.name.rsplit(".", 1)[-1]) for alias in node.names if alias.asname)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Name, ast.Attribute)):
+            last = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            bindings.extend((target.id, last) for target in targets if isinstance(target, ast.Name))
+    aliases: set[str] = set()
+    while True:
+        known = words | aliases
+        found = {name for name, last in bindings if last in known} - known
+        if not found:
+            return aliases
+        aliases |= found
+
+
+def _all_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement of the file, nested functions' and classes' included, in no particular order:
+    a fraction of its nodes."""
+    stack = list(body)
+    while stack:
+        statement = stack.pop()
+        yield statement
+        for name in ("body", "orelse", "finalbody"):
+            stack.extend(getattr(statement, name, ()))
+        for part in (*getattr(statement, "handlers", ()), *getattr(statement, "cases", ())):
+            stack.extend(part.body)
+
+
 class _UnawaitedReleases:
     """LB202: `x.dispose()` as a statement, where x is known to hold a resource whose release is a coroutine."""
 
@@ -270,6 +332,7 @@ class _UnawaitedReleases:
         self.ctx = ctx
         self.parents = index.parents
         self.index = index
+        self.candidates = index.candidates
         self.self_assigned = index.by_function(index.self_assignments)
         self.stored = index.by_function(index.stored_assignments)
         self.module_types = self._scope_types(ctx.tree.body, ctx.imports, None)
@@ -284,6 +347,8 @@ class _UnawaitedReleases:
             if isinstance(child, ast.ClassDef):
                 yield from self._visit(child, scopes, self._class_attributes(child, imports), imports)
             elif isinstance(child, FUNCTIONS):
+                if child not in self.candidates:
+                    continue
                 inner = imports.for_function(child)
                 types = self._scope_types(child.body, inner, child)
                 yield from self._visit(child, [types, *scopes], attributes, inner)
@@ -375,7 +440,7 @@ class _UnawaitedReleases:
                 if resource:
                     attributes[node.target.id] = resource
         for method in cls.body:
-            if isinstance(method, FUNCTIONS):
+            if isinstance(method, FUNCTIONS) and method in self.candidates:
                 self._self_assignments(method, imports.for_function(method), attributes)
         return attributes
 
@@ -414,17 +479,24 @@ class _FileIndex:
     of that function meets them, without walking every function (and its nested ones) again.
     """
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, candidates: Candidates) -> None:
+        self.candidates = candidates
         self.parents: dict[ast.AST, ast.AST] = {}
         self._own: dict[Function, list[ast.AST]] = {}
         self.self_assignments: list[ast.Assign | ast.AnnAssign] = []  # `self.x = ...` anywhere
         self.stored_assignments: list[ast.Assign] = []  # `app.state.x = make()`, `app["x"] = make()`
-        queue: deque[ast.AST] = deque([tree])
+        # Outside candidate functions only statements are walked: nothing there but a statement is
+        # ever looked up, and a lookup that finds no parent means "not inside a function".
+        queue: deque[tuple[ast.AST, bool]] = deque([(tree, False)])
         while queue:
-            node = queue.popleft()
-            for child in ast.iter_child_nodes(node):
+            node, whole = queue.popleft()
+            if isinstance(node, FUNCTIONS):
+                if node not in candidates:
+                    continue  # nothing inside is ever looked up
+                whole = True
+            for child in ast.iter_child_nodes(node) if whole else statement_children(node):
                 self.parents[child] = node
-                queue.append(child)
+                queue.append((child, whole))
             if isinstance(node, ast.Assign):
                 self._assignment(node)
             elif isinstance(node, ast.AnnAssign) and _on_self(node.target):

@@ -10,7 +10,7 @@ escape, which is never reported: precision matters more than recall for a linter
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -606,11 +606,17 @@ def statement_children(node: ast.AST) -> Iterator[ast.AST]:
             yield child
 
 
-def walk_functions(ctx: FileContext) -> Iterator[tuple[Function, ImportTable]]:
-    """Every function of the module with the import table of its scope (nested ones see their parents')."""
+def walk_functions(ctx: FileContext, keep: Callable[[Function], bool] = lambda function: True
+                   ) -> Iterator[tuple[Function, ImportTable]]:
+    """Every function of the module with the import table of its scope (nested ones see their parents').
+
+    A function `keep` refuses is skipped with the functions nested in it.
+    """
     def visit(node: ast.AST, table: ImportTable) -> Iterator[tuple[Function, ImportTable]]:
         for child in statement_children(node):
             if isinstance(child, FUNCTIONS):
+                if not keep(child):
+                    continue
                 inner = table.for_function(child)
                 yield child, inner
                 yield from visit(child, inner)
