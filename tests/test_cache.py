@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FIXTURES
 
+from loopbound import parallel
 from loopbound.cache import ResultCache
 from loopbound.config import Settings
+from loopbound.discovery import discover
 from loopbound.engine import CheckResult, check_files
-from loopbound.parallel import run_checks
+from loopbound.parallel import check_tree, run_checks
 from loopbound.registry import Resource
 from loopbound.rules import ALL_RULES
 
@@ -97,3 +101,90 @@ def test_an_unreadable_cache_is_ignored(project: Path) -> None:
         entry.write_bytes(b"not a pickle")
     assert _summary(_run(project)) == _summary(cold)
     assert ResultCache.open(project / ".loopbound_cache", Settings(project_root=project)).entries
+
+
+# ---- the LB3 pass: cached whole, reused only while every file it read is unchanged ----------------------
+
+OLD = 1_600_000_000  # a modification time long before any run: files the cache may trust
+
+
+@pytest.fixture
+def loop_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "suite"
+    shutil.copytree(FIXTURES / "projects" / "session_fixture_no_loop_config", root)
+    for path in root.rglob("*"):
+        os.utime(path, (OLD, OLD))
+    monkeypatch.chdir(root)
+    return root
+
+
+def _tree(root: Path) -> CheckResult:
+    found = discover([root], Settings(project_root=root))
+    return check_tree(found.python_files, found.config_files, Settings(project_root=root), EVERY_CODE,
+                      cache_dir=root / ".loopbound_cache")
+
+
+def _codes(result: CheckResult) -> list[tuple[str, int, str]]:
+    return [(Path(f.path).name, f.start.row, f.code) for f in result.findings]
+
+
+def _count_project_passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = parallel.check_project
+
+    def counting(*args: Any, **kwargs: Any) -> CheckResult:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "check_project", counting)
+    return calls
+
+
+def test_the_project_pass_is_served_from_the_cache(loop_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = _tree(loop_project)
+    assert ("conftest.py", 7, "LB302") in _codes(cold) and ("pytest.ini", 1, "LB306") in _codes(cold)
+    calls = _count_project_passes(monkeypatch)
+    assert _codes(_tree(loop_project)) == _codes(cold)
+    assert calls == []
+
+
+def test_an_edited_test_module_reruns_the_project_pass(loop_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _tree(loop_project)
+    calls = _count_project_passes(monkeypatch)
+    test_module = loop_project / "test_ticket.py"
+    test_module.write_text(test_module.read_text(encoding="utf-8").replace("@pytest.mark.asyncio\n",
+                                                                           '@pytest.mark.asyncio(loop_scope="session")\n'),
+                           encoding="utf-8")
+    warm = _tree(loop_project)
+    assert calls == [1]
+    assert ("conftest.py", 7, "LB302") not in _codes(warm)
+
+
+def test_a_new_config_in_a_searched_folder_reruns_the_project_pass(loop_project: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest.ini governs here; a pytest.toml beside it takes precedence once it exists."""
+    _tree(loop_project)
+    calls = _count_project_passes(monkeypatch)
+    (loop_project / "pytest.toml").write_text('[pytest]\nasyncio_default_fixture_loop_scope = "function"\n',
+                                               encoding="utf-8")
+    warm = _tree(loop_project)
+    assert calls == [1]
+    assert ("pytest.ini", 1, "LB306") not in _codes(warm)
+
+
+def test_files_modified_just_now_are_not_trusted(loop_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edit within the same clock tick could keep size and time: such files are checked every run."""
+    (loop_project / "test_ticket.py").touch()
+    _tree(loop_project)
+    calls = _count_project_passes(monkeypatch)
+    parsed: list[str] = []
+    real = parallel.check_source
+
+    def counting(data: bytes, shown: str, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(shown)
+        return real(data, shown, *args, **kwargs)
+
+    monkeypatch.setattr(parallel, "check_source", counting)
+    _tree(loop_project)
+    assert calls == [1]
+    assert parsed == ["test_ticket.py"]

@@ -1,4 +1,7 @@
-"""The byte-level pre-filter only skips work: with and without it, every file gives the same findings.
+"""The shortcuts only skip work: with and without them, every file gives the same findings.
+
+The byte-level pre-filter skips files; LB2's candidate functions skip functions whose lines name no
+resource and no release method.
 
 Runs over every fixture file and, when LOOPBOUND_EQUIVALENCE_CORPUS names a directory (for example
 benchmarks/corpus/src), over every Python file in it.
@@ -6,6 +9,7 @@ benchmarks/corpus/src), over every Python file in it.
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 
@@ -15,6 +19,8 @@ from conftest import FIXTURES
 from loopbound.config import Settings
 from loopbound.engine import check_source, may_have_findings
 from loopbound.rules import ALL_RULES
+from loopbound.rules.base import FileContext
+from loopbound.rules.lifecycle import Candidates
 
 EVERY_CODE = frozenset(rule.code for rule in ALL_RULES)
 CORPUS = os.environ.get("LOOPBOUND_EQUIVALENCE_CORPUS")
@@ -39,9 +45,31 @@ def test_same_findings_with_and_without_prefilter(path: Path) -> None:
     assert _findings(data, path.name, prefilter=True) == _findings(data, path.name, prefilter=False)
 
 
+@pytest.mark.parametrize("path", _files(), ids=str)
+def test_same_findings_when_every_function_is_a_candidate(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = path.read_bytes()
+    shortcut = _findings(data, path.name, prefilter=False)
+    monkeypatch.setattr(Candidates, "__contains__", lambda self, function: True)
+    assert _findings(data, path.name, prefilter=False) == shortcut
+
+
+def test_candidates_follow_aliases() -> None:
+    source = ("from httpx import AsyncClient as Browser\nFactory = Browser\n\n"
+              "async def uses_alias():\n    client = Factory()\n\n"
+              "async def unrelated():\n    return 1\n")
+    tree = ast.parse(source)
+    candidates = Candidates(FileContext("m.py", source, tree, Settings().registry, False))
+    uses_alias, unrelated = (node for node in tree.body if isinstance(node, ast.AsyncFunctionDef))
+    assert uses_alias in candidates
+    assert unrelated not in candidates
+
+
 def test_prefilter_skips_files_without_trigger_words() -> None:
     assert not may_have_findings(b"import os\nprint(os.getcwd())\n", Settings().registry)
     assert may_have_findings(b"import httpx\nclient = httpx.AsyncClient()\n", Settings().registry)
     assert not may_have_findings(b"import sqlalchemy\nquery = sqlalchemy.select()\n", Settings().registry)
+    assert not may_have_findings(b"import redis\nimport asyncio\nengine = create_async_engine(url)\n",
+                                 Settings().registry), "a name of another library's row does not count"
+    assert may_have_findings(b"import redis\nimport asyncio\nlock = asyncio.Lock()\n", Settings().registry)
     assert may_have_findings(b"import asyncio\nasyncio.get_event_loop().run_until_complete(main())\n",
                              Settings().registry)

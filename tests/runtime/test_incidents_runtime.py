@@ -6,8 +6,8 @@ through asyncpg. 002: a session-scoped async engine fixture with only
 session `event_loop` fixture the incident's conftest had before its fix. Each must fail under real
 pytest-asyncio today with the loop error the incident quotes, `loopbound check` must report the
 cause, and `loopbound check --fix --unsafe-fixes` must turn the suite green, with a second `--fix`
-changing nothing. The hand-made `event_loop` fixture (LB303) has no fix yet: it stays reported, and
-since pytest-asyncio 1.x ignores it, the suite is green all the same.
+changing nothing. The hand-made `event_loop` fixture (LB303) is removed with the `asyncio` import only it
+used, and its session scope is already what the fixed pytest.ini says: nothing is left unfixed.
 """
 
 from __future__ import annotations
@@ -52,8 +52,7 @@ INCIDENTS = (
     Incident("incident_custom_event_loop",
              ("tests/test_users.py::test_create_user", "tests/test_users.py::test_users_are_isolated"),
              "2 failed", "2 passed",
-             frozenset({*_ENGINE_FIXTURE, ("pytest.ini", "LB301"), ("tests/conftest.py", "LB303")}),
-             unfixed=(("tests/conftest.py", "LB303"),)),
+             frozenset({*_ENGINE_FIXTURE, ("pytest.ini", "LB301"), ("tests/conftest.py", "LB303")})),
 )
 
 

@@ -24,6 +24,8 @@ BUILDERS: dict[str, str] = {
     "LB203": "loopbound.fixes.lifecycle:release_in_finally",
     "LB204": "loopbound.fixes.lifecycle:release_after_yield",
     "LB301": "loopbound.fixes.loop_scope:add_test_loop_scope",
+    "LB302": "loopbound.fixes.loop_alignment:align_test_loops",
+    "LB303": "loopbound.fixes.event_loop:retire_event_loop",
     "LB304": "loopbound.fixes.loop_scope:use_pytest_asyncio_fixture",
     "LB305": "loopbound.fixes.loop_scope:rename_mark_scope",
     "LB306": "loopbound.fixes.loop_scope:set_fixture_loop_scope",

@@ -10,11 +10,12 @@ import libcst as cst
 _Key = Callable[[cst.SimpleStatementLine], tuple[object, ...]]
 
 
-def _dotted(node: cst.BaseExpression) -> str:
+def dotted_name(node: cst.BaseExpression) -> str:
+    """`a.b.c` for a Name/Attribute chain, empty for anything else."""
     if isinstance(node, cst.Name):
         return node.value
     if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
+        return f"{dotted_name(node.value)}.{node.attr.value}"
     return ""
 
 
@@ -32,7 +33,7 @@ def local_name_of_module(module: cst.Module, target: str) -> str | None:
         found = _import_of(statement)
         if isinstance(found, cst.Import):
             for alias in found.names:
-                if _dotted(alias.name) == target:
+                if dotted_name(alias.name) == target:
                     if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                         return alias.asname.name.value
                     return target
@@ -42,10 +43,10 @@ def local_name_of_module(module: cst.Module, target: str) -> str | None:
 def _module_of(statement: cst.SimpleStatementLine) -> str:
     small = statement.body[0]
     if isinstance(small, cst.Import):
-        return _dotted(small.names[0].name)
+        return dotted_name(small.names[0].name)
     assert isinstance(small, cst.ImportFrom)
     dots = "." * len(small.relative)
-    return dots + (_dotted(small.module) if small.module else "")
+    return dots + (dotted_name(small.module) if small.module else "")
 
 
 def _section(statements: Sequence[cst.SimpleStatementLine]) -> str:
@@ -110,16 +111,7 @@ def add_import(module: cst.Module, target: str, near: str = "") -> cst.Module:
     if chosen is None:
         chosen = next((i for i, section in enumerate(sections) if section == "third-party"), None)
     if chosen is not None:
-        block = blocks[chosen]
-        offset = _position(statements[chosen], new)  # type: ignore[arg-type]
-        at = block[0] + offset
-        if offset == 0:
-            first = body[at]
-            assert isinstance(first, cst.SimpleStatementLine)
-            new = new.with_changes(leading_lines=first.leading_lines)
-            body[at] = first.with_changes(leading_lines=())
-        body.insert(at, new)
-        return module.with_changes(body=body)
+        return _insert_into_block(module, body, blocks[chosen], statements[chosen], new)  # type: ignore[arg-type]
     after = [block for block, section in zip(blocks, sections) if section in ("future", "stdlib")]
     if after:
         at = after[-1][-1] + 1
@@ -133,6 +125,41 @@ def add_import(module: cst.Module, target: str, near: str = "") -> cst.Module:
         if not following.leading_lines:
             body[at] = following.with_changes(leading_lines=[cst.EmptyLine()])
     body.insert(at, new)
+    return module.with_changes(body=body)
+
+
+def _insert_into_block(module: cst.Module, body: list[cst.BaseStatement], block: list[int],
+                       statements: list[cst.SimpleStatementLine], new: cst.SimpleStatementLine) -> cst.Module:
+    """`new` at its sorted place in an import block; placed first, it takes over the block's leading lines."""
+    offset = _position(statements, new)
+    at = block[0] + offset
+    if offset == 0:
+        first = body[at]
+        assert isinstance(first, cst.SimpleStatementLine)
+        new = new.with_changes(leading_lines=first.leading_lines)
+        body[at] = first.with_changes(leading_lines=())
+    body.insert(at, new)
+    return module.with_changes(body=body)
+
+
+def add_stdlib_import(module: cst.Module, target: str) -> cst.Module:
+    """`import target` (a standard-library module) at its sorted place in the standard-library block; with
+    none, as a block of its own before the first block of other imports (after `__future__`)."""
+    new = cst.SimpleStatementLine([cst.Import([cst.ImportAlias(cst.parse_expression(target))])])  # type: ignore[arg-type]
+    body = list(module.body)
+    blocks = _blocks(module)
+    statements = [[body[i] for i in block] for block in blocks]
+    sections = [_section(block) for block in statements]  # type: ignore[arg-type]
+    if "stdlib" in sections:
+        chosen = sections.index("stdlib")
+        return _insert_into_block(module, body, blocks[chosen], statements[chosen], new)  # type: ignore[arg-type]
+    later = next((block for block, section in zip(blocks, sections) if section != "future"), None)
+    if later is None:
+        return add_import(module, target)
+    first = body[later[0]]
+    assert isinstance(first, cst.SimpleStatementLine)
+    body[later[0]] = first.with_changes(leading_lines=[cst.EmptyLine()])
+    body.insert(later[0], new.with_changes(leading_lines=first.leading_lines))
     return module.with_changes(body=body)
 
 

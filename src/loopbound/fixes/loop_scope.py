@@ -6,25 +6,26 @@ quoting and line endings stay as they were; the edited file is re-parsed before 
 
 from __future__ import annotations
 
-import re
-
 from loopbound.findings import Applicability, Edit, Finding, Fix, Location
+from loopbound.fixes.config_keys import TEST_KEY, set_keys
 from loopbound.fixes.context import FixContext, fix_from_texts
 from loopbound.fixes.text import line_starts, newline_of, to_location, to_offset
 
-_KEY_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[\w.-]+)(?P<separator>\s*[=:]\s*)(?P<quote>[\"']?)")
-
 
 def add_test_loop_scope(finding: Finding, ctx: FixContext) -> Fix | None:
-    """LB301: `asyncio_default_test_loop_scope` under the fixture key, written the way that key is written."""
+    """LB301: `asyncio_default_test_loop_scope` under the fixture key, written the way that key is written;
+    a test key already there with a narrower value gets the fixture's value instead of a duplicate."""
     scope, line = finding.datum("scope"), finding.datum("fixture_key_line")
     if not scope or not line or finding.datum("via") != "asyncio_default_fixture_loop_scope":
         return None
-    new_line = _sibling_line(ctx.text, int(line), "asyncio_default_test_loop_scope", scope)
-    if new_line is None:
+    if finding.datum("test_via") == "addopts":
+        return None  # `-o asyncio_default_test_loop_scope=...` in addopts wins over the key
+    new = set_keys(ctx.text, ctx.path.endswith(".toml"), int(line), [(TEST_KEY, scope)])
+    if new is None:
         return None
-    return _insert_after(ctx, int(line), new_line, Applicability.UNSAFE,
-                         f"Run tests on the {scope}-scoped loop too: add `asyncio_default_test_loop_scope = {scope}`")
+    return fix_from_texts(Applicability.UNSAFE,
+                          f"Run tests on the {scope}-scoped loop too: set `asyncio_default_test_loop_scope = {scope}`",
+                          {ctx.path: ctx.text}, {ctx.path: new})
 
 
 def set_fixture_loop_scope(finding: Finding, ctx: FixContext) -> Fix | None:
@@ -39,17 +40,6 @@ def set_fixture_loop_scope(finding: Finding, ctx: FixContext) -> Fix | None:
     new_line = f"asyncio_default_fixture_loop_scope = {quote}fixture-scope{quote}"
     return _insert_after(ctx, row, new_line, Applicability.SAFE,
                          "Set `asyncio_default_fixture_loop_scope = fixture-scope` (today's behaviour, made explicit)")
-
-
-def _sibling_line(text: str, row: int, key: str, value: str) -> str | None:
-    lines = text.splitlines()
-    if not 0 < row <= len(lines):
-        return None
-    match = _KEY_LINE.match(lines[row - 1])
-    if match is None:
-        return None
-    quote = match["quote"]
-    return f"{match['indent']}{key}{match['separator']}{quote}{value}{quote}"
 
 
 def _insert_after(ctx: FixContext, row: int, line: str, applicability: Applicability, message: str) -> Fix:

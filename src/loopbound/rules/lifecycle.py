@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections import deque
 from collections.abc import Iterator
 from typing import TypeVar
 
@@ -184,6 +183,7 @@ class _LifecycleChecker:
 
     def run(self) -> Iterator[Finding]:
         functions = list(walk_functions(self.ctx, self.candidates.__contains__))
+        self.index.tables.update(functions)
         for function, imports in functions:
             own = self.index.own(function)
             if not _may_create(own, imports, self.ctx):
@@ -349,7 +349,7 @@ class _UnawaitedReleases:
             elif isinstance(child, FUNCTIONS):
                 if child not in self.candidates:
                     continue
-                inner = imports.for_function(child)
+                inner = self.index.tables.get(child) or imports.for_function(child)
                 types = self._scope_types(child.body, inner, child)
                 yield from self._visit(child, [types, *scopes], attributes, inner)
             else:
@@ -441,7 +441,8 @@ class _UnawaitedReleases:
                     attributes[node.target.id] = resource
         for method in cls.body:
             if isinstance(method, FUNCTIONS) and method in self.candidates:
-                self._self_assignments(method, imports.for_function(method), attributes)
+                table = self.index.tables.get(method) or imports.for_function(method)
+                self._self_assignments(method, table, attributes)
         return attributes
 
     def _self_assignments(self, method: Function, imports: ImportTable, attributes: dict[str, Resource]) -> None:
@@ -473,30 +474,41 @@ class _UnawaitedReleases:
 
 
 class _FileIndex:
-    """One breadth-first pass over a file: the parent map and the few assignments LB202 looks at.
+    """One pass over a file in source order: the parent map, each candidate function's own nodes,
+    and the few assignments LB202 looks at.
 
-    The assignments are kept in `ast.walk` order, so a function's share of them is in the order a walk
-    of that function meets them, without walking every function (and its nested ones) again.
+    Outside candidate functions only statements are walked: nothing there but a statement is ever
+    looked up, and a lookup that finds no parent means "not inside a function". A function's own
+    nodes are those of its body, not of the functions, classes and lambdas nested in it, in the
+    order `_function_nodes` gives them.
     """
 
     def __init__(self, tree: ast.Module, candidates: Candidates) -> None:
         self.candidates = candidates
         self.parents: dict[ast.AST, ast.AST] = {}
         self._own: dict[Function, list[ast.AST]] = {}
+        self.tables: dict[Function, ImportTable] = {}  # filled by the checker: each function's scope once
         self.self_assignments: list[ast.Assign | ast.AnnAssign] = []  # `self.x = ...` anywhere
         self.stored_assignments: list[ast.Assign] = []  # `app.state.x = make()`, `app["x"] = make()`
-        # Outside candidate functions only statements are walked: nothing there but a statement is
-        # ever looked up, and a lookup that finds no parent means "not inside a function".
-        queue: deque[tuple[ast.AST, bool]] = deque([(tree, False)])
-        while queue:
-            node, whole = queue.popleft()
+        # (node, the own list it belongs to, whether its children are walked whole)
+        stack: list[tuple[ast.AST, list[ast.AST] | None, bool]] = [(tree, None, False)]
+        while stack:
+            node, owner, whole = stack.pop()
+            if owner is not None:
+                owner.append(node)
+            children_owner = owner
             if isinstance(node, FUNCTIONS):
                 if node not in candidates:
                     continue  # nothing inside is ever looked up
-                whole = True
-            for child in ast.iter_child_nodes(node) if whole else statement_children(node):
+                whole, children_owner = True, self._own.setdefault(node, [])
+            elif isinstance(node, (ast.ClassDef, ast.Lambda)):
+                children_owner = None
+            children = list(ast.iter_child_nodes(node) if whole else statement_children(node))
+            body = set(map(id, node.body)) if isinstance(node, FUNCTIONS) else None
+            for child in reversed(children):
                 self.parents[child] = node
-                queue.append((child, whole))
+                in_own = children_owner if body is None or id(child) in body else None
+                stack.append((child, in_own, whole))
             if isinstance(node, ast.Assign):
                 self._assignment(node)
             elif isinstance(node, ast.AnnAssign) and _on_self(node.target):

@@ -89,8 +89,18 @@ FIXTURE_WIDER = Rule(
         "    return await asyncpg.create_pool(DSN)\n\n"
         '@pytest.mark.asyncio(loop_scope="session")\nasync def test_query(pool):\n    await pool.fetch(\'select 1\')\n'
     ),
-    fix_safety="No automatic fix yet. Giving the fixture the test's loop scope, or the tests the fixture's, "
-               "changes which loop code runs on, so a future fix will be unsafe.",
+    fix_safety=(
+        "The fix moves the tests onto the fixture's loop and leaves the fixture alone: its loop is usually wide on "
+        "purpose (one pool, one server), and a narrower `loop_scope` would need its caching `scope` narrowed too. "
+        "Every asyncio test that uses the fixture on a narrower loop gets `loop_scope=\"<fixture loop>\"` on its own "
+        "`@pytest.mark.asyncio` (the mark is added when the test has none, `scope=` is renamed; class and module "
+        "marks are left for the other tests they cover). When both loop scopes come from the config defaults, the "
+        "fix is LB301's edit, `asyncio_default_test_loop_scope` set to the fixture default, so the two fixes agree. "
+        "No fix is offered when a test also uses an async fixture on a narrower loop (moving it would only move the "
+        "mismatch) or when a `pytest_collection_modifyitems` hook prepends its own mark. It is unsafe: the tests "
+        "then share one loop, with whatever the other tests leave on it."
+    ),
+    fix_applicability=Applicability.UNSAFE,
     references=(CONCEPTS, ("pytest-asyncio how-to, run all tests in the session loop: "
                 "https://pytest-asyncio.readthedocs.io/en/stable/how-to-guides/run_session_tests_in_same_loop.html"),
                 CHANGELOG + " (0.24.0)"),
@@ -114,8 +124,21 @@ EVENT_LOOP_FIXTURE = Rule(
             "    yield loop\n    loop.close()\n",
     use_instead='[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "session"\n'
                 'asyncio_default_test_loop_scope = "session"\n',
-    fix_safety="No automatic fix yet. Removing the fixture and moving its scope into the loop-scope config by hand "
-               "changes behaviour: code that used the loop object directly needs `asyncio.get_running_loop()`.",
+    fix_safety=(
+        "The fix removes the `event_loop` fixture (with its decorators, the comment above it and the imports only it "
+        "used) and writes its scope into `asyncio_default_fixture_loop_scope` and `asyncio_default_test_loop_scope` "
+        "of the pytest config that governs it, changing values already there (comments, key order and quoting "
+        "kept); a function-scoped fixture is only removed. Without a pytest config the keys go into a new "
+        "`[tool.pytest.ini_options]` table of the nearest pyproject.toml. Those keys govern every test, so a wider "
+        "fixture is carried only when every checked test module under that config saw it: one in a class, or one "
+        "other test modules did not see, set the loop of some tests only and has no fix, nor has one when `-o` in "
+        "`addopts` sets a key or the scope is a callable. A coroutine that requests `event_loop` gets "
+        "`event_loop = asyncio.get_running_loop()` instead of the parameter; a plain function has no running loop, "
+        "so its request has no fix and the fixture it uses stays. `event_loop_policy` overrides have no fix: move "
+        "the policy into a `pytest_asyncio_loop_factories` hook by hand. It is unsafe: every fixture and test "
+        "governed by the config moves to the restored loop scope."
+    ),
+    fix_applicability=Applicability.UNSAFE,
     references=(CHANGELOG + " (0.23.0: deprecated; 1.0.0: removed; 1.4.0: event_loop_policy deprecated)",
                 ("pytest-asyncio migration guide: https://pytest-asyncio.readthedocs.io/en/stable/how-to-guides/"
                 "migrate_from_0_23.html")),
@@ -297,33 +320,55 @@ def test_loop_scope(test: Test, defaults: LoopDefaults, hook: tuple[str, bool] |
     return defaults.test_loop_scope
 
 
+@dataclass(frozen=True)
+class _Use:
+    """An asyncio test that uses a fixture on a wider loop, with what the LB302 fix needs to move it."""
+
+    test: Test
+    scope: str
+    closure: tuple[Fixture, ...]
+    scope_from_config: bool  # no mark or hook names the test's loop scope: the config default does
+    hook_prepends: bool  # a modifyitems hook puts its mark before the test's own: a new own mark would lose
+
+
 def check_wider_fixtures(project: Project) -> Iterator[Finding]:
-    reported: set[int] = set()
+    """Each wider fixture once, naming the first test that uses it; the fix data covers every such test."""
+    uses: dict[int, list[_Use]] = {}
+    fixtures: dict[int, tuple[Fixture, str]] = {}
+    loops: dict[int, str | None] = {}  # each fixture's loop scope, worked out once however many tests use it
     for module in project.checked_modules():
         defaults = project.defaults_for(module)
+        hook = project.hook_loop_scope(module)
         for test in module.tests:
             if not is_asyncio_test(test, defaults):
                 continue
-            test_scope = test_loop_scope(test, defaults, project.hook_loop_scope(module))
+            test_scope = test_loop_scope(test, defaults, hook)
             if test_scope is None:
                 continue
-            for fixture in project.closure(test):
-                finding = _wider_fixture(fixture, test, test_scope, project, reported)
-                if finding is not None:
-                    yield finding
+            closure = tuple(project.closure(test))
+            for fixture in closure:
+                if id(fixture) not in loops:
+                    loops[id(fixture)] = _pytest_asyncio_loop(fixture, project)
+                loop = loops[id(fixture)]
+                if loop is None or not wider(loop, test_scope):
+                    continue
+                fixtures.setdefault(id(fixture), (fixture, loop))
+                mark = test.closest("asyncio")
+                from_config = hook is None and (mark is None or not {"loop_scope", "scope"} & set(mark.keywords))
+                uses.setdefault(id(fixture), []).append(
+                    _Use(test, test_scope, closure, from_config, hook is not None and hook[1]))
+    for key, (fixture, loop) in fixtures.items():
+        yield _wider_fixture(fixture, loop, uses[key], project)
 
 
-def _wider_fixture(fixture: Fixture, test: Test, test_scope: str, project: Project,
-                   reported: set[int]) -> Finding | None:
-    if id(fixture) in reported:
-        return None
+def _pytest_asyncio_loop(fixture: Fixture, project: Project) -> str | None:
+    """The loop scope pytest-asyncio runs the fixture on; None when it does not run it (or the scope is unknown)."""
     defaults = project.defaults_for(fixture.module)
-    if not handled_by_pytest_asyncio(fixture, defaults):
-        return None
-    loop = fixture_loop_scope(fixture, defaults)
-    if loop is None or not wider(loop, test_scope):
-        return None
-    reported.add(id(fixture))
+    return fixture_loop_scope(fixture, defaults) if handled_by_pytest_asyncio(fixture, defaults) else None
+
+
+def _wider_fixture(fixture: Fixture, loop: str, uses: list[_Use], project: Project) -> Finding:
+    test, test_scope = uses[0].test, uses[0].scope
     where = f"{test.module.display}:{test.node.lineno}"
     qualified = f"{test.class_name}.{test.name}" if test.class_name else test.name
     return python_finding(
@@ -332,18 +377,64 @@ def _wider_fixture(fixture: Fixture, test: Test, test_scope: str, project: Proje
         f"uses it on a {test_scope}-scoped loop: what the fixture creates is bound to the other loop",
         fixture=fixture.name, fixture_loop_scope=loop, fixture_scope=fixture.scope or "",
         test=qualified, test_path=test.module.display, test_loop_scope=test_scope,
+        **_alignment(fixture, loop, uses, project),
     )
 
 
+def _alignment(fixture: Fixture, loop: str, uses: list[_Use], project: Project) -> dict[str, str]:
+    """How the LB302 fix moves the tests onto the fixture's loop: `align` is `config` (the LB301 case: the
+    loop comes from `asyncio_default_fixture_loop_scope` and the tests' from the test default), `marks`
+    (`targets`: one `path<TAB>row` line per test to mark), or empty when moving the tests would only move
+    the mismatch (another fixture of theirs runs on a narrower loop, or a hook's mark would win)."""
+    if any(use.hook_prepends or any(_runs_on_narrower_loop(other, loop, project) for other in use.closure)
+           for use in uses):
+        return {"align": ""}
+    defaults = project.defaults_for(fixture.module)
+    config = defaults.config
+    if (config is not None and fixture.loop_scope is None and defaults.fixture_loop_scope == loop
+            and all(use.scope_from_config and project.config_for(use.test.module.path) is config for use in uses)):
+        written = [config.asyncio(key) for key in ("asyncio_default_fixture_loop_scope",
+                                                   "asyncio_default_test_loop_scope")]
+        if not any(setting is not None and setting.key == "addopts" for setting in written):
+            return {"align": "config", "config_display": display_path(config.path),
+                    "section_line": str(config.section_line)}
+        # `-o` in addopts wins over any key the fix could write: marks on the tests win over both
+    targets = sorted({f"{use.test.module.display}\t{use.test.node.lineno}" for use in uses})
+    return {"align": "marks", "targets": "\n".join(targets)}
+
+
+def _runs_on_narrower_loop(fixture: Fixture, loop: str, project: Project) -> bool:
+    if not handled_by_pytest_asyncio(fixture, project.defaults_for(fixture.module)):
+        return False
+    own = _pytest_asyncio_loop(fixture, project)
+    return own is None or wider(loop, own)
+
+
+def _sync_requesters(project: Project) -> list[Module]:
+    """Modules where a plain function requests `event_loop`: it has no running loop to use instead."""
+    found = []
+    for module in project.checked_modules():
+        functions = [*(fixture.node for fixture in module.all_fixtures), *(test.node for test in module.tests)]
+        synchronous = {function.name for function in functions if isinstance(function, ast.FunctionDef)}
+        if any(name in synchronous for _, name in module.event_loop_requests):
+            found.append(module)
+    return found
+
+
 def check_event_loop(project: Project) -> Iterator[Finding]:
+    sync_requesters = _sync_requesters(project)
     for module in project.checked_modules():
         for fixture in module.all_fixtures:
             if fixture.name == "event_loop":
+                blocked = any(other is module or module in project.conftests(other) for other in sync_requesters)
                 yield python_finding(
                     EVENT_LOOP_FIXTURE, module, _definition_span(module, fixture.node),
                     "custom `event_loop` fixture: deprecated since pytest-asyncio 0.23 and ignored since 1.0, so its "
                     "loop is never used; set the loop scope with `loop_scope=` or the asyncio_default_*_loop_scope "
-                    "options instead", kind="fixture", fixture=fixture.name, scope=fixture.scope or "")
+                    "options instead", kind="fixture", fixture=fixture.name, scope=fixture.scope or "",
+                    requested_by_sync="yes" if blocked else "",
+                    covers_tree="yes" if _covers_tree(project, module, fixture) else "",
+                    **_loop_config_data(project, module))
             elif fixture.name == "event_loop_policy":
                 yield python_finding(
                     EVENT_LOOP_FIXTURE, module, _definition_span(module, fixture.node),
@@ -354,6 +445,28 @@ def check_event_loop(project: Project) -> Iterator[Finding]:
                 EVENT_LOOP_FIXTURE, module, argument,
                 f"`{function}` requests the `event_loop` fixture, removed in pytest-asyncio 1.0; use "
                 "`asyncio.get_running_loop()` inside the coroutine", kind="request", function=function)
+
+
+def _covers_tree(project: Project, module: Module, fixture: Fixture) -> bool:
+    """A module-level `event_loop` that every checked test module under the same config saw, as the config
+    keys the LB303 fix writes its scope into will be seen."""
+    if fixture.class_name is not None:
+        return False
+    config = project.config_for(module.path)
+    governed = [other for other in project.checked_modules()
+                if other.tests and project.config_for(other.path) is config]
+    return all(other is module or module in project.conftests(other) for other in governed)
+
+
+def _loop_config_data(project: Project, module: Module) -> dict[str, str]:
+    """Where the LB303 fix writes the removed `event_loop` fixture's scope: the governing config."""
+    config = project.config_for(module.path)
+    if config is None:
+        return {"config_display": ""}
+    keys = ("asyncio_default_fixture_loop_scope", "asyncio_default_test_loop_scope")
+    overridden = any(setting is not None and setting.key == "addopts" for setting in map(config.asyncio, keys))
+    return {"config_display": display_path(config.path), "section_line": str(config.section_line),
+            "overridden": "yes" if overridden else ""}
 
 
 def check_async_pytest_fixtures(project: Project) -> Iterator[Finding]:
@@ -456,7 +569,8 @@ def _config_mismatch(config: PytestConfig, shown: str, hook_scopes: set[str]) ->
             f"`asyncio_default_test_loop_scope` {written}: async fixtures and the tests using them run on "
             "different event loops", key="asyncio_default_test_loop_scope", scope=defaults.fixture_loop_scope,
             fixture_key_line=str(fixture_setting.line), via=fixture_setting.key,
-            test_key_line=str(test_setting.line) if test_setting else "")
+            test_key_line=str(test_setting.line) if test_setting else "",
+            test_via=test_setting.key if test_setting else "")
 
 
 def _uses_pytest_asyncio(project: Project, config: PytestConfig | None) -> Module | None:
