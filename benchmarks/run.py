@@ -11,6 +11,7 @@ child (resource.getrusage(RUSAGE_CHILDREN) measured per run in a fresh helper pr
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -85,12 +86,16 @@ def count_lines(directory: Path) -> tuple[int, int]:
 
 def run(command: list[str], cwd: Path, timeout: float | None = None) -> tuple[float, float, bool]:
     """Wall seconds, peak RSS in MiB, and whether it finished, measured in a fresh helper process."""
-    helper = ("import json,resource,subprocess,sys,time\n"
+    # The command runs in a session of its own so that a timeout kills its worker processes too
+    # (Fixit's workers outlived their parent and loaded the machine for the runs after it).
+    helper = ("import json,os,resource,signal,subprocess,sys,time\n"
               "start=time.perf_counter()\n"
+              "p=subprocess.Popen(json.loads(sys.argv[1]),stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL,"
+              "start_new_session=True)\n"
               "try:\n"
-              " subprocess.run(json.loads(sys.argv[1]),stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL,"
-              "timeout=float(sys.argv[2]) if sys.argv[2] else None);done=True\n"
-              "except subprocess.TimeoutExpired: done=False\n"
+              " p.wait(timeout=float(sys.argv[2]) if sys.argv[2] else None);done=True\n"
+              "except subprocess.TimeoutExpired:\n"
+              " os.killpg(p.pid,signal.SIGKILL);p.wait();done=False\n"
               "print(time.perf_counter()-start,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024,done)\n")
     out = subprocess.run([sys.executable, "-c", helper, json.dumps(command), str(timeout or "")], cwd=cwd,
                          capture_output=True, text=True, check=True).stdout.split()
@@ -140,17 +145,17 @@ def measure(tree: Path, repeat: int, fixit_timeout: float, double: Path | None) 
             _record(timings["loopbound, one file changed"], loopbound(), tree)
     finally:
         changed.write_bytes(original)
+    if double is not None:
+        twice = Timing("loopbound cold, 2x corpus")
+        for _ in range(max(1, repeat // 2)):
+            _record(twice, loopbound("--no-cache"), double)
+        timings[twice.name] = twice
     fixit = Timing("fixit lint (one run)")
     seconds, peak, done = run([str(BIN / "fixit"), "lint", "."], tree, timeout=fixit_timeout)
     fixit.seconds.append(seconds)
     fixit.peak_mib = peak
     fixit.note = "" if done else f"did not finish: ≥ {fixit_timeout:.0f} s"
     timings[fixit.name] = fixit
-    if double is not None:
-        twice = Timing("loopbound cold, 2x corpus")
-        for _ in range(max(1, repeat // 2)):
-            _record(twice, loopbound("--no-cache"), double)
-        timings[twice.name] = twice
     return timings, single
 
 
@@ -213,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixit-timeout", type=float, default=1800.0)
     parser.add_argument("--no-double", action="store_true", help="skip the 2x corpus run")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help=f"also put the table between the {README_START} markers of this file (the README)")
     args = parser.parse_args(argv)
+    compile_bytecode()
     with tempfile.TemporaryDirectory() as scratch:
         if args.smoke:
             tree, double, repeat = smoke_tree(Path(scratch)), None, 1
@@ -226,7 +234,29 @@ def main(argv: list[str] | None = None) -> int:
         text = table(timings, files, lines, single, tree, repeat)
     print(text)
     args.output.write_text(("# Benchmark results (smoke run)\n\n" if args.smoke else "# Benchmark results\n\n") + text)
+    if args.readme is not None:
+        embed(args.readme, text)
     return 0
+
+
+README_START, README_END = "<!-- benchmark-table:start -->", "<!-- benchmark-table:end -->"
+
+
+def embed(readme: Path, text: str) -> None:
+    """Replace what lies between the two markers of the README with the new table."""
+    content = readme.read_text(encoding="utf-8")
+    start, end = content.index(README_START) + len(README_START), content.index(README_END)
+    readme.write_text(content[:start] + "\n" + text + content[end:], encoding="utf-8")
+
+
+def compile_bytecode() -> None:
+    """An installed package ships compiled bytecode; an editable one run with PYTHONDONTWRITEBYTECODE
+    would compile every module on each run and time that instead."""
+    spec = importlib.util.find_spec("loopbound")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", location], check=False,
+                           stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":

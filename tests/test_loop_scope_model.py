@@ -202,7 +202,7 @@ def test_sync_tests_sync_fixtures_and_unmarked_strict_tests_are_clean(
 def test_cli_end_to_end_on_a_project() -> None:
     project = Path(__file__).resolve().parent.parent / "fixtures" / "projects" / "fixture_scope_only_config"
     completed = subprocess.run(
-        [sys.executable, "-m", "loopbound", "check", ".", "--output-format", "concise", "--select", "LB3"],
+        [sys.executable, "-m", "loopbound", "check", ".", "--no-cache", "--output-format", "concise", "--select", "LB3"],
         cwd=project, capture_output=True, text=True, timeout=60, check=False,
     )
     assert completed.returncode == 1, completed.stderr
@@ -214,7 +214,7 @@ def test_cli_end_to_end_on_a_project() -> None:
 def test_cli_broken_config_is_an_error_and_python_is_still_checked() -> None:
     project = Path(__file__).resolve().parent.parent / "fixtures" / "projects" / "broken_toml"
     completed = subprocess.run(
-        [sys.executable, "-m", "loopbound", "check", ".", "--output-format", "concise"],
+        [sys.executable, "-m", "loopbound", "check", ".", "--no-cache", "--output-format", "concise"],
         cwd=project, capture_output=True, text=True, timeout=60, check=False,
     )
     assert completed.returncode == 2

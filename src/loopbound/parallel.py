@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +117,8 @@ def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None) -> 
     workers = min(jobs or default_jobs(), total // MIN_BYTES_PER_WORKER, len(jobs_to_run))
     if workers <= 1:
         return (_check(job, settings) for job in jobs_to_run)
+    from concurrent.futures import ProcessPoolExecutor  # not imported by runs that need no workers (warm ones)
+
     chunk = max(1, len(jobs_to_run) // (workers * 16))
     pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(settings,))
     results = pool.map(_check_in_worker, jobs_to_run, chunksize=chunk)

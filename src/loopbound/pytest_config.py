@@ -9,6 +9,7 @@ formats are read here line by line, and TOML values by tomllib itself.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 import sys
@@ -104,7 +105,7 @@ def locate(start: Path, cache: dict[Path, PytestConfig | None] | None = None) ->
     directory = real_path(start if start.is_dir() else start.parent)
     visited: list[Path] = []
     found: PytestConfig | None = None
-    for folder in (directory, *directory.parents):
+    for folder in itertools.chain((directory,), directory.parents):  # lazily: most stop at a cached folder
         if cache is not None and folder in cache:
             found = cache[folder]
             break

@@ -1,0 +1,77 @@
+"""Where a cold run's time goes: CPU seconds per phase, in one process, over a tree.
+
+    python benchmarks/phases.py benchmarks/corpus/src
+
+The phases are those of `loopbound check --no-cache`: discovery, reading, the byte pre-filter,
+parsing the files that pass it, each per-file rule group, and the LB3 project pass. The CLI runs
+the per-file phases in worker processes while the main process runs the LB3 pass; here they run one
+after the other so that each can be timed. The garbage collector is paused as the CLI pauses it.
+"""
+
+from __future__ import annotations
+
+import ast
+import gc
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from loopbound.config import load_settings
+from loopbound.discovery import discover, is_test_file
+from loopbound.engine import check_project, decode, needs_parse
+from loopbound.rules import FILE_RULE_GROUPS, select_codes
+from loopbound.rules.base import FileContext
+
+
+def main(root: Path) -> None:
+    settings = load_settings(None, start=root)
+    selected = select_codes(list(settings.select), list(settings.extend_select), list(settings.ignore))
+    seconds: dict[str, float] = defaultdict(float)
+    slowest: dict[str, list[tuple[float, str]]] = defaultdict(list)
+
+    def timed(phase: str, started: float, path: str = "") -> None:
+        spent = time.process_time() - started
+        seconds[phase] += spent
+        if path:
+            slowest[phase].append((spent, path))
+
+    started = time.process_time()
+    found = discover([root], settings)
+    timed("discovery", started)
+    gc.disable()
+    parsed = lines = 0
+    for path in found.python_files:
+        started = time.process_time()
+        data = path.read_bytes()
+        timed("read", started)
+        started = time.process_time()
+        passes = needs_parse(data, settings, selected)
+        timed("pre-filter", started)
+        if not passes:
+            continue
+        started = time.process_time()
+        source = decode(data)
+        tree = ast.parse(source)
+        timed("parse", started, str(path))
+        parsed, lines = parsed + 1, lines + source.count("\n")
+        context = FileContext(str(path), source, tree, settings.registry, is_test_file(path, settings))
+        for group in FILE_RULE_GROUPS:
+            started = time.process_time()
+            list(group.check(context))
+            timed("rules " + ",".join(sorted(group.codes)), started, str(path))
+    started = time.process_time()
+    check_project(found.python_files, found.config_files, settings, selected)
+    timed("LB3 project pass (parses test modules and conftest.py files)", started)
+    print(f"{len(found.python_files)} files, {parsed} parsed ({lines} lines)\n")
+    print("| phase | CPU s |\n|---|---:|")
+    for phase, spent in seconds.items():
+        print(f"| {phase} | {spent:.2f} |")
+    print(f"| total | {sum(seconds.values()):.2f} |\n")
+    for phase, entries in slowest.items():
+        top = ", ".join(f"{Path(name).name} {spent:.2f}" for spent, name in sorted(entries, reverse=True)[:3])
+        print(f"slowest in {phase}: {top}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "."))
