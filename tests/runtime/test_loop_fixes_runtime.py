@@ -55,6 +55,18 @@ def test_lb3_project_goes_green(project: str, tmp_path: Path) -> None:
     fix_green_and_idempotent(directory, {}, passed, remaining)
 
 
+def test_async_pytest_fixture_in_strict_mode_goes_green(tmp_path: Path) -> None:
+    """LB304: pytest-asyncio in strict mode leaves an async `@pytest.fixture` alone and pytest 9 refuses it;
+    the safe fix makes it a `@pytest_asyncio.fixture`."""
+    directory = _copy_tree("async_pytest_fixture", tmp_path)
+    before = run_pytest(directory)
+    assert before.exit_code == 1 and "requested an async fixture 'answer', with no plugin" in before.output, \
+        before.output
+
+    fix_green_and_idempotent(directory, {}, "1 passed")
+    assert "@pytest_asyncio.fixture" in (directory / "test_answer.py").read_text()
+
+
 def test_session_loop_marks_go_green(tmp_path: Path) -> None:
     project = copy_project("lb302_session_loop_marks", tmp_path)
     before = run_pytest(project)
