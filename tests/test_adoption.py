@@ -168,7 +168,7 @@ def test_no_progress_bar_and_no_rich_when_piped(tmp_path: Path) -> None:
                          check=False)
     assert run.stdout.splitlines()[-1] == "no rich"
     assert "Checking" not in run.stderr
-    assert "Found 2 findings in 1 files checked." in run.stderr
+    assert "Found 2 findings in 1 file checked." in run.stderr
 
 
 @pytest.mark.parametrize(("line", "fixed"), [

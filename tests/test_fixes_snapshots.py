@@ -10,6 +10,7 @@ the expected files after a deliberate change, then review the diff.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,16 @@ def test_some_snapshots_change_something() -> None:
     unchanged = [case.name for case in CASES
                  if all(path.read_bytes() == _expected(path).read_bytes() for path in case.glob("input.*"))]
     assert sorted(unchanged) == ["narrower_fixture_blocks", "unfixable_class_body"]
+
+
+@pytest.mark.parametrize("code", ["LB201", "LB202", "LB203", "LB204"])
+def test_rule_example_inputs_are_the_rule_fixtures(code: str) -> None:
+    """fixtures/fixes/<code>/rule_examples/input.py is fixtures/rules/<code>.py without its `# error:`
+    comments, so every annotated case of the rule is also a fix snapshot; a new case added to one
+    must be added to the other (copy it with the sed line in this test's message)."""
+    rule_fixture = (FIXTURES / "rules" / f"{code}.py").read_text(encoding="utf-8")
+    stripped = re.sub(r"  # error: LB\d+(?:, LB\d+)*$", "", rule_fixture, flags=re.MULTILINE)
+    snapshot_input = FIXTURES / "fixes" / code / "rule_examples" / "input.py"
+    assert snapshot_input.read_text(encoding="utf-8") == stripped, (
+        f"sed -E 's/  # error: LB[0-9, LB]+$//' fixtures/rules/{code}.py > {snapshot_input.relative_to(FIXTURES.parent)}"
+        " then UPDATE_SNAPSHOTS=1 and review the expected.py diff")

@@ -199,11 +199,12 @@ def _print_statistics(report: Report, stream: TextIO) -> None:
 def _print_summary(report: Report) -> None:
     total = len(report.findings)
     noun = "finding" if total == 1 else "findings"
+    files = f"{report.files_checked} file{'' if report.files_checked == 1 else 's'} checked"
     if total == 0:
-        click.echo(f"All checks passed ({report.files_checked} files checked).", err=True)
+        click.echo(f"All checks passed ({files}).", err=True)
         return
     fixable = f" ({report.fixable} fixable with `--fix`)" if report.fixable else ""
-    click.echo(f"Found {total} {noun}{fixable} in {report.files_checked} files checked.", err=True)
+    click.echo(f"Found {total} {noun}{fixable} in {files}.", err=True)
 
 
 @cli.command()
