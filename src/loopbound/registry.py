@@ -161,6 +161,9 @@ LOOP_RECEIVER_METHODS = frozenset({"run_forever"})
 class Registry:
     resources: tuple[Resource, ...]
     safe_names: frozenset[str] = field(default_factory=frozenset)
+    # Derived in __post_init__: the last part of every row's every name, and every release method.
+    name_words: frozenset[str] = field(init=False, repr=False, compare=False)
+    release_methods: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index: dict[str, Resource] = {}
@@ -175,6 +178,11 @@ class Registry:
             pairs.setdefault(name.split(".", 1)[0], set()).add(name.rsplit(".", 1)[-1])
         pairs.setdefault("asyncio", set()).update(LOOP_METHODS)
         object.__setattr__(self, "_names_by_module", {module: frozenset(names) for module, names in pairs.items()})
+        # Fixed for the registry's life, yet asked for by the rules of every file checked.
+        object.__setattr__(self, "name_words", frozenset(
+            name.rsplit(".", 1)[-1] for resource in self.resources for name in resource.names))
+        object.__setattr__(self, "release_methods", frozenset(
+            method for resource in self.resources for method in resource.release))
 
     def lookup(self, qualname: str | None) -> Resource | None:
         if qualname is None:

@@ -381,7 +381,7 @@ class _ImportTimeWalker:
         """LB105. Only functions with a `global` statement can make or reset a singleton."""
         if "global" not in self.ctx.source:
             return  # skips walking every function of files that cannot have one: most files
-        release_methods = frozenset(method for resource in self.ctx.registry.resources for method in resource.release)
+        release_methods = self.ctx.registry.release_methods
         scopes = [_GlobalScope.of(node) for node in ast.walk(self.ctx.tree) if isinstance(node, _FUNCTIONS)]
         scopes = [scope for scope in scopes if scope.declared]
         resets = {name for scope in scopes for name in scope.reset_globals(release_methods)}
@@ -429,18 +429,22 @@ class _GlobalScope:
         return released & cleared
 
 
-def _function_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
-    """The nodes of this function's own body in source order, not of functions or classes nested in it.
+def scope_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """The nodes of a scope's own body in source order, not of functions or classes nested in it.
 
     Source order matters: LB104 must see `engine = make()` before `return engine`.
     """
-    stack: list[ast.AST] = list(reversed(function.body))
+    stack: list[ast.AST] = list(reversed(body))
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, (*_FUNCTIONS, ast.ClassDef, ast.Lambda)):
             continue
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+def _function_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
+    return scope_nodes(function.body)
 
 
 def _is_none(value: ast.expr) -> bool:

@@ -17,6 +17,7 @@ from loopbound.findings import Applicability, Finding
 from loopbound.names import ImportTable
 from loopbound.registry import Binds, Kind, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup, Rule
+from loopbound.rules.import_time import scope_nodes
 from loopbound.rules.resource_flow import (
     FUNCTIONS,
     Creation,
@@ -275,9 +276,8 @@ class Candidates:
     """
 
     def __init__(self, ctx: FileContext) -> None:
-        registry_words = {name.rsplit(".", 1)[-1] for resource in ctx.registry.resources for name in resource.names}
-        release_words = {method for resource in ctx.registry.resources for method in resource.release}
-        words = registry_words | _aliases(ctx.tree, registry_words) | release_words
+        registry_words = ctx.registry.name_words
+        words = registry_words | _aliases(ctx.tree, registry_words) | ctx.registry.release_methods
         pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
         self.rows: list[int] = []
         row, position = 1, 0
@@ -292,7 +292,7 @@ class Candidates:
         return first < len(self.rows) and self.rows[first] <= (function.end_lineno or function.lineno)
 
 
-def _aliases(tree: ast.Module, words: set[str]) -> set[str]:
+def _aliases(tree: ast.Module, words: frozenset[str]) -> set[str]:
     """Names bound, in any scope, to one of `words` or to an alias of one (import `as`, assignment)."""
     bindings: list[tuple[str, str]] = []  # (bound name, the last word of what it is bound to)
     for node in _all_statements(tree.body):
@@ -420,7 +420,7 @@ class _UnawaitedReleases:
             for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
                              *(a for a in (arguments.vararg, arguments.kwarg) if a)]:
                 types[argument.arg] = self._annotation(argument.annotation, imports)
-        nodes = _scope_nodes(body) if function is None else self.index.own(function)
+        nodes = scope_nodes(body) if function is None else self.index.own(function)
         for node in nodes:
             if isinstance(node, ast.Assign):
                 for target in node.targets:
@@ -556,23 +556,11 @@ def _may_create(own: list[ast.AST], imports: ImportTable, ctx: FileContext) -> b
 def _mentions_registry(ctx: FileContext) -> bool:
     """Every registry name a file can resolve ends in a word of its source (an import, a call, an annotation):
     a file that contains none of those words makes and names no resource, so it has no LB2 finding."""
-    words = {name.rsplit(".", 1)[-1] for resource in ctx.registry.resources for name in resource.names}
-    return any(word in ctx.source for word in words)
+    return any(word in ctx.source for word in ctx.registry.name_words)
 
 
 def _on_self(target: ast.expr) -> bool:
     return isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
-
-
-def _scope_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
-    """Statements of this scope, not of nested functions or classes."""
-    stack: list[ast.AST] = list(reversed(body))
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)):
-            continue
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
 
 LIFECYCLE = FileRuleGroup(RULES, lambda ctx: _LifecycleChecker(ctx).run() if _mentions_registry(ctx) else iter(()))
