@@ -96,13 +96,9 @@ class ResultCache:
     def open(cls, directory: Path, settings: Settings) -> ResultCache:
         path = directory / f"results-{settings_fingerprint(settings)}.pickle"
         cache = cls(path)
-        try:
-            with path.open("rb") as stream:
-                loaded = pickle.load(stream)
-            if isinstance(loaded, dict):
-                cache.entries = loaded
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
-            cache.entries = {}
+        loaded = _read(path)
+        if isinstance(loaded, dict):
+            cache.entries = loaded
         return cache
 
     def get(self, key: str) -> FileResult | None:
@@ -152,11 +148,7 @@ class ProjectCache:
         self.path = directory / f"project-{settings_fingerprint(settings)}.pickle"
 
     def get(self, question: str) -> CheckResult | None:
-        try:
-            with self.path.open("rb") as stream:
-                entry = pickle.load(stream)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
-            return None
+        entry = _read(self.path)
         if not isinstance(entry, ProjectEntry) or entry.question != question:
             return None
         if any(stamp(path) != recorded for path, recorded in entry.inputs):
@@ -168,6 +160,15 @@ class ProjectCache:
         if result.errors or not all(is_settled(recorded, started) for _, recorded in stamps):
             return
         _write(self.path, ProjectEntry(question, stamps, result))
+
+
+def _read(path: Path) -> object | None:
+    """What a cache file holds; None when it is missing, unreadable or from another version."""
+    try:
+        with path.open("rb") as stream:
+            return pickle.load(stream)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        return None
 
 
 def _write(path: Path, value: object) -> None:
