@@ -166,9 +166,10 @@ def _read(path: Path) -> object | None:
     """What a cache file holds; None when it is missing, unreadable or from another version."""
     try:
         with path.open("rb") as stream:
-            return pickle.load(stream)
+            loaded: object = pickle.load(stream)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
         return None
+    return loaded
 
 
 def _write(path: Path, value: object) -> None:
