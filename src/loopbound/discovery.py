@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pathspec
 from pathspec.util import normalize_file
@@ -72,10 +72,10 @@ def display_path(path: Path) -> str:
     return shown if shown is not None else path.as_posix()
 
 
-def relative_to_root(path: Path, settings: Settings) -> str:
+def relative_to_root(path: Path | str, settings: Settings) -> str:
     """The path as patterns in the configuration see it: relative to the project root, with slashes."""
     relative = _relative(_resolved(os.path.abspath(path)), str(settings.project_root))
-    return relative if relative is not None else path.as_posix()
+    return relative if relative is not None else PurePath(path).as_posix()
 
 
 def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.GitIgnoreSpec:
@@ -200,10 +200,7 @@ class Excludes:
         suffix = "/" if is_dir else ""
         if self.by_name is not None and self.by_name.match_file(name + suffix):
             return True
-        if self.by_path is None:
-            return False
-        relative = _relative(_resolved(os.path.abspath(path)), str(settings.project_root))
-        return self.by_path.match_file((relative if relative is not None else path) + suffix)
+        return self.by_path is not None and self.by_path.match_file(relative_to_root(path, settings) + suffix)
 
 
 def _walk_directory(directory: str, ignores: Ignores, excludes: Excludes, settings: Settings, found: Discovered,
