@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import FIXTURES
 
-from loopbound import parallel
+from loopbound import engine, parallel
 from loopbound.cache import ResultCache
 from loopbound.config import Settings
 from loopbound.discovery import discover
@@ -53,7 +53,7 @@ def test_warm_equals_cold_and_uses_the_cache(project: Path, monkeypatch: pytest.
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a warm run parsed a file")
 
-    monkeypatch.setattr("loopbound.parallel.check_source", refuse)
+    monkeypatch.setattr("loopbound.engine.check_source", refuse)
     assert _summary(_run(project)) == _summary(cold)
 
 
@@ -178,13 +178,13 @@ def test_files_modified_just_now_are_not_trusted(loop_project: Path, monkeypatch
     _tree(loop_project)
     calls = _count_project_passes(monkeypatch)
     parsed: list[str] = []
-    real = parallel.check_source
+    real = engine.check_source
 
     def counting(data: bytes, shown: str, *args: Any, **kwargs: Any) -> Any:
         parsed.append(shown)
         return real(data, shown, *args, **kwargs)
 
-    monkeypatch.setattr(parallel, "check_source", counting)
+    monkeypatch.setattr(engine, "check_source", counting)
     _tree(loop_project)
     assert calls == [1]
     assert parsed == ["test_ticket.py"]

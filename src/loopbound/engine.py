@@ -182,13 +182,18 @@ def per_file_selected(path: Path, settings: Settings, selected: frozenset[str]) 
 
 
 def check_file(path: Path, settings: Settings, selected: frozenset[str]) -> FileResult:
-    shown = display_path(path)
+    return check_path(path, display_path(path), settings, per_file_selected(path, settings, selected),
+                      is_test_file(path, settings))
+
+
+def check_path(path: Path, shown: str, settings: Settings, selected: frozenset[str], is_test: bool) -> FileResult:
+    """Read and check one file whose shown path, codes and test status are already known (the cache
+    keys on them, so parallel.py works them out before reading)."""
     try:
         data = read_bytes(path)
     except SourceError as error:
         return FileResult(shown, error=f"{shown}: {error}")
-    selected = per_file_selected(path, settings, selected)
-    return check_source(data, shown, settings, selected, is_test=is_test_file(path, settings))
+    return check_source(data, shown, settings, selected, is_test=is_test)
 
 
 @dataclass

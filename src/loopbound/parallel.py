@@ -16,8 +16,7 @@ from pathlib import Path
 from loopbound.cache import ProjectCache, ResultCache, Stamp, file_key, is_settled, project_question, stamp
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file
-from loopbound.engine import CheckResult, FileResult, SourceError, check_project, check_source, per_file_selected
-from loopbound.engine import read_bytes
+from loopbound.engine import CheckResult, FileResult, check_path, check_project, per_file_selected
 
 # Below this many bytes to look at, starting processes (~20 ms each with fork, far more where
 # workers must import loopbound) costs more than it saves. Most bytes are only pre-filtered.
@@ -127,11 +126,7 @@ def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None) -> 
 
 
 def _check(job: Job, settings: Settings) -> FileResult:
-    try:
-        data = read_bytes(Path(job.path))
-    except SourceError as error:
-        return FileResult(job.shown, error=f"{job.shown}: {error}")
-    return check_source(data, job.shown, settings, job.selected, is_test=job.is_test)
+    return check_path(Path(job.path), job.shown, settings, job.selected, job.is_test)
 
 
 _WORKER_SETTINGS: list[Settings] = []
