@@ -393,9 +393,7 @@ def _alignment(fixture: Fixture, loop: str, uses: list[_Use], project: Project) 
     config = defaults.config
     if (config is not None and fixture.loop_scope is None and defaults.fixture_loop_scope == loop
             and all(use.scope_from_config and project.config_for(use.test.module.path) is config for use in uses)):
-        written = [config.asyncio(key) for key in ("asyncio_default_fixture_loop_scope",
-                                                   "asyncio_default_test_loop_scope")]
-        if not any(setting is not None and setting.key == "addopts" for setting in written):
+        if not _loop_keys_in_addopts(config):
             return {"align": "config", "config_display": display_path(config.path),
                     "section_line": str(config.section_line)}
         # `-o` in addopts wins over any key the fix could write: marks on the tests win over both
@@ -463,10 +461,14 @@ def _loop_config_data(project: Project, module: Module) -> dict[str, str]:
     config = project.config_for(module.path)
     if config is None:
         return {"config_display": ""}
-    keys = ("asyncio_default_fixture_loop_scope", "asyncio_default_test_loop_scope")
-    overridden = any(setting is not None and setting.key == "addopts" for setting in map(config.asyncio, keys))
     return {"config_display": display_path(config.path), "section_line": str(config.section_line),
-            "overridden": "yes" if overridden else ""}
+            "overridden": "yes" if _loop_keys_in_addopts(config) else ""}
+
+
+def _loop_keys_in_addopts(config: PytestConfig) -> bool:
+    """`-o` in addopts sets a loop-scope default: it wins over any key a fix could write in the file."""
+    keys = ("asyncio_default_fixture_loop_scope", "asyncio_default_test_loop_scope")
+    return any(setting is not None and setting.key == "addopts" for setting in map(config.asyncio, keys))
 
 
 def check_async_pytest_fixtures(project: Project) -> Iterator[Finding]:
