@@ -30,7 +30,7 @@ from loopbound.discovery import display_path
 from loopbound.findings import Applicability, Finding, Fix
 from loopbound.fixes.config_keys import FIXTURE_KEY, TEST_KEY, new_pytest_table, set_keys
 from loopbound.fixes.context import FixContext, fix_from_texts
-from loopbound.fixes.imports import add_stdlib_import, local_name_of_module
+from loopbound.fixes.imports import add_stdlib_import, is_docstring, local_name_of_module
 
 
 def retire_event_loop(finding: Finding, ctx: FixContext) -> Fix | None:
@@ -242,7 +242,7 @@ def replace_request(module: cst.Module, row: int, function: str) -> str | None:
             body = updated_node.body
             assert isinstance(body, cst.IndentedBlock)
             statements = list(body.body)
-            at = 1 if statements and _is_docstring(statements[0]) else 0
+            at = 1 if statements and is_docstring(statements[0]) else 0
             statements.insert(at, cst.parse_statement(f"event_loop = {local}.get_running_loop()\n"))
             return updated_node.with_changes(params=params, body=body.with_changes(body=statements))
 
@@ -265,7 +265,3 @@ def _without_dangling_comma(params: cst.Parameters) -> cst.Parameters:
     return params
 
 
-def _is_docstring(statement: cst.BaseStatement) -> bool:
-    return (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
-            and isinstance(statement.body[0], cst.Expr)
-            and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))

@@ -116,7 +116,7 @@ def add_import(module: cst.Module, target: str, near: str = "") -> cst.Module:
     if after:
         at = after[-1][-1] + 1
     else:
-        at = 1 if body and _is_docstring(body[0]) else 0
+        at = 1 if body and is_docstring(body[0]) else 0
     if at > 0 or module.header:
         new = new.with_changes(leading_lines=[cst.EmptyLine()] if at > 0 else [])
     if at < len(body) and _import_of(body[at]) is not None:
@@ -163,7 +163,8 @@ def add_stdlib_import(module: cst.Module, target: str) -> cst.Module:
     return module.with_changes(body=body)
 
 
-def _is_docstring(statement: cst.BaseStatement) -> bool:
+def is_docstring(statement: cst.BaseStatement) -> bool:
+    """A statement that is only a string: a module's or a function's docstring when it comes first."""
     return (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
             and isinstance(statement.body[0], cst.Expr)
             and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))

@@ -24,7 +24,7 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvide
 
 from loopbound.findings import Applicability, Finding, Fix
 from loopbound.fixes.context import FixContext, fix_from_texts
-from loopbound.fixes.imports import ensure_module_import
+from loopbound.fixes.imports import ensure_module_import, is_docstring
 from loopbound.registry import Resource
 
 _FUNCTION_SCOPE = ('"function"', "'function'")
@@ -309,7 +309,7 @@ def _own_instance(function: cst.FunctionDef, usage: _Usage, read: set[str], reso
     else:  # a one-line body: `async def f(): return await x.y()`
         assert isinstance(block, cst.SimpleStatementSuite)
         statements = [cst.SimpleStatementLine(block.body)]
-    docstring = statements[:1] if statements and _is_docstring(statements[0]) else []
+    docstring = statements[:1] if statements and is_docstring(statements[0]) else []
     rest = statements[len(docstring):]
     prelude = [cst.parse_statement(f"{name} = get_{name}()\n")]
     prelude += [cst.parse_statement(f"{dependent} = get_{dependent}({name})\n")
@@ -320,12 +320,6 @@ def _own_instance(function: cst.FunctionDef, usage: _Usage, read: set[str], reso
     body = [*docstring, *prelude, *rest]
     new_block = block.with_changes(body=body) if isinstance(block, cst.IndentedBlock) else cst.IndentedBlock(body)
     return function.with_changes(body=new_block)
-
-
-def _is_docstring(statement: cst.BaseStatement) -> bool:
-    return (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
-            and isinstance(statement.body[0], cst.Expr)
-            and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
 
 
 class _Rewriter(cst.CSTTransformer):
