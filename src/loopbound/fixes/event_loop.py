@@ -263,5 +263,3 @@ def _without_dangling_comma(params: cst.Parameters) -> cst.Parameters:
             last = group[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
             return params.with_changes(**{name: [*group[:-1], last]})
     return params
-
-
