@@ -50,12 +50,25 @@ class Resource:
         return (self.qualname, *self.aliases)
 
     @property
+    def awaited_release(self) -> frozenset[str]:
+        """The release methods that return a coroutine.
+
+        A release in several steps is the asyncio server shape, `close()` then `await wait_closed()`
+        (aiomysql's pool): only the last step is a coroutine.
+        """
+        if not self.awaited or not self.release:
+            return frozenset()
+        return frozenset(self.release[-1:])
+
+    def release_statements(self, receiver: str) -> tuple[str, ...]:
+        """`pool.close()`, `await pool.wait_closed()`: the release, one statement per step, as code."""
+        awaited = self.awaited_release
+        return tuple(f"{'await ' if method in awaited else ''}{receiver}.{method}()" for method in self.release)
+
+    @property
     def release_call(self) -> str:
-        """How to release it, as the message and the docs say it: `await x.dispose()`."""
-        if not self.release:
-            return ""
-        prefix = "await " if self.awaited else ""
-        return "; ".join(f"{prefix}x.{method}()" for method in self.release)
+        """How to release it, as the docs say it: `await x.dispose()`."""
+        return "; ".join(self.release_statements("x"))
 
 
 NULL_POOL = SafeArgument("poolclass", "sqlalchemy.pool.NullPool")

@@ -25,9 +25,10 @@ def add_await(finding: Finding, ctx: FixContext) -> Fix | None:
 
 
 def _release_statements(finding: Finding, variable: str) -> list[str]:
-    prefix = "await " if finding.datum("awaited") == "true" else ""
+    """The registry's release steps, as `Resource.release_statements` writes them (only coroutines awaited)."""
+    awaited = set((finding.datum("awaited_release") or "").split(","))
     methods = [method for method in (finding.datum("release") or "").split(",") if method]
-    return [f"{prefix}{variable}.{method}()\n" for method in methods]
+    return [f"{'await ' if method in awaited else ''}{variable}.{method}()\n" for method in methods]
 
 
 def release_in_finally(finding: Finding, ctx: FixContext) -> Fix | None:

@@ -159,8 +159,7 @@ def _exports(module: cst.Module, names: set[str]) -> set[cst.SimpleString]:
 
 
 def _release(name: str, resource: Resource) -> list[cst.BaseStatement]:
-    prefix = "await " if resource.awaited else ""
-    return [cst.parse_statement(f"{prefix}{name}.{method}()\n") for method in resource.release]
+    return [cst.parse_statement(f"{statement}\n") for statement in resource.release_statements(name)]
 
 
 def _is_fixture(function: cst.FunctionDef) -> bool:

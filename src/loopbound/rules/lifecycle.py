@@ -27,7 +27,6 @@ from loopbound.rules.resource_flow import (
     PathWalk,
     Usage,
     analyse,
-    awaited_methods,
     created_resource,
     own_nodes,
     release_text,
@@ -163,12 +162,13 @@ RULES = (UNCLOSED, NOT_AWAITED, NOT_IN_FINALLY, FIXTURE_TEARDOWN)
 
 def _data(resource: Resource, variable: str, constructor: str, **extra: str) -> dict[str, str]:
     return {"variable": variable, "release": ",".join(resource.release), "constructor": constructor,
-            "awaited": "true" if resource.awaited else "false", **extra}
+            "awaited": "true" if resource.awaited else "false",
+            "awaited_release": ",".join(sorted(resource.awaited_release)), **extra}
 
 
 def _releasable_here(flow: FunctionFlow, resource: Resource) -> bool:
     """A plain `def` cannot await a release: only fixtures and synchronous releases are its business there."""
-    return isinstance(flow.function, ast.AsyncFunctionDef) or flow.lends or not awaited_methods(resource)
+    return isinstance(flow.function, ast.AsyncFunctionDef) or flow.lends or not resource.awaited_release
 
 
 def _described(usage: Usage, creation: Creation) -> str:
@@ -365,7 +365,7 @@ class _UnawaitedReleases:
         if not isinstance(func, ast.Attribute):
             return None
         resource = self._receiver(func.value, scopes, attributes)
-        if resource is None or func.attr not in awaited_methods(resource):
+        if resource is None or func.attr not in resource.awaited_release:
             return None
         receiver = ast.unparse(func.value)
         return self.ctx.finding(NOT_AWAITED, call, f"`{receiver}.{func.attr}()` makes a coroutine that is never "

@@ -81,22 +81,9 @@ def created_resource(value: ast.expr | None, ctx: FileContext, imports: ImportTa
     return resource if resource is not None and resource.kind is Kind.RESOURCE else None
 
 
-def awaited_methods(resource: Resource) -> frozenset[str]:
-    """The release methods that return a coroutine.
-
-    A release in several steps is the asyncio server shape, `close()` then `await wait_closed()`
-    (aiomysql's pool): only the last step is a coroutine.
-    """
-    if not resource.awaited or not resource.release:
-        return frozenset()
-    return frozenset(resource.release[-1:])
-
-
 def release_text(resource: Resource, receiver: str) -> str:
     """`await engine.dispose()`: how this receiver is released, as a message shows it."""
-    coroutines = awaited_methods(resource)
-    return "; ".join(f"{'await ' if method in coroutines else ''}{receiver}.{method}()"
-                     for method in resource.release)
+    return "; ".join(resource.release_statements(receiver))
 
 
 @dataclass(frozen=True)
