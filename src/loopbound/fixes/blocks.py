@@ -40,3 +40,21 @@ def function_of(module: cst.Module, block: cst.IndentedBlock) -> cst.FunctionDef
     finder = Finder()
     module.visit(finder)
     return finder.found
+
+
+def function_at(module: cst.Module, row: int) -> tuple[cst.Module, cst.FunctionDef | None]:
+    """The function whose name is on `row` (where findings point), in the copy of `module` returned
+    with it: transformers must visit that copy for `is` comparisons with the function to hold."""
+    wrapper = MetadataWrapper(module)
+    positions = wrapper.resolve(PositionProvider)
+
+    class Finder(cst.CSTVisitor):
+        found: cst.FunctionDef | None = None
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            if self.found is None and positions[node.name].start.line == row:
+                self.found = node
+
+    finder = Finder()
+    wrapper.module.visit(finder)
+    return wrapper.module, finder.found

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
+from loopbound.fixes.blocks import function_at
 from loopbound.fixes.imports import ensure_module_import
 
 
@@ -22,22 +22,10 @@ def switch_fixture_decorator(module: cst.Module, row: int) -> str | None:
 
     The row, not the name, finds it: `@pytest.fixture(name="client")` names the fixture, not the function.
     """
-    wrapper = MetadataWrapper(module)
-    positions = wrapper.resolve(PositionProvider)
-
-    class Finder(cst.CSTVisitor):
-        target: cst.FunctionDef | None = None
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-            if node.asynchronous and positions[node.name].start.line == row:
-                self.target = node
-
-    finder = Finder()
-    wrapper.module.visit(finder)
-    target = finder.target
-    if target is None or not any(_is_pytest_fixture(d.decorator) for d in target.decorators):
+    copy, target = function_at(module, row)
+    if target is None or not target.asynchronous or not any(_is_pytest_fixture(d.decorator) for d in target.decorators):
         return None
-    new_module, local = ensure_module_import(wrapper.module, "pytest_asyncio", near="pytest")
+    new_module, local = ensure_module_import(copy, "pytest_asyncio", near="pytest")
     replacement = cst.parse_expression(f"{local}.fixture")
 
     def switched(decorator: cst.Decorator) -> cst.Decorator:

@@ -29,6 +29,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from loopbound.discovery import display_path
 from loopbound.findings import Applicability, Finding, Fix
 from loopbound.fixes.config_keys import FIXTURE_KEY, TEST_KEY, new_pytest_table, set_keys
+from loopbound.fixes.blocks import function_at
 from loopbound.fixes.context import FixContext, fix_from_texts
 from loopbound.fixes.imports import add_stdlib_import, is_docstring, local_name_of_module
 
@@ -87,24 +88,10 @@ def _nearest_pyproject(path: Path, root: Path) -> str | None:
     return None
 
 
-def _function_at(module: cst.Module, row: int) -> tuple[MetadataWrapper, cst.FunctionDef | None]:
-    wrapper = MetadataWrapper(module)
-    positions = wrapper.resolve(PositionProvider)
-    found: list[cst.FunctionDef] = []
-
-    class Finder(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-            if positions[node.name].start.line == row:
-                found.append(node)
-
-    wrapper.module.visit(Finder())
-    return wrapper, found[0] if found else None
-
-
 def remove_function(module: cst.Module, row: int) -> str | None:
     """The module without the function defined at `row` (decorators and comments above it included), and
     without the imports nothing else used; None when there is none or its class would be left empty."""
-    wrapper, target = _function_at(module, row)
+    copy, target = function_at(module, row)
     if target is None:
         return None
     emptied: list[bool] = []
@@ -120,10 +107,10 @@ def remove_function(module: cst.Module, row: int) -> str | None:
                 emptied.append(True)
             return updated_node
 
-    without = wrapper.module.visit(Remover())
+    without = copy.visit(Remover())
     if emptied:
         return None
-    used = wrapper.module.code_for_node(target)
+    used = copy.code_for_node(target)
     if _requests_event_loop(without.code):
         used = re.sub(r"\basyncio\b", "", used)  # the requests' fix, made from the same text, needs `asyncio`
     cleaned = _drop_unused_imports(without, used)
