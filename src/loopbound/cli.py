@@ -15,6 +15,7 @@ from loopbound.baseline import write_baseline as write_baseline_file
 from loopbound.cache import default_cache_dir
 from loopbound.config import ConfigError, Settings, load_settings
 from loopbound.discovery import DiscoveryError, discover, display_path, is_test_file
+from loopbound.findings import Severity, apply_latent_policy, fails_run
 from loopbound.engine import CheckResult, check_source, per_file_selected
 from loopbound.noqa import add_noqa_to_files
 from loopbound.parallel import check_tree
@@ -116,7 +117,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
             sys.exit(fixing.exit_code)
     for problem in result.errors:
         click.echo(f"loopbound: error: {problem}", err=True)
-    report = Report(result.findings, result.files_checked, sources, checked_paths=checked)
+    report = Report(apply_latent_policy(result.findings, settings.latent), result.files_checked, sources,
+                    checked_paths=checked)
     if add_noqa:
         sys.exit(_add_noqa(report, failed=bool(result.errors)))
     if write_baseline:
@@ -138,7 +140,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
         sys.exit(EXIT_ERROR)
     if exit_non_zero_on_fix and fixing is not None and fixing.changed_files:
         sys.exit(EXIT_FINDINGS)
-    sys.exit(EXIT_FINDINGS if report.findings and not exit_zero else EXIT_CLEAN)
+    failing = any(fails_run(finding) for finding in report.findings)
+    sys.exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
 
 
 def _add_noqa(report: Report, failed: bool) -> int:
@@ -192,8 +195,10 @@ def _check_stdin(filename: str, settings: Settings, selected: frozenset[str]) ->
 
 def _print_statistics(report: Report, stream: TextIO) -> None:
     counts = Counter(finding.code for finding in report.findings)
+    latent = Counter(finding.code for finding in report.findings if finding.severity is Severity.LATENT)
     for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
-        stream.write(f"{count:>5}  {code}  {RULES_BY_CODE[code].name}\n")
+        of_which = f"  ({latent[code]} latent)" if latent[code] else ""
+        stream.write(f"{count:>5}  {code}  {RULES_BY_CODE[code].name}{of_which}\n")
 
 
 def _print_summary(report: Report) -> None:
@@ -204,7 +209,9 @@ def _print_summary(report: Report) -> None:
         click.echo(f"All checks passed ({files}).", err=True)
         return
     fixable = f" ({report.fixable} fixable with `--fix`)" if report.fixable else ""
-    click.echo(f"Found {total} {noun}{fixable} in {files}.", err=True)
+    latent = sum(1 for finding in report.findings if finding.severity is Severity.LATENT)
+    split = f": {total - latent} failing the run, {latent} latent" if latent else ""
+    click.echo(f"Found {total} {noun}{split}{fixable} in {files}.", err=True)
 
 
 @cli.command()

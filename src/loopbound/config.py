@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from loopbound.findings import LatentPolicy
 from loopbound.registry import DEFAULT_REGISTRY, Kind, Registry, resource_from_config
 
 if sys.version_info >= (3, 11):
@@ -36,6 +37,7 @@ class Settings:
     test_files: tuple[str, ...] = DEFAULT_TEST_FILES
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     registry: Registry = DEFAULT_REGISTRY
+    latent: LatentPolicy = LatentPolicy.REPORT
 
     def with_overrides(self, **overrides: Any) -> Settings:
         return replace(self, **{key: value for key, value in overrides.items() if value is not None})
@@ -119,6 +121,12 @@ def _settings_from_table(table: Mapping[str, Any], path: Path) -> Settings:
             values["per_file_ignores"] = tuple(
                 (pattern, _string_list(path, f"{key}.{pattern}", codes)) for pattern, codes in value.items()
             )
+        elif key == "latent":
+            choices = ", ".join(f'"{policy.value}"' for policy in LatentPolicy)
+            _expect(path, key, value, str, f"one of {choices}")
+            if value not in {policy.value for policy in LatentPolicy}:
+                raise ConfigError(f"{path}: `latent` must be one of {choices}, got {value!r}")
+            values["latent"] = LatentPolicy(value)
         elif key == "resources":
             _expect(path, key, value, dict, 'a table of "qualified.name" = { release = "...", awaited = true }')
             extra_resources = [_resource(path, name, options) for name, options in value.items()]
@@ -129,7 +137,7 @@ def _settings_from_table(table: Mapping[str, Any], path: Path) -> Settings:
                     raise ConfigError(f"{path}: unknown key `safe.{safe_key}`; expected `names`")
                 safe_names = _string_list(path, "safe.names", safe_value)
         else:
-            known = sorted(_LIST_KEYS | {"respect-gitignore", "per-file-ignores", "resources", "safe"})
+            known = sorted(_LIST_KEYS | {"respect-gitignore", "per-file-ignores", "resources", "safe", "latent"})
             raise ConfigError(f"{path}: unknown key `{key}` in [tool.loopbound]; expected one of {', '.join(known)}")
     for key in ("select", "extend_select", "ignore"):
         for selector in values.get(key, ()):

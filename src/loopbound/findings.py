@@ -3,13 +3,42 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
 class Severity(str, enum.Enum):
+    """ERROR and WARNING fail the run; LATENT is reported without failing it by default.
+
+    A finding is latent when the rule's letter holds but nothing in the project shows it breaking: no
+    multi-loop entry point reaches the resource, or a fixture hands nothing loop-bound across loops.
+    """
+
     ERROR = "error"
     WARNING = "warning"
+    LATENT = "latent"
+
+
+class LatentPolicy(str, enum.Enum):
+    """What `latent = ...` in `[tool.loopbound]` does with latent findings."""
+
+    REPORT = "report"  # shown, never failing the run
+    ERROR = "error"  # shown as errors, failing the run
+    HIDE = "hide"  # not shown at all
+
+
+def apply_latent_policy(findings: list[Finding], policy: LatentPolicy) -> list[Finding]:
+    """The findings as the user asked to see latent ones: kept, promoted to errors, or dropped."""
+    if policy is LatentPolicy.REPORT:
+        return findings
+    if policy is LatentPolicy.HIDE:
+        return [finding for finding in findings if finding.severity is not Severity.LATENT]
+    return [replace(finding, severity=Severity.ERROR) if finding.severity is Severity.LATENT else finding
+            for finding in findings]
+
+
+def fails_run(finding: Finding) -> bool:
+    return finding.severity is not Severity.LATENT
 
 
 class Applicability(str, enum.Enum):

@@ -11,6 +11,9 @@ from loopbound.findings import Applicability, Finding, Severity
 from loopbound.report import Report
 
 
+_COLOUR = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.LATENT: "blue"}
+
+
 def _frame(finding: Finding, lines: list[str]) -> list[str]:
     row = finding.start.row
     if not lines or row > len(lines):
@@ -43,13 +46,17 @@ def _hint(code: str) -> str:
     return f"`loopbound check --diff` shows a {applicability.value} fix, `{flags}` applies it; see `loopbound rule {code}`"
 
 
+def _latent_tag(finding: Finding) -> str:
+    return " [blue](latent)[/blue]" if finding.severity is Severity.LATENT else ""
+
+
 def render(report: Report, stream: TextIO) -> None:
     console = Console(file=stream, highlight=False, soft_wrap=True)
     for finding in report.findings:
-        colour = "red" if finding.severity is Severity.ERROR else "yellow"
+        colour = _COLOUR[finding.severity]
         marker = " [cyan]\\[*][/cyan]" if finding.fix else ""
         console.print(f"[bold]{escape(finding.path)}[/bold]:{finding.start.row}:{finding.start.column}: "
-                      f"[bold {colour}]{finding.code}[/bold {colour}]{marker} {escape(finding.message)}")
+                      f"[bold {colour}]{finding.code}[/bold {colour}]{marker}{_latent_tag(finding)} {escape(finding.message)}")
         for line in _frame(finding, report.source_lines(finding.path)):
             console.print(line)
         if finding.fix:

@@ -8,6 +8,9 @@ from loopbound.findings import Finding, Severity
 from loopbound.report import Report
 
 
+_COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.LATENT: "notice"}
+
+
 def _escape_data(text: str) -> str:
     """GitHub's escaping for the message part of a workflow command."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -19,7 +22,7 @@ def _escape_property(text: str) -> str:
 
 
 def annotation(finding: Finding) -> str:
-    command = "error" if finding.severity is Severity.ERROR else "warning"
+    command = _COMMAND[finding.severity]
     properties = ",".join(f"{key}={_escape_property(str(value))}" for key, value in (
         ("file", finding.path),
         ("line", finding.start.row),

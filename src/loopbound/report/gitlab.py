@@ -13,7 +13,7 @@ from loopbound.baseline import occurrence_fingerprints
 from loopbound.findings import Finding, Severity
 from loopbound.report import Report
 
-_SEVERITY = {Severity.ERROR: "major", Severity.WARNING: "minor"}
+_SEVERITY = {Severity.ERROR: "major", Severity.WARNING: "minor", Severity.LATENT: "info"}
 
 
 def _issue(finding: Finding, fingerprint: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from typing import TextIO
 
-from loopbound.findings import Finding
+from loopbound.findings import Finding, fails_run
 from loopbound.report import Report
 
 
@@ -23,13 +23,16 @@ def render(report: Report, stream: TextIO) -> None:
     for finding in report.findings:
         by_file[finding.path].append(finding)
     paths = sorted(set(report.checked_paths) | set(by_file))
-    failures = sum(1 for path in paths if by_file.get(path))
+    failures = sum(1 for path in paths if any(fails_run(finding) for finding in by_file.get(path, ())))
     counts = {"tests": str(len(paths)), "failures": str(failures), "errors": "0", "skipped": "0"}
     suites = ET.Element("testsuites", {"name": "loopbound", **counts})
     suite = ET.SubElement(suites, "testsuite", {"name": "loopbound", **counts})
     for path in paths:
         case = ET.SubElement(suite, "testcase", {"name": path, "classname": "loopbound", "file": path})
-        findings = by_file.get(path)
+        findings = [finding for finding in by_file.get(path, ()) if fails_run(finding)]
+        latent = [finding for finding in by_file.get(path, ()) if not fails_run(finding)]
+        if latent:
+            ET.SubElement(case, "system-out").text = _failure_text(latent)
         if findings:
             noun = "finding" if len(findings) == 1 else "findings"
             codes = ",".join(sorted({finding.code for finding in findings}))

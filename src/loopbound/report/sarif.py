@@ -22,7 +22,7 @@ from loopbound.rules.base import Rule
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 ROOT_ID = "%SRCROOT%"
 FINGERPRINT_KEY = "loopbound/v1"
-_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning"}
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.LATENT: "note"}
 
 
 def repository_root(start: Path) -> Path:
