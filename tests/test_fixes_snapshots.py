@@ -2,7 +2,8 @@
 
 `input.py` is the Python file (a test module when it has the `# test-file` marker, as in
 fixtures/rules/); `input.<config name>` (`input.pyproject.toml`, `input.pytest.ini`, `input.setup.cfg`,
-...) is a pytest config file. Every input must turn into its `expected.*` twin, byte for byte, so
+...) is a pytest config file; other inputs (`input.uv.lock`, `input.requirements-dev.txt`) declare the
+pytest-asyncio the case runs on. Every input must turn into its `expected.*` twin, byte for byte, so
 encodings, BOMs and CRLF line endings are part of the snapshot. Set UPDATE_SNAPSHOTS=1 to rewrite
 the expected files after a deliberate change, then review the diff.
 """
@@ -18,6 +19,7 @@ from conftest import FIXTURES
 
 from loopbound.config import Settings
 from loopbound.fixes import BUILDERS, fix_paths
+from loopbound.pytest_config import CONFIG_NAMES
 
 CASES = sorted({path.parent for path in (FIXTURES / "fixes").glob("*/*/input.*")})
 
@@ -37,7 +39,7 @@ def fix_case(files: dict[str, bytes], code: str, root: Path, monkeypatch: pytest
         (root / place).write_bytes(data)
     monkeypatch.chdir(root)
     python = [Path(place) for place in files if place.endswith(".py")]
-    configs = [Path(place) for place in files if not place.endswith(".py")]
+    configs = [Path(place) for place in files if Path(place).name in CONFIG_NAMES]  # not lock files
     run = fix_paths(python, Settings(project_root=root.resolve()), frozenset({code}), unsafe=True, write=True,
                     config_files=configs)
     assert not run.notes and not run.errors, (run.notes, run.errors)
@@ -79,7 +81,27 @@ def test_some_snapshots_change_something() -> None:
     """A snapshot whose input equals its output proves nothing; only deliberate no-fix cases may."""
     unchanged = [case.name for case in CASES
                  if all(path.read_bytes() == _expected(path).read_bytes() for path in case.glob("input.*"))]
-    assert sorted(unchanged) == ["narrower_fixture_blocks", "unfixable_class_body"]
+    assert sorted(unchanged) == sorted(["narrower_fixture_blocks", "unfixable_class_body", *VERSION_DECLINED])
+
+
+# No fix, because a pytest-asyncio release the case declares would not understand it: the rule still reports.
+VERSION_DECLINED = {"declared_0_24": "LB301", "mixed_scopes_pinned_1_4": "LB306", "declared_from_0_23": "LB305",
+                    "uv_lock_0_23_session_loop": "LB303"}
+
+
+@pytest.mark.parametrize("name", sorted(VERSION_DECLINED))
+def test_version_declined_cases_still_report(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loopbound.engine import check_project
+
+    case = next(case for case in CASES if case.name == name)
+    for place, path in _inputs(case).items():
+        (tmp_path / place).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / place).write_bytes(path.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    python = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*.py"))
+    configs = [Path(name) for name in CONFIG_NAMES if (tmp_path / name).is_file()]
+    result = check_project(python, configs, Settings(project_root=tmp_path.resolve()), frozenset({VERSION_DECLINED[name]}))
+    assert [finding.code for finding in result.findings] == [VERSION_DECLINED[name]], result.findings
 
 
 @pytest.mark.parametrize("code", ["LB201", "LB202", "LB203", "LB204"])

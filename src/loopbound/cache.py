@@ -136,7 +136,10 @@ class ProjectEntry:
 
 def project_question(python_files: list[Path], config_files: list[Path], settings: Settings,
                      selected: frozenset[str]) -> str:
+    from loopbound.asyncio_versions import installed_version
+
     text = "\n".join([os.getcwd(), ",".join(sorted(selected)), repr(settings.per_file_ignores),
+                      repr(settings.target_pytest_asyncio), repr(installed_version()),
                       repr(settings.test_files), *map(str, python_files), "", *map(str, config_files)])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 

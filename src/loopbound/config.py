@@ -38,6 +38,7 @@ class Settings:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     registry: Registry = DEFAULT_REGISTRY
     latent: LatentPolicy = LatentPolicy.REPORT
+    target_pytest_asyncio: str | None = None  # a specifier such as ">=0.23,<0.24"
 
     def with_overrides(self, **overrides: Any) -> Settings:
         return replace(self, **{key: value for key, value in overrides.items() if value is not None})
@@ -127,6 +128,8 @@ def _settings_from_table(table: Mapping[str, Any], path: Path) -> Settings:
             if value not in {policy.value for policy in LatentPolicy}:
                 raise ConfigError(f"{path}: `latent` must be one of {choices}, got {value!r}")
             values["latent"] = LatentPolicy(value)
+        elif key == "target-pytest-asyncio":
+            values["target_pytest_asyncio"] = _target_pytest_asyncio(path, value)
         elif key == "resources":
             _expect(path, key, value, dict, 'a table of "qualified.name" = { release = "...", awaited = true }')
             extra_resources = [_resource(path, name, options) for name, options in value.items()]
@@ -137,7 +140,8 @@ def _settings_from_table(table: Mapping[str, Any], path: Path) -> Settings:
                     raise ConfigError(f"{path}: unknown key `safe.{safe_key}`; expected `names`")
                 safe_names = _string_list(path, "safe.names", safe_value)
         else:
-            known = sorted(_LIST_KEYS | {"respect-gitignore", "per-file-ignores", "resources", "safe", "latent"})
+            known = sorted(_LIST_KEYS | {"respect-gitignore", "per-file-ignores", "resources", "safe", "latent",
+                                         "target-pytest-asyncio"})
             raise ConfigError(f"{path}: unknown key `{key}` in [tool.loopbound]; expected one of {', '.join(known)}")
     for key in ("select", "extend_select", "ignore"):
         for selector in values.get(key, ()):
@@ -150,6 +154,19 @@ def _settings_from_table(table: Mapping[str, Any], path: Path) -> Settings:
     if extra_resources or safe_names:
         values["registry"] = DEFAULT_REGISTRY.extended(extra_resources, safe_names)
     return Settings(**values)
+
+
+def _target_pytest_asyncio(path: Path, value: Any) -> str:
+    from loopbound.asyncio_versions import VersionError, admitted
+
+    _expect(path, "target-pytest-asyncio", value, str, 'a version specifier such as ">=0.23,<0.24"')
+    try:
+        releases = admitted(value)
+    except (VersionError, ValueError) as error:
+        raise ConfigError(f"{path}: `target-pytest-asyncio` is not a version specifier: {error}") from None
+    if not releases:
+        raise ConfigError(f"{path}: `target-pytest-asyncio` = {value!r} admits no pytest-asyncio release")
+    return str(value)
 
 
 def _resource(path: Path, name: str, options: Any) -> Any:

@@ -16,9 +16,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loopbound import asyncio_versions
+from loopbound.asyncio_declarations import declaration_files, detect
+from loopbound.asyncio_versions import AsyncioVersions
 from loopbound.discovery import display_path, real_path
 from loopbound.names import ImportTable
-from loopbound.pytest_config import CONFIG_NAMES, PytestConfig, PytestConfigError, locate
+from loopbound.pytest_config import (
+    CONFIG_NAMES,
+    PytestConfig,
+    PytestConfigError,
+    locate,
+)
 from loopbound.pytest_config import load as load_config
 
 SCOPES = ("function", "class", "module", "package", "session")
@@ -307,6 +315,32 @@ class Project:
     project_root: Path = field(default_factory=Path.cwd)
     read_errors: list[str] = field(default_factory=list)
     read_files: set[Path] = field(default_factory=set)  # every Python file read, kept or not: the cache's inputs
+    target: AsyncioVersions | None = None  # `target-pytest-asyncio`: the user's word over any declaration
+    installed: str | None = None  # the pytest-asyncio next to loopbound, from its metadata
+    versions: dict[Path, AsyncioVersions] = field(default_factory=dict)  # per folder the search started in
+    declaration_folders: list[Path] = field(default_factory=list)
+
+    def asyncio_versions(self, module: Module) -> AsyncioVersions:
+        """The pytest-asyncio releases the module's tests run on: declared next to its pytest config (or
+        above the module when there is none), else installed, else any."""
+        if self.target is not None:
+            return self.target
+        config = self.config_for(module.path)
+        start = config.directory if config is not None else module.path.parent
+        if start not in self.versions:
+            self.versions[start] = detect(start, real_path(self.project_root), self.installed,
+                                          self.declaration_folders)
+        return self.versions[start]
+
+    def config_versions(self, config: PytestConfig | None) -> AsyncioVersions:
+        """The releases governed by `config`: those of the first module it governs."""
+        module = next((module for path, module in self.modules.items() if self.configs.get(path) is config), None)
+        if module is None and config is not None:
+            if self.target is not None:
+                return self.target
+            return self.versions.setdefault(config.directory, detect(
+                config.directory, real_path(self.project_root), self.installed, self.declaration_folders))
+        return self.asyncio_versions(module) if module is not None else AsyncioVersions.unknown()
 
     def config_for(self, path: Path) -> PytestConfig | None:
         return self.configs.get(path)
@@ -447,7 +481,8 @@ def parse(path: Path, prefilter: bool = False) -> Module | None:
     return Module(path, display_path(path), source, tree)
 
 
-def build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path) -> Project:
+def build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path,
+          target: AsyncioVersions | None = None) -> Project:
     """The project view of the checked files: their configs, and every conftest.py above the test modules.
 
     The cyclic garbage collector is paused while the trees are built: they hold no cycles, and each
@@ -456,11 +491,12 @@ def build(python_files: Iterable[Path], config_files: Iterable[Path], project_ro
     from loopbound.engine import paused_gc
 
     with paused_gc():
-        return _build(python_files, config_files, project_root)
+        return _build(python_files, config_files, project_root, target)
 
 
-def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path) -> Project:
-    project = Project(project_root=project_root)
+def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path,
+           target: AsyncioVersions | None) -> Project:
+    project = Project(project_root=project_root, target=target, installed=asyncio_versions.installed_version())
     for path in config_files:
         load_explicit_config(project, path)
     for path in python_files:
@@ -483,17 +519,20 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
                 project.configs.setdefault(conftest_path, config)
                 chain.append(conftest)
         project.conftest_chains[resolved] = chain
+    for module in project.checked_modules():
+        project.asyncio_versions(module)  # now, so that `inputs` knows every declaration folder searched
     return project
 
 
 def inputs(project: Project) -> list[Path]:
     """Every file whose contents or existence decide this project's findings.
 
-    The Python files it read, and in each folder it searched for a pytest config, every name a
-    config could have, present or not: a config created later in any of them changes the answer.
+    The Python files it read, and in each folder it searched for a pytest config or a pytest-asyncio
+    declaration, every name such a file could have, present or not: one created later changes the answer.
     """
     candidates = {folder / name for folder in project.config_cache for name in CONFIG_NAMES}
-    return sorted(project.read_files | candidates)
+    declarations = {path for folder in project.declaration_folders for path in declaration_files(folder)}
+    return sorted(project.read_files | candidates | declarations)
 
 
 def _governed_by_broken_config(project: Project, path: Path) -> bool:

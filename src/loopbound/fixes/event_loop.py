@@ -40,6 +40,8 @@ def retire_event_loop(finding: Finding, ctx: FixContext) -> Fix | None:
         return _replace_request(finding, ctx)
     if kind != "fixture" or finding.datum("requested_by_sync"):
         return None  # `event_loop_policy` overrides have no mechanical replacement
+    if finding.datum("keys_unknown"):
+        return None  # a release the project runs on reads neither loop-scope key: it still needs the fixture
     scope = finding.datum("scope")
     if not scope:
         return None  # a callable scope: which loop it meant is not in the source

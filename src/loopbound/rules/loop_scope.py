@@ -15,20 +15,26 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from loopbound.asyncio_versions import AsyncioVersions, Feature, since
 from loopbound.discovery import display_path
-from loopbound.findings import Applicability, Finding, Location, Severity
+from loopbound.findings import Applicability, Finding, Severity
 from loopbound.project import (
     FIXTURE_SCOPE,
     SCOPES,
     Fixture,
     LoopDefaults,
+    Mark,
     Module,
     Project,
     Test,
     wider,
 )
-from loopbound.pytest_config import PytestConfig
+from loopbound.pytest_config import ASYNCIO_KEYS, PytestConfig
 from loopbound.rules.base import Rule
+from loopbound.rules.lb3_findings import config_finding, definition_span, python_finding
+from loopbound.rules.loop_scope_versions import UNSUPPORTED
+from loopbound.rules.loop_scope_versions import check_config as check_config_versions
+from loopbound.rules.loop_scope_versions import check_module as check_module_versions
 
 CHANGELOG = "pytest-asyncio changelog: https://pytest-asyncio.readthedocs.io/en/stable/reference/changelog.html"
 CONCEPTS = ("pytest-asyncio concepts, event loop scopes: "
@@ -223,7 +229,7 @@ INVALID_SCOPE = Rule(
 )
 
 RULES = (CONFIG_MISMATCH, FIXTURE_WIDER, EVENT_LOOP_FIXTURE, ASYNC_PYTEST_FIXTURE, MARK_SCOPE,
-         UNSET_FIXTURE_SCOPE, INVALID_SCOPE)
+         UNSET_FIXTURE_SCOPE, INVALID_SCOPE, UNSUPPORTED)
 
 
 @dataclass(frozen=True)
@@ -236,50 +242,6 @@ class ProjectRuleGroup:
     @property
     def codes(self) -> frozenset[str]:
         return frozenset(rule.code for rule in self.rules)
-
-
-# ---- finding builders ------------------------------------------------------------------------------------
-
-def _column(text: str, byte_column: int) -> int:
-    return len(text.encode("utf-8")[:byte_column].decode("utf-8", "replace")) + 1
-
-
-def python_finding(rule: Rule, module: Module, node: ast.AST, message: str, **data: str) -> Finding:
-    lines = module.source.splitlines()
-    row = node.lineno  # type: ignore[attr-defined]
-    end_row = getattr(node, "end_lineno", None) or row
-    start = Location(row, _column(lines[row - 1] if row <= len(lines) else "", node.col_offset))  # type: ignore
-    end_offset = getattr(node, "end_col_offset", None)
-    end = Location(end_row, _column(lines[end_row - 1], end_offset)) if end_offset is not None else start
-    return Finding(rule.code, rule.name, message, module.display, start, end, rule.severity,
-                   data=tuple(sorted(data.items())))
-
-
-def config_finding(rule: Rule, config: PytestConfig, display: str, row: int, message: str, **data: str) -> Finding:
-    row = max(row, 1)
-    try:
-        text = config.path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        text = []
-    line = text[row - 1] if row <= len(text) else ""
-    start = Location(row, len(line) - len(line.lstrip()) + 1)
-    end = Location(row, max(len(line.rstrip()) + 1, start.column))
-    data.setdefault("config_path", str(config.path))
-    data.setdefault("section", config.section)
-    return Finding(rule.code, rule.name, message, display, start, end, rule.severity,
-                   data=tuple(sorted(data.items())))
-
-
-def _definition_span(module: Module, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
-    line = module.source.splitlines()[node.lineno - 1].encode("utf-8")
-    keyword = b"async def" if isinstance(node, ast.AsyncFunctionDef) else b"def"
-    start = line.find(keyword, node.col_offset)
-    name_at = line.find(node.name.encode(), max(start, node.col_offset))
-    span = ast.Name(id=node.name)
-    span.lineno = span.end_lineno = node.lineno
-    span.col_offset = start if start >= 0 else node.col_offset
-    span.end_col_offset = name_at + len(node.name) if name_at >= 0 else span.col_offset
-    return span
 
 
 # ---- the model applied -----------------------------------------------------------------------------------
@@ -337,6 +299,8 @@ def check_wider_fixtures(project: Project) -> Iterator[Finding]:
     fixtures: dict[int, tuple[Fixture, str]] = {}
     loops: dict[int, str | None] = {}  # each fixture's loop scope, worked out once however many tests use it
     for module in project.checked_modules():
+        if not project.asyncio_versions(module).has(Feature.MARK_SCOPE, every=False):
+            continue  # before 0.23 every async fixture and test runs on the one `event_loop` fixture's loop
         defaults = project.defaults_for(module)
         hook = project.hook_loop_scope(module)
         for test in module.tests:
@@ -372,7 +336,7 @@ def _wider_fixture(fixture: Fixture, loop: str, uses: list[_Use], project: Proje
     where = f"{test.module.display}:{test.node.lineno}"
     qualified = f"{test.class_name}.{test.name}" if test.class_name else test.name
     return python_finding(
-        FIXTURE_WIDER, fixture.module, _definition_span(fixture.module, fixture.node),
+        FIXTURE_WIDER, fixture.module, definition_span(fixture.module, fixture.node),
         f"async fixture `{fixture.name}` runs on the {loop}-scoped event loop, but test `{qualified}` ({where}) "
         f"uses it on a {test_scope}-scoped loop: what the fixture creates is bound to the other loop",
         fixture=fixture.name, fixture_loop_scope=loop, fixture_scope=fixture.scope or "",
@@ -389,9 +353,13 @@ def _alignment(fixture: Fixture, loop: str, uses: list[_Use], project: Project) 
     if any(use.hook_prepends or any(_runs_on_narrower_loop(other, loop, project) for other in use.closure)
            for use in uses):
         return {"align": ""}
+    versions = project.asyncio_versions(fixture.module)
+    if not versions.key_accepted(Feature.LOOP_SCOPE, Feature.LOOP_SCOPE):
+        return {"align": ""}  # 0.23 ignores `loop_scope=` on marks and has no test loop-scope key
     defaults = project.defaults_for(fixture.module)
     config = defaults.config
     if (config is not None and fixture.loop_scope is None and defaults.fixture_loop_scope == loop
+            and versions.key_accepted(Feature.TEST_DEFAULT_KEY, Feature.TEST_DEFAULT_KEY)
             and all(use.scope_from_config and project.config_for(use.test.module.path) is config for use in uses)):
         if not _loop_keys_in_addopts(config):
             return {"align": "config", "config_display": display_path(config.path),
@@ -419,25 +387,52 @@ def _sync_requesters(project: Project) -> list[Module]:
     return found
 
 
+def versions_phrase(versions: AsyncioVersions) -> str:
+    return f"pytest-asyncio {versions.describe()}"
+
+
+def _event_loop_message(versions: AsyncioVersions) -> str:
+    """What the project's releases do with a custom `event_loop` fixture."""
+    if versions.has(Feature.EVENT_LOOP_REMOVED, among=Feature.EVENT_LOOP_REMOVED):
+        return ("custom `event_loop` fixture: ignored since pytest-asyncio 1.0, so its loop is never used; set the "
+                "loop scope with `loop_scope=` or the asyncio_default_*_loop_scope options instead")
+    later = ("and ignored from 1.0" if versions.has(Feature.EVENT_LOOP_REMOVED, every=False)
+             else "still used by these releases, ignored from 1.0")
+    return (f"custom `event_loop` fixture: deprecated since pytest-asyncio 0.23 ({versions_phrase(versions)}) "
+            f"{later}; set the loop scope with `loop_scope=` or the asyncio_default_*_loop_scope options instead")
+
+
+def _event_loop_fix_possible(versions: AsyncioVersions, scope: str | None) -> bool:
+    """The LB303 fix writes the fixture's scope into both loop-scope keys: every release must read them.
+    Under 0.21 they are unknown options, and the session-scoped async fixtures the removed `event_loop`
+    served then request the default function-scoped one: ScopeMismatch on every test."""
+    needed = Feature.FIXTURE_DEFAULT_KEY if scope == "function" else Feature.TEST_DEFAULT_KEY
+    return versions.key_accepted(needed, needed)
+
+
 def check_event_loop(project: Project) -> Iterator[Finding]:
     sync_requesters = _sync_requesters(project)
     for module in project.checked_modules():
+        if not uses_pytest_asyncio(project, module):
+            continue
+        versions = project.asyncio_versions(module)
         for fixture in module.all_fixtures:
-            if fixture.name == "event_loop":
+            if fixture.name == "event_loop" and versions.has(Feature.EVENT_LOOP_DEPRECATED, every=False):
                 blocked = any(other is module or module in project.conftests(other) for other in sync_requesters)
                 yield python_finding(
-                    EVENT_LOOP_FIXTURE, module, _definition_span(module, fixture.node),
-                    "custom `event_loop` fixture: deprecated since pytest-asyncio 0.23 and ignored since 1.0, so its "
-                    "loop is never used; set the loop scope with `loop_scope=` or the asyncio_default_*_loop_scope "
-                    "options instead", kind="fixture", fixture=fixture.name, scope=fixture.scope or "",
+                    EVENT_LOOP_FIXTURE, module, definition_span(module, fixture.node),
+                    _event_loop_message(versions), kind="fixture", fixture=fixture.name, scope=fixture.scope or "",
                     requested_by_sync="yes" if blocked else "",
                     covers_tree="yes" if _covers_tree(project, module, fixture) else "",
+                    keys_unknown="" if _event_loop_fix_possible(versions, fixture.scope) else "yes",
                     **_loop_config_data(project, module))
-            elif fixture.name == "event_loop_policy":
+            elif fixture.name == "event_loop_policy" and versions.has(Feature.POLICY_DEPRECATED, every=False):
                 yield python_finding(
-                    EVENT_LOOP_FIXTURE, module, _definition_span(module, fixture.node),
+                    EVENT_LOOP_FIXTURE, module, definition_span(module, fixture.node),
                     "overriding the `event_loop_policy` fixture is deprecated since pytest-asyncio 1.4; use the "
                     "`pytest_asyncio_loop_factories` hook", kind="policy", fixture=fixture.name)
+        if not versions.has(Feature.EVENT_LOOP_REMOVED, every=False):
+            continue  # requesting `event_loop` works on every release the project runs on
         for argument, function in module.event_loop_requests:
             yield python_finding(
                 EVENT_LOOP_FIXTURE, module, argument,
@@ -473,14 +468,26 @@ def _loop_keys_in_addopts(config: PytestConfig) -> bool:
 
 def check_async_pytest_fixtures(project: Project) -> Iterator[Finding]:
     for module in project.checked_modules():
-        if project.defaults_for(module).mode != "strict" or _other_plugin_in_scope(project, module):
+        if (project.defaults_for(module).mode != "strict" or _other_plugin_in_scope(project, module)
+                or not uses_pytest_asyncio(project, module)):
             continue
         for fixture in module.all_fixtures:
             if fixture.is_async and fixture.decorator == "pytest.fixture":
                 yield python_finding(
-                    ASYNC_PYTEST_FIXTURE, module, _definition_span(module, fixture.node),
+                    ASYNC_PYTEST_FIXTURE, module, definition_span(module, fixture.node),
                     f"async fixture `{fixture.name}` uses `@pytest.fixture` in strict mode: pytest-asyncio never "
                     "runs it and tests receive a coroutine; use `@pytest_asyncio.fixture`", fixture=fixture.name)
+
+
+def uses_pytest_asyncio(project: Project, module: Module) -> bool:
+    """pytest-asyncio is in play for `module`: a module under its pytest config uses it, the config sets an
+    asyncio option, or the project declares it. anyio's or trio's plugin alone is not pytest-asyncio."""
+    config = project.config_for(module.path)
+    if _uses_pytest_asyncio(project, config) is not None:
+        return True
+    if config is not None and any(config.asyncio(key) for key in ASYNCIO_KEYS):
+        return True
+    return project.asyncio_versions(module).declared
 
 
 def _other_plugin_in_scope(project: Project, module: Module) -> bool:
@@ -489,15 +496,12 @@ def _other_plugin_in_scope(project: Project, module: Module) -> bool:
 
 def check_marks(project: Project) -> Iterator[Finding]:
     for module in project.checked_modules():
+        versions = project.asyncio_versions(module)
         for mark in module.marks:
             if mark.name != "asyncio":
                 continue
-            if "scope" in mark.keywords:
-                keyword = next(k for k in mark.node.keywords if k.arg == "scope")  # type: ignore[attr-defined]
-                yield python_finding(
-                    MARK_SCOPE, module, keyword,
-                    "`scope=` on the asyncio mark is deprecated since pytest-asyncio 0.24; use `loop_scope=`",
-                    scope=mark.literal("scope").value if mark.literal("scope") else "")  # type: ignore[union-attr]
+            if "scope" in mark.keywords and versions.has(Feature.LOOP_SCOPE, every=False):
+                yield _mark_scope(module, mark, versions)
             for key in ("loop_scope", "scope"):
                 literal = mark.literal(key)
                 if literal is not None and literal.value not in SCOPES:
@@ -505,6 +509,25 @@ def check_marks(project: Project) -> Iterator[Finding]:
         for fixture in module.all_fixtures:
             if fixture.loop_scope is not None and fixture.loop_scope.value not in SCOPES:
                 yield _invalid_literal(module, fixture.loop_scope, f"`loop_scope=` of fixture `{fixture.name}`")
+
+
+def _mark_scope(module: Module, mark: Mark, versions: AsyncioVersions) -> Finding:
+    """LB305; the fix renames `scope=` only when every release reads `loop_scope=`, and drops it when the mark
+    also has an equal `loop_scope=` (two different ones are an error no rename can settle)."""
+    keyword = next(k for k in mark.node.keywords if k.arg == "scope")  # type: ignore[attr-defined]
+    scope, loop_scope = mark.literal("scope"), mark.literal("loop_scope")
+    if "loop_scope" in mark.keywords:
+        same = scope is not None and loop_scope is not None and scope.value == loop_scope.value
+        fix = "drop" if same else ""
+        message = ("`scope=` repeats `loop_scope=` on the asyncio mark; `scope=` is deprecated since pytest-asyncio "
+                   "0.24" if same else "the asyncio mark has both `scope=` and `loop_scope=`: pytest-asyncio 0.24+ "
+                   "refuses it; keep one `loop_scope=`")
+    else:
+        fix = "rename" if versions.key_accepted(Feature.LOOP_SCOPE, Feature.LOOP_SCOPE) else ""
+        message = "`scope=` on the asyncio mark is deprecated since pytest-asyncio 0.24; use `loop_scope=`"
+        if not fix:
+            message += f" once every release reads it ({versions_phrase(versions)} includes 0.23, which ignores it)"
+    return python_finding(MARK_SCOPE, module, keyword, message, scope=scope.value if scope else "", fix=fix)
 
 
 def _invalid_literal(module: Module, literal: object, what: str) -> Finding:
@@ -529,9 +552,12 @@ def governing_configs(project: Project) -> list[PytestConfig]:
 def check_configs(project: Project, display: Callable[[Path], str]) -> Iterator[Finding]:
     for config in governing_configs(project):
         shown = display(config.path)
+        versions = project.config_versions(config)
         yield from _invalid_config_values(config, shown)
-        yield from _config_mismatch(config, shown, _hook_scopes(project, config))
-        yield from _unset_fixture_scope(project, config, shown)
+        yield from check_config_versions(config, shown, versions)
+        if versions.has(Feature.FIXTURE_DEFAULT_KEY, every=False):
+            yield from _config_mismatch(config, shown, _hook_scopes(project, config), versions)
+            yield from _unset_fixture_scope(project, config, shown, versions)
     yield from _unset_without_config(project)
 
 
@@ -552,7 +578,8 @@ def _hook_scopes(project: Project, config: PytestConfig) -> set[str]:
             if module.is_conftest and module.hook_loop_scope is not None and project.configs.get(path) is config}
 
 
-def _config_mismatch(config: PytestConfig, shown: str, hook_scopes: set[str]) -> Iterator[Finding]:
+def _config_mismatch(config: PytestConfig, shown: str, hook_scopes: set[str],
+                     versions: AsyncioVersions) -> Iterator[Finding]:
     defaults = LoopDefaults.of(config)
     fixture_setting = config.asyncio("asyncio_default_fixture_loop_scope")
     test_setting = config.asyncio("asyncio_default_test_loop_scope")
@@ -565,11 +592,16 @@ def _config_mismatch(config: PytestConfig, shown: str, hook_scopes: set[str]) ->
     if wider(defaults.fixture_loop_scope, defaults.test_loop_scope):
         written = "is unset, so tests run on function-scoped loops" if test_setting is None else (
             f"is {defaults.test_loop_scope!r}")
+        accepted = versions.key_accepted(Feature.TEST_DEFAULT_KEY, Feature.TEST_DEFAULT_KEY)
+        instead = "" if accepted else (
+            f"; {versions_phrase(versions)} includes releases without `asyncio_default_test_loop_scope` (it "
+            f"came in {since(Feature.TEST_DEFAULT_KEY)}): give the tests `loop_scope=` on their asyncio marks")
         yield config_finding(
             CONFIG_MISMATCH, config, shown, fixture_setting.line,
             f"`asyncio_default_fixture_loop_scope` is {defaults.fixture_loop_scope!r} but "
             f"`asyncio_default_test_loop_scope` {written}: async fixtures and the tests using them run on "
-            "different event loops", key="asyncio_default_test_loop_scope", scope=defaults.fixture_loop_scope,
+            f"different event loops{instead}", key="asyncio_default_test_loop_scope",
+            scope=defaults.fixture_loop_scope, test_key_accepted="yes" if accepted else "",
             fixture_key_line=str(fixture_setting.line), via=fixture_setting.key,
             test_key_line=str(test_setting.line) if test_setting else "",
             test_via=test_setting.key if test_setting else "")
@@ -585,25 +617,49 @@ def _uses_pytest_asyncio(project: Project, config: PytestConfig | None) -> Modul
     return None
 
 
-def _unset_fixture_scope(project: Project, config: PytestConfig, shown: str) -> Iterator[Finding]:
+def _unset_fixture_scope(project: Project, config: PytestConfig, shown: str,
+                         versions: AsyncioVersions) -> Iterator[Finding]:
     if config.asyncio("asyncio_default_fixture_loop_scope") is not None:
         return
     asyncio_keys = [config.asyncio(key) for key in ("asyncio_mode", "asyncio_default_test_loop_scope")]
     user = _uses_pytest_asyncio(project, config)
     if user is None and not any(asyncio_keys):
         return
+    value = _behaviour_keeping_value(project, config, versions)
+    advice = f"`{value}` keeps today's behaviour" if value else (
+        "no value keeps today's behaviour on every release it runs on: `fixture-scope` needs 1.5, and its async "
+        "fixtures have different scopes")
     yield config_finding(
         UNSET_FIXTURE_SCOPE, config, shown, config.section_line,
         "pytest-asyncio is used but `asyncio_default_fixture_loop_scope` is unset: the default is announced to "
-        "change to `function` in a warning `ignore::DeprecationWarning` hides; set it (`fixture-scope` keeps "
-        "today's behaviour)",
-        key="asyncio_default_fixture_loop_scope")
+        f"change to `function` in a warning `ignore::DeprecationWarning` hides; set it ({advice})",
+        key="asyncio_default_fixture_loop_scope", value=value)
+
+
+def _behaviour_keeping_value(project: Project, config: PytestConfig, versions: AsyncioVersions) -> str:
+    """The value of `asyncio_default_fixture_loop_scope` that changes no loop on any release the project runs
+    on, or '' when there is none. Unset, each async fixture without `loop_scope=` runs on a loop of its own
+    scope: when they all share one scope, that scope says the same thing on every release that has the key;
+    otherwise only `fixture-scope` (1.5) does."""
+    if not versions.key_accepted(Feature.FIXTURE_DEFAULT_KEY, Feature.FIXTURE_DEFAULT_KEY):
+        return ""
+    defaults = LoopDefaults.of(config)
+    scopes = {fixture.scope for path, module in project.modules.items() if project.configs.get(path) is config
+              for fixture in module.all_fixtures
+              if fixture.loop_scope is None and handled_by_pytest_asyncio(fixture, defaults)}
+    if len(scopes) <= 1 and None not in scopes:
+        return next(iter(scopes), None) or "function"
+    if versions.key_accepted(Feature.FIXTURE_SCOPE_VALUE, Feature.FIXTURE_DEFAULT_KEY):
+        return FIXTURE_SCOPE
+    return ""
 
 
 def _unset_without_config(project: Project) -> Iterator[Finding]:
     """Without any pytest config, the first pytest-asyncio use carries the finding."""
     user = _uses_pytest_asyncio(project, None)
     if user is None or not any(project.configs.get(path) is None for path in project.checked):
+        return
+    if not project.asyncio_versions(user).has(Feature.FIXTURE_DEFAULT_KEY, every=False):
         return
     yield python_finding(
         UNSET_FIXTURE_SCOPE, user, user.asyncio_use,  # type: ignore[arg-type]
@@ -618,6 +674,9 @@ def check_project(project: Project) -> Iterator[Finding]:
     yield from check_event_loop(project)
     yield from check_async_pytest_fixtures(project)
     yield from check_marks(project)
+    for module in project.checked_modules():
+        if uses_pytest_asyncio(project, module):
+            yield from check_module_versions(project, module)
 
 
 LOOP_SCOPE = ProjectRuleGroup(RULES, check_project)

@@ -1,0 +1,213 @@
+"""Where a project says which pytest-asyncio it runs on: lock files, then requirement declarations.
+
+Read from the nearest directory (walking up from the pytest config) that holds one of DECLARATION_NAMES
+or a `requirements*.txt`, never past a repository root. Each reader returns (specifier, where) pairs;
+`asyncio_versions.combine` turns them into releases. A file that cannot be read declares nothing: the
+checker must not fail on a project's packaging files, which pytest itself never reads.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from loopbound.asyncio_versions import AsyncioVersions, VersionError, combine
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+LOCK_NAMES = ("uv.lock", "poetry.lock", "pdm.lock", "Pipfile.lock")
+RANGE_NAMES = ("pyproject.toml", "setup.cfg", "tox.ini", "Pipfile")
+DECLARATION_NAMES = (*LOCK_NAMES, *RANGE_NAMES)
+_NAME = "pytest-asyncio"
+_REQUIREMENT = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?P<spec>[^;#@]*)")
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_specifier(line: str) -> str | None:
+    """The specifier of a PEP 508 requirement naming pytest-asyncio ('' for any version); None otherwise."""
+    match = _REQUIREMENT.match(line)
+    if match is None or _normal(match.group("name")) != _NAME or "@" in line.split(";")[0]:
+        return None
+    return match.group("spec").strip().strip("()").strip()
+
+
+def declaration_files(folder: Path) -> list[Path]:
+    """Every file in `folder` that could declare pytest-asyncio, present or not matters to the cache."""
+    candidates = [folder / name for name in DECLARATION_NAMES]
+    candidates += sorted(folder.glob("requirements*.txt")) + sorted(folder.glob("requirements/*.txt"))
+    return candidates
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def _locked(path: Path) -> list[str]:
+    """Exact versions of pytest-asyncio in a lock file."""
+    if path.name == "Pipfile.lock":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return []
+        entries = [section.get(name) for section in data.values() if isinstance(section, dict)
+                   for name in section if _normal(name) == _NAME]
+        return [str(entry["version"]).lstrip("=") for entry in entries
+                if isinstance(entry, dict) and isinstance(entry.get("version"), str)]
+    packages = _toml(path).get("package", [])
+    return [str(package["version"]) for package in packages if isinstance(package, dict)
+            and _normal(str(package.get("name", ""))) == _NAME and isinstance(package.get("version"), str)]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def _poetry_value(value: Any) -> Iterator[str]:
+    """`pytest-asyncio = "^0.23"`, `{ version = "^0.23" }` or a list of such tables."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict) and isinstance(value.get("version"), str):
+        yield value["version"]
+    elif isinstance(value, list):
+        for item in value:
+            yield from _poetry_value(item)
+
+
+def _pyproject(data: dict[str, Any]) -> Iterator[str]:
+    project = data.get("project", {}) if isinstance(data.get("project"), dict) else {}
+    requirements = [*_strings(project.get("dependencies", [])), *_strings(project.get("optional-dependencies", {})),
+                    *_strings(data.get("dependency-groups", {}))]
+    tool = data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
+    for manager in ("pdm", "uv"):
+        section = tool.get(manager, {})
+        if isinstance(section, dict):
+            requirements += _strings(section.get("dev-dependencies", []))
+    for requirement in requirements:
+        specifier = requirement_specifier(requirement)
+        if specifier is not None:
+            yield specifier
+    poetry = tool.get("poetry", {})
+    if isinstance(poetry, dict):
+        tables = [poetry.get("dependencies"), poetry.get("dev-dependencies")]
+        groups = poetry.get("group", {})
+        if isinstance(groups, dict):
+            tables += [group.get("dependencies") for group in groups.values() if isinstance(group, dict)]
+        for table in tables:
+            if isinstance(table, dict):
+                for name, value in table.items():
+                    if _normal(name) == _NAME:
+                        yield from _poetry_value(value)
+
+
+def _pipfile(data: dict[str, Any]) -> Iterator[str]:
+    for section in ("packages", "dev-packages"):
+        table = data.get(section, {})
+        if isinstance(table, dict):
+            for name, value in table.items():
+                if _normal(name) == _NAME:
+                    yield from _poetry_value(value)
+
+
+def _ini_requirements(path: Path) -> Iterator[str]:
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read_string(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, configparser.Error):
+        return
+    for section in parser.sections():
+        wanted = (section.startswith("testenv") if path.name == "tox.ini"
+                  else section in ("options", "options.extras_require"))
+        if not wanted:
+            continue
+        for key, value in parser.items(section):
+            if path.name == "tox.ini" and key != "deps" or section == "options" and key != "install_requires":
+                continue
+            for line in value.splitlines():
+                specifier = requirement_specifier(re.sub(r"^[\w{}\-,]+:\s*", "", line.strip()))
+                if specifier is not None:
+                    yield specifier
+
+
+def _requirements_txt(path: Path) -> Iterator[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return
+    for line in lines:
+        specifier = requirement_specifier(line.split(" #")[0])
+        if specifier is not None:
+            yield specifier
+
+
+def _ranges(path: Path) -> list[str]:
+    if path.name == "pyproject.toml":
+        return list(_pyproject(_toml(path)))
+    if path.name == "Pipfile":
+        return list(_pipfile(_toml(path)))
+    if path.suffix == ".txt":
+        return list(_requirements_txt(path))
+    return list(_ini_requirements(path))
+
+
+def declared_in(folder: Path) -> tuple[list[tuple[str, str]], bool] | None:
+    """(specifier, file) pairs declared in `folder` and whether they are locked; None when the folder holds
+    none of the files that could declare pytest-asyncio."""
+    files = [path for path in declaration_files(folder) if path.is_file()]
+    if not files:
+        return None
+    locked = [(f"=={version}", path.name) for path in files if path.name in LOCK_NAMES for version in _locked(path)]
+    if locked:
+        return locked, True
+    shown = {path: str(path.relative_to(folder)) for path in files}
+    return [(specifier, shown[path]) for path in files if path.name not in LOCK_NAMES
+            for specifier in _ranges(path)], False
+
+
+def project_folder(start: Path, stop: Path, searched: list[Path]) -> Path | None:
+    """The nearest folder, from `start` up to `stop` (loopbound's project root) or the repository root,
+    whichever comes first, holding a declaration file; every folder looked in is added to `searched`
+    (a declaration created there later changes the answer)."""
+    for folder in (start, *start.parents):
+        searched.append(folder)
+        if any(path.is_file() for path in declaration_files(folder)):
+            return folder
+        if folder == stop or (folder / ".git").exists():
+            return None
+    return None
+
+
+def detect(start: Path, stop: Path, installed: str | None, searched: list[Path]) -> AsyncioVersions:
+    """The pytest-asyncio releases the project around `start` runs on (`installed`: next to loopbound)."""
+    folder = project_folder(start, stop, searched)
+    found = declared_in(folder) if folder is not None else None
+    declarations, locked = found if found is not None else ([], False)
+    try:
+        return combine(declarations, locked, installed)
+    except VersionError:
+        return combine([], False, installed)
+
+
+def target(specifier: str) -> AsyncioVersions:
+    """`target-pytest-asyncio` from [tool.loopbound]: the user's word, over anything declared."""
+    return combine([(specifier, "target-pytest-asyncio")], locked=True, installed=None)

@@ -1,0 +1,154 @@
+"""Which pytest-asyncio releases a project runs on: specifiers, declarations, the installed one, the setting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from loopbound import asyncio_versions
+from loopbound.asyncio_declarations import detect, target
+from loopbound.asyncio_versions import RELEASES, AsyncioVersions, Feature, VersionError, admitted, show
+from loopbound.config import ConfigError, load_settings
+
+
+def releases(specifier: str) -> list[str]:
+    return [show(version) for version in admitted(specifier)]
+
+
+@pytest.mark.parametrize(("specifier", "first", "last"), [
+    (">=0.23,<0.24", "0.23.0", "0.23.8"),
+    ("^0.23", "0.23.0", "0.23.8"),  # Poetry: 0.x carets stop at the next minor
+    ("^1.0", "1.0.0", "1.5.0"),
+    ("~0.21.1", "0.21.1", "0.21.2"),
+    ("~=0.23.5", "0.23.5", "0.23.8"),
+    ("==0.23.*", "0.23.0", "0.23.8"),
+    (">= 0.21, < 0.24", "0.21.0", "0.23.8"),
+    ("0.21.1", "0.21.1", "0.21.1"),  # Poetry's bare version is a pin
+    (">0.26", "1.0.0", "1.5.0"),
+    ("*", "0.10.0", "1.5.0"),
+])
+def test_specifiers(specifier: str, first: str, last: str) -> None:
+    found = releases(specifier)
+    assert (found[0], found[-1]) == (first, last)
+
+
+def test_exclusions_and_unions() -> None:
+    assert "1.3.0" not in releases(">=1.2,!=1.3.0")
+    assert releases("^0.18 || ^0.23") == [r for r in RELEASES if r.startswith(("0.18.", "0.23."))]
+    assert releases(">0.23.5") [0] == "0.23.6"  # PEP 440: not 0.23.5.post1
+    assert releases("==0.23.5") == ["0.23.5"]
+
+
+def test_unreadable_specifier() -> None:
+    with pytest.raises(VersionError):
+        admitted(">>0.23")
+
+
+def test_features_follow_the_releases() -> None:
+    only_023 = AsyncioVersions(admitted("^0.23"), "test")
+    assert only_023.lacks(Feature.LOOP_SCOPE) and not only_023.has(Feature.LOOP_SCOPE, every=False)
+    spanning = AsyncioVersions(admitted(">=0.24,<1.3"), "test")
+    assert spanning.has(Feature.FIXTURE_DEFAULT_KEY) and spanning.lacks(Feature.TEST_DEFAULT_KEY)
+    assert spanning.has(Feature.TEST_DEFAULT_KEY, every=False)
+    unknown = AsyncioVersions.unknown()
+    assert not unknown.lacks(Feature.LOOP_SCOPE)  # nothing declared: nothing to report
+    # nothing known: a fix writes what every release that has the key accepts
+    assert unknown.key_accepted(Feature.TEST_DEFAULT_KEY, Feature.TEST_DEFAULT_KEY)
+    assert not unknown.key_accepted(Feature.FIXTURE_SCOPE_VALUE, Feature.FIXTURE_DEFAULT_KEY)
+
+
+def found(tmp_path: Path, files: dict[str, str], installed: str | None = None) -> AsyncioVersions:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return detect(tmp_path, tmp_path, installed, [])
+
+
+def span(versions: AsyncioVersions) -> tuple[str, str]:
+    return show(versions.versions[0]), show(versions.versions[-1])
+
+
+LOCK = '[[package]]\nname = "pytest-asyncio"\nversion = "0.23.8"\n\n[[package]]\nname = "pytest"\nversion = "8.0.0"\n'
+
+
+@pytest.mark.parametrize("name", ["uv.lock", "poetry.lock", "pdm.lock"])
+def test_toml_lock_files(tmp_path: Path, name: str) -> None:
+    versions = found(tmp_path, {name: LOCK, "pyproject.toml": '[project]\ndependencies = ["pytest-asyncio>=0.21"]\n'},
+                     installed="1.5.0")
+    assert span(versions) == ("0.23.8", "0.23.8") and versions.source == name
+
+
+def test_pipfile_lock(tmp_path: Path) -> None:
+    lock = {"_meta": {}, "develop": {"pytest-asyncio": {"version": "==0.21.1"}}}
+    assert span(found(tmp_path, {"Pipfile.lock": json.dumps(lock)})) == ("0.21.1", "0.21.1")
+
+
+@pytest.mark.parametrize("pyproject", [
+    '[project]\ndependencies = ["pytest-asyncio>=0.24,<0.26"]\n',
+    '[project.optional-dependencies]\ntest = ["pytest", "pytest_asyncio[testing] >=0.24, <0.26 ; python_version>\'3\'"]\n',
+    '[dependency-groups]\ndev = ["Pytest.Asyncio>=0.24,<0.26", {include-group = "lint"}]\nlint = ["ruff"]\n',
+    '[tool.poetry.group.test.dependencies]\npytest-asyncio = "^0.24 || ^0.25"\n',
+    '[tool.poetry.dev-dependencies]\npytest-asyncio = { version = ">=0.24,<0.26", optional = true }\n',
+])
+def test_pyproject_ranges(tmp_path: Path, pyproject: str) -> None:
+    versions = found(tmp_path, {"pyproject.toml": pyproject})
+    assert versions.declared and span(versions) == ("0.24.0", "0.25.3")
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("requirements-dev.txt", "pytest\npytest-asyncio==0.23.8  # pinned\n"),
+    ("requirements/test.txt", "-r base.txt\npytest-asyncio == 0.23.8\n"),
+    ("setup.cfg", "[options.extras_require]\ntest =\n    pytest\n    pytest-asyncio==0.23.8\n"),
+    ("tox.ini", "[testenv]\ndeps =\n    py311: pytest-asyncio==0.23.8\n"),
+    ("Pipfile", '[dev-packages]\npytest-asyncio = "==0.23.8"\n'),
+])
+def test_other_declarations(tmp_path: Path, name: str, text: str) -> None:
+    assert span(found(tmp_path, {name: text}, installed="1.5.0")) == ("0.23.8", "0.23.8")
+
+
+def test_installed_counts_only_inside_the_range(tmp_path: Path) -> None:
+    inside = found(tmp_path, {"pyproject.toml": '[project]\ndependencies = ["pytest-asyncio>=0.23"]\n'}, "1.4.1")
+    assert span(inside) == ("1.4.1", "1.4.1")
+    outside = found(tmp_path, {"pyproject.toml": '[project]\ndependencies = ["pytest-asyncio<0.24"]\n'}, "1.4.1")
+    assert span(outside) == ("0.10.0", "0.23.8")
+
+
+def test_nothing_declared(tmp_path: Path) -> None:
+    assert span(found(tmp_path, {"pyproject.toml": "[tool.pytest.ini_options]\n"}, "1.5.0")) == ("1.5.0", "1.5.0")
+    assert not found(tmp_path, {}, None).known
+
+
+def test_nearest_declaring_folder_and_repository_root(tmp_path: Path) -> None:
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "requirements.txt").write_text("pytest-asyncio==0.21.1\n", encoding="utf-8")
+    (tmp_path / "repo" / "service" / "tests").mkdir(parents=True)
+    (tmp_path / "repo" / "service" / "pyproject.toml").write_text(
+        '[project]\ndependencies = ["pytest-asyncio==1.0.0"]\n', encoding="utf-8")
+    searched: list[Path] = []
+    versions = detect(tmp_path / "repo" / "service" / "tests", tmp_path / "nowhere", None, searched)
+    assert span(versions) == ("1.0.0", "1.0.0") and searched[-1] == tmp_path / "repo" / "service"
+    assert not detect(tmp_path / "repo", tmp_path / "nowhere", None, []).known  # not past the repository root
+
+
+def test_unreadable_declarations_declare_nothing(tmp_path: Path) -> None:
+    assert not found(tmp_path, {"pyproject.toml": "[project\n", "uv.lock": "not toml ["}).known
+
+
+def test_installed_version_reads_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # this suite stubs it out; here the real lookup is under test
+    installed = asyncio_versions.installed_version()
+    assert installed is None or asyncio_versions.parse_version(installed) >= (0,)
+
+
+def test_target_setting(tmp_path: Path) -> None:
+    config = tmp_path / "pyproject.toml"
+    config.write_text('[tool.loopbound]\ntarget-pytest-asyncio = ">=0.23,<0.24"\n', encoding="utf-8")
+    settings = load_settings(config)
+    assert settings.target_pytest_asyncio == ">=0.23,<0.24"
+    assert target(">=0.23,<0.24").lacks(Feature.LOOP_SCOPE)
+    for bad in ('"<0.1"', '">>1"', "1"):
+        config.write_text(f"[tool.loopbound]\ntarget-pytest-asyncio = {bad}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match="target-pytest-asyncio"):
+            load_settings(config)
