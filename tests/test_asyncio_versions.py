@@ -9,7 +9,14 @@ import pytest
 
 from loopbound import asyncio_versions
 from loopbound.asyncio_declarations import detect, target
-from loopbound.asyncio_versions import RELEASES, AsyncioVersions, Feature, VersionError, admitted, show
+from loopbound.asyncio_versions import (
+    RELEASES,
+    AsyncioVersions,
+    Feature,
+    VersionError,
+    admitted,
+    show,
+)
 from loopbound.config import ConfigError, load_settings
 
 
@@ -37,7 +44,7 @@ def test_specifiers(specifier: str, first: str, last: str) -> None:
 def test_exclusions_and_unions() -> None:
     assert "1.3.0" not in releases(">=1.2,!=1.3.0")
     assert releases("^0.18 || ^0.23") == [r for r in RELEASES if r.startswith(("0.18.", "0.23."))]
-    assert releases(">0.23.5") [0] == "0.23.6"  # PEP 440: not 0.23.5.post1
+    assert releases(">0.23.5")[0] == "0.23.6"  # PEP 440: not 0.23.5.post1
     assert releases("==0.23.5") == ["0.23.5"]
 
 

@@ -69,13 +69,18 @@ def _with_value(line: str, value: str, toml: bool) -> str | None:
         return None  # a non-string TOML value: not something pytest-asyncio could have read
     else:
         new_rest = value
-    return body[:match.start("rest")] + new_rest + ending
+    return body[:match.start("separator")] + _spaced(match["separator"]) + new_rest + ending
+
+
+def _spaced(separator: str) -> str:
+    """` =` of a `key =` line whose value continues below, given the space its value then needs."""
+    return separator + " " if separator[:1] in (" ", "\t") and separator[-1:] not in (" ", "\t") else separator
 
 
 def _render(template: str | None, key: str, value: str, toml: bool) -> str:
     """A new key line in the style of `template` (a sibling key line), or the plain style of the format."""
     match = _KEY_LINE.match(template.rstrip("\r\n")) if template else None
-    indent, separator = (match["indent"], match["separator"]) if match else ("", " = ")
+    indent, separator = (match["indent"], _spaced(match["separator"])) if match else ("", " = ")
     quote = ""
     if toml:
         written = match["rest"][:1] if match else ""
@@ -101,10 +106,13 @@ def set_keys(text: str, toml: bool, row: int, values: Sequence[tuple[str, str]])
             rewritten = _with_value(lines[found], value, toml)
             if rewritten is None:
                 return None
-            lines[found] = rewritten
+            continued = _continuation_end(lines, found, section, toml) - found - 1
+            lines[found:found + 1 + continued] = [rewritten]  # an INI value continued below is replaced whole
+            section = _Section(section.header, section.end - continued)
             anchor = found
             continue
         template = lines[fixture_line] if fixture_line is not None else _sibling(lines, section)
+        anchor = _continuation_end(lines, anchor, section, toml) - 1  # below a value continued on later lines
         if not lines[anchor].endswith(("\n", "\r")):
             lines[anchor] += newline
         anchor += 1
@@ -113,6 +121,17 @@ def set_keys(text: str, toml: bool, row: int, values: Sequence[tuple[str, str]])
         if fixture_line is None and key == FIXTURE_KEY:
             fixture_line = anchor
     return "".join(lines)
+
+
+def _continuation_end(lines: list[str], index: int, section: _Section, toml: bool) -> int:
+    """The index after the INI key line at `index` and the indented lines that continue its value
+    (`key =` / `    session`); a header line or a TOML line ends at itself."""
+    end = index + 1
+    if toml or index == section.header:
+        return end
+    while end < section.end and lines[end][:1] in (" ", "\t") and lines[end].strip():
+        end += 1
+    return end
 
 
 def _sibling(lines: list[str], section: _Section) -> str | None:

@@ -601,7 +601,7 @@ def _config_mismatch(config: PytestConfig, shown: str, hook_scopes: set[str],
             f"`asyncio_default_fixture_loop_scope` is {defaults.fixture_loop_scope!r} but "
             f"`asyncio_default_test_loop_scope` {written}: async fixtures and the tests using them run on "
             f"different event loops{instead}", key="asyncio_default_test_loop_scope",
-            scope=defaults.fixture_loop_scope, test_key_accepted="yes" if accepted else "",
+            scope=defaults.fixture_loop_scope, test_key_accepted="yes" if accepted and has_header(config) else "",
             fixture_key_line=str(fixture_setting.line), via=fixture_setting.key,
             test_key_line=str(test_setting.line) if test_setting else "",
             test_via=test_setting.key if test_setting else "")
@@ -633,7 +633,13 @@ def _unset_fixture_scope(project: Project, config: PytestConfig, shown: str,
         UNSET_FIXTURE_SCOPE, config, shown, config.section_line,
         "pytest-asyncio is used but `asyncio_default_fixture_loop_scope` is unset: the default is announced to "
         f"change to `function` in a warning `ignore::DeprecationWarning` hides; set it ({advice})",
-        key="asyncio_default_fixture_loop_scope", value=value)
+        key="asyncio_default_fixture_loop_scope", value=value if has_header(config) else "")
+
+
+def has_header(config: PytestConfig) -> bool:
+    """The pytest table is written as a `[section]` header the config fixes can write under; not when it is
+    an inline table or dotted keys under another table, where a line below would land in the wrong table."""
+    return config.section_line > 0
 
 
 def _behaviour_keeping_value(project: Project, config: PytestConfig, versions: AsyncioVersions) -> str:
