@@ -89,3 +89,19 @@ def test_explicit_config_file_is_checked(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.chdir(project)
     result = check_project([], [Path("pyproject.toml")], Settings(project_root=project), EVERY_CODE)
     assert [(f.path, f.start.row, f.code) for f in result.findings] == [("pyproject.toml", 6, "LB307")]
+
+
+def test_fixtures_handing_over_nothing_loop_bound_are_latent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-process ASGI client, plain data and a mock cross loops harmlessly; a future does not."""
+    from loopbound.findings import Severity
+
+    def severities(name: str) -> set[tuple[str, Severity]]:
+        project = FIXTURES / "projects" / name
+        monkeypatch.chdir(project)
+        settings = Settings(project_root=project)
+        found = discover([Path(".")], settings)
+        result = check_project(found.python_files, found.config_files, settings, frozenset({"LB301", "LB302"}))
+        return {(finding.code, finding.severity) for finding in result.findings}
+
+    assert severities("asgi_client_session_latent") == {("LB302", Severity.LATENT)}
+    assert severities("fixture_scope_only_config") == {("LB301", Severity.ERROR), ("LB302", Severity.ERROR)}

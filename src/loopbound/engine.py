@@ -238,7 +238,8 @@ def check_project(python_files: Iterable[Path], config_files: Iterable[Path], se
     from loopbound.asyncio_declarations import target
 
     stated = settings.target_pytest_asyncio
-    project = build(python_files, config_files, settings.project_root, target(stated) if stated else None)
+    project = build(python_files, config_files, settings.project_root, target(stated) if stated else None,
+                    settings.registry)
     if inputs is not None:
         from loopbound.project import inputs as project_inputs
 

@@ -20,6 +20,7 @@ from loopbound import asyncio_versions
 from loopbound.asyncio_declarations import declaration_files, detect
 from loopbound.asyncio_versions import AsyncioVersions
 from loopbound.discovery import display_path, real_path
+from loopbound.fixture_handover import Handover, fixture_handover, module_bound_names
 from loopbound.names import ImportTable
 from loopbound.pytest_config import (
     CONFIG_NAMES,
@@ -28,6 +29,7 @@ from loopbound.pytest_config import (
     locate,
 )
 from loopbound.pytest_config import load as load_config
+from loopbound.registry import DEFAULT_REGISTRY, Registry
 
 SCOPES = ("function", "class", "module", "package", "session")
 FIXTURE_SCOPE = "fixture-scope"  # asyncio_default_fixture_loop_scope: "use each fixture's own scope"
@@ -77,6 +79,8 @@ class Fixture:
     requests: tuple[str, ...]
     autouse: bool
     class_name: str | None
+    handover: Handover = Handover.UNKNOWN  # what its tests receive; read before the body is dropped
+    builds_on: tuple[str, ...] = ()  # requested fixtures whose values it builds what it hands over from
 
     @property
     def is_async(self) -> bool:
@@ -315,6 +319,7 @@ class Project:
     project_root: Path = field(default_factory=Path.cwd)
     read_errors: list[str] = field(default_factory=list)
     read_files: set[Path] = field(default_factory=set)  # every Python file read, kept or not: the cache's inputs
+    registry: Registry = DEFAULT_REGISTRY
     target: AsyncioVersions | None = None  # `target-pytest-asyncio`: the user's word over any declaration
     installed: str | None = None  # the pytest-asyncio next to loopbound, from its metadata
     versions: dict[Path, AsyncioVersions] = field(default_factory=dict)  # per folder the search started in
@@ -390,6 +395,30 @@ class Project:
         scopes += [conftest.fixtures.values() for conftest in self.conftests(module) if conftest is not module]
         for fixtures in scopes:
             yield from (fixture for fixture in fixtures if fixture.autouse)
+
+    def hands_over_loop_bound(self, fixture: Fixture, test: Test | None = None) -> bool:
+        """Does this fixture hand its tests something loop-bound? Its own body says so, or it builds on a
+        requested fixture that does (resolved as `test` sees it; without a test, any fixture of that name
+        under the same config). The one question LB301 and LB302's severity ask."""
+        pending, seen = [fixture], set()
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            if current.handover is Handover.LOOP_BOUND:
+                return True
+            if current.handover is Handover.UNKNOWN:
+                pending += [other for name in current.builds_on for other in self._named(name, current, test)]
+        return False
+
+    def _named(self, name: str, requester: Fixture, test: Test | None) -> list[Fixture]:
+        if test is not None:
+            found = self.resolve(test, name, below=requester if requester.name == name else None)
+            return [found] if found is not None else []
+        config = self.config_for(requester.module.path)
+        return [fixture for path, module in self.modules.items() if self.configs.get(path) is config
+                for fixture in module.all_fixtures if fixture.name == name and fixture is not requester]
 
     def closure(self, test: Test) -> list[Fixture]:
         """Every fixture the test ends up using: requested, autouse, and what those request in turn."""
@@ -482,7 +511,7 @@ def parse(path: Path, prefilter: bool = False) -> Module | None:
 
 
 def build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path,
-          target: AsyncioVersions | None = None) -> Project:
+          target: AsyncioVersions | None = None, registry: Registry = DEFAULT_REGISTRY) -> Project:
     """The project view of the checked files: their configs, and every conftest.py above the test modules.
 
     The cyclic garbage collector is paused while the trees are built: they hold no cycles, and each
@@ -491,12 +520,13 @@ def build(python_files: Iterable[Path], config_files: Iterable[Path], project_ro
     from loopbound.engine import paused_gc
 
     with paused_gc():
-        return _build(python_files, config_files, project_root, target)
+        return _build(python_files, config_files, project_root, target, registry)
 
 
 def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path,
-           target: AsyncioVersions | None) -> Project:
-    project = Project(project_root=project_root, target=target, installed=asyncio_versions.installed_version())
+           target: AsyncioVersions | None, registry: Registry) -> Project:
+    project = Project(project_root=project_root, target=target, installed=asyncio_versions.installed_version(),
+                      registry=registry)
     for path in config_files:
         load_explicit_config(project, path)
     for path in python_files:
@@ -546,8 +576,17 @@ def _module(project: Project, path: Path, is_test: bool) -> Module | None:
         module = parse(path, prefilter=is_test)
         if module is None:
             return None
-        project.modules[path] = _release_trees(ModuleReader(module, is_test).read())
+        project.modules[path] = _release_trees(_note_handovers(ModuleReader(module, is_test).read(), project.registry))
     return project.modules[path]
+
+
+def _note_handovers(module: Module, registry: Registry) -> Module:
+    """What each async fixture hands over, while its body is still there."""
+    bound = module_bound_names(module.tree, module.imports, registry)
+    for fixture in module.all_fixtures:
+        if fixture.is_async:
+            fixture.handover, fixture.builds_on = fixture_handover(fixture.node, module.imports, registry, bound)
+    return module
 
 
 def _release_trees(module: Module) -> Module:

@@ -43,6 +43,10 @@ class Resource:
     aliases: tuple[str, ...] = ()  # re-exports and private module paths users import it from
     safe_arguments: tuple[SafeArgument, ...] = ()
     awaitable: bool = False  # the constructor itself is awaited (`await asyncpg.create_pool()`)
+    # Arguments that leave it holding nothing loop-bound at all, so it may cross event loops (an
+    # in-process ASGI transport makes its loop objects per request, in the caller's loop). `value` is
+    # the qualified name of the argument or of the callable that builds it; "*" is any value.
+    loop_free_arguments: tuple[SafeArgument, ...] = ()
     note: str = ""
 
     @property
@@ -80,6 +84,10 @@ def _sa(name: str, module: str) -> tuple[str, ...]:
     return (f"{_SA}.{module}.{name}", f"sqlmodel.ext.asyncio.{name}")
 
 
+# httpx's in-process ASGI transport holds no connection pool (`app=` is httpx < 0.28's shorthand for it);
+# tests/runtime shows a session-scoped client over one passing function-loop tests.
+_ASGI_TRANSPORT = (SafeArgument("transport", "httpx.ASGITransport"),
+                   SafeArgument("transport", "httpx._transports.asgi.ASGITransport"), SafeArgument("app", "*"))
 _PRIMITIVES = ("Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier",
                "Queue", "LifoQueue", "PriorityQueue")
 
@@ -87,17 +95,21 @@ BUILTIN_RESOURCES: tuple[Resource, ...] = (
     # SQLAlchemy 2.x: the pool of an AsyncEngine holds connections made on one loop.
     Resource(f"{_SA}.create_async_engine", "SQLAlchemy", ("dispose",),
              aliases=(f"{_SA}.engine.create_async_engine", "sqlmodel.ext.asyncio.create_async_engine"),
-             safe_arguments=_NULL_POOL_ALIASES, note="`poolclass=NullPool` makes it safe"),
+             safe_arguments=_NULL_POOL_ALIASES, note="`poolclass=NullPool` makes it safe",
+             loop_free_arguments=_NULL_POOL_ALIASES),
     Resource(f"{_SA}.async_engine_from_config", "SQLAlchemy", ("dispose",),
-             aliases=(f"{_SA}.engine.async_engine_from_config",), safe_arguments=_NULL_POOL_ALIASES),
+             aliases=(f"{_SA}.engine.async_engine_from_config",), safe_arguments=_NULL_POOL_ALIASES,
+             loop_free_arguments=_NULL_POOL_ALIASES),
     Resource(f"{_SA}.create_async_pool_from_url", "SQLAlchemy", ("dispose",),
-             aliases=(f"{_SA}.engine.create_async_pool_from_url",), safe_arguments=_NULL_POOL_ALIASES),
+             aliases=(f"{_SA}.engine.create_async_pool_from_url",), safe_arguments=_NULL_POOL_ALIASES,
+             loop_free_arguments=_NULL_POOL_ALIASES),
     Resource(f"{_SA}.AsyncEngine", "SQLAlchemy", ("dispose",), aliases=(f"{_SA}.engine.AsyncEngine",)),
     Resource(f"{_SA}.AsyncSession", "SQLAlchemy", ("close",),
              aliases=(f"{_SA}.session.AsyncSession", "sqlmodel.ext.asyncio.session.AsyncSession",
                       "sqlmodel.ext.asyncio.AsyncSession")),
     # httpx / httpcore: the connection pool's sockets and locks belong to one loop.
-    Resource("httpx.AsyncClient", "httpx", ("aclose",), aliases=("httpx._client.AsyncClient",)),
+    Resource("httpx.AsyncClient", "httpx", ("aclose",), aliases=("httpx._client.AsyncClient",),
+             loop_free_arguments=_ASGI_TRANSPORT),
     Resource("httpx.AsyncHTTPTransport", "httpx", ("aclose",),
              aliases=("httpx._transports.default.AsyncHTTPTransport",)),
     Resource("httpcore.AsyncConnectionPool", "httpcore", ("aclose",)),

@@ -86,3 +86,18 @@ def test_clean_project_passes_under_real_pytest_asyncio(project: str, tmp_path: 
     assert completed.returncode == 0, output
     assert LOOP_ERROR not in output and UNSET_WARNING not in output
     assert _reported(directory) == set()
+
+
+# Fixtures on a wider loop that hand over nothing loop-bound: the mismatch is real, nothing breaks.
+LATENT = {"asgi_client_session_latent": {"LB302"}}
+
+
+@pytest.mark.runtime
+@pytest.mark.parametrize("project", sorted(LATENT))
+def test_latent_project_passes_and_does_not_fail_the_check(project: str, tmp_path: Path) -> None:
+    directory = _copy(project, tmp_path)
+    completed = _pytest(directory)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert _reported(directory) == LATENT[project]
+    check = _run([sys.executable, "-m", "loopbound", "check", ".", "--select", "LB3", "--isolated"], directory)
+    assert check.returncode == 0 and "latent" in check.stdout, check.stdout + check.stderr

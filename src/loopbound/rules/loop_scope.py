@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loopbound.asyncio_versions import AsyncioVersions, Feature, since
@@ -50,7 +50,8 @@ CONFIG_MISMATCH = Rule(
         "Reads the pytest config that governs the tests (pytest.toml, pytest.ini, pyproject.toml, tox.ini or "
         "setup.cfg, found as pytest finds it) and reports `asyncio_default_fixture_loop_scope` when it names a "
         "wider scope than `asyncio_default_test_loop_scope` (unset means `function`). The finding points at the "
-        "config line."
+        "config line. It is an error when an async fixture on that default loop hands its tests something "
+        "loop-bound (as LB302 judges it), latent otherwise."
     ),
     why_bad=(
         "Since pytest-asyncio 0.24 every async fixture without its own `loop_scope` runs on the loop named by "
@@ -78,7 +79,13 @@ FIXTURE_WIDER = Rule(
         "too) and each asyncio test's loop scope (the closest `asyncio` mark's `loop_scope` on the test, its class "
         "or module `pytestmark`, else `asyncio_default_test_loop_scope`, else `function`). Fixtures are resolved "
         "as pytest resolves them: the test's class, its module, then every conftest.py above it. The fixture is "
-        "reported, naming one test that uses it on another loop."
+        "reported, naming one test that uses it on another loop. It is an error when the fixture hands over "
+        "something loop-bound: what it returns or yields is, or is built from, a resource of the registry "
+        "(a client, pool, engine, asyncio primitive or future), it builds on a requested fixture that does, or it "
+        "touches a module-level pooled resource or stores one in module state. An in-process ASGI client "
+        "(`httpx.AsyncClient(transport=ASGITransport(app=app))`, `AsyncClient(app=app)`, which make their loop "
+        "objects per request in the caller's loop), a `NullPool` engine, plain data, a mock or `None` cross loops "
+        "harmlessly, and a call whose result the fixture's module does not show: the finding is then latent."
     ),
     why_bad=(
         "In pytest-asyncio 0.24 and later (and in every 1.x release) a fixture and a test with different loop "
@@ -335,14 +342,19 @@ def _wider_fixture(fixture: Fixture, loop: str, uses: list[_Use], project: Proje
     test, test_scope = uses[0].test, uses[0].scope
     where = f"{test.module.display}:{test.node.lineno}"
     qualified = f"{test.class_name}.{test.name}" if test.class_name else test.name
-    return python_finding(
+    bound = project.hands_over_loop_bound(fixture, test)
+    consequence = "what the fixture creates is bound to the other loop" if bound else (
+        "nothing it visibly hands over is loop-bound (an in-process ASGI client, plain data, a mock), so this is "
+        "latent until it does")
+    finding = python_finding(
         FIXTURE_WIDER, fixture.module, definition_span(fixture.module, fixture.node),
         f"async fixture `{fixture.name}` runs on the {loop}-scoped event loop, but test `{qualified}` ({where}) "
-        f"uses it on a {test_scope}-scoped loop: what the fixture creates is bound to the other loop",
+        f"uses it on a {test_scope}-scoped loop: {consequence}",
         fixture=fixture.name, fixture_loop_scope=loop, fixture_scope=fixture.scope or "",
         test=qualified, test_path=test.module.display, test_loop_scope=test_scope,
-        **_alignment(fixture, loop, uses, project),
+        handover=fixture.handover.value, **_alignment(fixture, loop, uses, project),
     )
+    return finding if bound else replace(finding, severity=Severity.LATENT)
 
 
 def _alignment(fixture: Fixture, loop: str, uses: list[_Use], project: Project) -> dict[str, str]:
@@ -556,7 +568,8 @@ def check_configs(project: Project, display: Callable[[Path], str]) -> Iterator[
         yield from _invalid_config_values(config, shown)
         yield from check_config_versions(config, shown, versions)
         if versions.has(Feature.FIXTURE_DEFAULT_KEY, every=False):
-            yield from _config_mismatch(config, shown, _hook_scopes(project, config), versions)
+            for finding in _config_mismatch(config, shown, _hook_scopes(project, config), versions):
+                yield finding if _hands_over_bound(project, config) else replace(finding, severity=Severity.LATENT)
             yield from _unset_fixture_scope(project, config, shown, versions)
     yield from _unset_without_config(project)
 
@@ -634,6 +647,15 @@ def _unset_fixture_scope(project: Project, config: PytestConfig, shown: str,
         "pytest-asyncio is used but `asyncio_default_fixture_loop_scope` is unset: the default is announced to "
         f"change to `function` in a warning `ignore::DeprecationWarning` hides; set it ({advice})",
         key="asyncio_default_fixture_loop_scope", value=value if has_header(config) else "")
+
+
+def _hands_over_bound(project: Project, config: PytestConfig) -> bool:
+    """Some async fixture that runs on the configured default loop hands a loop-bound object to its tests."""
+    defaults = LoopDefaults.of(config)
+    return any(fixture.loop_scope is None and handled_by_pytest_asyncio(fixture, defaults)
+               and project.hands_over_loop_bound(fixture)
+               for path, module in project.modules.items() if project.configs.get(path) is config
+               for fixture in module.all_fixtures)
 
 
 def has_header(config: PytestConfig) -> bool:
