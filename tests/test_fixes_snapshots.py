@@ -81,18 +81,19 @@ def test_some_snapshots_change_something() -> None:
     """A snapshot whose input equals its output proves nothing; only deliberate no-fix cases may."""
     unchanged = [case.name for case in CASES
                  if all(path.read_bytes() == _expected(path).read_bytes() for path in case.glob("input.*"))]
-    assert sorted(unchanged) == sorted(["narrower_fixture_blocks", "unfixable_class_body", *VERSION_DECLINED])
+    assert sorted(unchanged) == sorted(["narrower_fixture_blocks", "unfixable_class_body", *DECLINED])
 
 
-# No fix, because a pytest-asyncio release the case declares would not understand it, or the pytest table is
-# inline or dotted keys (a line below would land in another table): the rule still reports.
-VERSION_DECLINED = {"declared_0_24": "LB301", "mixed_scopes_pinned_1_4": "LB306", "declared_from_0_23": "LB305",
+# No fix, because a pytest-asyncio release the case declares would not understand it, the pytest table is
+# inline or dotted keys (a line below would land in another table), or `pytest.fixture` takes no
+# `loop_scope=`: the rule still reports.
+DECLINED = {"declared_0_24": "LB301", "mixed_scopes_pinned_1_4": "LB306", "declared_from_0_23": "LB305",
                     "uv_lock_0_23_session_loop": "LB303", "inline_pytest_table": "LB306",
-                    "dotted_pytest_keys": "LB301"}
+                    "dotted_pytest_keys": "LB301", "auto_mode_pytest_fixture": "LB308"}
 
 
-@pytest.mark.parametrize("name", sorted(VERSION_DECLINED))
-def test_version_declined_cases_still_report(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", sorted(DECLINED))
+def test_declined_cases_still_report(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from loopbound.engine import check_project
 
     case = next(case for case in CASES if case.name == name)
@@ -102,8 +103,8 @@ def test_version_declined_cases_still_report(name: str, tmp_path: Path, monkeypa
     monkeypatch.chdir(tmp_path)
     python = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*.py"))
     configs = [Path(name) for name in CONFIG_NAMES if (tmp_path / name).is_file()]
-    result = check_project(python, configs, Settings(project_root=tmp_path.resolve()), frozenset({VERSION_DECLINED[name]}))
-    assert [finding.code for finding in result.findings] == [VERSION_DECLINED[name]], result.findings
+    result = check_project(python, configs, Settings(project_root=tmp_path.resolve()), frozenset({DECLINED[name]}))
+    assert [finding.code for finding in result.findings] == [DECLINED[name]], result.findings
 
 
 @pytest.mark.parametrize("code", ["LB201", "LB202", "LB203", "LB204"])

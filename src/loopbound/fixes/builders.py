@@ -29,6 +29,7 @@ BUILDERS: dict[str, str] = {
     "LB304": "loopbound.fixes.loop_scope:use_pytest_asyncio_fixture",
     "LB305": "loopbound.fixes.loop_scope:rename_mark_scope",
     "LB306": "loopbound.fixes.loop_scope:set_fixture_loop_scope",
+    "LB308": "loopbound.fixes.loop_alignment:widen_fixture_loop",
 }
 
 

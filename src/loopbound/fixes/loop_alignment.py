@@ -29,6 +29,43 @@ def align_test_loops(finding: Finding, ctx: FixContext) -> Fix | None:
         return None
     if align == "config":
         return _align_config(finding, ctx, loop)
+    texts = _marked_targets(finding, ctx, loop, {})
+    if texts is None:
+        return None
+    old, new = texts
+    return fix_from_texts(Applicability.UNSAFE,
+                          f"Run the {_count(finding)} test(s) using `{finding.datum('fixture')}` on its {loop}-scoped "
+                          "loop", old, new)
+
+
+def widen_fixture_loop(finding: Finding, ctx: FixContext) -> Fix | None:
+    """LB308: `loop_scope=` set to the fixture's own scope, and the tests using it on a narrower loop moved
+    onto that loop (LB302's edit)."""
+    scope = finding.datum("fixture_scope")
+    if not scope or finding.datum("align") != "marks":
+        return None
+    widened = _with_fixture_loop_scope(ctx.module(), finding.start.row, scope)
+    if widened is None:
+        return None
+    texts = _marked_targets(finding, ctx, scope, {ctx.path: widened})
+    if texts is None:
+        return None
+    old, new = texts
+    old.setdefault(ctx.path, ctx.text)
+    new.setdefault(ctx.path, widened)
+    moved = f", and its {_count(finding)} test(s) with it" if _count(finding) else ""
+    return fix_from_texts(Applicability.UNSAFE, f"Run `{finding.datum('fixture')}` on a {scope}-scoped loop{moved}",
+                          old, new)
+
+
+def _count(finding: Finding) -> int:
+    return len((finding.datum("targets") or "").splitlines())
+
+
+def _marked_targets(finding: Finding, ctx: FixContext, loop: str,
+                    edited: dict[str, str]) -> tuple[dict[str, str], dict[str, str]] | None:
+    """(old, new) texts of every file holding a test of the finding's `targets`, each test marked to run on
+    `loop`; `edited` holds files already changed by the same fix (marked on top of that change)."""
     targets: dict[str, list[int]] = {}
     for target in (finding.datum("targets") or "").splitlines():
         path, _, row = target.rpartition("\t")
@@ -37,15 +74,41 @@ def align_test_loops(finding: Finding, ctx: FixContext) -> Fix | None:
     new: dict[str, str] = {}
     for path, rows in targets.items():
         text = ctx.text if path == ctx.path else ctx.read(path)
-        module = ctx.module() if path == ctx.path else cst.parse_module(text)
+        if path in edited:
+            module = cst.parse_module(edited[path])
+        else:
+            module = ctx.module() if path == ctx.path else cst.parse_module(text)
         marked = mark_tests(module, rows, loop)
         if marked is None:
             return None
         old[path], new[path] = text, marked
-    tests = sum(len(rows) for rows in targets.values())
-    return fix_from_texts(Applicability.UNSAFE,
-                          f"Run the {tests} test(s) using `{finding.datum('fixture')}` on its {loop}-scoped loop",
-                          old, new)
+    return old, new
+
+
+def _with_fixture_loop_scope(module: cst.Module, row: int, scope: str) -> str | None:
+    """The module with `loop_scope=scope` on the `pytest_asyncio.fixture` decorator of the function at `row`."""
+    wrapper = MetadataWrapper(module)
+    positions = wrapper.resolve(PositionProvider)
+    changed = False
+
+    class Widen(cst.CSTTransformer):
+        def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+            nonlocal changed
+            if positions[original_node.name].start.line != row:
+                return updated_node
+            decorators = list(updated_node.decorators)
+            for index, decorator in enumerate(decorators):
+                expression = decorator.decorator
+                callee = expression.func if isinstance(expression, cst.Call) else expression
+                if dotted_name(callee).rsplit(".", 1)[-1] != "fixture" or dotted_name(callee) == "pytest.fixture":
+                    continue
+                decorators[index] = _with_keyword(decorator, "loop_scope", scope)
+                changed = True
+                break
+            return updated_node.with_changes(decorators=decorators)
+
+    transformed = wrapper.module.visit(Widen())
+    return transformed.code if changed else None
 
 
 def _align_config(finding: Finding, ctx: FixContext, loop: str) -> Fix | None:
@@ -76,15 +139,20 @@ def _loop_scope_argument(loop: str) -> cst.Arg:
 
 def _with_loop_scope(decorator: cst.Decorator, loop: str) -> cst.Decorator:
     """The mark with `loop_scope=loop`: the value replaced (the deprecated `scope=` renamed), else added."""
+    return _with_keyword(decorator, "loop_scope", loop, renames=("scope",))
+
+
+def _with_keyword(decorator: cst.Decorator, keyword: str, value: str, renames: tuple[str, ...] = ()) -> cst.Decorator:
+    """The decorator called with `keyword="value"`: an existing one (or one of `renames`) replaced, else added."""
     expression = decorator.decorator
     if not isinstance(expression, cst.Call):
-        return decorator.with_changes(decorator=cst.Call(expression, [_loop_scope_argument(loop)]))
+        return decorator.with_changes(decorator=cst.Call(expression, [_loop_scope_argument(value)]))
     args = list(expression.args)
     for index, arg in enumerate(args):
-        if arg.keyword is not None and arg.keyword.value in ("loop_scope", "scope"):
-            args[index] = arg.with_changes(keyword=cst.Name("loop_scope"), value=cst.SimpleString(f'"{loop}"'))
+        if arg.keyword is not None and arg.keyword.value in (keyword, *renames):
+            args[index] = arg.with_changes(keyword=cst.Name(keyword), value=cst.SimpleString(f'"{value}"'))
             return decorator.with_changes(decorator=expression.with_changes(args=args))
-    return decorator.with_changes(decorator=expression.with_changes(args=[*args, _loop_scope_argument(loop)]))
+    return decorator.with_changes(decorator=expression.with_changes(args=[*args, _loop_scope_argument(value)]))
 
 
 def mark_tests(module: cst.Module, rows: Sequence[int], loop: str) -> str | None:

@@ -31,7 +31,16 @@ from loopbound.project import (
 )
 from loopbound.pytest_config import ASYNCIO_KEYS, PytestConfig
 from loopbound.rules.base import Rule
+from loopbound.rules.fixture_scope import WIDER_CACHE
+from loopbound.rules.fixture_scope import check as check_wider_cache
 from loopbound.rules.lb3_findings import config_finding, definition_span, python_finding
+from loopbound.rules.loop_model import (
+    handled_by_pytest_asyncio,
+    is_asyncio_test,
+    pytest_asyncio_loop,
+    runs_on_narrower_loop,
+    test_loop_scope,
+)
 from loopbound.rules.loop_scope_versions import UNSUPPORTED
 from loopbound.rules.loop_scope_versions import check_config as check_config_versions
 from loopbound.rules.loop_scope_versions import check_module as check_module_versions
@@ -236,7 +245,7 @@ INVALID_SCOPE = Rule(
 )
 
 RULES = (CONFIG_MISMATCH, FIXTURE_WIDER, EVENT_LOOP_FIXTURE, ASYNC_PYTEST_FIXTURE, MARK_SCOPE,
-         UNSET_FIXTURE_SCOPE, INVALID_SCOPE, UNSUPPORTED)
+         UNSET_FIXTURE_SCOPE, INVALID_SCOPE, WIDER_CACHE, UNSUPPORTED)
 
 
 @dataclass(frozen=True)
@@ -249,44 +258,6 @@ class ProjectRuleGroup:
     @property
     def codes(self) -> frozenset[str]:
         return frozenset(rule.code for rule in self.rules)
-
-
-# ---- the model applied -----------------------------------------------------------------------------------
-
-def handled_by_pytest_asyncio(fixture: Fixture, defaults: LoopDefaults) -> bool:
-    if fixture.decorator == "pytest_asyncio.fixture":
-        return fixture.is_async
-    return defaults.mode == "auto" and fixture.is_async
-
-
-def fixture_loop_scope(fixture: Fixture, defaults: LoopDefaults) -> str | None:
-    """pytest-asyncio 1.x: `loop_scope=`, else the configured default, else the fixture's own scope."""
-    if fixture.loop_scope is not None:
-        value = fixture.loop_scope.value
-        return value if value in SCOPES else None
-    return defaults.fixture_loop_scope or fixture.scope
-
-
-def is_asyncio_test(test: Test, defaults: LoopDefaults) -> bool:
-    if not test.is_async or test.other_plugin:
-        return False
-    return test.closest("asyncio") is not None or defaults.mode == "auto"
-
-
-def test_loop_scope(test: Test, defaults: LoopDefaults, hook: tuple[str, bool] | None = None) -> str | None:
-    """The closest `asyncio` mark's `loop_scope` (or deprecated `scope`), else the configured default.
-
-    A mark a `pytest_collection_modifyitems` hook adds lands on the function itself, after its own
-    decorators (before them with `append=False`): closer than any class or module mark.
-    """
-    own = next((mark for mark in test.marks[:test.own_marks] if mark.name == "asyncio"), None)
-    if hook is not None and (own is None or hook[1]):
-        return hook[0] if hook[0] in SCOPES else None
-    mark = test.closest("asyncio")
-    if mark is not None and ("loop_scope" in mark.keywords or "scope" in mark.keywords):
-        literal = mark.loop_scope
-        return literal.value if literal and literal.value in SCOPES else None
-    return defaults.test_loop_scope
 
 
 @dataclass(frozen=True)
@@ -319,7 +290,7 @@ def check_wider_fixtures(project: Project) -> Iterator[Finding]:
             closure = tuple(project.closure(test))
             for fixture in closure:
                 if id(fixture) not in loops:
-                    loops[id(fixture)] = _pytest_asyncio_loop(fixture, project)
+                    loops[id(fixture)] = pytest_asyncio_loop(fixture, project)
                 loop = loops[id(fixture)]
                 if loop is None or not wider(loop, test_scope):
                     continue
@@ -330,12 +301,6 @@ def check_wider_fixtures(project: Project) -> Iterator[Finding]:
                     _Use(test, test_scope, closure, from_config, hook is not None and hook[1]))
     for key, (fixture, loop) in fixtures.items():
         yield _wider_fixture(fixture, loop, uses[key], project)
-
-
-def _pytest_asyncio_loop(fixture: Fixture, project: Project) -> str | None:
-    """The loop scope pytest-asyncio runs the fixture on; None when it does not run it (or the scope is unknown)."""
-    defaults = project.defaults_for(fixture.module)
-    return fixture_loop_scope(fixture, defaults) if handled_by_pytest_asyncio(fixture, defaults) else None
 
 
 def _wider_fixture(fixture: Fixture, loop: str, uses: list[_Use], project: Project) -> Finding:
@@ -362,7 +327,7 @@ def _alignment(fixture: Fixture, loop: str, uses: list[_Use], project: Project) 
     loop comes from `asyncio_default_fixture_loop_scope` and the tests' from the test default), `marks`
     (`targets`: one `path<TAB>row` line per test to mark), or empty when moving the tests would only move
     the mismatch (another fixture of theirs runs on a narrower loop, or a hook's mark would win)."""
-    if any(use.hook_prepends or any(_runs_on_narrower_loop(other, loop, project) for other in use.closure)
+    if any(use.hook_prepends or any(runs_on_narrower_loop(other, loop, project) for other in use.closure)
            for use in uses):
         return {"align": ""}
     versions = project.asyncio_versions(fixture.module)
@@ -379,13 +344,6 @@ def _alignment(fixture: Fixture, loop: str, uses: list[_Use], project: Project) 
         # `-o` in addopts wins over any key the fix could write: marks on the tests win over both
     targets = sorted({f"{use.test.module.display}\t{use.test.node.lineno}" for use in uses})
     return {"align": "marks", "targets": "\n".join(targets)}
-
-
-def _runs_on_narrower_loop(fixture: Fixture, loop: str, project: Project) -> bool:
-    if not handled_by_pytest_asyncio(fixture, project.defaults_for(fixture.module)):
-        return False
-    own = _pytest_asyncio_loop(fixture, project)
-    return own is None or wider(loop, own)
 
 
 def _sync_requesters(project: Project) -> list[Module]:
@@ -699,6 +657,7 @@ def _unset_without_config(project: Project) -> Iterator[Finding]:
 def check_project(project: Project) -> Iterator[Finding]:
     yield from check_configs(project, display_path)
     yield from check_wider_fixtures(project)
+    yield from check_wider_cache(project)
     yield from check_event_loop(project)
     yield from check_async_pytest_fixtures(project)
     yield from check_marks(project)
