@@ -18,7 +18,7 @@ from pathlib import Path
 
 from loopbound import asyncio_versions
 from loopbound.asyncio_declarations import declaration_files, detect
-from loopbound.asyncio_versions import AsyncioVersions
+from loopbound.asyncio_versions import AsyncioVersions, Feature
 from loopbound.discovery import display_path, real_path
 from loopbound.fixture_handover import Handover, fixture_handover, module_bound_names
 from loopbound.names import ImportTable
@@ -351,7 +351,14 @@ class Project:
         return self.configs.get(path)
 
     def defaults_for(self, module: Module) -> LoopDefaults:
-        return LoopDefaults.of(self.config_for(module.path))
+        """The config's defaults, without the keys no release the module's tests run on reads."""
+        defaults = LoopDefaults.of(self.config_for(module.path))
+        versions = self.asyncio_versions(module)
+        if not versions.has(Feature.FIXTURE_DEFAULT_KEY, every=False):
+            defaults.fixture_loop_scope = None
+        if not versions.has(Feature.TEST_DEFAULT_KEY, every=False):
+            defaults.test_loop_scope = "function"
+        return defaults
 
     def checked_modules(self) -> Iterator[Module]:
         for path in self.checked:

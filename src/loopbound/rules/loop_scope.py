@@ -277,13 +277,17 @@ def check_wider_fixtures(project: Project) -> Iterator[Finding]:
     fixtures: dict[int, tuple[Fixture, str]] = {}
     loops: dict[int, str | None] = {}  # each fixture's loop scope, worked out once however many tests use it
     for module in project.checked_modules():
-        if not project.asyncio_versions(module).has(Feature.MARK_SCOPE, every=False):
+        versions = project.asyncio_versions(module)
+        if not versions.has(Feature.MARK_SCOPE, every=False):
             continue  # before 0.23 every async fixture and test runs on the one `event_loop` fixture's loop
+        honours_event_loop = not versions.has(Feature.EVENT_LOOP_REMOVED, every=False)
         defaults = project.defaults_for(module)
         hook = project.hook_loop_scope(module)
         for test in module.tests:
             if not is_asyncio_test(test, defaults):
                 continue
+            if honours_event_loop and project.resolve(test, "event_loop") is not None:
+                continue  # before 1.0 a custom `event_loop` fixture is the loop of the test and its fixtures
             test_scope = test_loop_scope(test, defaults, hook)
             if test_scope is None:
                 continue
