@@ -159,3 +159,8 @@ def test_target_setting(tmp_path: Path) -> None:
         config.write_text(f"[tool.loopbound]\ntarget-pytest-asyncio = {bad}\n", encoding="utf-8")
         with pytest.raises(ConfigError, match="target-pytest-asyncio"):
             load_settings(config)
+
+
+def test_setup_py_literals_are_read_not_run(tmp_path: Path) -> None:
+    setup = 'import sys\nsys.exit(1)\nsetup(extras_require={"testing": ["pytest-asyncio==0.21.*", "httpx"]})\n'
+    assert span(found(tmp_path, {"setup.py": setup}, installed="1.5.0")) == ("0.21.0", "0.21.2")

@@ -8,6 +8,7 @@ checker must not fail on a project's packaging files, which pytest itself never 
 
 from __future__ import annotations
 
+import ast
 import configparser
 import json
 import re
@@ -24,7 +25,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 LOCK_NAMES = ("uv.lock", "poetry.lock", "pdm.lock", "Pipfile.lock")
-RANGE_NAMES = ("pyproject.toml", "setup.cfg", "tox.ini", "Pipfile")
+RANGE_NAMES = ("pyproject.toml", "setup.cfg", "setup.py", "tox.ini", "Pipfile")
 DECLARATION_NAMES = (*LOCK_NAMES, *RANGE_NAMES)
 _NAME = "pytest-asyncio"
 _REQUIREMENT = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?P<spec>[^;#@]*)")
@@ -160,7 +161,23 @@ def _requirements_txt(path: Path) -> Iterator[str]:
             yield specifier
 
 
+def _setup_py(path: Path) -> Iterator[str]:
+    """Requirement strings written as literals anywhere in setup.py (`extras_require={"testing": [...]}`);
+    read with `ast`, never run."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            specifier = requirement_specifier(node.value)
+            if specifier is not None:
+                yield specifier
+
+
 def _ranges(path: Path) -> list[str]:
+    if path.name == "setup.py":
+        return list(_setup_py(path))
     if path.name == "pyproject.toml":
         return list(_pyproject(_toml(path)))
     if path.name == "Pipfile":

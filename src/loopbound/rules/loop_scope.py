@@ -133,7 +133,10 @@ EVENT_LOOP_FIXTURE = Rule(
     summary="A custom `event_loop` fixture, a request for it, or an `event_loop_policy` override.",
     what_it_does=(
         "Reports a fixture named `event_loop`, a fixture or test that requests `event_loop`, and a fixture that "
-        "overrides `event_loop_policy`. A plain function named `event_loop` is not a fixture and is not reported."
+        "overrides `event_loop_policy`. A plain function named `event_loop` is not a fixture and is not reported. "
+        "Only in projects that use pytest-asyncio, and by the releases they run on: nothing before 0.23 (the "
+        "fixture is the documented way there), the fixture latent while every release still honours it (before "
+        "1.0), requests only where 1.0 or later is possible."
     ),
     why_bad=(
         "Overriding `event_loop` was deprecated in pytest-asyncio 0.23 and the fixture was removed in 1.0.0: a "
@@ -393,13 +396,16 @@ def check_event_loop(project: Project) -> Iterator[Finding]:
         for fixture in module.all_fixtures:
             if fixture.name == "event_loop" and versions.has(Feature.EVENT_LOOP_DEPRECATED, every=False):
                 blocked = any(other is module or module in project.conftests(other) for other in sync_requesters)
-                yield python_finding(
+                finding = python_finding(
                     EVENT_LOOP_FIXTURE, module, definition_span(module, fixture.node),
                     _event_loop_message(versions), kind="fixture", fixture=fixture.name, scope=fixture.scope or "",
                     requested_by_sync="yes" if blocked else "",
                     covers_tree="yes" if _covers_tree(project, module, fixture) else "",
                     keys_unknown="" if _event_loop_fix_possible(versions, fixture.scope) else "yes",
                     **_loop_config_data(project, module))
+                # deprecated but honoured by every release the project runs on: nothing breaks until 1.0
+                breaks = versions.has(Feature.EVENT_LOOP_REMOVED, every=False)
+                yield finding if breaks else replace(finding, severity=Severity.LATENT)
             elif fixture.name == "event_loop_policy" and versions.has(Feature.POLICY_DEPRECATED, every=False):
                 yield python_finding(
                     EVENT_LOOP_FIXTURE, module, definition_span(module, fixture.node),
