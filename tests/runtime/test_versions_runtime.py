@@ -94,10 +94,42 @@ async def test_items(client):
     assert (await client.get("/items")).text == "/items"
 '''
 AUTO = "[pytest]\nasyncio_mode = auto\n"
+STRICT_PLAIN_FIXTURE = '''import pytest
+
+
+@pytest.fixture
+async def answer():
+    return 42
+
+
+@pytest.mark.asyncio
+async def test_answer(answer):
+    assert answer == 42
+'''
+MARK_SCOPE = '''import asyncio
+
+import pytest
+
+pytestmark = pytest.mark.asyncio(scope="module")
+LOOPS = []
+
+
+async def test_first():
+    LOOPS.append(asyncio.get_running_loop())
+
+
+async def test_same_loop():
+    assert LOOPS == [asyncio.get_running_loop()]
+'''
 PROJECTS = {
     "session_fixture": {"pytest.ini": AUTO, "conftest.py": FUTURE_FIXTURE, "test_tickets.py": TESTS},
     "custom_event_loop": {"pytest.ini": AUTO, "conftest.py": EVENT_LOOP, "test_tickets.py": TESTS},
     "asgi_client_and_data": {"pytest.ini": AUTO, "conftest.py": ASGI, "test_api.py": ASGI_TESTS},
+    "async_pytest_fixture": {"pytest.ini": "[pytest]\n", "test_answer.py": STRICT_PLAIN_FIXTURE},
+    "mark_scope": {"pytest.ini": "[pytest]\n", "test_loops.py": MARK_SCOPE},
+    "config_mismatch": {"pytest.ini": AUTO + "asyncio_default_fixture_loop_scope = session\n",
+                        "conftest.py": FUTURE_FIXTURE,
+                        "test_tickets.py": TESTS},
     "fixture_wider_than_loop": {"pytest.ini": AUTO + "asyncio_default_fixture_loop_scope = function\n",
                                 "conftest.py": FUTURE_FIXTURE, "test_tickets.py": TESTS},
 }
@@ -108,15 +140,25 @@ EXPECTED = {
     # `loop_scope=`); LB306 is silent, the option does not exist yet
     ("session_fixture", "0.23"): (False, {"LB302"}, False),
     **{("session_fixture", release): (False, {"LB302", "LB306"}, True) for release in ("0.24", "0.26", "1.0", "latest")},
-    # 0.23-0.26 honour the custom event_loop (LB303 says it is deprecated; its fix needs 0.26's test key)
-    ("custom_event_loop", "0.23"): (True, {"LB303"}, True),
-    ("custom_event_loop", "0.24"): (True, {"LB303", "LB306"}, True),
-    ("custom_event_loop", "0.26"): (True, {"LB303", "LB306"}, True),
+    # 0.23-0.26 honour the custom event_loop: LB303 is only latent there (its fix needs 0.26's test key)
+    ("custom_event_loop", "0.23"): (True, set(), True),
+    ("custom_event_loop", "0.24"): (True, {"LB306"}, True),
+    ("custom_event_loop", "0.26"): (True, {"LB306"}, True),
     # 1.0 ignores it: the session fixture's future is awaited on function loops
     **{("custom_event_loop", release): (False, {"LB302", "LB303", "LB306"}, True) for release in ("1.0", "latest")},
     # nothing loop-bound crosses loops: green everywhere, LB302 only latent
     ("asgi_client_and_data", "0.23"): (True, set(), True),
     **{("asgi_client_and_data", release): (True, {"LB306"}, True) for release in ("0.24", "0.26", "1.0", "latest")},
+    # strict mode runs no async `@pytest.fixture`: the test gets a coroutine (pytest 8.4+ refuses it)
+    ("async_pytest_fixture", "0.23"): (False, {"LB304"}, True),
+    **{("async_pytest_fixture", release): (False, {"LB304", "LB306"}, True)
+       for release in ("0.24", "0.26", "1.0", "latest")},
+    # `scope=` is the only keyword 0.23 reads (LB305 silent); later releases warn, the rename keeps the loop
+    ("mark_scope", "0.23"): (True, set(), True),
+    **{("mark_scope", release): (True, {"LB305", "LB306"}, True) for release in ("0.24", "0.26", "1.0", "latest")},
+    # fixtures on the session loop, tests on their own: LB301; 0.24 has no test key, so LB302's marks fix it
+    ("config_mismatch", "0.23"): (False, {"LB302", "LB309"}, False),
+    **{("config_mismatch", release): (False, {"LB301", "LB302"}, True) for release in ("0.24", "0.26", "1.0", "latest")},
     # 0.23 does not know the option (LB309) and runs the fixture on its own session loop (LB302)
     ("fixture_wider_than_loop", "0.23"): (False, {"LB302", "LB309"}, False),
     **{("fixture_wider_than_loop", release): (False, {"LB308"}, True) for release in ("0.24", "0.26", "1.0", "latest")},
@@ -172,6 +214,7 @@ def _loopbound(directory: Path, *options: str) -> subprocess.CompletedProcess[st
 
 
 def _failing_codes(directory: Path) -> set[str]:
+    """Codes of the findings that fail the run (latent ones are reported without failing it)."""
     completed = _loopbound(directory, "--output-format", "json", "--exit-zero")
     findings = json.loads(completed.stdout)
     return {finding["code"] for finding in findings if finding.get("severity") != "latent"}
