@@ -1,7 +1,7 @@
 """Codemod snapshots: each fixtures/fixes/<CODE>/<case>/ is a tiny project fixed with `--fix --unsafe-fixes`.
 
 `input.py` is the Python file (a test module when it has the `# test-file` marker, as in
-fixtures/rules/); `input.<config name>` (`input.pyproject.toml`, `input.pytest.ini`, `input.setup.cfg`,
+fixtures/rules/, a helper module under tests/ that pytest does not collect with `# test-helper`); `input.<config name>` (`input.pyproject.toml`, `input.pytest.ini`, `input.setup.cfg`,
 ...) is a pytest config file. Every input must turn into its `expected.*` twin, byte for byte, so
 encodings, BOMs and CRLF line endings are part of the snapshot. Set UPDATE_SNAPSHOTS=1 to rewrite
 the expected files after a deliberate change, then review the diff.
@@ -9,6 +9,7 @@ the expected files after a deliberate change, then review the diff.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from pathlib import Path
@@ -25,8 +26,10 @@ CASES = sorted({path.parent for path in (FIXTURES / "fixes").glob("*/*/input.*")
 def _place(input_file: Path) -> str:
     """Where an input goes in the throwaway project."""
     if input_file.name == "input.py":
-        marked = b"# test-file" in input_file.read_bytes()[:200]
-        return "tests/test_snapshot.py" if marked else "app/snapshot.py"
+        head = input_file.read_bytes()[:200]
+        if b"# test-helper" in head:
+            return "tests/helpers.py"
+        return "tests/test_snapshot.py" if b"# test-file" in head else "app/snapshot.py"
     return input_file.name.removeprefix("input.")
 
 
@@ -62,6 +65,8 @@ def test_snapshot(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         if os.environ.get("UPDATE_SNAPSHOTS"):
             expected.write_bytes(fixed[place])
         assert fixed[place].decode("latin-1") == expected.read_bytes().decode("latin-1"), expected
+        if place.endswith(".py"):
+            ast.parse(fixed[place], type_comments=True)  # what mypy reads: type comments stay in their place
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.parent.name}/{case.name}")
@@ -79,7 +84,8 @@ def test_some_snapshots_change_something() -> None:
     """A snapshot whose input equals its output proves nothing; only deliberate no-fix cases may."""
     unchanged = [case.name for case in CASES
                  if all(path.read_bytes() == _expected(path).read_bytes() for path in case.glob("input.*"))]
-    assert sorted(unchanged) == ["narrower_fixture_blocks", "unfixable_class_body"]
+    assert sorted(unchanged) == ["escapes_no_fix", "exported_no_fix", "global_statement_no_fix",
+                                 "in_memory_sqlite_no_fix", "narrower_fixture_blocks", "unfixable_class_body"]
 
 
 @pytest.mark.parametrize("code", ["LB201", "LB202", "LB203", "LB204"])

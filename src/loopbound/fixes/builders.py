@@ -16,6 +16,8 @@ from loopbound.discovery import is_test_file
 from loopbound.findings import Finding, Fix
 from loopbound.fixes.context import Builder, FixContext, Reader
 from loopbound.fixes.files import read_source
+from loopbound.project import is_test_module
+from loopbound.pytest_config import PytestConfigError, locate
 
 BUILDERS: dict[str, str] = {
     "LB101": "loopbound.fixes.module_resource:build",
@@ -69,7 +71,23 @@ def _context(path: str, settings: Settings, reader: Reader) -> FixContext | None
         text = reader(path)
     except (OSError, UnicodeDecodeError, SyntaxError):
         return None  # the check already reported the unreadable file
-    return FixContext(path, text, settings, is_test_file(Path(path), settings), reader)
+    return FixContext(path, text, settings, is_test_file(Path(path), settings) and collected_by_pytest(Path(path)),
+                      reader)
+
+
+def collected_by_pytest(path: Path) -> bool:
+    """Whether pytest runs this module (its `python_files`, or conftest.py), so that fixtures reach its code.
+
+    A helper module under tests/ that tests import is a test file for the rules, but turning its global
+    into a fixture would break every importer: for fixes it is ordinary code.
+    """
+    if path.name == "conftest.py":
+        return True
+    try:
+        config = locate(path)
+    except PytestConfigError:
+        config = None
+    return is_test_module(path, config)
 
 
 def _build(builder: Builder, finding: Finding, context: FixContext, notes: list[str] | None) -> Fix | None:

@@ -45,18 +45,51 @@ def release_in_finally(finding: Finding, ctx: FixContext) -> Fix | None:
     if creation is None or creation + 1 >= index:
         return None
     guarded = statements[creation + 1:index]
-    release = statements[index]
-    if not isinstance(release, cst.SimpleStatementLine):
+    line = statements[index]
+    if not isinstance(line, cst.SimpleStatementLine):
         return None
-    leading = guarded[0].leading_lines if isinstance(guarded[0], cst.SimpleStatementLine) else ()
-    if isinstance(guarded[0], cst.SimpleStatementLine):
-        guarded[0] = guarded[0].with_changes(leading_lines=())
+    split = _split_release(line, variable, finding.datum("release") or "")
+    if split is None:
+        return None
+    before, release, after = split
+    guarded += before
+    leading = getattr(guarded[0], "leading_lines", ())
+    guarded[0] = guarded[0].with_changes(leading_lines=())
     try_node = cst.Try(body=cst.IndentedBlock(guarded), leading_lines=leading,
-                       finalbody=cst.Finally(body=cst.IndentedBlock([release.with_changes(leading_lines=())])))
-    new_block = block.with_changes(body=[*statements[:creation + 1], try_node, *statements[index + 1:]])
+                       finalbody=cst.Finally(body=cst.IndentedBlock([release])))
+    new_block = block.with_changes(body=[*statements[:creation + 1], try_node, *after, *statements[index + 1:]])
     new = cast(cst.Module, ctx.module().deep_replace(block, new_block))
     return fix_from_texts(Applicability.SAFE, f"Release `{variable}` in `finally`", {ctx.path: ctx.text},
                           {ctx.path: new.code})
+
+
+def _split_release(line: cst.SimpleStatementLine, variable: str, methods: str) -> tuple[
+        list[cst.BaseStatement], cst.SimpleStatementLine, list[cst.BaseStatement]] | None:
+    """`work(); await c.aclose(); print(r)` -> the statements before the release (they stay guarded), the
+    release alone for `finally` (with the comments above it), and the ones after it (they run after `try`)."""
+    releasing = [i for i, small in enumerate(line.body) if _releases(small, variable, methods.split(","))]
+    if not releasing:
+        return None
+    first, last = releasing[0], releasing[-1]
+    parts = [list(line.body[:first]), list(line.body[first:last + 1]), list(line.body[last + 1:])]
+    parts = [[small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) if i == len(part) - 1 else small
+              for i, small in enumerate(part)] for part in parts]
+    release = cst.SimpleStatementLine(parts[1], leading_lines=line.leading_lines,
+                                      trailing_whitespace=line.trailing_whitespace if not parts[2] else
+                                      cst.TrailingWhitespace())
+    before: list[cst.BaseStatement] = [cst.SimpleStatementLine(parts[0])] if parts[0] else []
+    after: list[cst.BaseStatement] = (
+        [cst.SimpleStatementLine(parts[2], trailing_whitespace=line.trailing_whitespace)] if parts[2] else [])
+    return before, release, after
+
+
+def _releases(small: cst.BaseSmallStatement, variable: str, methods: list[str]) -> bool:
+    """`c.aclose()` or `await c.aclose()` as a statement of its own."""
+    if not isinstance(small, cst.Expr):
+        return False
+    call = small.value.expression if isinstance(small.value, cst.Await) else small.value
+    return (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in methods
+            and isinstance(call.func.value, cst.Name) and call.func.value.value == variable)
 
 
 def _assigns(statement: cst.BaseStatement, variable: str) -> bool:

@@ -24,7 +24,9 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvide
 
 from loopbound.findings import Applicability, Finding, Fix
 from loopbound.fixes.context import FixContext, fix_from_texts
+from loopbound.fixes.escapes import escapes
 from loopbound.fixes.imports import ensure_module_import, is_docstring
+from loopbound.fixes.type_comments import signature_type_comment, split_signature_comment, variable_type_comment
 from loopbound.registry import Resource
 
 _FUNCTION_SCOPE = ('"function"', "'function'")
@@ -93,8 +95,22 @@ def _analyse(module: cst.Module, name: str, row: int) -> _Usage:
                 raise _Unfixable
             usage.users.setdefault(reader, set()).add(dependent)
     names = {name, *usage.dependents}
+    if any(_declares_global(user, names) for user in usage.users):
+        raise _Unfixable  # `global engine`: a local of the same name would be a SyntaxError
     usage.exports = _exports(wrapper.module, names)
     return usage
+
+
+def _declares_global(function: cst.FunctionDef, names: set[str]) -> bool:
+    class Finder(cst.CSTVisitor):
+        found = False
+
+        def visit_Global(self, node: cst.Global) -> None:
+            self.found = self.found or any(item.name.value in names for item in node.names)
+
+    finder = Finder()
+    function.body.visit(finder)
+    return finder.found
 
 
 def _assigned_name(statement: cst.SimpleStatementLine) -> str | None:
@@ -185,7 +201,10 @@ def _as_fixture(usage: _Usage, resource: Resource) -> str | None:
     """Only when every reader can request a function-scoped fixture: tests and function-scoped fixtures."""
     if usage.dependents:
         return None
+    in_classes = _methods_of_derived_classes(usage.module)
     for user in usage.users:
+        if user in in_classes or signature_type_comment(user) is not None:
+            return None  # unittest passes no fixtures; a `# type: (...)` signature would lose count
         test = user.name.value.startswith("test")
         if _is_fixture(user):
             if _wider_than_function(user):
@@ -201,8 +220,19 @@ def _as_fixture(usage: _Usage, resource: Resource) -> str | None:
         name=cst.Name(name), params=cst.Parameters(), body=cst.IndentedBlock(body),
         decorators=[cst.Decorator(cst.parse_expression(f"{decorator}.fixture"))],
         asynchronous=cst.Asynchronous(), leading_lines=statement.leading_lines)
-    transformer = _Rewriter({statement: fixture}, {user: _request(user, name) for user in usage.users}, {})
+    transformer = _Rewriter({statement: fixture}, {user: _request(user, name) for user in usage.users})
     return _spaced(module.visit(transformer), transformer.created).code
+
+
+def _methods_of_derived_classes(module: cst.Module) -> set[cst.FunctionDef]:
+    """Methods of classes with a base (`unittest.TestCase`, `IsolatedAsyncioTestCase`, a mixin): unittest
+    runs those and passes no fixtures, and a plain base gives no way to tell the two apart."""
+    found: set[cst.FunctionDef] = set()
+    for statement in module.body:
+        if isinstance(statement, cst.ClassDef) and any(
+                not (isinstance(base.value, cst.Name) and base.value.value == "object") for base in statement.bases):
+            found.update(item for item in statement.body.body if isinstance(item, cst.FunctionDef))
+    return found
 
 
 def _request(function: cst.FunctionDef, name: str) -> cst.FunctionDef:
@@ -225,8 +255,8 @@ def _request(function: cst.FunctionDef, name: str) -> cst.FunctionDef:
 def _as_factory(usage: _Usage, resource: Resource) -> str | None:
     names = [usage.name, *usage.dependents]
     taken = _module_names(usage.module)
-    if any(f"get_{name}" in taken for name in names):
-        return None
+    if any(f"get_{name}" in taken for name in names) or usage.exports or _in_memory_database(usage.definition):
+        return None  # a name others import would vanish; a fresh in-memory database per call starts empty
     replacements: dict[cst.CSTNode, cst.CSTNode] = {usage.definition: _factory(usage.definition, usage.name, ())}
     for dependent, statement in usage.dependents.items():
         replacements[statement] = _factory(statement, dependent, (usage.name,))
@@ -234,12 +264,24 @@ def _as_factory(usage: _Usage, resource: Resource) -> str | None:
     for user, read in usage.users.items():
         if resource.awaited and resource.release and user.asynchronous is None:
             return None  # a sync function cannot await the release
-        if _returns_any(user, set(names)):
-            return None  # the caller would get a released resource
+        if escapes(user, set(names)):
+            return None  # the instance would be used after `finally` released it
         users[user] = _own_instance(user, usage, read, resource)
-    renamed = {export: export.with_changes(value=_renamed(export)) for export in usage.exports}
-    transformer = _Rewriter(replacements, users, renamed)
+    transformer = _Rewriter(replacements, users)
     return _spaced(usage.module.visit(transformer), transformer.created).code
+
+
+def _in_memory_database(statement: cst.SimpleStatementLine) -> bool:
+    """`create_async_engine("sqlite+aiosqlite://")` or `...:memory:`: each engine is a database of its own."""
+    value = _value(statement)
+    if not isinstance(value, cst.Call):
+        return False
+    for argument in value.args:
+        if isinstance(argument.value, cst.SimpleString) and (argument.keyword is None or argument.keyword.value == "url"):
+            url = argument.value.evaluated_value
+            if isinstance(url, str) and url.startswith("sqlite") and (":memory:" in url or url.endswith("://")):
+                return True
+    return False
 
 
 def _module_names(module: cst.Module) -> set[str]:
@@ -259,44 +301,21 @@ def _module_names(module: cst.Module) -> set[str]:
     return names
 
 
-def _renamed(export: cst.SimpleString) -> str:
-    quote = export.quote
-    return f"{export.prefix}{quote}get_{export.raw_value}{quote}"
-
-
 def _factory(statement: cst.SimpleStatementLine, name: str, parameters: Sequence[str]) -> cst.FunctionDef:
     small = statement.body[0]
     returns = cst.Annotation(small.annotation.annotation) if isinstance(small, cst.AnnAssign) else None
-    body = cst.SimpleStatementLine([cst.Return(_value(statement))], trailing_whitespace=statement.trailing_whitespace)
+    trailing = statement.trailing_whitespace
+    leading: list[cst.EmptyLine] = []
+    declared = variable_type_comment(trailing.comment)
+    if declared is not None:  # `x = C()  # type: C` on a `return` does not parse; it becomes the signature's
+        trailing = trailing.with_changes(comment=None, whitespace=cst.SimpleWhitespace(""))
+        leading = [cst.EmptyLine(indent=True, comment=cst.Comment(f"# type: ({'...' if parameters else ''}) -> {declared}"))]
+    body = cst.SimpleStatementLine([cst.Return(_value(statement))], trailing_whitespace=trailing,
+                                   leading_lines=leading)
     return cst.FunctionDef(
         name=cst.Name(f"get_{name}"),
         params=cst.Parameters([cst.Param(cst.Name(parameter)) for parameter in parameters]),
         body=cst.IndentedBlock([body]), returns=returns, leading_lines=statement.leading_lines)
-
-
-def _returns_any(function: cst.FunctionDef, names: set[str]) -> bool:
-    """Whether a `return` hands out the resource or something still tied to it (`AsyncSession(engine)`).
-
-    What an awaited call returns (`(await client.get(url)).json()`) is a result, not the resource.
-    """
-    class Finder(cst.CSTVisitor):
-        found = False
-
-        def visit_Return(self, node: cst.Return) -> None:
-            if node.value is not None and _mentions_outside_await(node.value, names):
-                self.found = True
-
-    finder = Finder()
-    function.body.visit(finder)
-    return finder.found
-
-
-def _mentions_outside_await(node: cst.CSTNode, names: set[str]) -> bool:
-    if isinstance(node, cst.Await):
-        return False
-    if isinstance(node, cst.Name) and node.value in names:
-        return True
-    return any(_mentions_outside_await(child, names) for child in node.children)
 
 
 def _own_instance(function: cst.FunctionDef, usage: _Usage, read: set[str], resource: Resource) -> cst.FunctionDef:
@@ -310,7 +329,10 @@ def _own_instance(function: cst.FunctionDef, usage: _Usage, read: set[str], reso
         statements = [cst.SimpleStatementLine(block.body)]
     docstring = statements[:1] if statements and is_docstring(statements[0]) else []
     rest = statements[len(docstring):]
-    prelude = [cst.parse_statement(f"{name} = get_{name}()\n")]
+    signature: list[cst.EmptyLine] = []
+    if rest and not docstring:
+        signature, rest[0] = split_signature_comment(rest[0])  # `# type: (str) -> dict` stays first
+    prelude = [cst.parse_statement(f"{name} = get_{name}()\n").with_changes(leading_lines=signature)]
     prelude += [cst.parse_statement(f"{dependent} = get_{dependent}({name})\n")
                 for dependent in usage.dependents if dependent in read]
     release = _release(name, resource)
@@ -324,12 +346,11 @@ def _own_instance(function: cst.FunctionDef, usage: _Usage, read: set[str], reso
 class _Rewriter(cst.CSTTransformer):
     """Swaps whole nodes of the original tree for their rewritten versions, by identity."""
 
-    def __init__(self, statements: dict[cst.CSTNode, cst.CSTNode], functions: dict[cst.FunctionDef, cst.FunctionDef],
-                 strings: dict[cst.SimpleString, cst.SimpleString]) -> None:
+    def __init__(self, statements: dict[cst.CSTNode, cst.CSTNode],
+                 functions: dict[cst.FunctionDef, cst.FunctionDef]) -> None:
         super().__init__()
         self.statements = statements
         self.functions = functions
-        self.strings = strings
         self.created: list[cst.CSTNode] = []
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
@@ -342,10 +363,6 @@ class _Rewriter(cst.CSTTransformer):
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
         return self.functions.get(original_node, updated_node)
-
-    def leave_SimpleString(self, original_node: cst.SimpleString,
-                           updated_node: cst.SimpleString) -> cst.SimpleString:
-        return self.strings.get(original_node, updated_node)
 
 
 def _blank_lines(statement: cst.BaseStatement, wanted: int) -> cst.BaseStatement:

@@ -144,9 +144,11 @@ class _Session:
     def _unparsable(self, path: str, fixes: list[Fix]) -> list[Fix]:
         """Fixes whose result does not parse, alone or together: they are dropped, never written."""
         text = self.read(path)
-        if _parses(path, apply_edits(text, [e for fix in fixes for e in fix.edits if e.path == path])):
+        strict = _parses(path, text, type_comments=True)  # a file mypy reads keeps its type comments readable
+        if _parses(path, apply_edits(text, [e for fix in fixes for e in fix.edits if e.path == path]), strict):
             return []
-        bad = [fix for fix in fixes if not _parses(path, apply_edits(text, [e for e in fix.edits if e.path == path]))]
+        bad = [fix for fix in fixes
+               if not _parses(path, apply_edits(text, [e for e in fix.edits if e.path == path]), strict)]
         if not bad:
             bad = fixes[1:]  # each parses alone but not together: keep the first, retry the rest later
         for fix in bad:
@@ -154,14 +156,14 @@ class _Session:
         return bad
 
 
-def _parses(path: str, text: str) -> bool:
+def _parses(path: str, text: str, type_comments: bool = False) -> bool:
     try:
         if path.endswith(".toml"):
             tomllib.loads(text)
         elif path.endswith((".ini", ".cfg")):
             configparser.ConfigParser(interpolation=None).read_string(text)
         else:
-            ast.parse(text, filename=path)
+            ast.parse(text, filename=path, type_comments=type_comments)
     except (SyntaxError, ValueError, tomllib.TOMLDecodeError, configparser.Error):
         return False
     return True

@@ -65,13 +65,19 @@ MODULE_LEVEL = Rule(
         "        await engine.dispose()\n"
     ),
     fix_safety=(
-        "In a test module or conftest.py the global becomes a `pytest_asyncio` fixture that yields the "
-        "resource and releases it, and the tests that used it request the fixture: safe, since nothing "
-        "imports a test module's names. Elsewhere the global becomes a factory `get_<name>()` and each "
-        "function of the module creates and releases its own: unsafe, because other modules may import "
-        "the name. A test-module global that helpers or other globals also read gets the factory fix too. "
-        "There is no fix when the global is read at import time (class bodies, defaults, decorators), "
-        "rebound, or returned from a function, where releasing it would hand callers a closed resource."
+        "In a module pytest collects (its `python_files`, conftest.py) the global becomes a `pytest_asyncio` "
+        "fixture that yields the resource and releases it, and the tests that used it request the fixture: "
+        "safe, since nothing imports a test module's names. Methods of a class with a base "
+        "(`unittest.IsolatedAsyncioTestCase`) get no fixtures, and a helper module under tests/ that pytest "
+        "does not collect is imported by tests: those, and globals that helpers or other globals also read, "
+        "get the factory fix. Elsewhere the global becomes a factory `get_<name>()` and each function of the "
+        "module creates and releases its own: unsafe, because other modules may import the name. There is "
+        "no fix when the global is read at import time (class bodies, defaults, decorators), rebound, named "
+        "by `global` or in `__all__`, when an in-memory SQLite engine would give each call an empty database, "
+        "or when a function lets it outlive the call (returned, stored on an attribute such as `app.state`, "
+        "captured by a nested function, handed to another call), where releasing it in `finally` would leave "
+        "its users a closed resource. Fixes whose result would not parse, type comments included, are "
+        "dropped."
     ),
     references=_REFERENCES,
     fix_applicability=Applicability.SAFE,
