@@ -99,3 +99,23 @@ def test_rule_example_inputs_are_the_rule_fixtures(code: str) -> None:
     assert snapshot_input.read_text(encoding="utf-8") == stripped, (
         f"sed -E 's/  # error: LB[0-9, LB]+$//' fixtures/rules/{code}.py > {snapshot_input.relative_to(FIXTURES.parent)}"
         " then UPDATE_SNAPSHOTS=1 and review the expected.py diff")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.parent.name}/{case.name}")
+def test_diff_shows_what_fix_writes(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--diff` runs the same passes as `--fix` (LB3 fixes included, which read the tree between passes),
+    writes nothing, and its texts are the snapshot's expected files."""
+    inputs = _inputs(case)
+    for place, path in inputs.items():
+        (tmp_path / place).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / place).write_bytes(path.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    python = [Path(place) for place in inputs if place.endswith(".py")]
+    configs = [Path(place) for place in inputs if not place.endswith(".py")]
+    run = fix_paths(python, Settings(project_root=tmp_path.resolve()), frozenset({case.parent.name}), unsafe=True,
+                    write=False, config_files=configs)
+    for place, path in inputs.items():
+        assert (tmp_path / place).read_bytes() == path.read_bytes(), place
+        source = run.files.get(place)
+        shown = source.encoded() if source is not None else path.read_bytes()
+        assert shown == _expected(path).read_bytes(), place

@@ -8,13 +8,11 @@ not in the one plain shape it knows how to rewrite.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
-
 import libcst as cst
 
 from loopbound.findings import Applicability, Edit, Finding, Fix
 from loopbound.fixes.blocks import function_of, statement_block
-from loopbound.fixes.context import FixContext, fix_from_texts
+from loopbound.fixes.context import FixContext, fix_from_module, replace_in_module
 
 
 def add_await(finding: Finding, ctx: FixContext) -> Fix | None:
@@ -36,7 +34,7 @@ def release_in_finally(finding: Finding, ctx: FixContext) -> Fix | None:
     variable, row = finding.datum("variable"), finding.datum("release_row")
     if not variable or not row:
         return None
-    found = statement_block(ctx.module(), int(row))
+    found = statement_block(ctx, int(row))
     if found is None:
         return None
     block, index = found
@@ -58,9 +56,8 @@ def release_in_finally(finding: Finding, ctx: FixContext) -> Fix | None:
     try_node = cst.Try(body=cst.IndentedBlock(guarded), leading_lines=leading,
                        finalbody=cst.Finally(body=cst.IndentedBlock([release])))
     new_block = block.with_changes(body=[*statements[:creation + 1], try_node, *after, *statements[index + 1:]])
-    new = cast(cst.Module, ctx.module().deep_replace(block, new_block))
-    return fix_from_texts(Applicability.SAFE, f"Release `{variable}` in `finally`", {ctx.path: ctx.text},
-                          {ctx.path: new.code})
+    return fix_from_module(ctx, Applicability.SAFE, f"Release `{variable}` in `finally`",
+                           replace_in_module(ctx, block, new_block))
 
 
 def _split_release(line: cst.SimpleStatementLine, variable: str, methods: str) -> tuple[
@@ -112,12 +109,12 @@ def release_after_yield(finding: Finding, ctx: FixContext) -> Fix | None:
     variable, row, path = finding.datum("variable"), finding.datum("exit_row"), finding.datum("path")
     if not variable or not row or path not in ("return", "yield"):
         return None
-    found = statement_block(ctx.module(), int(row))
+    found = statement_block(ctx, int(row))
     if found is None:
         return None
     block, index = found
     statements = list(block.body)
-    function = function_of(ctx.module(), block)
+    function = function_of(ctx, block)
     if function is None or index != len(statements) - 1:
         return None
     if finding.datum("awaited") == "true" and function.asynchronous is None:
@@ -136,9 +133,8 @@ def release_after_yield(finding: Finding, ctx: FixContext) -> Fix | None:
     if not releases:
         return None
     new_block = block.with_changes(body=[*statements[:index], exit_statement, *releases])
-    new = cast(cst.Module, ctx.module().deep_replace(block, new_block))
-    return fix_from_texts(Applicability.SAFE, f"Yield `{variable}` and release it after the `yield`",
-                          {ctx.path: ctx.text}, {ctx.path: new.code})
+    return fix_from_module(ctx, Applicability.SAFE, f"Yield `{variable}` and release it after the `yield`",
+                           replace_in_module(ctx, block, new_block))
 
 
 def wrap_in_async_with(finding: Finding, ctx: FixContext) -> Fix | None:
@@ -150,13 +146,13 @@ def wrap_in_async_with(finding: Finding, ctx: FixContext) -> Fix | None:
     resource = ctx.settings.registry.lookup(finding.datum("constructor"))
     if not variable or resource is None or not resource.async_with:
         return None
-    found = statement_block(ctx.module(), finding.start.row)
+    found = statement_block(ctx, finding.start.row)
     if found is None:
         return None
     block, index = found
     statements = list(block.body)
     creation, rest = statements[index], statements[index + 1:]
-    function = function_of(ctx.module(), block)
+    function = function_of(ctx, block)
     if function is None or function.asynchronous is None or not rest or not _assigns(creation, variable):
         return None
     assert isinstance(creation, cst.SimpleStatementLine)
@@ -167,9 +163,8 @@ def wrap_in_async_with(finding: Finding, ctx: FixContext) -> Fix | None:
         items=[cst.WithItem(value, asname=cst.AsName(cst.Name(variable)))], body=cst.IndentedBlock(rest),
         asynchronous=cst.Asynchronous(), leading_lines=creation.leading_lines)
     new_block = block.with_changes(body=[*statements[:index], with_node])
-    new = cast(cst.Module, ctx.module().deep_replace(block, new_block))
-    return fix_from_texts(Applicability.UNSAFE, f"Use `{variable}` in `async with`", {ctx.path: ctx.text},
-                          {ctx.path: new.code})
+    return fix_from_module(ctx, Applicability.UNSAFE, f"Use `{variable}` in `async with`",
+                           replace_in_module(ctx, block, new_block))
 
 
 def _touches(statement: cst.BaseStatement, variable: str, release: Sequence[str]) -> bool:

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
+from libcst.metadata import ParentNodeProvider, PositionProvider, ScopeProvider
 
 from loopbound.findings import Applicability, Finding, Fix
-from loopbound.fixes.context import FixContext, fix_from_texts
+from loopbound.fixes.context import FixContext, fix_from_module
 from loopbound.fixes.escapes import escapes
 from loopbound.fixes.imports import ensure_module_import, is_docstring
 from loopbound.fixes.type_comments import signature_type_comment, split_signature_comment, variable_type_comment
@@ -54,23 +54,22 @@ def build(finding: Finding, ctx: FixContext) -> Fix | None:
     if not name or resource is None:
         return None
     try:
-        usage = _analyse(ctx.module(), name, finding.start.row)
+        usage = _analyse(ctx, name, finding.start.row)
     except _Unfixable:
         return None
     if ctx.is_test:
         fixture = _as_fixture(usage, resource)
         if fixture is not None:
-            return fix_from_texts(Applicability.SAFE, f"Turn `{name}` into a pytest-asyncio fixture",
-                                  {ctx.path: ctx.text}, {ctx.path: fixture})
+            return fix_from_module(ctx, Applicability.SAFE, f"Turn `{name}` into a pytest-asyncio fixture", fixture)
     factory = _as_factory(usage, resource)
     if factory is None:
         return None
-    return fix_from_texts(Applicability.UNSAFE, f"Replace `{name}` with a factory `get_{name}()` and release "
-                          "it in each function that uses it", {ctx.path: ctx.text}, {ctx.path: factory})
+    return fix_from_module(ctx, Applicability.UNSAFE, f"Replace `{name}` with a factory `get_{name}()` and "
+                           "release it in each function that uses it", factory)
 
 
-def _analyse(module: cst.Module, name: str, row: int) -> _Usage:
-    wrapper = MetadataWrapper(module)
+def _analyse(ctx: FixContext, name: str, row: int) -> _Usage:
+    wrapper = ctx.metadata()
     positions = wrapper.resolve(PositionProvider)
     parents = wrapper.resolve(ParentNodeProvider)
     scope = wrapper.resolve(ScopeProvider)[wrapper.module]
@@ -197,7 +196,7 @@ def _wider_than_function(function: cst.FunctionDef) -> bool:
     return False
 
 
-def _as_fixture(usage: _Usage, resource: Resource) -> str | None:
+def _as_fixture(usage: _Usage, resource: Resource) -> cst.Module | None:
     """Only when every reader can request a function-scoped fixture: tests and function-scoped fixtures."""
     if usage.dependents:
         return None
@@ -221,7 +220,7 @@ def _as_fixture(usage: _Usage, resource: Resource) -> str | None:
         decorators=[cst.Decorator(cst.parse_expression(f"{decorator}.fixture"))],
         asynchronous=cst.Asynchronous(), leading_lines=statement.leading_lines)
     transformer = _Rewriter({statement: fixture}, {user: _request(user, name) for user in usage.users})
-    return _spaced(module.visit(transformer), transformer.created).code
+    return _spaced(module.visit(transformer), transformer.created)
 
 
 def _methods_of_derived_classes(module: cst.Module) -> set[cst.FunctionDef]:
@@ -252,7 +251,7 @@ def _request(function: cst.FunctionDef, name: str) -> cst.FunctionDef:
     return function.with_changes(params=function.params.with_changes(params=params))
 
 
-def _as_factory(usage: _Usage, resource: Resource) -> str | None:
+def _as_factory(usage: _Usage, resource: Resource) -> cst.Module | None:
     names = [usage.name, *usage.dependents]
     taken = _module_names(usage.module)
     if any(f"get_{name}" in taken for name in names) or usage.exports or _in_memory_database(usage.definition):
@@ -268,7 +267,7 @@ def _as_factory(usage: _Usage, resource: Resource) -> str | None:
             return None  # the instance would be used after `finally` released it
         users[user] = _own_instance(user, usage, read, resource)
     transformer = _Rewriter(replacements, users)
-    return _spaced(usage.module.visit(transformer), transformer.created).code
+    return _spaced(usage.module.visit(transformer), transformer.created)
 
 
 def _in_memory_database(statement: cst.SimpleStatementLine) -> bool:
@@ -352,6 +351,18 @@ class _Rewriter(cst.CSTTransformer):
         self.statements = statements
         self.functions = functions
         self.created: list[cst.CSTNode] = []
+        self.skipped: set[int] = set()
+
+    def visit_Module(self, node: cst.Module) -> None:
+        """Top-level statements that hold nothing to swap are skipped, so they stay the same objects
+        (`fix_from_module` then leaves their text alone) and large files are not walked whole."""
+        wanted = {id(statement) for statement in self.statements}
+        for statement in node.body:
+            if id(statement) not in wanted and not any(_holds(statement, function) for function in self.functions):
+                self.skipped.add(id(statement))
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return id(node) not in self.skipped and super().on_visit(node)
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
                                   updated_node: cst.SimpleStatementLine) -> cst.BaseStatement:
@@ -363,6 +374,12 @@ class _Rewriter(cst.CSTTransformer):
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
         return self.functions.get(original_node, updated_node)
+
+
+def _holds(statement: cst.CSTNode, function: cst.FunctionDef) -> bool:
+    if statement is function:
+        return True
+    return isinstance(statement, cst.ClassDef) and any(item is function for item in statement.body.body)
 
 
 def _blank_lines(statement: cst.BaseStatement, wanted: int) -> cst.BaseStatement:

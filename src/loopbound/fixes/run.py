@@ -1,8 +1,9 @@
 """The fix loop: check, attach fixes, apply the ones that do not overlap, re-parse, repeat until stable.
 
 The per-file rules run on the texts in memory. The project rules (LB3) read the tree from disk, so
-with `write=True` each pass's changed files are written (atomically) before the next check; with
-`--diff` nothing is written and the project rules' fixes come from the first pass only.
+with `write=True` each pass's changed files are written (atomically) before the next check. `--diff`
+must show what `--fix` writes, passes and all, while writing nothing: it runs the same loop on a
+shadow copy of the files the project rules read (`shadow.py`) and diffs that copy against the tree.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ast
 import configparser
 import difflib
+import functools
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -172,6 +174,14 @@ def _parses(path: str, text: str, type_comments: bool = False) -> bool:
 def fix_paths(paths: Iterable[Path], settings: Settings, selected: frozenset[str], *, unsafe: bool,
               write: bool, config_files: Iterable[Path] = ()) -> FixRun:
     """Fix the given Python files (and the config files their fixes edit); write them when asked."""
+    paths, config_files = list(paths), list(config_files)
+    if not write and paths:
+        from loopbound.fixes.shadow import fix_in_shadow
+
+        shadowed = fix_in_shadow(paths, settings, config_files, functools.partial(
+            _fix_and_write, selected=selected, unsafe=unsafe))
+        if shadowed is not None:
+            return shadowed
     session = _Session(settings, selected, unsafe, write=write)
     session.config_files = list(config_files)
     for path in paths:
@@ -187,6 +197,11 @@ def fix_paths(paths: Iterable[Path], settings: Settings, selected: frozenset[str
     session.run.files_checked = len(session.checked)
     session.loop()
     return session.run
+
+
+def _fix_and_write(paths: list[Path], settings: Settings, config_files: list[Path], *, selected: frozenset[str],
+                   unsafe: bool) -> FixRun:
+    return fix_paths(paths, settings, selected, unsafe=unsafe, write=True, config_files=config_files)
 
 
 def fix_text(data: bytes, filename: str, settings: Settings, selected: frozenset[str], *, unsafe: bool) -> FixRun:
