@@ -48,8 +48,12 @@ def _read_file(path: str) -> str:
 
 
 def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reader | None = None,
-                 notes: list[str] | None = None) -> list[Finding]:
-    """The same findings, each with its Fix when its rule has a builder that can rewrite this case."""
+                 notes: list[str] | None = None, files: Iterable[str] = ()) -> list[Finding]:
+    """The same findings, each with its Fix when its rule has a builder that can rewrite this case.
+
+    `files` are the other checked files: a fix that removes a module-level name looks there for importers.
+    """
+    checked = tuple(files)
     reader = read or _read_file
     contexts: dict[str, FixContext | None] = {}
     attached = []
@@ -59,20 +63,20 @@ def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reade
             attached.append(finding)
             continue
         if finding.path not in contexts:
-            contexts[finding.path] = _context(finding.path, settings, reader)
+            contexts[finding.path] = _context(finding.path, settings, reader, checked)
         context = contexts[finding.path]
         fix = _build(builder, finding, context, notes) if context else None
         attached.append(dataclasses.replace(finding, fix=fix) if fix else finding)
     return attached
 
 
-def _context(path: str, settings: Settings, reader: Reader) -> FixContext | None:
+def _context(path: str, settings: Settings, reader: Reader, files: tuple[str, ...]) -> FixContext | None:
     try:
         text = reader(path)
     except (OSError, UnicodeDecodeError, SyntaxError):
         return None  # the check already reported the unreadable file
     return FixContext(path, text, settings, is_test_file(Path(path), settings) and collected_by_pytest(Path(path)),
-                      reader)
+                      reader, files)
 
 
 def collected_by_pytest(path: Path) -> bool:

@@ -31,6 +31,7 @@ class FixContext:
     settings: Settings
     is_test: bool
     read: Reader  # the current text of another file (a config file an LB3 fix edits)
+    files: tuple[str, ...] = ()  # every checked Python file, as findings name them (to find importers)
     _module: cst.Module | None = field(default=None, repr=False)
     _wrapper: MetadataWrapper | None = field(default=None, repr=False)
     _spans: dict[int, tuple[int, int]] | None = field(default=None, repr=False)
@@ -55,14 +56,18 @@ class FixContext:
         return self._wrapper
 
     def top_level(self, node: cst.CSTNode) -> cst.CSTNode:
-        """The statement of the module's body that holds node."""
-        import libcst
-        from libcst.metadata import ParentNodeProvider
+        """The statement of the module's body that holds node: found by row, so that the fixes that need
+        only positions do not pay for libcst's parent map."""
+        import bisect
 
-        parents = self.metadata().resolve(ParentNodeProvider)
-        while not isinstance(parents[node], libcst.Module):
-            node = parents[node]
-        return node
+        from libcst.metadata import PositionProvider
+
+        positions = self.metadata().resolve(PositionProvider)
+        body = self.module().body
+        if "top_rows" not in self.memo:
+            self.memo["top_rows"] = [positions[statement].start.line for statement in body]
+        index = bisect.bisect_right(self.memo["top_rows"], positions[node].start.line) - 1
+        return body[index]
 
     def spans(self) -> dict[int, tuple[int, int]] | None:
         """Where each top-level statement's text starts and ends, by the statement's id; None when the

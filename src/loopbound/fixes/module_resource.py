@@ -25,6 +25,7 @@ from libcst.metadata import ParentNodeProvider, PositionProvider, ScopeProvider
 from loopbound.findings import Applicability, Finding, Fix
 from loopbound.fixes.context import FixContext, fix_from_module
 from loopbound.fixes.escapes import escapes
+from loopbound.fixes.importers import importers
 from loopbound.fixes.imports import ensure_module_import, is_docstring
 from loopbound.fixes.type_comments import signature_type_comment, split_signature_comment, variable_type_comment
 from loopbound.registry import Resource
@@ -57,6 +58,8 @@ def build(finding: Finding, ctx: FixContext) -> Fix | None:
         usage = _analyse(ctx, name, finding.start.row)
     except _Unfixable:
         return None
+    if importers(ctx.path, {name, *usage.dependents}, ctx.files, ctx.read):
+        return None  # another module imports the name: renaming or removing it would break that module
     if ctx.is_test:
         fixture = _as_fixture(usage, resource)
         if fixture is not None:

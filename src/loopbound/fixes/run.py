@@ -74,7 +74,8 @@ class _Session:
             findings.extend(self._file_findings(path))
         if self.python_files and (self.write or self.passes == 0):
             project = check_project(self.python_files, self.config_files, self.settings, self.selected)
-            findings.extend(attach_fixes(project.findings, self.settings, read=self.read, notes=self.run.notes))
+            findings.extend(attach_fixes(project.findings, self.settings, read=self.read, notes=self.run.notes,
+                                         files=self.checked))
         self.passes += 1
         findings.sort(key=lambda finding: finding.sort_key)
         return findings
@@ -87,7 +88,8 @@ class _Session:
             return cached[1]
         result = check_source(source.encoded(), path, self.settings, self.selections[path],
                               is_test=is_test_file(Path(path), self.settings))
-        findings = attach_fixes(result.findings, self.settings, read=self.read, notes=self.run.notes)
+        findings = attach_fixes(result.findings, self.settings, read=self.read, notes=self.run.notes,
+                                files=self.checked)
         self.per_file[path] = (source.text, findings)
         return findings
 
