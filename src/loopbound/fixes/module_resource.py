@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, ScopeProvider
@@ -27,6 +28,7 @@ from loopbound.fixes.context import FixContext, fix_from_module
 from loopbound.fixes.escapes import escapes
 from loopbound.fixes.importers import importers
 from loopbound.fixes.imports import ensure_module_import, is_docstring
+from loopbound.fixes.per_loop import CallGetters, accessor, generated_names
 from loopbound.fixes.type_comments import signature_type_comment, split_signature_comment, variable_type_comment
 from loopbound.registry import Resource
 
@@ -46,6 +48,7 @@ class _Usage:
     definition: cst.SimpleStatementLine
     dependents: dict[str, cst.SimpleStatementLine] = field(default_factory=dict)  # `factory = sessionmaker(engine)`
     users: dict[cst.FunctionDef, set[str]] = field(default_factory=dict)  # function -> the names it reads
+    reads: list[cst.Name] = field(default_factory=list)  # every read of them, as scope analysis found it
     exports: set[cst.SimpleString] = field(default_factory=set)  # the strings naming them in `__all__`
 
 
@@ -60,10 +63,15 @@ def build(finding: Finding, ctx: FixContext) -> Fix | None:
         return None
     if importers(ctx.path, {name, *usage.dependents}, ctx.files, ctx.read):
         return None  # another module imports the name: renaming or removing it would break that module
-    if ctx.is_test:
-        fixture = _as_fixture(usage, resource)
-        if fixture is not None:
-            return fix_from_module(ctx, Applicability.SAFE, f"Turn `{name}` into a pytest-asyncio fixture", fixture)
+    if not ctx.is_test:
+        per_loop = _as_accessor(usage, resource)
+        if per_loop is None:
+            return None
+        return fix_from_module(ctx, Applicability.UNSAFE, f"Replace `{name}` with `get_{name}()`, one per running "
+                               "event loop", per_loop)
+    fixture = _as_fixture(usage, resource)
+    if fixture is not None:
+        return fix_from_module(ctx, Applicability.SAFE, f"Turn `{name}` into a pytest-asyncio fixture", fixture)
     factory = _as_factory(usage, resource)
     if factory is None:
         return None
@@ -82,7 +90,7 @@ def _analyse(ctx: FixContext, name: str, row: int) -> _Usage:
     if not isinstance(definition, cst.SimpleStatementLine) or _assigned_name(definition) != name:
         raise _Unfixable
     usage = _Usage(wrapper.module, name, definition)
-    for reader in _readers(scope, name, parents):
+    for reader in _readers(scope, name, parents, usage.reads):
         if isinstance(reader, cst.SimpleStatementLine):
             dependent = _assigned_name(reader)
             if dependent is None or reader is definition or not isinstance(_value(reader), cst.Call):
@@ -92,7 +100,7 @@ def _analyse(ctx: FixContext, name: str, row: int) -> _Usage:
             assert isinstance(reader, cst.FunctionDef)
             usage.users.setdefault(reader, set()).add(name)
     for dependent in usage.dependents:
-        for reader in _readers(scope, dependent, parents):
+        for reader in _readers(scope, dependent, parents, usage.reads):
             if not isinstance(reader, cst.FunctionDef):
                 raise _Unfixable
             usage.users.setdefault(reader, set()).add(dependent)
@@ -132,13 +140,16 @@ def _value(statement: cst.SimpleStatementLine) -> cst.BaseExpression:
     return small.value
 
 
-def _readers(scope: cst.metadata.Scope, name: str, parents: object) -> list[cst.CSTNode]:
+def _readers(scope: cst.metadata.Scope, name: str, parents: object, reads: list[cst.Name]) -> list[cst.CSTNode]:
     """For each read of the global: the function whose body reads it, or the module-level statement."""
     assignments = list(scope.assignments[name])
     if len(assignments) != 1:
         raise _Unfixable  # reassigned, `global` in a function, or imported too
     readers = []
     for access in assignments[0].references:
+        if not isinstance(access.node, cst.Name):
+            raise _Unfixable  # a string annotation or an `import` that rebinds it
+        reads.append(access.node)
         readers.append(_reader(access.node, parents))
     return readers
 
@@ -259,7 +270,8 @@ def _as_factory(usage: _Usage, resource: Resource) -> cst.Module | None:
     taken = _module_names(usage.module)
     if any(f"get_{name}" in taken for name in names) or usage.exports or _in_memory_database(usage.definition):
         return None  # a name others import would vanish; a fresh in-memory database per call starts empty
-    replacements: dict[cst.CSTNode, cst.CSTNode] = {usage.definition: _factory(usage.definition, usage.name, ())}
+    replacements: dict[cst.CSTNode, cst.CSTNode | cst.FlattenSentinel[cst.BaseStatement]] = {
+        usage.definition: _factory(usage.definition, usage.name, ())}
     for dependent, statement in usage.dependents.items():
         replacements[statement] = _factory(statement, dependent, (usage.name,))
     users = {}
@@ -271,6 +283,29 @@ def _as_factory(usage: _Usage, resource: Resource) -> cst.Module | None:
         users[user] = _own_instance(user, usage, read, resource)
     transformer = _Rewriter(replacements, users)
     return _spaced(usage.module.visit(transformer), transformer.created)
+
+
+def _as_accessor(usage: _Usage, resource: Resource) -> cst.Module | None:
+    """Application code keeps one resource per running loop (`per_loop.py`); every read calls the getter."""
+    names = [usage.name, *usage.dependents]
+    taken = _module_names(usage.module)
+    if any(generated_names(name) & taken for name in names) or usage.exports or _in_memory_database(usage.definition):
+        return None  # a name others import would vanish; each test loop's in-memory database would start empty
+    if any(user.asynchronous is None for user in usage.users):
+        return None  # a sync function may run with no event loop to key the instance by
+    module, asyncio_name = ensure_module_import(usage.module, "asyncio")
+    module, weakref_name = ensure_module_import(module, "weakref")
+    swap = CallGetters(usage.reads)
+    replacements: dict[cst.CSTNode, cst.CSTNode | cst.FlattenSentinel[cst.BaseStatement]] = {}
+    for name, statement in {usage.name: usage.definition, **usage.dependents}.items():
+        value = _value(statement).visit(swap)
+        assert isinstance(value, cst.BaseExpression)
+        created = accessor(name, value, resource if name == usage.name else None, asyncio_name, weakref_name)
+        created[0] = created[0].with_changes(leading_lines=statement.leading_lines)
+        replacements[statement] = cst.FlattenSentinel(created)
+    users = {user: cast(cst.FunctionDef, user.visit(swap)) for user in usage.users}
+    transformer = _Rewriter(replacements, users)
+    return _spaced(module.visit(transformer), transformer.created)
 
 
 def _in_memory_database(statement: cst.SimpleStatementLine) -> bool:
@@ -348,7 +383,7 @@ def _own_instance(function: cst.FunctionDef, usage: _Usage, read: set[str], reso
 class _Rewriter(cst.CSTTransformer):
     """Swaps whole nodes of the original tree for their rewritten versions, by identity."""
 
-    def __init__(self, statements: dict[cst.CSTNode, cst.CSTNode],
+    def __init__(self, statements: dict[cst.CSTNode, cst.CSTNode | cst.FlattenSentinel[cst.BaseStatement]],
                  functions: dict[cst.FunctionDef, cst.FunctionDef]) -> None:
         super().__init__()
         self.statements = statements
@@ -372,7 +407,7 @@ class _Rewriter(cst.CSTTransformer):
         replacement = self.statements.get(original_node)
         if replacement is None:
             return updated_node
-        self.created.append(replacement)
+        self.created.extend(replacement.nodes if isinstance(replacement, cst.FlattenSentinel) else [replacement])
         return replacement  # type: ignore[return-value]
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
