@@ -71,7 +71,10 @@ def _split_release(line: cst.SimpleStatementLine, variable: str, methods: str) -
     parts = [list(line.body[:first]), list(line.body[first:last + 1]), list(line.body[last + 1:])]
     parts = [[small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) if i == len(part) - 1 else small
               for i, small in enumerate(part)] for part in parts]
-    release = cst.SimpleStatementLine(parts[1], leading_lines=line.leading_lines,
+    comments = list(line.leading_lines)
+    while comments and comments[0].comment is None:
+        comments.pop(0)  # the blank lines that set the release apart stay out of `finally`
+    release = cst.SimpleStatementLine(parts[1], leading_lines=comments,
                                       trailing_whitespace=line.trailing_whitespace if not parts[2] else
                                       cst.TrailingWhitespace())
     before: list[cst.BaseStatement] = [cst.SimpleStatementLine(parts[0])] if parts[0] else []

@@ -1,6 +1,6 @@
-"""LB101's fixes: a module-level resource becomes a pytest-asyncio fixture (test modules) or a factory.
+"""LB101's fixes: a module-level resource becomes a fixture, a per-call factory or a per-loop accessor.
 
-In a test module or conftest.py the global becomes
+In a module pytest collects the global becomes
 
     @pytest_asyncio.fixture
     async def engine():
@@ -8,48 +8,31 @@ In a test module or conftest.py the global becomes
         yield engine
         await engine.dispose()
 
-and every test and fixture that read the global requests it instead. Anywhere else (or when a test
-module's global is also used by helpers or other globals) it becomes `get_engine()`, and each
-function that read it makes its own and releases it in `finally`, the fix of incident 000: that
-changes the module's public names, so it is unsafe.
+and every test and fixture that read the global requests it instead (safe). When no fixture reaches a
+reader (helpers, unittest classes) it becomes `get_engine()` and each function that read it makes its
+own and releases it in `finally`, the fix of incident 000: one per test. In application code one per
+call would lose the connection pool, so it becomes a per-loop accessor (`per_loop.py`). Both change
+the module's names: unsafe. No fix when another module uses the name (`importers.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import cast
 
 import libcst as cst
-from libcst.metadata import ParentNodeProvider, PositionProvider, ScopeProvider
 
 from loopbound.findings import Applicability, Finding, Fix
 from loopbound.fixes.context import FixContext, fix_from_module
 from loopbound.fixes.escapes import escapes
 from loopbound.fixes.importers import importers
 from loopbound.fixes.imports import ensure_module_import, is_docstring
+from loopbound.fixes.module_globals import Unfixable, Usage, analyse, assigned_name, value_of
 from loopbound.fixes.per_loop import CallGetters, accessor, generated_names
 from loopbound.fixes.type_comments import signature_type_comment, split_signature_comment, variable_type_comment
 from loopbound.registry import Resource
 
 _FUNCTION_SCOPE = ('"function"', "'function'")
-
-
-class _Unfixable(Exception):
-    """The global is used in a way no mechanical rewrite keeps working; the finding stays unfixed."""
-
-
-@dataclass
-class _Usage:
-    """Where a global and the globals computed from it are read."""
-
-    module: cst.Module
-    name: str
-    definition: cst.SimpleStatementLine
-    dependents: dict[str, cst.SimpleStatementLine] = field(default_factory=dict)  # `factory = sessionmaker(engine)`
-    users: dict[cst.FunctionDef, set[str]] = field(default_factory=dict)  # function -> the names it reads
-    reads: list[cst.Name] = field(default_factory=list)  # every read of them, as scope analysis found it
-    exports: set[cst.SimpleString] = field(default_factory=set)  # the strings naming them in `__all__`
 
 
 def build(finding: Finding, ctx: FixContext) -> Fix | None:
@@ -58,8 +41,8 @@ def build(finding: Finding, ctx: FixContext) -> Fix | None:
     if not name or resource is None:
         return None
     try:
-        usage = _analyse(ctx, name, finding.start.row)
-    except _Unfixable:
+        usage = analyse(ctx, name, finding.start.row)
+    except Unfixable:
         return None
     if importers(ctx.path, {name, *usage.dependents}, ctx.files, ctx.read):
         return None  # another module imports the name: renaming or removing it would break that module
@@ -77,114 +60,6 @@ def build(finding: Finding, ctx: FixContext) -> Fix | None:
         return None
     return fix_from_module(ctx, Applicability.UNSAFE, f"Replace `{name}` with a factory `get_{name}()` and "
                            "release it in each function that uses it", factory)
-
-
-def _analyse(ctx: FixContext, name: str, row: int) -> _Usage:
-    wrapper = ctx.metadata()
-    positions = wrapper.resolve(PositionProvider)
-    parents = wrapper.resolve(ParentNodeProvider)
-    scope = wrapper.resolve(ScopeProvider)[wrapper.module]
-    assert scope is not None
-    definition = next((statement for statement in wrapper.module.body
-                       if positions[statement].start.line <= row <= positions[statement].end.line), None)
-    if not isinstance(definition, cst.SimpleStatementLine) or _assigned_name(definition) != name:
-        raise _Unfixable
-    usage = _Usage(wrapper.module, name, definition)
-    for reader in _readers(scope, name, parents, usage.reads):
-        if isinstance(reader, cst.SimpleStatementLine):
-            dependent = _assigned_name(reader)
-            if dependent is None or reader is definition or not isinstance(_value(reader), cst.Call):
-                raise _Unfixable
-            usage.dependents[dependent] = reader
-        else:
-            assert isinstance(reader, cst.FunctionDef)
-            usage.users.setdefault(reader, set()).add(name)
-    for dependent in usage.dependents:
-        for reader in _readers(scope, dependent, parents, usage.reads):
-            if not isinstance(reader, cst.FunctionDef):
-                raise _Unfixable
-            usage.users.setdefault(reader, set()).add(dependent)
-    names = {name, *usage.dependents}
-    if any(_declares_global(user, names) for user in usage.users):
-        raise _Unfixable  # `global engine`: a local of the same name would be a SyntaxError
-    usage.exports = _exports(wrapper.module, names)
-    return usage
-
-
-def _declares_global(function: cst.FunctionDef, names: set[str]) -> bool:
-    class Finder(cst.CSTVisitor):
-        found = False
-
-        def visit_Global(self, node: cst.Global) -> None:
-            self.found = self.found or any(item.name.value in names for item in node.names)
-
-    finder = Finder()
-    function.body.visit(finder)
-    return finder.found
-
-
-def _assigned_name(statement: cst.SimpleStatementLine) -> str | None:
-    if len(statement.body) != 1:
-        return None
-    small = statement.body[0]
-    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
-        return small.targets[0].target.value
-    if isinstance(small, cst.AnnAssign) and small.value is not None and isinstance(small.target, cst.Name):
-        return small.target.value
-    return None
-
-
-def _value(statement: cst.SimpleStatementLine) -> cst.BaseExpression:
-    small = statement.body[0]
-    assert isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None
-    return small.value
-
-
-def _readers(scope: cst.metadata.Scope, name: str, parents: object, reads: list[cst.Name]) -> list[cst.CSTNode]:
-    """For each read of the global: the function whose body reads it, or the module-level statement."""
-    assignments = list(scope.assignments[name])
-    if len(assignments) != 1:
-        raise _Unfixable  # reassigned, `global` in a function, or imported too
-    readers = []
-    for access in assignments[0].references:
-        if not isinstance(access.node, cst.Name):
-            raise _Unfixable  # a string annotation or an `import` that rebinds it
-        reads.append(access.node)
-        readers.append(_reader(access.node, parents))
-    return readers
-
-
-def _reader(node: cst.CSTNode, parents: object) -> cst.CSTNode:
-    """The outermost function (or method) whose body contains node, else its module-level statement."""
-    chain = [node]
-    while not isinstance(chain[-1], cst.Module):
-        chain.append(parents[chain[-1]])  # type: ignore[index]
-    top = chain[-2]
-    if isinstance(top, cst.ClassDef):
-        body = top.body
-        method = chain[chain.index(body) - 1] if body in chain else None
-        if isinstance(method, cst.FunctionDef) and chain[chain.index(method) - 1] is method.body:
-            return method
-        raise _Unfixable  # read in the class body, at import time
-    if isinstance(top, cst.FunctionDef):
-        if chain[chain.index(top) - 1] is not top.body:
-            raise _Unfixable  # a decorator, default or annotation: evaluated at import time
-        return top
-    if isinstance(top, cst.SimpleStatementLine):
-        return top
-    raise _Unfixable
-
-
-def _exports(module: cst.Module, names: set[str]) -> set[cst.SimpleString]:
-    found: set[cst.SimpleString] = set()
-    for statement in module.body:
-        if isinstance(statement, cst.SimpleStatementLine) and _assigned_name(statement) == "__all__":
-            value = _value(statement)
-            if isinstance(value, (cst.List, cst.Tuple)):
-                for element in value.elements:
-                    if isinstance(element.value, cst.SimpleString) and element.value.evaluated_value in names:
-                        found.add(element.value)
-    return found
 
 
 def _release(name: str, resource: Resource) -> list[cst.BaseStatement]:
@@ -210,7 +85,7 @@ def _wider_than_function(function: cst.FunctionDef) -> bool:
     return False
 
 
-def _as_fixture(usage: _Usage, resource: Resource) -> cst.Module | None:
+def _as_fixture(usage: Usage, resource: Resource) -> cst.Module | None:
     """Only when every reader can request a function-scoped fixture: tests and function-scoped fixtures."""
     if usage.dependents:
         return None
@@ -265,7 +140,7 @@ def _request(function: cst.FunctionDef, name: str) -> cst.FunctionDef:
     return function.with_changes(params=function.params.with_changes(params=params))
 
 
-def _as_factory(usage: _Usage, resource: Resource) -> cst.Module | None:
+def _as_factory(usage: Usage, resource: Resource) -> cst.Module | None:
     names = [usage.name, *usage.dependents]
     taken = _module_names(usage.module)
     if any(f"get_{name}" in taken for name in names) or usage.exports or _in_memory_database(usage.definition):
@@ -285,7 +160,7 @@ def _as_factory(usage: _Usage, resource: Resource) -> cst.Module | None:
     return _spaced(usage.module.visit(transformer), transformer.created)
 
 
-def _as_accessor(usage: _Usage, resource: Resource) -> cst.Module | None:
+def _as_accessor(usage: Usage, resource: Resource) -> cst.Module | None:
     """Application code keeps one resource per running loop (`per_loop.py`); every read calls the getter."""
     names = [usage.name, *usage.dependents]
     taken = _module_names(usage.module)
@@ -298,7 +173,7 @@ def _as_accessor(usage: _Usage, resource: Resource) -> cst.Module | None:
     swap = CallGetters(usage.reads)
     replacements: dict[cst.CSTNode, cst.CSTNode | cst.FlattenSentinel[cst.BaseStatement]] = {}
     for name, statement in {usage.name: usage.definition, **usage.dependents}.items():
-        value = _value(statement).visit(swap)
+        value = value_of(statement).visit(swap)
         assert isinstance(value, cst.BaseExpression)
         created = accessor(name, value, resource if name == usage.name else None, asyncio_name, weakref_name)
         created[0] = created[0].with_changes(leading_lines=statement.leading_lines)
@@ -310,7 +185,7 @@ def _as_accessor(usage: _Usage, resource: Resource) -> cst.Module | None:
 
 def _in_memory_database(statement: cst.SimpleStatementLine) -> bool:
     """`create_async_engine("sqlite+aiosqlite://")` or `...:memory:`: each engine is a database of its own."""
-    value = _value(statement)
+    value = value_of(statement)
     if not isinstance(value, cst.Call):
         return False
     for argument in value.args:
@@ -327,7 +202,7 @@ def _module_names(module: cst.Module) -> set[str]:
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
             names.add(statement.name.value)
         elif isinstance(statement, cst.SimpleStatementLine):
-            assigned = _assigned_name(statement)
+            assigned = assigned_name(statement)
             if assigned:
                 names.add(assigned)
             for small in statement.body:
@@ -347,7 +222,7 @@ def _factory(statement: cst.SimpleStatementLine, name: str, parameters: Sequence
     if declared is not None:  # `x = C()  # type: C` on a `return` does not parse; it becomes the signature's
         trailing = trailing.with_changes(comment=None, whitespace=cst.SimpleWhitespace(""))
         leading = [cst.EmptyLine(indent=True, comment=cst.Comment(f"# type: ({'...' if parameters else ''}) -> {declared}"))]
-    body = cst.SimpleStatementLine([cst.Return(_value(statement))], trailing_whitespace=trailing,
+    body = cst.SimpleStatementLine([cst.Return(value_of(statement))], trailing_whitespace=trailing,
                                    leading_lines=leading)
     return cst.FunctionDef(
         name=cst.Name(f"get_{name}"),
@@ -355,7 +230,7 @@ def _factory(statement: cst.SimpleStatementLine, name: str, parameters: Sequence
         body=cst.IndentedBlock([body]), returns=returns, leading_lines=statement.leading_lines)
 
 
-def _own_instance(function: cst.FunctionDef, usage: _Usage, read: set[str], resource: Resource) -> cst.FunctionDef:
+def _own_instance(function: cst.FunctionDef, usage: Usage, read: set[str], resource: Resource) -> cst.FunctionDef:
     """`engine = get_engine()` first, the body in `try`, the release in `finally` (incident 000's fix)."""
     name = usage.name
     block = function.body
