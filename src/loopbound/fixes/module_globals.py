@@ -29,6 +29,7 @@ class Usage:
     dependents: dict[str, cst.SimpleStatementLine] = field(default_factory=dict)  # `factory = sessionmaker(engine)`
     users: dict[cst.FunctionDef, set[str]] = field(default_factory=dict)  # function -> the names it reads
     reads: list[cst.Name] = field(default_factory=list)  # every read of them, as scope analysis found it
+    sync_reads: bool = False  # a read whose nearest function is sync or a lambda: maybe no running loop there
     exports: set[cst.SimpleString] = field(default_factory=set)  # the strings naming them in `__all__`
 
 
@@ -57,6 +58,7 @@ def analyse(ctx: FixContext, name: str, row: int) -> Usage:
             if not isinstance(reader, cst.FunctionDef):
                 raise Unfixable
             usage.users.setdefault(reader, set()).add(dependent)
+    usage.sync_reads = any(_in_sync_code(read, parents) for read in usage.reads)
     names = {name, *usage.dependents}
     if any(_declares_global(user, names) for user in usage.users):
         raise Unfixable  # `global engine`: a local of the same name would be a SyntaxError
@@ -91,6 +93,17 @@ def value_of(statement: cst.SimpleStatementLine) -> cst.BaseExpression:
     small = statement.body[0]
     assert isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None
     return small.value
+
+
+def _in_sync_code(node: cst.CSTNode, parents: object) -> bool:
+    """Whether the nearest function around node is a lambda or a plain `def` (a callback may run off the loop)."""
+    while not isinstance(node, cst.Module):
+        node = parents[node]  # type: ignore[index]
+        if isinstance(node, cst.Lambda) or (isinstance(node, cst.FunctionDef) and node.asynchronous is None):
+            return True
+        if isinstance(node, cst.FunctionDef):
+            return False
+    return False
 
 
 def _readers(scope: cst.metadata.Scope, name: str, parents: object, reads: list[cst.Name]) -> list[cst.CSTNode]:

@@ -166,7 +166,7 @@ def _as_accessor(usage: Usage, resource: Resource) -> cst.Module | None:
     taken = _module_names(usage.module)
     if any(generated_names(name) & taken for name in names) or usage.exports or _in_memory_database(usage.definition):
         return None  # a name others import would vanish; each test loop's in-memory database would start empty
-    if any(user.asynchronous is None for user in usage.users):
+    if usage.sync_reads:
         return None  # a sync function may run with no event loop to key the instance by
     module, asyncio_name = ensure_module_import(usage.module, "asyncio")
     module, weakref_name = ensure_module_import(module, "weakref")
