@@ -1,15 +1,17 @@
 """Codemod snapshots: each fixtures/fixes/<CODE>/<case>/ is a tiny project fixed with `--fix --unsafe-fixes`.
 
 `input.py` is the Python file (a test module when it has the `# test-file` marker, as in
-fixtures/rules/); `input.<config name>` (`input.pyproject.toml`, `input.pytest.ini`, `input.setup.cfg`,
-...) is a pytest config file; other inputs (`input.uv.lock`, `input.requirements-dev.txt`) declare the
-pytest-asyncio the case runs on. Every input must turn into its `expected.*` twin, byte for byte, so
+fixtures/rules/, a helper module under tests/ that pytest does not collect with `# test-helper`);
+`input.<config name>` (`input.pyproject.toml`, `input.pytest.ini`, `input.setup.cfg`, ...) is a pytest
+config file; other inputs (`input.uv.lock`, `input.requirements-dev.txt`) declare the pytest-asyncio the
+case runs on. Every input must turn into its `expected.*` twin, byte for byte, so
 encodings, BOMs and CRLF line endings are part of the snapshot. Set UPDATE_SNAPSHOTS=1 to rewrite
 the expected files after a deliberate change, then review the diff.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from pathlib import Path
@@ -27,8 +29,10 @@ CASES = sorted({path.parent for path in (FIXTURES / "fixes").glob("*/*/input.*")
 def _place(input_file: Path) -> str:
     """Where an input goes in the throwaway project."""
     if input_file.name == "input.py":
-        marked = b"# test-file" in input_file.read_bytes()[:200]
-        return "tests/test_snapshot.py" if marked else "app/snapshot.py"
+        head = input_file.read_bytes()[:200]
+        if b"# test-helper" in head:
+            return "tests/helpers.py"
+        return "tests/test_snapshot.py" if b"# test-file" in head else "app/snapshot.py"
     return input_file.name.removeprefix("input.")
 
 
@@ -64,6 +68,8 @@ def test_snapshot(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         if os.environ.get("UPDATE_SNAPSHOTS"):
             expected.write_bytes(fixed[place])
         assert fixed[place].decode("latin-1") == expected.read_bytes().decode("latin-1"), expected
+        if place.endswith(".py"):
+            ast.parse(fixed[place], type_comments=True)  # what mypy reads: type comments stay in their place
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.parent.name}/{case.name}")
@@ -81,7 +87,9 @@ def test_some_snapshots_change_something() -> None:
     """A snapshot whose input equals its output proves nothing; only deliberate no-fix cases may."""
     unchanged = [case.name for case in CASES
                  if all(path.read_bytes() == _expected(path).read_bytes() for path in case.glob("input.*"))]
-    assert sorted(unchanged) == sorted(["narrower_fixture_blocks", "unfixable_class_body", *DECLINED])
+    assert sorted(unchanged) == sorted(["escapes_no_fix", "exported_no_fix", "global_statement_no_fix",
+                                        "in_memory_sqlite_no_fix", "narrower_fixture_blocks",
+                                        "per_loop_sync_callback_no_fix", "unfixable_class_body", *DECLINED])
 
 
 # No fix, because a pytest-asyncio release the case declares would not understand it, the pytest table is
@@ -118,3 +126,23 @@ def test_rule_example_inputs_are_the_rule_fixtures(code: str) -> None:
     assert snapshot_input.read_text(encoding="utf-8") == stripped, (
         f"sed -E 's/  # error: LB[0-9, LB]+$//' fixtures/rules/{code}.py > {snapshot_input.relative_to(FIXTURES.parent)}"
         " then UPDATE_SNAPSHOTS=1 and review the expected.py diff")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.parent.name}/{case.name}")
+def test_diff_shows_what_fix_writes(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--diff` runs the same passes as `--fix` (LB3 fixes included, which read the tree between passes),
+    writes nothing, and its texts are the snapshot's expected files."""
+    inputs = _inputs(case)
+    for place, path in inputs.items():
+        (tmp_path / place).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / place).write_bytes(path.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    python = [Path(place) for place in inputs if place.endswith(".py")]
+    configs = [Path(place) for place in inputs if not place.endswith(".py")]
+    run = fix_paths(python, Settings(project_root=tmp_path.resolve()), frozenset({case.parent.name}), unsafe=True,
+                    write=False, config_files=configs)
+    for place, path in inputs.items():
+        assert (tmp_path / place).read_bytes() == path.read_bytes(), place
+        source = run.files.get(place)
+        shown = source.encoded() if source is not None else path.read_bytes()
+        assert shown == _expected(path).read_bytes(), place

@@ -106,7 +106,7 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
         sources = {}
         checked = [display_path(path) for path in found.python_files]
     fixing = None
-    if fix or diff or output_format in ("json", "json-lines", "sarif"):
+    if fix or diff or output_format in FIXES_SHOWN:
         from loopbound.fixes.command import FixOptions, apply_fix_options
 
         stdin = (checked[0], sources[checked[0]].encode("utf-8")) if reading_stdin else None
@@ -135,7 +135,7 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
         if output_file:
             stream.close()
     if not quiet and output_format in ("full", "concise"):
-        _print_summary(report)
+        _print_summary(report, fixes_known=fixing is not None)
     if result.errors:
         sys.exit(EXIT_ERROR)
     if exit_non_zero_on_fix and fixing is not None and fixing.changed_files:
@@ -201,17 +201,35 @@ def _print_statistics(report: Report, stream: TextIO) -> None:
         stream.write(f"{count:>5}  {code}  {RULES_BY_CODE[code].name}{of_which}\n")
 
 
-def _print_summary(report: Report) -> None:
+# Formats that show each finding's fix (its edits, or the help line and summary that say what `--fix`
+# will do): fixes are computed for their findings even without --fix. Only files with a finding of a
+# fixable rule pay for it (libcst parses them once). `concise`, made for speed and scripts, does not:
+# it then marks no finding fixable and its summary makes no promise.
+FIXES_SHOWN = frozenset({"json", "json-lines", "sarif", "full"})
+
+
+def _print_summary(report: Report, *, fixes_known: bool) -> None:
     total = len(report.findings)
     noun = "finding" if total == 1 else "findings"
     files = f"{report.files_checked} file{'' if report.files_checked == 1 else 's'} checked"
     if total == 0:
         click.echo(f"All checks passed ({files}).", err=True)
         return
-    fixable = f" ({report.fixable} fixable with `--fix`)" if report.fixable else ""
     latent = sum(1 for finding in report.findings if finding.severity is Severity.LATENT)
     split = f": {total - latent} failing the run, {latent} latent" if latent else ""
-    click.echo(f"Found {total} {noun}{split}{fixable} in {files}.", err=True)
+    fixes = f": {_fix_summary(report)}" if fixes_known else ""
+    click.echo(f"Found {total} {noun}{split} in {files}{fixes}.", err=True)
+
+
+def _fix_summary(report: Report) -> str:
+    """From the fixes computed for these findings: what `--fix` and `--fix --unsafe-fixes` would do."""
+    safe, unsafe, none = report.fix_counts()
+    if not safe and not unsafe:
+        return "none with an automatic fix"
+    parts = [f"{safe} with a safe fix (`--fix`)" if safe else "",
+             f"{unsafe} with an unsafe fix (`--fix --unsafe-fixes`)" if unsafe else "",
+             f"{none} without a fix" if none else ""]
+    return ", ".join(part for part in parts if part)
 
 
 @cli.command()

@@ -148,11 +148,23 @@ def test_test_module_global_becomes_a_fixture(tmp_path: Path, echo_port: int) ->
     assert "async def test_second(client):" in fixed
 
 
-def test_library_global_becomes_a_factory(tmp_path: Path, echo_port: int) -> None:
+def test_library_global_becomes_one_client_per_loop(tmp_path: Path, echo_port: int) -> None:
     project = _project(tmp_path, {"app/service.py": SERVICE, "tests/test_service.py": SERVICE_TESTS})
     _red(project, echo_port, [("app/service.py", "LB101")])
     fix_green_and_idempotent(project, {"ECHO_PORT": str(echo_port)}, "2 passed")
     fixed = (project / "app" / "service.py").read_text()
+    assert "        _client_by_loop[loop] = EchoClient(" in fixed
+    assert "    return (await get_client().ask(text)).upper()" in fixed
+    assert "    if client is not None:\n        await client.aclose()\n" in fixed
+
+
+def test_test_helpers_get_the_per_call_factory(tmp_path: Path, echo_port: int) -> None:
+    """In a test module, helpers that no fixture reaches make and release their own client per call."""
+    helpers = TEST_MODULE.replace("async def test_first():\n    assert await client.ask(", "async def ask(text):\n"
+                                  "    return await client.ask(text)\n\n\nasync def test_first():\n    assert await ask(")
+    project = _project(tmp_path, {"tests/test_echo.py": helpers})
+    _red(project, echo_port, [("tests/test_echo.py", "LB101")])
+    fix_green_and_idempotent(project, {"ECHO_PORT": str(echo_port)}, "2 passed")
+    fixed = (project / "tests" / "test_echo.py").read_text()
     assert "def get_client():\n    return EchoClient(" in fixed
     assert "    client = get_client()\n    try:\n" in fixed
-    assert "    finally:\n        await client.aclose()\n" in fixed

@@ -5,41 +5,39 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from loopbound.fixes.context import FixContext
 
-def statement_block(module: cst.Module, row: int) -> tuple[cst.IndentedBlock, int] | None:
+
+def statement_block(ctx: FixContext, row: int) -> tuple[cst.IndentedBlock, int] | None:
     """The indented block holding the statement that starts at `row`, and its index there.
 
-    The wrapper skips its defensive copy, so the nodes returned belong to `module` itself and
-    `module.deep_replace` can swap them.
+    One walk per file indexes every block's statements by row (the innermost wins), so that a file
+    with hundreds of findings is not walked once per finding. The nodes belong to `ctx.module()`.
     """
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    if "blocks" not in ctx.memo:
+        positions = ctx.metadata().resolve(PositionProvider)
+        by_row: dict[int, tuple[cst.IndentedBlock, int]] = {}
+        functions: dict[int, cst.FunctionDef] = {}
 
-    class Finder(cst.CSTVisitor):
-        found: tuple[cst.IndentedBlock, int] | None = None
+        class Indexer(cst.CSTVisitor):
+            def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+                for index, statement in enumerate(node.body):
+                    by_row[positions[statement].start.line] = (node, index)
 
-        def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-            for index, statement in enumerate(node.body):
-                if positions[statement].start.line == row:
-                    self.found = (node, index)
+            def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+                functions[id(node.body)] = node
 
-    finder = Finder()
-    module.visit(finder)
-    return finder.found
+        ctx.module().visit(Indexer())
+        ctx.memo["blocks"], ctx.memo["functions"] = by_row, functions
+    found: tuple[cst.IndentedBlock, int] | None = ctx.memo["blocks"].get(row)
+    return found
 
 
-def function_of(module: cst.Module, block: cst.IndentedBlock) -> cst.FunctionDef | None:
-    """The function whose body is `block`."""
-
-    class Finder(cst.CSTVisitor):
-        found: cst.FunctionDef | None = None
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-            if node.body is block:
-                self.found = node
-
-    finder = Finder()
-    module.visit(finder)
-    return finder.found
+def function_of(ctx: FixContext, block: cst.IndentedBlock) -> cst.FunctionDef | None:
+    """The function whose body is `block` (a block `statement_block` returned)."""
+    statement_block(ctx, 0)
+    function: cst.FunctionDef | None = ctx.memo["functions"].get(id(block))
+    return function
 
 
 def function_at(module: cst.Module, row: int) -> tuple[cst.Module, cst.FunctionDef | None]:

@@ -16,6 +16,8 @@ from loopbound.discovery import is_test_file
 from loopbound.findings import Finding, Fix
 from loopbound.fixes.context import Builder, FixContext, Reader
 from loopbound.fixes.files import read_source
+from loopbound.project import is_test_module
+from loopbound.pytest_config import PytestConfigError, locate
 
 BUILDERS: dict[str, str] = {
     "LB101": "loopbound.fixes.module_resource:build",
@@ -47,8 +49,12 @@ def _read_file(path: str) -> str:
 
 
 def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reader | None = None,
-                 notes: list[str] | None = None) -> list[Finding]:
-    """The same findings, each with its Fix when its rule has a builder that can rewrite this case."""
+                 notes: list[str] | None = None, files: Iterable[str] = ()) -> list[Finding]:
+    """The same findings, each with its Fix when its rule has a builder that can rewrite this case.
+
+    `files` are the other checked files: a fix that removes a module-level name looks there for importers.
+    """
+    checked = tuple(files)
     reader = read or _read_file
     contexts: dict[str, FixContext | None] = {}
     attached = []
@@ -58,19 +64,35 @@ def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reade
             attached.append(finding)
             continue
         if finding.path not in contexts:
-            contexts[finding.path] = _context(finding.path, settings, reader)
+            contexts[finding.path] = _context(finding.path, settings, reader, checked)
         context = contexts[finding.path]
         fix = _build(builder, finding, context, notes) if context else None
         attached.append(dataclasses.replace(finding, fix=fix) if fix else finding)
     return attached
 
 
-def _context(path: str, settings: Settings, reader: Reader) -> FixContext | None:
+def _context(path: str, settings: Settings, reader: Reader, files: tuple[str, ...]) -> FixContext | None:
     try:
         text = reader(path)
     except (OSError, UnicodeDecodeError, SyntaxError):
         return None  # the check already reported the unreadable file
-    return FixContext(path, text, settings, is_test_file(Path(path), settings), reader)
+    return FixContext(path, text, settings, is_test_file(Path(path), settings) and collected_by_pytest(Path(path)),
+                      reader, files)
+
+
+def collected_by_pytest(path: Path) -> bool:
+    """Whether pytest runs this module (its `python_files`, or conftest.py), so that fixtures reach its code.
+
+    A helper module under tests/ that tests import is a test file for the rules, but turning its global
+    into a fixture would break every importer: for fixes it is ordinary code.
+    """
+    if path.name == "conftest.py":
+        return True
+    try:
+        config = locate(path)
+    except PytestConfigError:
+        config = None
+    return is_test_module(path, config)
 
 
 def _build(builder: Builder, finding: Finding, context: FixContext, notes: list[str] | None) -> Fix | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from loopbound.config import Settings
+from loopbound.discovery import display_path
 from loopbound.engine import CheckResult
 from loopbound.findings import Applicability
 from loopbound.fixes.builders import attach_fixes
@@ -39,7 +40,7 @@ def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settin
                       stdin: tuple[str, bytes] | None = None) -> Fixing:
     """Attach, apply or diff fixes; `result.findings` becomes what remains, with fixes attached."""
     if not (options.fix or options.diff):
-        result.findings = attach_fixes(result.findings, settings)
+        result.findings = attach_fixes(result.findings, settings, files=[display_path(path) for path in python_files])
         return Fixing()
     if stdin is not None:
         return _fix_stdin(result, options, settings, selected, stdin)

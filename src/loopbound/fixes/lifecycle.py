@@ -8,13 +8,11 @@ not in the one plain shape it knows how to rewrite.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
-
 import libcst as cst
 
 from loopbound.findings import Applicability, Edit, Finding, Fix
 from loopbound.fixes.blocks import function_of, statement_block
-from loopbound.fixes.context import FixContext, fix_from_texts
+from loopbound.fixes.context import FixContext, fix_from_module, replace_in_module
 
 
 def add_await(finding: Finding, ctx: FixContext) -> Fix | None:
@@ -36,7 +34,7 @@ def release_in_finally(finding: Finding, ctx: FixContext) -> Fix | None:
     variable, row = finding.datum("variable"), finding.datum("release_row")
     if not variable or not row:
         return None
-    found = statement_block(ctx.module(), int(row))
+    found = statement_block(ctx, int(row))
     if found is None:
         return None
     block, index = found
@@ -45,18 +43,53 @@ def release_in_finally(finding: Finding, ctx: FixContext) -> Fix | None:
     if creation is None or creation + 1 >= index:
         return None
     guarded = statements[creation + 1:index]
-    release = statements[index]
-    if not isinstance(release, cst.SimpleStatementLine):
+    line = statements[index]
+    if not isinstance(line, cst.SimpleStatementLine):
         return None
-    leading = guarded[0].leading_lines if isinstance(guarded[0], cst.SimpleStatementLine) else ()
-    if isinstance(guarded[0], cst.SimpleStatementLine):
-        guarded[0] = guarded[0].with_changes(leading_lines=())
+    split = _split_release(line, variable, finding.datum("release") or "")
+    if split is None:
+        return None
+    before, release, after = split
+    guarded += before
+    leading = getattr(guarded[0], "leading_lines", ())
+    guarded[0] = guarded[0].with_changes(leading_lines=())
     try_node = cst.Try(body=cst.IndentedBlock(guarded), leading_lines=leading,
-                       finalbody=cst.Finally(body=cst.IndentedBlock([release.with_changes(leading_lines=())])))
-    new_block = block.with_changes(body=[*statements[:creation + 1], try_node, *statements[index + 1:]])
-    new = cast(cst.Module, ctx.module().deep_replace(block, new_block))
-    return fix_from_texts(Applicability.SAFE, f"Release `{variable}` in `finally`", {ctx.path: ctx.text},
-                          {ctx.path: new.code})
+                       finalbody=cst.Finally(body=cst.IndentedBlock([release])))
+    new_block = block.with_changes(body=[*statements[:creation + 1], try_node, *after, *statements[index + 1:]])
+    return fix_from_module(ctx, Applicability.SAFE, f"Release `{variable}` in `finally`",
+                           replace_in_module(ctx, block, new_block))
+
+
+def _split_release(line: cst.SimpleStatementLine, variable: str, methods: str) -> tuple[
+        list[cst.BaseStatement], cst.SimpleStatementLine, list[cst.BaseStatement]] | None:
+    """`work(); await c.aclose(); print(r)` -> the statements before the release (they stay guarded), the
+    release alone for `finally` (with the comments above it), and the ones after it (they run after `try`)."""
+    releasing = [i for i, small in enumerate(line.body) if _releases(small, variable, methods.split(","))]
+    if not releasing:
+        return None
+    first, last = releasing[0], releasing[-1]
+    parts = [list(line.body[:first]), list(line.body[first:last + 1]), list(line.body[last + 1:])]
+    parts = [[small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) if i == len(part) - 1 else small
+              for i, small in enumerate(part)] for part in parts]
+    comments = list(line.leading_lines)
+    while comments and comments[0].comment is None:
+        comments.pop(0)  # the blank lines that set the release apart stay out of `finally`
+    release = cst.SimpleStatementLine(parts[1], leading_lines=comments,
+                                      trailing_whitespace=line.trailing_whitespace if not parts[2] else
+                                      cst.TrailingWhitespace())
+    before: list[cst.BaseStatement] = [cst.SimpleStatementLine(parts[0])] if parts[0] else []
+    after: list[cst.BaseStatement] = (
+        [cst.SimpleStatementLine(parts[2], trailing_whitespace=line.trailing_whitespace)] if parts[2] else [])
+    return before, release, after
+
+
+def _releases(small: cst.BaseSmallStatement, variable: str, methods: list[str]) -> bool:
+    """`c.aclose()` or `await c.aclose()` as a statement of its own."""
+    if not isinstance(small, cst.Expr):
+        return False
+    call = small.value.expression if isinstance(small.value, cst.Await) else small.value
+    return (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in methods
+            and isinstance(call.func.value, cst.Name) and call.func.value.value == variable)
 
 
 def _assigns(statement: cst.BaseStatement, variable: str) -> bool:
@@ -79,12 +112,12 @@ def release_after_yield(finding: Finding, ctx: FixContext) -> Fix | None:
     variable, row, path = finding.datum("variable"), finding.datum("exit_row"), finding.datum("path")
     if not variable or not row or path not in ("return", "yield"):
         return None
-    found = statement_block(ctx.module(), int(row))
+    found = statement_block(ctx, int(row))
     if found is None:
         return None
     block, index = found
     statements = list(block.body)
-    function = function_of(ctx.module(), block)
+    function = function_of(ctx, block)
     if function is None or index != len(statements) - 1:
         return None
     if finding.datum("awaited") == "true" and function.asynchronous is None:
@@ -103,9 +136,8 @@ def release_after_yield(finding: Finding, ctx: FixContext) -> Fix | None:
     if not releases:
         return None
     new_block = block.with_changes(body=[*statements[:index], exit_statement, *releases])
-    new = cast(cst.Module, ctx.module().deep_replace(block, new_block))
-    return fix_from_texts(Applicability.SAFE, f"Yield `{variable}` and release it after the `yield`",
-                          {ctx.path: ctx.text}, {ctx.path: new.code})
+    return fix_from_module(ctx, Applicability.SAFE, f"Yield `{variable}` and release it after the `yield`",
+                           replace_in_module(ctx, block, new_block))
 
 
 def wrap_in_async_with(finding: Finding, ctx: FixContext) -> Fix | None:
@@ -117,13 +149,13 @@ def wrap_in_async_with(finding: Finding, ctx: FixContext) -> Fix | None:
     resource = ctx.settings.registry.lookup(finding.datum("constructor"))
     if not variable or resource is None or not resource.async_with:
         return None
-    found = statement_block(ctx.module(), finding.start.row)
+    found = statement_block(ctx, finding.start.row)
     if found is None:
         return None
     block, index = found
     statements = list(block.body)
     creation, rest = statements[index], statements[index + 1:]
-    function = function_of(ctx.module(), block)
+    function = function_of(ctx, block)
     if function is None or function.asynchronous is None or not rest or not _assigns(creation, variable):
         return None
     assert isinstance(creation, cst.SimpleStatementLine)
@@ -134,9 +166,8 @@ def wrap_in_async_with(finding: Finding, ctx: FixContext) -> Fix | None:
         items=[cst.WithItem(value, asname=cst.AsName(cst.Name(variable)))], body=cst.IndentedBlock(rest),
         asynchronous=cst.Asynchronous(), leading_lines=creation.leading_lines)
     new_block = block.with_changes(body=[*statements[:index], with_node])
-    new = cast(cst.Module, ctx.module().deep_replace(block, new_block))
-    return fix_from_texts(Applicability.UNSAFE, f"Use `{variable}` in `async with`", {ctx.path: ctx.text},
-                          {ctx.path: new.code})
+    return fix_from_module(ctx, Applicability.UNSAFE, f"Use `{variable}` in `async with`",
+                           replace_in_module(ctx, block, new_block))
 
 
 def _touches(statement: cst.BaseStatement, variable: str, release: Sequence[str]) -> bool:

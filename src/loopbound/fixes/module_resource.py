@@ -1,6 +1,6 @@
-"""LB101's fixes: a module-level resource becomes a pytest-asyncio fixture (test modules) or a factory.
+"""LB101's fixes: a module-level resource becomes a fixture, a per-call factory or a per-loop accessor.
 
-In a test module or conftest.py the global becomes
+In a module pytest collects the global becomes
 
     @pytest_asyncio.fixture
     async def engine():
@@ -8,42 +8,31 @@ In a test module or conftest.py the global becomes
         yield engine
         await engine.dispose()
 
-and every test and fixture that read the global requests it instead. Anywhere else (or when a test
-module's global is also used by helpers or other globals) it becomes `get_engine()`, and each
-function that read it makes its own and releases it in `finally`, the fix of incident 000: that
-changes the module's public names, so it is unsafe.
+and every test and fixture that read the global requests it instead (safe). When no fixture reaches a
+reader (helpers, unittest classes) it becomes `get_engine()` and each function that read it makes its
+own and releases it in `finally`, the fix of incident 000: one per test. In application code one per
+call would lose the connection pool, so it becomes a per-loop accessor (`per_loop.py`). Both change
+the module's names: unsafe. No fix when another module uses the name (`importers.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import cast
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
 
 from loopbound.findings import Applicability, Finding, Fix
-from loopbound.fixes.context import FixContext, fix_from_texts
+from loopbound.fixes.context import FixContext, fix_from_module
+from loopbound.fixes.escapes import escapes
+from loopbound.fixes.importers import importers
 from loopbound.fixes.imports import ensure_module_import, is_docstring
+from loopbound.fixes.module_globals import Unfixable, Usage, analyse, assigned_name, value_of
+from loopbound.fixes.per_loop import CallGetters, accessor, generated_names
+from loopbound.fixes.type_comments import signature_type_comment, split_signature_comment, variable_type_comment
 from loopbound.registry import Resource
 
 _FUNCTION_SCOPE = ('"function"', "'function'")
-
-
-class _Unfixable(Exception):
-    """The global is used in a way no mechanical rewrite keeps working; the finding stays unfixed."""
-
-
-@dataclass
-class _Usage:
-    """Where a global and the globals computed from it are read."""
-
-    module: cst.Module
-    name: str
-    definition: cst.SimpleStatementLine
-    dependents: dict[str, cst.SimpleStatementLine] = field(default_factory=dict)  # `factory = sessionmaker(engine)`
-    users: dict[cst.FunctionDef, set[str]] = field(default_factory=dict)  # function -> the names it reads
-    exports: set[cst.SimpleString] = field(default_factory=set)  # the strings naming them in `__all__`
 
 
 def build(finding: Finding, ctx: FixContext) -> Fix | None:
@@ -52,110 +41,25 @@ def build(finding: Finding, ctx: FixContext) -> Fix | None:
     if not name or resource is None:
         return None
     try:
-        usage = _analyse(ctx.module(), name, finding.start.row)
-    except _Unfixable:
+        usage = analyse(ctx, name, finding.start.row)
+    except Unfixable:
         return None
-    if ctx.is_test:
-        fixture = _as_fixture(usage, resource)
-        if fixture is not None:
-            return fix_from_texts(Applicability.SAFE, f"Turn `{name}` into a pytest-asyncio fixture",
-                                  {ctx.path: ctx.text}, {ctx.path: fixture})
+    if importers(ctx.path, {name, *usage.dependents}, ctx.files, ctx.read):
+        return None  # another module imports the name: renaming or removing it would break that module
+    if not ctx.is_test:
+        per_loop = _as_accessor(usage, resource)
+        if per_loop is None:
+            return None
+        return fix_from_module(ctx, Applicability.UNSAFE, f"Replace `{name}` with `get_{name}()`, one per running "
+                               "event loop", per_loop)
+    fixture = _as_fixture(usage, resource)
+    if fixture is not None:
+        return fix_from_module(ctx, Applicability.SAFE, f"Turn `{name}` into a pytest-asyncio fixture", fixture)
     factory = _as_factory(usage, resource)
     if factory is None:
         return None
-    return fix_from_texts(Applicability.UNSAFE, f"Replace `{name}` with a factory `get_{name}()` and release "
-                          "it in each function that uses it", {ctx.path: ctx.text}, {ctx.path: factory})
-
-
-def _analyse(module: cst.Module, name: str, row: int) -> _Usage:
-    wrapper = MetadataWrapper(module)
-    positions = wrapper.resolve(PositionProvider)
-    parents = wrapper.resolve(ParentNodeProvider)
-    scope = wrapper.resolve(ScopeProvider)[wrapper.module]
-    assert scope is not None
-    definition = next((statement for statement in wrapper.module.body
-                       if positions[statement].start.line <= row <= positions[statement].end.line), None)
-    if not isinstance(definition, cst.SimpleStatementLine) or _assigned_name(definition) != name:
-        raise _Unfixable
-    usage = _Usage(wrapper.module, name, definition)
-    for reader in _readers(scope, name, parents):
-        if isinstance(reader, cst.SimpleStatementLine):
-            dependent = _assigned_name(reader)
-            if dependent is None or reader is definition or not isinstance(_value(reader), cst.Call):
-                raise _Unfixable
-            usage.dependents[dependent] = reader
-        else:
-            assert isinstance(reader, cst.FunctionDef)
-            usage.users.setdefault(reader, set()).add(name)
-    for dependent in usage.dependents:
-        for reader in _readers(scope, dependent, parents):
-            if not isinstance(reader, cst.FunctionDef):
-                raise _Unfixable
-            usage.users.setdefault(reader, set()).add(dependent)
-    names = {name, *usage.dependents}
-    usage.exports = _exports(wrapper.module, names)
-    return usage
-
-
-def _assigned_name(statement: cst.SimpleStatementLine) -> str | None:
-    if len(statement.body) != 1:
-        return None
-    small = statement.body[0]
-    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
-        return small.targets[0].target.value
-    if isinstance(small, cst.AnnAssign) and small.value is not None and isinstance(small.target, cst.Name):
-        return small.target.value
-    return None
-
-
-def _value(statement: cst.SimpleStatementLine) -> cst.BaseExpression:
-    small = statement.body[0]
-    assert isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None
-    return small.value
-
-
-def _readers(scope: cst.metadata.Scope, name: str, parents: object) -> list[cst.CSTNode]:
-    """For each read of the global: the function whose body reads it, or the module-level statement."""
-    assignments = list(scope.assignments[name])
-    if len(assignments) != 1:
-        raise _Unfixable  # reassigned, `global` in a function, or imported too
-    readers = []
-    for access in assignments[0].references:
-        readers.append(_reader(access.node, parents))
-    return readers
-
-
-def _reader(node: cst.CSTNode, parents: object) -> cst.CSTNode:
-    """The outermost function (or method) whose body contains node, else its module-level statement."""
-    chain = [node]
-    while not isinstance(chain[-1], cst.Module):
-        chain.append(parents[chain[-1]])  # type: ignore[index]
-    top = chain[-2]
-    if isinstance(top, cst.ClassDef):
-        body = top.body
-        method = chain[chain.index(body) - 1] if body in chain else None
-        if isinstance(method, cst.FunctionDef) and chain[chain.index(method) - 1] is method.body:
-            return method
-        raise _Unfixable  # read in the class body, at import time
-    if isinstance(top, cst.FunctionDef):
-        if chain[chain.index(top) - 1] is not top.body:
-            raise _Unfixable  # a decorator, default or annotation: evaluated at import time
-        return top
-    if isinstance(top, cst.SimpleStatementLine):
-        return top
-    raise _Unfixable
-
-
-def _exports(module: cst.Module, names: set[str]) -> set[cst.SimpleString]:
-    found: set[cst.SimpleString] = set()
-    for statement in module.body:
-        if isinstance(statement, cst.SimpleStatementLine) and _assigned_name(statement) == "__all__":
-            value = _value(statement)
-            if isinstance(value, (cst.List, cst.Tuple)):
-                for element in value.elements:
-                    if isinstance(element.value, cst.SimpleString) and element.value.evaluated_value in names:
-                        found.add(element.value)
-    return found
+    return fix_from_module(ctx, Applicability.UNSAFE, f"Replace `{name}` with a factory `get_{name}()` and "
+                           "release it in each function that uses it", factory)
 
 
 def _release(name: str, resource: Resource) -> list[cst.BaseStatement]:
@@ -181,11 +85,14 @@ def _wider_than_function(function: cst.FunctionDef) -> bool:
     return False
 
 
-def _as_fixture(usage: _Usage, resource: Resource) -> str | None:
+def _as_fixture(usage: Usage, resource: Resource) -> cst.Module | None:
     """Only when every reader can request a function-scoped fixture: tests and function-scoped fixtures."""
     if usage.dependents:
         return None
+    in_classes = _methods_of_derived_classes(usage.module)
     for user in usage.users:
+        if user in in_classes or signature_type_comment(user) is not None:
+            return None  # unittest passes no fixtures; a `# type: (...)` signature would lose count
         test = user.name.value.startswith("test")
         if _is_fixture(user):
             if _wider_than_function(user):
@@ -201,8 +108,19 @@ def _as_fixture(usage: _Usage, resource: Resource) -> str | None:
         name=cst.Name(name), params=cst.Parameters(), body=cst.IndentedBlock(body),
         decorators=[cst.Decorator(cst.parse_expression(f"{decorator}.fixture"))],
         asynchronous=cst.Asynchronous(), leading_lines=statement.leading_lines)
-    transformer = _Rewriter({statement: fixture}, {user: _request(user, name) for user in usage.users}, {})
-    return _spaced(module.visit(transformer), transformer.created).code
+    transformer = _Rewriter({statement: fixture}, {user: _request(user, name) for user in usage.users})
+    return _spaced(module.visit(transformer), transformer.created)
+
+
+def _methods_of_derived_classes(module: cst.Module) -> set[cst.FunctionDef]:
+    """Methods of classes with a base (`unittest.TestCase`, `IsolatedAsyncioTestCase`, a mixin): unittest
+    runs those and passes no fixtures, and a plain base gives no way to tell the two apart."""
+    found: set[cst.FunctionDef] = set()
+    for statement in module.body:
+        if isinstance(statement, cst.ClassDef) and any(
+                not (isinstance(base.value, cst.Name) and base.value.value == "object") for base in statement.bases):
+            found.update(item for item in statement.body.body if isinstance(item, cst.FunctionDef))
+    return found
 
 
 def _request(function: cst.FunctionDef, name: str) -> cst.FunctionDef:
@@ -222,24 +140,60 @@ def _request(function: cst.FunctionDef, name: str) -> cst.FunctionDef:
     return function.with_changes(params=function.params.with_changes(params=params))
 
 
-def _as_factory(usage: _Usage, resource: Resource) -> str | None:
+def _as_factory(usage: Usage, resource: Resource) -> cst.Module | None:
     names = [usage.name, *usage.dependents]
     taken = _module_names(usage.module)
-    if any(f"get_{name}" in taken for name in names):
-        return None
-    replacements: dict[cst.CSTNode, cst.CSTNode] = {usage.definition: _factory(usage.definition, usage.name, ())}
+    if any(f"get_{name}" in taken for name in names) or usage.exports or _in_memory_database(usage.definition):
+        return None  # a name others import would vanish; a fresh in-memory database per call starts empty
+    replacements: dict[cst.CSTNode, cst.CSTNode | cst.FlattenSentinel[cst.BaseStatement]] = {
+        usage.definition: _factory(usage.definition, usage.name, ())}
     for dependent, statement in usage.dependents.items():
         replacements[statement] = _factory(statement, dependent, (usage.name,))
     users = {}
     for user, read in usage.users.items():
         if resource.awaited and resource.release and user.asynchronous is None:
             return None  # a sync function cannot await the release
-        if _returns_any(user, set(names)):
-            return None  # the caller would get a released resource
+        if escapes(user, set(names)):
+            return None  # the instance would be used after `finally` released it
         users[user] = _own_instance(user, usage, read, resource)
-    renamed = {export: export.with_changes(value=_renamed(export)) for export in usage.exports}
-    transformer = _Rewriter(replacements, users, renamed)
-    return _spaced(usage.module.visit(transformer), transformer.created).code
+    transformer = _Rewriter(replacements, users)
+    return _spaced(usage.module.visit(transformer), transformer.created)
+
+
+def _as_accessor(usage: Usage, resource: Resource) -> cst.Module | None:
+    """Application code keeps one resource per running loop (`per_loop.py`); every read calls the getter."""
+    names = [usage.name, *usage.dependents]
+    taken = _module_names(usage.module)
+    if any(generated_names(name) & taken for name in names) or usage.exports or _in_memory_database(usage.definition):
+        return None  # a name others import would vanish; each test loop's in-memory database would start empty
+    if usage.sync_reads:
+        return None  # a sync function may run with no event loop to key the instance by
+    module, asyncio_name = ensure_module_import(usage.module, "asyncio")
+    module, weakref_name = ensure_module_import(module, "weakref")
+    swap = CallGetters(usage.reads)
+    replacements: dict[cst.CSTNode, cst.CSTNode | cst.FlattenSentinel[cst.BaseStatement]] = {}
+    for name, statement in {usage.name: usage.definition, **usage.dependents}.items():
+        value = value_of(statement).visit(swap)
+        assert isinstance(value, cst.BaseExpression)
+        created = accessor(name, value, resource if name == usage.name else None, asyncio_name, weakref_name)
+        created[0] = created[0].with_changes(leading_lines=statement.leading_lines)
+        replacements[statement] = cst.FlattenSentinel(created)
+    users = {user: cast(cst.FunctionDef, user.visit(swap)) for user in usage.users}
+    transformer = _Rewriter(replacements, users)
+    return _spaced(module.visit(transformer), transformer.created)
+
+
+def _in_memory_database(statement: cst.SimpleStatementLine) -> bool:
+    """`create_async_engine("sqlite+aiosqlite://")` or `...:memory:`: each engine is a database of its own."""
+    value = value_of(statement)
+    if not isinstance(value, cst.Call):
+        return False
+    for argument in value.args:
+        if isinstance(argument.value, cst.SimpleString) and (argument.keyword is None or argument.keyword.value == "url"):
+            url = argument.value.evaluated_value
+            if isinstance(url, str) and url.startswith("sqlite") and (":memory:" in url or url.endswith("://")):
+                return True
+    return False
 
 
 def _module_names(module: cst.Module) -> set[str]:
@@ -248,7 +202,7 @@ def _module_names(module: cst.Module) -> set[str]:
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
             names.add(statement.name.value)
         elif isinstance(statement, cst.SimpleStatementLine):
-            assigned = _assigned_name(statement)
+            assigned = assigned_name(statement)
             if assigned:
                 names.add(assigned)
             for small in statement.body:
@@ -259,47 +213,24 @@ def _module_names(module: cst.Module) -> set[str]:
     return names
 
 
-def _renamed(export: cst.SimpleString) -> str:
-    quote = export.quote
-    return f"{export.prefix}{quote}get_{export.raw_value}{quote}"
-
-
 def _factory(statement: cst.SimpleStatementLine, name: str, parameters: Sequence[str]) -> cst.FunctionDef:
     small = statement.body[0]
     returns = cst.Annotation(small.annotation.annotation) if isinstance(small, cst.AnnAssign) else None
-    body = cst.SimpleStatementLine([cst.Return(_value(statement))], trailing_whitespace=statement.trailing_whitespace)
+    trailing = statement.trailing_whitespace
+    leading: list[cst.EmptyLine] = []
+    declared = variable_type_comment(trailing.comment)
+    if declared is not None:  # `x = C()  # type: C` on a `return` does not parse; it becomes the signature's
+        trailing = trailing.with_changes(comment=None, whitespace=cst.SimpleWhitespace(""))
+        leading = [cst.EmptyLine(indent=True, comment=cst.Comment(f"# type: ({'...' if parameters else ''}) -> {declared}"))]
+    body = cst.SimpleStatementLine([cst.Return(value_of(statement))], trailing_whitespace=trailing,
+                                   leading_lines=leading)
     return cst.FunctionDef(
         name=cst.Name(f"get_{name}"),
         params=cst.Parameters([cst.Param(cst.Name(parameter)) for parameter in parameters]),
         body=cst.IndentedBlock([body]), returns=returns, leading_lines=statement.leading_lines)
 
 
-def _returns_any(function: cst.FunctionDef, names: set[str]) -> bool:
-    """Whether a `return` hands out the resource or something still tied to it (`AsyncSession(engine)`).
-
-    What an awaited call returns (`(await client.get(url)).json()`) is a result, not the resource.
-    """
-    class Finder(cst.CSTVisitor):
-        found = False
-
-        def visit_Return(self, node: cst.Return) -> None:
-            if node.value is not None and _mentions_outside_await(node.value, names):
-                self.found = True
-
-    finder = Finder()
-    function.body.visit(finder)
-    return finder.found
-
-
-def _mentions_outside_await(node: cst.CSTNode, names: set[str]) -> bool:
-    if isinstance(node, cst.Await):
-        return False
-    if isinstance(node, cst.Name) and node.value in names:
-        return True
-    return any(_mentions_outside_await(child, names) for child in node.children)
-
-
-def _own_instance(function: cst.FunctionDef, usage: _Usage, read: set[str], resource: Resource) -> cst.FunctionDef:
+def _own_instance(function: cst.FunctionDef, usage: Usage, read: set[str], resource: Resource) -> cst.FunctionDef:
     """`engine = get_engine()` first, the body in `try`, the release in `finally` (incident 000's fix)."""
     name = usage.name
     block = function.body
@@ -310,7 +241,10 @@ def _own_instance(function: cst.FunctionDef, usage: _Usage, read: set[str], reso
         statements = [cst.SimpleStatementLine(block.body)]
     docstring = statements[:1] if statements and is_docstring(statements[0]) else []
     rest = statements[len(docstring):]
-    prelude = [cst.parse_statement(f"{name} = get_{name}()\n")]
+    signature: list[cst.EmptyLine] = []
+    if rest and not docstring:
+        signature, rest[0] = split_signature_comment(rest[0])  # `# type: (str) -> dict` stays first
+    prelude = [cst.parse_statement(f"{name} = get_{name}()\n").with_changes(leading_lines=signature)]
     prelude += [cst.parse_statement(f"{dependent} = get_{dependent}({name})\n")
                 for dependent in usage.dependents if dependent in read]
     release = _release(name, resource)
@@ -324,28 +258,41 @@ def _own_instance(function: cst.FunctionDef, usage: _Usage, read: set[str], reso
 class _Rewriter(cst.CSTTransformer):
     """Swaps whole nodes of the original tree for their rewritten versions, by identity."""
 
-    def __init__(self, statements: dict[cst.CSTNode, cst.CSTNode], functions: dict[cst.FunctionDef, cst.FunctionDef],
-                 strings: dict[cst.SimpleString, cst.SimpleString]) -> None:
+    def __init__(self, statements: dict[cst.CSTNode, cst.CSTNode | cst.FlattenSentinel[cst.BaseStatement]],
+                 functions: dict[cst.FunctionDef, cst.FunctionDef]) -> None:
         super().__init__()
         self.statements = statements
         self.functions = functions
-        self.strings = strings
         self.created: list[cst.CSTNode] = []
+        self.skipped: set[int] = set()
+
+    def visit_Module(self, node: cst.Module) -> None:
+        """Top-level statements that hold nothing to swap are skipped, so they stay the same objects
+        (`fix_from_module` then leaves their text alone) and large files are not walked whole."""
+        wanted = {id(statement) for statement in self.statements}
+        for statement in node.body:
+            if id(statement) not in wanted and not any(_holds(statement, function) for function in self.functions):
+                self.skipped.add(id(statement))
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return id(node) not in self.skipped and super().on_visit(node)
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
                                   updated_node: cst.SimpleStatementLine) -> cst.BaseStatement:
         replacement = self.statements.get(original_node)
         if replacement is None:
             return updated_node
-        self.created.append(replacement)
+        self.created.extend(replacement.nodes if isinstance(replacement, cst.FlattenSentinel) else [replacement])
         return replacement  # type: ignore[return-value]
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
         return self.functions.get(original_node, updated_node)
 
-    def leave_SimpleString(self, original_node: cst.SimpleString,
-                           updated_node: cst.SimpleString) -> cst.SimpleString:
-        return self.strings.get(original_node, updated_node)
+
+def _holds(statement: cst.CSTNode, function: cst.FunctionDef) -> bool:
+    if statement is function:
+        return True
+    return isinstance(statement, cst.ClassDef) and any(item is function for item in statement.body.body)
 
 
 def _blank_lines(statement: cst.BaseStatement, wanted: int) -> cst.BaseStatement:

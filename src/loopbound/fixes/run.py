@@ -1,8 +1,9 @@
 """The fix loop: check, attach fixes, apply the ones that do not overlap, re-parse, repeat until stable.
 
 The per-file rules run on the texts in memory. The project rules (LB3) read the tree from disk, so
-with `write=True` each pass's changed files are written (atomically) before the next check; with
-`--diff` nothing is written and the project rules' fixes come from the first pass only.
+with `write=True` each pass's changed files are written (atomically) before the next check. `--diff`
+must show what `--fix` writes, passes and all, while writing nothing: it runs the same loop on a
+shadow copy of the files the project rules read (`shadow.py`) and diffs that copy against the tree.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ast
 import configparser
 import difflib
+import functools
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -72,7 +74,8 @@ class _Session:
             findings.extend(self._file_findings(path))
         if self.python_files and (self.write or self.passes == 0):
             project = check_project(self.python_files, self.config_files, self.settings, self.selected)
-            findings.extend(attach_fixes(project.findings, self.settings, read=self.read, notes=self.run.notes))
+            findings.extend(attach_fixes(project.findings, self.settings, read=self.read, notes=self.run.notes,
+                                         files=self.checked))
         self.passes += 1
         findings.sort(key=lambda finding: finding.sort_key)
         return findings
@@ -85,7 +88,8 @@ class _Session:
             return cached[1]
         result = check_source(source.encoded(), path, self.settings, self.selections[path],
                               is_test=is_test_file(Path(path), self.settings))
-        findings = attach_fixes(result.findings, self.settings, read=self.read, notes=self.run.notes)
+        findings = attach_fixes(result.findings, self.settings, read=self.read, notes=self.run.notes,
+                                files=self.checked)
         self.per_file[path] = (source.text, findings)
         return findings
 
@@ -144,9 +148,11 @@ class _Session:
     def _unparsable(self, path: str, fixes: list[Fix]) -> list[Fix]:
         """Fixes whose result does not parse, alone or together: they are dropped, never written."""
         text = self.read(path)
-        if _parses(path, apply_edits(text, [e for fix in fixes for e in fix.edits if e.path == path])):
+        strict = _parses(path, text, type_comments=True)  # a file mypy reads keeps its type comments readable
+        if _parses(path, apply_edits(text, [e for fix in fixes for e in fix.edits if e.path == path]), strict):
             return []
-        bad = [fix for fix in fixes if not _parses(path, apply_edits(text, [e for e in fix.edits if e.path == path]))]
+        bad = [fix for fix in fixes
+               if not _parses(path, apply_edits(text, [e for e in fix.edits if e.path == path]), strict)]
         if not bad:
             bad = fixes[1:]  # each parses alone but not together: keep the first, retry the rest later
         for fix in bad:
@@ -154,14 +160,14 @@ class _Session:
         return bad
 
 
-def _parses(path: str, text: str) -> bool:
+def _parses(path: str, text: str, type_comments: bool = False) -> bool:
     try:
         if path.endswith(".toml"):
             tomllib.loads(text)
         elif path.endswith((".ini", ".cfg")):
             configparser.ConfigParser(interpolation=None).read_string(text)
         else:
-            ast.parse(text, filename=path)
+            ast.parse(text, filename=path, type_comments=type_comments)
     except (SyntaxError, ValueError, tomllib.TOMLDecodeError, configparser.Error):
         return False
     return True
@@ -170,6 +176,14 @@ def _parses(path: str, text: str) -> bool:
 def fix_paths(paths: Iterable[Path], settings: Settings, selected: frozenset[str], *, unsafe: bool,
               write: bool, config_files: Iterable[Path] = ()) -> FixRun:
     """Fix the given Python files (and the config files their fixes edit); write them when asked."""
+    paths, config_files = list(paths), list(config_files)
+    if not write and paths:
+        from loopbound.fixes.shadow import fix_in_shadow
+
+        shadowed = fix_in_shadow(paths, settings, config_files, functools.partial(
+            _fix_and_write, selected=selected, unsafe=unsafe))
+        if shadowed is not None:
+            return shadowed
     session = _Session(settings, selected, unsafe, write=write)
     session.config_files = list(config_files)
     for path in paths:
@@ -185,6 +199,11 @@ def fix_paths(paths: Iterable[Path], settings: Settings, selected: frozenset[str
     session.run.files_checked = len(session.checked)
     session.loop()
     return session.run
+
+
+def _fix_and_write(paths: list[Path], settings: Settings, config_files: list[Path], *, selected: frozenset[str],
+                   unsafe: bool) -> FixRun:
+    return fix_paths(paths, settings, selected, unsafe=unsafe, write=True, config_files=config_files)
 
 
 def fix_text(data: bytes, filename: str, settings: Settings, selected: frozenset[str], *, unsafe: bool) -> FixRun:

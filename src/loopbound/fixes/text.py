@@ -41,7 +41,8 @@ def with_newline(text: str, newline: str) -> str:
     return text if newline == "\n" else _LINE_END.sub(newline, text)
 
 
-def edits_between(path: str, old: str, new: str) -> tuple[Edit, ...]:
+def edits_between(path: str, old: str, new: str, *, newline: str | None = None,
+                  first_row: int = 1) -> tuple[Edit, ...]:
     """The smallest line-grouped edits turning `old` into `new`.
 
     Small edits are what lets two fixes in one file apply in the same pass: a whole-file replacement
@@ -49,8 +50,11 @@ def edits_between(path: str, old: str, new: str) -> tuple[Edit, ...]:
     one line is trimmed to the characters that differ: trimming a multi-line change could leave an
     edit that starts in the middle of a line it rewrites (`engine` + ` = get_engine()...`), which
     another fix's edit on the same line would not be seen to overlap.
+
+    `old` may be a slice of a file that starts at a line start: `first_row` is that line's row, and
+    `newline` the file's line ending.
     """
-    new = with_newline(new, newline_of(old))
+    new = with_newline(new, newline or newline_of(old))
     old_lines = old.splitlines(keepends=True)
     new_lines = new.splitlines(keepends=True)
     starts = line_starts(old)
@@ -69,8 +73,9 @@ def edits_between(path: str, old: str, new: str) -> tuple[Edit, ...]:
             suffix = _common_prefix(before[prefix:][::-1], after[prefix:][::-1])
         start = offsets[i1] + prefix
         end = offsets[i2] - suffix
-        edits.append(Edit(path, to_location(starts, start), to_location(starts, end),
-                          after[prefix:len(after) - suffix]))
+        begin, finish = to_location(starts, start), to_location(starts, end)
+        edits.append(Edit(path, Location(begin.row + first_row - 1, begin.column),
+                          Location(finish.row + first_row - 1, finish.column), after[prefix:len(after) - suffix]))
     return tuple(edits)
 
 

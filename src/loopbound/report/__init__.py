@@ -31,6 +31,12 @@ class Report:
     def fixable(self) -> int:
         return sum(1 for finding in self.findings if finding.fix is not None)
 
+    def fix_counts(self) -> tuple[int, int, int]:
+        """How many findings have a safe fix, an unsafe fix, none."""
+        safe = sum(1 for finding in self.findings if finding.fix and finding.fix.applicability.value == "safe")
+        unsafe = sum(1 for finding in self.findings if finding.fix and finding.fix.applicability.value == "unsafe")
+        return safe, unsafe, len(self.findings) - safe - unsafe
+
 
 Reporter = Callable[[Report, TextIO], None]
 

@@ -7,7 +7,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
-from loopbound.findings import Applicability, Finding, Severity
+from loopbound.findings import Applicability, Finding, Fix, Severity
 from loopbound.report import Report
 
 
@@ -35,15 +35,21 @@ def _frame(finding: Finding, lines: list[str]) -> list[str]:
     return out
 
 
-def _hint(code: str) -> str:
-    """Fixes are computed only for --fix/--diff/json (libcst is slow), so say which command may fix it."""
+def fix_hint(fix: Fix) -> str:
+    """What `--fix` and `--fix --unsafe-fixes` will do with this very fix."""
+    if fix.applicability is Applicability.SAFE:
+        return f"{fix.message}: `loopbound check --fix` applies this safe fix"
+    return (f"{fix.message}: `loopbound check --fix --unsafe-fixes` applies this unsafe fix (`--diff --unsafe-fixes` "
+            "shows it); `--fix` alone leaves it")
+
+
+def no_fix_hint(code: str) -> str:
+    """For a finding with no fix: say so when the rule fixes other cases, so nobody runs `--fix` for nothing."""
     from loopbound.rules import RULES_BY_CODE
 
-    applicability = RULES_BY_CODE[code].fix_applicability
-    if applicability is None:
+    if RULES_BY_CODE[code].fix_applicability is None:
         return f"see `loopbound rule {code}`"
-    flags = "--fix" if applicability is Applicability.SAFE else "--fix --unsafe-fixes"
-    return f"`loopbound check --diff` shows a {applicability.value} fix, `{flags}` applies it; see `loopbound rule {code}`"
+    return f"no automatic fix for this case: `--fix` leaves it; see `loopbound rule {code}`"
 
 
 def _latent_tag(finding: Finding) -> str:
@@ -54,13 +60,11 @@ def render(report: Report, stream: TextIO) -> None:
     console = Console(file=stream, highlight=False, soft_wrap=True)
     for finding in report.findings:
         colour = _COLOUR[finding.severity]
-        marker = " [cyan]\\[*][/cyan]" if finding.fix else ""
+        marker = " [cyan]\\[*][/cyan]" if finding.fix and finding.fix.applicability is Applicability.SAFE else ""
         console.print(f"[bold]{escape(finding.path)}[/bold]:{finding.start.row}:{finding.start.column}: "
                       f"[bold {colour}]{finding.code}[/bold {colour}]{marker}{_latent_tag(finding)} {escape(finding.message)}")
         for line in _frame(finding, report.source_lines(finding.path)):
             console.print(line)
-        if finding.fix:
-            console.print(f"  [cyan]= help:[/cyan] {escape(finding.fix.message)} ({finding.fix.applicability.value} fix)")
-        else:
-            console.print(f"  [cyan]= help:[/cyan] {escape(_hint(finding.code))}")
+        hint = fix_hint(finding.fix) if finding.fix else no_fix_hint(finding.code)
+        console.print(f"  [cyan]= help:[/cyan] {escape(hint)}")
         console.print()

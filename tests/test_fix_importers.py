@@ -1,0 +1,105 @@
+"""A fix never removes or renames a module-level name another checked module uses (issue 13, item 1).
+
+The project below imports the globals of app/db.py in every form a fix must see; only the one no
+other module touches is rewritten, and afterwards the project still imports and its tests pass.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from cli_runner import run_loopbound
+
+from loopbound.fixes.importers import importers, module_names
+
+DB = '''import httpx
+
+imported = httpx.AsyncClient()
+attribute = httpx.AsyncClient()
+relative = httpx.AsyncClient()
+reexported = httpx.AsyncClient()
+patched = httpx.AsyncClient()
+via_package = httpx.AsyncClient()
+private = httpx.AsyncClient()
+
+
+async def ping(url):
+    for client in (imported, attribute, relative, reexported, patched, via_package):
+        await client.get(url)
+
+
+async def ping_private(url):
+    await private.get(url)
+'''
+
+FILES = {
+    "app/__init__.py": "from app.db import reexported\n",
+    "app/db.py": DB,
+    "app/api.py": "from .db import relative\n\n\ndef relative_user():\n    return relative\n",
+    "app/service.py": "import app.db\n\n\ndef attribute_user():\n    return app.db.attribute\n",
+    "app/views.py": "from app import db\n\n\ndef package_user():\n    return db.via_package\n",
+    "tests/test_app.py": '''from unittest import mock
+
+import app.db
+from app import reexported
+from app.api import relative_user
+from app.db import imported
+from app.service import attribute_user
+from app.views import package_user
+
+
+def test_every_name_still_resolves():
+    assert reexported is app.db.reexported and imported is app.db.imported
+    assert relative_user() is app.db.relative and attribute_user() is app.db.attribute
+    assert package_user() is app.db.via_package
+
+
+def test_patch_target_still_exists():
+    with mock.patch("app.db.patched") as patched:
+        assert app.db.patched is patched
+''',
+}
+
+
+def _project(root: Path) -> Path:
+    for place, text in FILES.items():
+        (root / place).parent.mkdir(parents=True, exist_ok=True)
+        (root / place).write_text(text)
+    (root / ".git").mkdir()
+    return root
+
+
+def test_fix_keeps_every_imported_name_and_the_project_passes(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    run = run_loopbound("check", "--no-cache", "--select", "LB101", "--fix", "--unsafe-fixes", cwd=root)
+    assert "Fixed 1 finding in 1 file." in run.stderr, run.stderr
+    fixed = (root / "app" / "db.py").read_text()
+    assert "def get_private():" in fixed and "await get_private().get(url)" in fixed
+    for name in ("imported", "attribute", "relative", "reexported", "patched", "via_package"):
+        assert f"\n{name} = httpx.AsyncClient()\n" in fixed, name
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=root,
+                           capture_output=True, text=True)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def test_importers_name_each_use(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    texts = {place: (root / place).read_text() for place in FILES}
+    uses = {name: sorted(importers("app/db.py", {name}, list(FILES), texts.__getitem__))
+            for name in ("imported", "attribute", "relative", "reexported", "patched", "via_package", "private")}
+    assert uses == {  # the test module reads each as `app.db.<name>` too (rows 12-14)
+        "imported": ["tests/test_app.py:12", "tests/test_app.py:6"],
+        "attribute": ["app/service.py:5", "tests/test_app.py:13"],
+        "relative": ["app/api.py:1", "tests/test_app.py:13"],
+        "reexported": ["app/__init__.py:1", "tests/test_app.py:12"],
+        "patched": ["tests/test_app.py:18", "tests/test_app.py:19"],
+        "via_package": ["app/views.py:5", "tests/test_app.py:14"],
+        "private": [],
+    }
+
+
+def test_module_names_follow_the_path_from_any_root() -> None:
+    assert module_names("src/app/db.py") == {"src.app.db", "app.db", "db"}
+    assert module_names("app/__init__.py") == {"app"}
