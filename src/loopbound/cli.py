@@ -239,5 +239,13 @@ def rule(code: str | None, show_all: bool) -> None:
             click.echo(documented.documentation)
 
 
+@cli.command()
+def server() -> None:
+    """Run the language server (LSP over stdin/stdout) for editors; see docs/editors.md."""
+    from loopbound.server import serve
+
+    serve()
+
+
 def main() -> None:
     cli(prog_name="loopbound")
