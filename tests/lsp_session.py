@@ -21,42 +21,92 @@ async def start(client: LanguageClient, *folders: Path, options: dict[str, Any] 
         initialization_options=options))
 
 
-async def diagnostics_for(client: LanguageClient, uri: str, *, after: int = 0) -> list[types.Diagnostic]:
-    """The next diagnostics published for `uri` (the `after`-th skipped first)."""
-    seen = 0
-    while True:
-        params = await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS),
-                                        TIMEOUT)
-        if params.uri == uri:
-            if seen >= after:
-                return list(params.diagnostics)
-            seen += 1
+PUBLISHED: dict[int, dict[str, int]] = {}  # per client: how many times each URI's diagnostics were published
 
 
-async def until(client: LanguageClient, uri: str, wanted: Any) -> list[types.Diagnostic]:
-    """Diagnostics of `uri` once `wanted(diagnostics)` holds (already published ones count)."""
-    current = list(client.diagnostics.get(uri, []))
-    while not wanted(current):
-        current = await diagnostics_for(client, uri)
-    return current
+def count_publishes(client: LanguageClient) -> None:
+    """Count every publish (an empty list twice is the same tuple, so the lists themselves cannot tell)."""
+    counts = PUBLISHED.setdefault(id(client), {})
+    features = client.protocol.fm.features
+    store = features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS]
+
+    def counted(params: types.PublishDiagnosticsParams) -> None:
+        counts[params.uri] = counts.get(params.uri, 0) + 1
+        store(params)
+
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = counted
+
+
+def publishes(client: LanguageClient, uri: str) -> int:
+    return PUBLISHED[id(client)].get(uri, 0)
+
+
+async def published(client: LanguageClient, uri: str, before: int) -> list[types.Diagnostic]:
+    """The diagnostics of `uri` once it was published more than `before` times."""
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while publishes(client, uri) <= before:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"no diagnostics published for {uri} within {TIMEOUT} s")
+        await asyncio.sleep(0.005)
+    return list(client.diagnostics[uri])
+
+
+async def eventually(client: LanguageClient, uri: str, wanted: Any) -> list[types.Diagnostic]:
+    """The diagnostics of `uri` once `wanted(diagnostics)` holds; what was published already counts."""
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while not wanted(list(client.diagnostics.get(uri, []))):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{uri}: never got the diagnostics wanted, last {client.diagnostics.get(uri)}")
+        await asyncio.sleep(0.005)
+    return list(client.diagnostics[uri])
+
+
+async def after(client: LanguageClient, uri: str, send: Any) -> list[types.Diagnostic]:
+    """Send a notification (a callable) and return the diagnostics published for `uri` after it."""
+    before = publishes(client, uri)
+    send()
+    return await published(client, uri, before)
 
 
 def codes(diagnostics: list[types.Diagnostic]) -> list[str]:
     return sorted(str(diagnostic.code) for diagnostic in diagnostics)
 
 
-def open_document(client: LanguageClient, path: Path, text: str | None = None, version: int = 1) -> str:
-    uri = path.as_uri()
+async def open_document(client: LanguageClient, path: Path, text: str | None = None, uri: str | None = None,
+                        language: str = "python") -> tuple[str, list[types.Diagnostic]]:
+    """Open a file (or a buffer with this text) and wait for its first diagnostics."""
+    uri = uri or path.as_uri()
     source = path.read_text(encoding="utf-8") if text is None else text
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        types.TextDocumentItem(uri, "python", version, source)))
-    return uri
+    item = types.TextDocumentItem(uri, language, 1, source)
+    return uri, await after(client, uri, lambda: client.text_document_did_open(types.DidOpenTextDocumentParams(item)))
 
 
-def change_document(client: LanguageClient, uri: str, text: str, version: int) -> None:
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        types.VersionedTextDocumentIdentifier(version, uri),
-        [types.TextDocumentContentChangeWholeDocument(text)]))
+async def change_document(client: LanguageClient, uri: str, text: str, version: int) -> list[types.Diagnostic]:
+    params = types.DidChangeTextDocumentParams(types.VersionedTextDocumentIdentifier(version, uri),
+                                               [types.TextDocumentContentChangeWholeDocument(text)])
+    return await after(client, uri, lambda: client.text_document_did_change(params))
+
+
+async def save_document(client: LanguageClient, uri: str, text: str | None = None) -> list[types.Diagnostic]:
+    """Write the buffer as an editor does (in the file's own encoding), tell the server, wait for the
+    diagnostics the save brings (the project rules run on save)."""
+    from pygls.uris import to_fs_path
+
+    from loopbound.fixes.files import read_source
+
+    if text is not None:
+        path = Path(to_fs_path(uri) or "")
+        path.write_bytes(text.encode(read_source(str(path)).encoding if path.exists() else "utf-8"))
+    params = types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri))
+    return await after(client, uri, lambda: client.text_document_did_save(params))
+
+
+async def code_actions(client: LanguageClient, uri: str, only: list[str] | None = None,
+                       lines: tuple[int, int] = (0, 10**6)) -> list[types.CodeAction]:
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        types.TextDocumentIdentifier(uri), types.Range(types.Position(lines[0], 0), types.Position(lines[1], 0)),
+        types.CodeActionContext(list(client.diagnostics.get(uri, [])), only=only)))
+    return [action for action in actions or [] if isinstance(action, types.CodeAction)]
 
 
 def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:

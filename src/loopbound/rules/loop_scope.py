@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from loopbound import unsaved
 from loopbound.discovery import display_path
 from loopbound.findings import Applicability, Finding, Location, Severity
 from loopbound.project import (
@@ -258,7 +259,7 @@ def python_finding(rule: Rule, module: Module, node: ast.AST, message: str, **da
 def config_finding(rule: Rule, config: PytestConfig, display: str, row: int, message: str, **data: str) -> Finding:
     row = max(row, 1)
     try:
-        text = config.path.read_text(encoding="utf-8").splitlines()
+        text = unsaved.read_text(config.path).splitlines()
     except (OSError, UnicodeDecodeError):
         text = []
     line = text[row - 1] if row <= len(text) else ""

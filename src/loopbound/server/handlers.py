@@ -65,10 +65,9 @@ def build() -> LoopboundServer:
         elif ls.current(uri) is None:
             ls.publish(uri)
         folder = ls.projects.folder_of(path) if path is not None else None
-        if folder is not None:
-            ls.check_project(folder)
-        if uri in ls.buffers:
-            ls.publish(uri)
+        published = ls.check_project(folder) if folder is not None else set()
+        if uri not in published:
+            ls.publish(uri)  # once per save, with the project findings: what a client waiting on a save sees
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     @guarded
@@ -79,10 +78,16 @@ def build() -> LoopboundServer:
         ls.languages.pop(uri, None)
         ls.publish(uri)  # what remains is what the project and workspace checks found on disk
 
-    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=KINDS))
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=KINDS,
+                                                                                 resolve_provider=True))
     @guarded
     def code_action(ls: LoopboundServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         return ls.code_actions(params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    @guarded
+    def resolve_code_action(ls: LoopboundServer, params: types.CodeAction) -> types.CodeAction:
+        return ls.resolve_code_action(params)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded

@@ -87,6 +87,15 @@ class Projects:
             kept = [finding for finding in kept if finding.severity is not Severity.LATENT]
         return kept
 
+    def tree(self, setup: FileSetup) -> tuple[list[Path], list[Path]]:
+        """The Python and pytest config files `loopbound check` in the file's folder reads (the file alone outside)."""
+        if setup.folder is None:
+            return [setup.path], []
+        found = discover([setup.folder], setup.settings)
+        python_files = found.python_files if setup.path in map(Path.resolve, found.python_files) else [
+            *found.python_files, setup.path]
+        return python_files, found.config_files
+
     def check_project(self, folder: Path) -> CheckResult:
         """The LB3 pass over a folder, through the same cache `loopbound check` keeps there."""
         settings = self.settings_for(folder)

@@ -25,7 +25,7 @@ from loopbound.findings import Finding
 from loopbound.rules import PROJECT_RULE_GROUPS
 from loopbound.fixes.builders import attach_fixes
 from loopbound.fixes.files import read_source
-from loopbound.fixes.run import fix_text
+from loopbound.fixes.run import fix_buffer
 from loopbound.server import actions
 from loopbound.server.convert import Positions, absolute, diagnostic, related_information
 from loopbound.server.documents import Checked, Debouncer, buffer_bytes, check_buffer, is_python
@@ -111,11 +111,16 @@ class LoopboundServer(LanguageServer):
     def check(self, uri: str) -> None:
         document = self.workspace.text_documents.get(uri)
         path = _path_of(uri)
-        if document is None or path is None or not is_python(path, self.languages.get(uri)):
-            return
+        if document is None or path is None:
+            return  # not a file (an unsaved new buffer, a diff view): nothing to say about it
         setup = self.setup(path)
         if setup is None:
             self.buffers.pop(uri, None)
+            self.publish(uri)
+            return
+        if not is_python(path, self.languages.get(uri)):
+            # A pytest config: no per-file rules, only what the project rules found in it (and their fixes).
+            self.buffers[uri] = Checked(document.version, document.source, setup, [])
             self.publish(uri)
             return
         checked, problem = check_buffer(document.source, document.version, setup)
@@ -145,16 +150,16 @@ class LoopboundServer(LanguageServer):
         version = checked.version if checked else None
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, diagnostics, version))
 
-    def check_project(self, folder: Path) -> None:
+    def check_project(self, folder: Path) -> set[str]:
         """Run the LB3 pass over a folder and publish every file whose project findings changed."""
         try:
             result = self.projects.check_project(folder)
         except ConfigError as error:
             self.report_once(str(error))
-            return
+            return set()
         for problem in result.errors:
             self.log(problem, types.MessageType.Warning)
-        self._replace(self.project_findings, folder, result.findings)
+        return self._replace(self.project_findings, folder, result.findings)
 
     def check_workspace(self) -> None:
         for folder in self.projects.folders:
@@ -170,19 +175,24 @@ class LoopboundServer(LanguageServer):
             self.check_project(folder)
         self.log(f"checked {len(self.projects.folders)} workspace folder(s)")
 
-    def _replace(self, store: dict[Path, dict[Path, list[Finding]]], folder: Path, findings: list[Finding]) -> None:
+    def _replace(self, store: dict[Path, dict[Path, list[Finding]]], folder: Path, findings: list[Finding]
+                 ) -> set[str]:
+        """Store a folder's findings; publish the files they changed (and open ones they touch); say which."""
         before = store.get(folder, {})
         after: dict[Path, list[Finding]] = {}
         for finding in findings:
             after.setdefault(absolute(finding.path), []).append(finding)
         store[folder] = after
+        published = set()
         for path in sorted(set(before) | set(after)):
             uri = from_fs_path(str(path))
             if uri is not None and (before.get(path) != after.get(path) or uri in self.buffers):
                 self.publish(uri)
+                published.add(uri)
+        return published
 
     def recheck_open(self) -> None:
-        for uri in list(self.buffers):
+        for uri in list(self.workspace.text_documents):
             self.check(uri)
 
     # ---- code actions -----------------------------------------------------------------------------
@@ -220,17 +230,40 @@ class LoopboundServer(LanguageServer):
         if actions.wanted(types.CodeActionKind.QuickFix, only):
             found.extend(actions.quick_fixes(buffer, self.fixable(uri, checked), params.range,
                                              self.projects.client.unsafe_fixes, self.text_of))
-        if actions.wanted(actions.FIX_ALL, only) and checked.findings:
-            fix_all = actions.fix_all_action(buffer, self.fix_all(checked))
-            if fix_all is not None:
-                found.append(fix_all)
+        if actions.wanted(actions.FIX_ALL, only) and is_python(checked.setup.path, None) and any(
+                finding.fix for finding in self.fixable(uri, checked)):
+            if only is None and self.resolves_edits:
+                # Asked for every action (a light bulb): the fix loop waits until this one is picked.
+                found.append(types.CodeAction("Fix all loopbound findings", kind=actions.FIX_ALL,
+                                              data={"uri": uri, "version": checked.version}))
+            else:
+                fix_all = actions.fix_all_action(buffer, self.fix_all(checked))
+                if fix_all is not None:
+                    found.append(fix_all)
         return found
+
+    @property
+    def resolves_edits(self) -> bool:
+        capabilities = self.client_capabilities.text_document
+        support = capabilities.code_action.resolve_support if capabilities and capabilities.code_action else None
+        return support is not None and "edit" in support.properties
+
+    def resolve_code_action(self, action: types.CodeAction) -> types.CodeAction:
+        data = action.data if isinstance(action.data, dict) else {}
+        checked = self.current(str(data.get("uri", "")))
+        if action.kind == actions.FIX_ALL and checked is not None:
+            buffer = actions.Buffer(str(data["uri"]), checked.setup.shown, checked.text, self.encoding)
+            resolved = actions.fix_all_action(buffer, self.fix_all(checked))
+            action.edit = resolved.edit if resolved is not None else types.WorkspaceEdit(changes={})
+        return action
 
     def fix_all(self, checked: Checked) -> str:
         """The buffer after `loopbound check --fix` (with `--unsafe-fixes` when the client enables them)."""
         setup = checked.setup
-        run = fix_text(buffer_bytes(checked.text), setup.shown, setup.settings, setup.selected,
-                       unsafe=self.projects.client.unsafe_fixes)
+        python_files, config_files = self.projects.tree(setup)
+        run = fix_buffer(setup.path, buffer_bytes(checked.text), setup.settings,
+                         self.projects.selected(setup.settings), unsafe=self.projects.client.unsafe_fixes,
+                         python_files=python_files, config_files=config_files)
         for note in run.notes:
             self.log(note, types.MessageType.Warning)
         return run.files[setup.shown].text
