@@ -24,6 +24,10 @@ def read_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def stands_in(path: Path) -> bool:
+    return bool(_STANDING_IN) and os.path.realpath(path) in _STANDING_IN
+
+
 def read_text(path: Path) -> str:
     """UTF-8 text, as Path.read_text(encoding="utf-8") reads it (OSError, UnicodeDecodeError)."""
     return read_bytes(path).decode("utf-8")

@@ -33,7 +33,8 @@ class BufferError(Exception):
 
 def buffer_bytes(text: str) -> bytes:
     """The buffer as the file would be written: in the encoding its PEP 263 line declares (UTF-8 by default)."""
-    head = "".join(text.splitlines(keepends=True)[:2]).encode("utf-8", "surrogatepass")
+    second_end = text.find("\n", text.find("\n") + 1)
+    head = text[: second_end + 1 if second_end >= 0 else len(text)].encode("utf-8", "surrogatepass")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(head).readline)
         return text.encode("utf-8" if encoding == "utf-8-sig" else encoding)

@@ -108,4 +108,7 @@ def _check(ls: LoopboundServer, uri: str) -> None:
 
 def serve() -> None:
     """Speak LSP over stdin and stdout until the client says exit."""
+    from loopbound import project
+
+    project.MEMO = {}  # every save re-runs the project rules: re-read only the files that changed
     build().start_io()

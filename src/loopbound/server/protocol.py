@@ -8,7 +8,9 @@ logs what went wrong to the client's output channel and carries on.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import gc
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -159,7 +161,9 @@ class LoopboundServer(LanguageServer):
             return set()
         for problem in result.errors:
             self.log(problem, types.MessageType.Warning)
-        return self._replace(self.project_findings, folder, result.findings)
+        published = self._replace(self.project_findings, folder, result.findings)
+        asyncio.get_running_loop().call_soon(settle_memory)
+        return published
 
     def check_workspace(self) -> None:
         for folder in self.projects.folders:
@@ -287,6 +291,14 @@ class LoopboundServer(LanguageServer):
             self.log(f"settings: {problem}", types.MessageType.Warning)
         self.projects.reset(parsed.settings)
         self.reported_errors.clear()
+
+
+def settle_memory() -> None:
+    """Collect, then freeze what survives (the project pass's modules, kept for the next save) out of the
+    collector's sight: otherwise every check of a buffer paid for rescanning them."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _path_of(uri: str) -> Path | None:
