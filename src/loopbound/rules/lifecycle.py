@@ -543,11 +543,17 @@ class _FileIndex:
         return inside
 
 
+_MARKER_FIELDS = frozenset({"ctx", "op", "ops"})  # Load/Store, +, ==: shared singletons no rule looks at
+
+
 def child_nodes(node: ast.AST) -> list[ast.AST]:
-    """`list(ast.iter_child_nodes(node))` without its two generators: the index walks every node of a
-    candidate function, and this was half of checking a 3,000-line test module (what an editor waits for)."""
+    """`list(ast.iter_child_nodes(node))` without its two generators nor the context and operator markers:
+    the index walks every node of a candidate function, and this was half of checking a 3,000-line test
+    module (what an editor waits for after each keystroke)."""
     children: list[ast.AST] = []
     for name in node._fields:
+        if name in _MARKER_FIELDS:
+            continue
         value = getattr(node, name, None)
         if isinstance(value, ast.AST):
             children.append(value)
