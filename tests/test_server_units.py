@@ -71,3 +71,11 @@ def test_each_folder_and_the_client_configuration(tmp_path: Path) -> None:
     projects.reset(ClientSettings(configuration=Path("other.toml")))
     setup = projects.setup(tmp_path / "b" / "x.py")
     assert "LB101" not in setup.selected and "LB201" in setup.selected
+
+
+def test_without_a_configuration_the_folder_is_the_project_root(tmp_path: Path) -> None:
+    """`tests/**` must match as it does for `loopbound check` run in the folder, wherever the server runs."""
+    (tmp_path / "tests").mkdir()
+    projects = Projects(folders=[tmp_path])
+    setup = projects.setup(tmp_path / "tests" / "helpers.py")
+    assert setup.settings.project_root == tmp_path and setup.is_test

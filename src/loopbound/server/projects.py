@@ -39,7 +39,7 @@ class Projects:
 
     folders: list[Path] = field(default_factory=list)
     client: ClientSettings = field(default_factory=ClientSettings)
-    _loaded: dict[Path | None, tuple[Stamp, Settings]] = field(default_factory=dict)
+    _loaded: dict[Path, tuple[Stamp, Settings]] = field(default_factory=dict)
 
     def reset(self, client: ClientSettings) -> None:
         self.client = client
@@ -52,14 +52,18 @@ class Projects:
     def settings_for(self, path: Path) -> Settings:
         """Raises ConfigError (the message names the file and the key) like the CLI."""
         config = self._configuration(path)
+        # Without a configuration file, patterns (test-files) are relative to where `loopbound check`
+        # would run: the workspace folder, not the directory the editor started the server in.
+        key = config or self.folder_of(path) or (path if path.is_dir() else path.parent)
         recorded = stamp(config) if config is not None else None
-        cached = self._loaded.get(config)
+        cached = self._loaded.get(key)
         if cached is not None and cached[0] == recorded:
             return cached[1]
-        settings = load_settings(config, start=path).with_overrides(
-            select=self.client.select or None, extend_select=self.client.extend_select or None,
-            ignore=self.client.ignore or None)
-        self._loaded[config] = (recorded, settings)
+        loaded = load_settings(config, start=path) if config is not None else Settings(project_root=key)
+        settings = loaded.with_overrides(select=self.client.select or None,
+                                         extend_select=self.client.extend_select or None,
+                                         ignore=self.client.ignore or None)
+        self._loaded[key] = (recorded, settings)
         return settings
 
     def _configuration(self, path: Path) -> Path | None:
