@@ -10,7 +10,7 @@ from loopbound.config import Settings
 from loopbound.findings import Finding, LatentPolicy, Location, Severity
 from loopbound.server.convert import Positions, diagnostic, related_places
 from loopbound.server.projects import Projects
-from loopbound.server.settings import ClientSettings, parse_settings
+from loopbound.server.settings import ClientSettings, merged, parse_settings
 
 
 def test_settings_bare_or_nested_and_bad_values_left_out() -> None:
@@ -79,3 +79,10 @@ def test_without_a_configuration_the_folder_is_the_project_root(tmp_path: Path) 
     projects = Projects(folders=[tmp_path])
     setup = projects.setup(tmp_path / "tests" / "helpers.py")
     assert setup.settings.project_root == tmp_path and setup.is_test
+
+
+def test_a_configuration_change_goes_over_the_initialization_options() -> None:
+    start = {"unsafeFixes": True, "ignore": ["LB2"]}
+    assert merged(start, {}) == start and merged(start, None) == start  # Neovim's `{}`, VS Code's null
+    assert merged(start, {"loopbound": {"ignore": []}}) == {"unsafeFixes": True, "ignore": []}
+    assert merged(None, {"showLatent": False}) == {"showLatent": False}

@@ -27,7 +27,7 @@ def build() -> LoopboundServer:
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     @guarded
     def did_change_configuration(ls: LoopboundServer, params: types.DidChangeConfigurationParams) -> None:
-        ls.apply_settings(params.settings)
+        ls.change_settings(params.settings)
         ls.recheck_open()
         for folder in ls.projects.folders:
             ls.check_project(folder)

@@ -32,7 +32,7 @@ from loopbound.server import actions
 from loopbound.server.convert import Positions, absolute, diagnostic, related_information
 from loopbound.server.documents import Checked, Debouncer, buffer_bytes, check_buffer, is_python
 from loopbound.server.projects import FileSetup, Projects
-from loopbound.server.settings import parse_settings
+from loopbound.server.settings import merged, parse_settings
 
 CHECK_WORKSPACE = "loopbound.checkWorkspace"
 _PROJECT_CODES = frozenset().union(*(group.codes for group in PROJECT_RULE_GROUPS))
@@ -61,6 +61,7 @@ class LoopboundServer(LanguageServer):
         self.disk_findings: dict[Path, dict[Path, list[Finding]]] = {}  # the workspace check's, per file
         self.debouncer = Debouncer()
         self.reported_errors: set[str] = set()
+        self.raw_settings: object = None  # as last applied: a change's keys go over them
 
     # ---- plumbing -------------------------------------------------------------------------------
 
@@ -285,7 +286,11 @@ class LoopboundServer(LanguageServer):
 
     # ---- settings ---------------------------------------------------------------------------------
 
+    def change_settings(self, raw: object) -> None:
+        self.apply_settings(merged(self.raw_settings, raw))
+
     def apply_settings(self, raw: object) -> None:
+        self.raw_settings = raw
         parsed = parse_settings(raw)
         for problem in parsed.problems:
             self.log(f"settings: {problem}", types.MessageType.Warning)

@@ -38,10 +38,24 @@ class Parsed:
 _KEYS = {"select", "extendSelect", "ignore", "unsafeFixes", "showLatent", "configuration", "debounceMs"}
 
 
-def parse_settings(raw: object) -> Parsed:
+def unwrap(raw: object) -> object:
     """Settings as sent, either bare or under a `loopbound` key (VS Code and Neovim nest them)."""
     if isinstance(raw, Mapping) and isinstance(raw.get(SECTION), Mapping):
-        raw = raw[SECTION]
+        return raw[SECTION]
+    return raw
+
+
+def merged(base: object, change: object) -> object:
+    """A didChangeConfiguration's keys over the initialization options: an empty or null change
+    (Neovim sends `{}` at start, VS Code `null`) keeps them."""
+    base, change = unwrap(base), unwrap(change)
+    if not isinstance(change, Mapping) or not change:
+        return base
+    return {**base, **change} if isinstance(base, Mapping) else change
+
+
+def parse_settings(raw: object) -> Parsed:
+    raw = unwrap(raw)
     if raw is None:
         return Parsed(ClientSettings())
     if not isinstance(raw, Mapping):
