@@ -65,7 +65,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measure(root: Path, changes: int, saves: int, profile: Path | None = None) -> dict[str, dict[str, float]]:
+async def measure(root: Path, changes: int, saves: int, profile: Path | None = None, changed: str = CHANGED_MODULE,
+                  saved: str = SAVED_MODULE) -> dict[str, dict[str, float]]:
     client = LanguageClient("lsp-latency", "1")
     waiter = Waiter()
 
@@ -87,8 +88,8 @@ async def measure(root: Path, changes: int, saves: int, profile: Path | None = N
         capabilities=types.ClientCapabilities(), root_uri=root.as_uri(),
         workspace_folders=[types.WorkspaceFolder(root.as_uri(), root.name)]))
     client.initialized(types.InitializedParams())
-    results = {"change": await _changes(client, waiter, pid, root / CHANGED_MODULE, changes),
-               "save": await _saves(client, waiter, pid, root / SAVED_MODULE, saves)}
+    results = {"change": await _changes(client, waiter, pid, root / changed, changes),
+               "save": await _saves(client, waiter, pid, root / saved, saves)}
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
@@ -145,7 +146,8 @@ async def _saves(client: LanguageClient, waiter: Waiter, pid: int, path: Path, r
             "findings": findings}
 
 
-def table(results: dict[str, dict[str, float]], root: Path) -> str:
+def table(results: dict[str, dict[str, float]], root: Path, changed: str = CHANGED_MODULE,
+          saved: str = SAVED_MODULE) -> str:
     change, save = results["change"], results["save"]
     load = os.getloadavg()[0]
     return "\n".join([
@@ -154,10 +156,10 @@ def table(results: dict[str, dict[str, float]], root: Path) -> str:
         "",
         "| measurement | median wall ms | median server CPU ms | rounds | target | met |",
         "|---|---:|---:|---:|---|---|",
-        f"| didChange → publishDiagnostics, `{CHANGED_MODULE}` ({int(change['lines'])} lines, "
+        f"| didChange → publishDiagnostics, `{changed}` ({int(change['lines'])} lines, "
         f"{int(change['findings'])} findings) | {change['median_s'] * 1000:.0f} | {change['cpu_median_s'] * 1000:.0f} "
         f"| {int(change['rounds'])} | ≤ 100 ms | {'yes' if change['median_s'] <= TARGETS['change'] else 'NO'} |",
-        f"| didSave → project diagnostics, `{SAVED_MODULE}` (warm cache) | {save['median_s'] * 1000:.0f} "
+        f"| didSave → project diagnostics, `{saved}` (warm cache) | {save['median_s'] * 1000:.0f} "
         f"| {save['cpu_median_s'] * 1000:.0f} | {int(save['rounds'])} | ≤ 1 s "
         f"| {'yes' if save['median_s'] <= TARGETS['save'] else 'NO'} |",
     ])
@@ -168,6 +170,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, help="the corpus root (default: build benchmarks/corpus/src)")
     parser.add_argument("--changes", type=int, default=30)
     parser.add_argument("--saves", type=int, default=7)
+    parser.add_argument("--changed", default=CHANGED_MODULE, help="the module edited, relative to the corpus")
+    parser.add_argument("--saved", default=SAVED_MODULE, help="the test module saved, relative to the corpus")
     parser.add_argument("--profile", type=Path, help="run the server under cProfile, writing its stats here")
     parser.add_argument("--readme", type=Path, help="put the table in this file between its lsp-latency markers")
     args = parser.parse_args()
@@ -178,8 +182,8 @@ def main() -> None:
         root = build_corpus(CORPUS)
     else:
         root = args.corpus.resolve()
-    results = asyncio.run(measure(root, args.changes, args.saves, args.profile))
-    text = table(results, root)
+    results = asyncio.run(measure(root, args.changes, args.saves, args.profile, args.changed, args.saved))
+    text = table(results, root, args.changed, args.saved)
     print(text)
     if args.readme:
         readme = args.readme.read_text(encoding="utf-8")
