@@ -257,5 +257,14 @@ def rule(code: str | None, show_all: bool) -> None:
             click.echo(documented.documentation)
 
 
+@cli.command()
+@click.option("--stdio", is_flag=True, help="Speak LSP over stdin/stdout (the default and only transport).")
+def server(stdio: bool) -> None:
+    """Run the language server (LSP over stdin/stdout) for editors; see docs/editors.md."""
+    from loopbound.server import serve
+
+    serve()
+
+
 def main() -> None:
     cli(prog_name="loopbound")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from loopbound import unsaved
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file, matches_any, relative_to_root
 from loopbound.findings import Finding, Location
@@ -71,7 +72,7 @@ def may_have_findings(data: bytes, registry: Registry) -> bool:
 
 def read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return unsaved.read_bytes(path)
     except PermissionError:
         raise SourceError("cannot read the file: permission denied") from None
     except IsADirectoryError:

@@ -53,6 +53,12 @@ def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], setti
     return result
 
 
+def check_project_cached(python_files: Sequence[Path], config_files: Sequence[Path], settings: Settings,
+                         selected: frozenset[str], cache_dir: Path | None) -> CheckResult:
+    """The LB3 pass alone, through the project cache: what an editor needs after a save."""
+    return _project_result(list(python_files), list(config_files), settings, selected, cache_dir, time.time())
+
+
 def run_checks(paths: Sequence[Path], settings: Settings, selected: frozenset[str], *,
                cache_dir: Path | None = None, jobs: int | None = None,
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter) -> CheckResult:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -580,10 +581,10 @@ def _governed_by_broken_config(project: Project, path: Path) -> bool:
 def _module(project: Project, path: Path, is_test: bool) -> Module | None:
     if path not in project.modules:
         project.read_files.add(path)
-        module = parse(path, prefilter=is_test)
+        module = _read(path, is_test, project.registry)
         if module is None:
             return None
-        project.modules[path] = _release_trees(_note_handovers(ModuleReader(module, is_test).read(), project.registry))
+        project.modules[path] = module
     return project.modules[path]
 
 
@@ -594,6 +595,34 @@ def _note_handovers(module: Module, registry: Registry) -> Module:
         if fixture.is_async:
             fixture.handover, fixture.builds_on = fixture_handover(fixture.node, module.imports, registry, bound)
     return module
+
+
+# Modules read by earlier passes of a long-lived process (`loopbound server` re-runs this pass on every
+# save), by (path, read as a test module): reused while the file keeps its size and mtime. None in a
+# `loopbound check` run, which reads each file once.
+MEMO: dict[tuple[Path, bool], tuple[tuple[int, int], Module | None]] | None = None
+_SETTLED_NS = 2_000_000_000  # a file changed this recently may change again within the same mtime tick
+
+
+def _read(path: Path, is_test: bool, registry: Registry) -> Module | None:
+    from loopbound import unsaved
+
+    memo = MEMO if MEMO is not None and not unsaved.stands_in(path) else None
+    try:
+        status = path.stat() if memo is not None else None
+    except OSError:
+        status = None
+    recorded = (status.st_size, status.st_mtime_ns) if status is not None else None
+    if memo is not None and recorded is not None:
+        hit = memo.get((path, is_test))
+        if hit is not None and hit[0] == recorded:
+            return hit[1]
+    module = parse(path, prefilter=is_test)
+    read = (_release_trees(_note_handovers(ModuleReader(module, is_test).read(), registry))
+            if module is not None else None)
+    if memo is not None and recorded is not None and recorded[1] < time.time_ns() - _SETTLED_NS:
+        memo[(path, is_test)] = (recorded, read)
+    return read
 
 
 def _release_trees(module: Module) -> Module:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loopbound import unsaved
 from loopbound.discovery import real_path
 
 if sys.version_info >= (3, 11):
@@ -132,7 +133,7 @@ def _config_in(folder: Path) -> PytestConfig | None:
 def load(path: Path) -> PytestConfig | None:
     """The pytest configuration in `path`, or None when that file holds none (a pyproject.toml without it)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = unsaved.read_text(path)
     except UnicodeDecodeError as error:
         raise PytestConfigError(path, text_line(path, error.start), "cannot decode the file as UTF-8") from None
     except OSError as error:
@@ -144,7 +145,7 @@ def load(path: Path) -> PytestConfig | None:
 
 def text_line(path: Path, offset: int) -> int:
     try:
-        return path.read_bytes()[:offset].count(b"\n") + 1
+        return unsaved.read_bytes(path)[:offset].count(b"\n") + 1
     except OSError:
         return 1
 

@@ -24,6 +24,7 @@ from loopbound.findings import Applicability, Edit, Finding, Fix
 from loopbound.fixes.builders import attach_fixes
 from loopbound.fixes.files import FixWriteError, SourceFile, decode_source, read_source, write_atomically
 from loopbound.fixes.text import apply_edits, overlaps
+from loopbound.unsaved import stand_in, standing_in
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,6 +63,8 @@ class _Session:
     written: dict[str, str] = field(default_factory=dict)
     unwritable: set[str] = field(default_factory=set)
     per_file: dict[str, tuple[str, list[Finding]]] = field(default_factory=dict)
+    overlay: dict[str, bytes] | None = None  # in memory (an editor's buffer): passes stand in, never written
+    only: str | None = None  # the one file whose project findings are fixed
 
     def read(self, path: str) -> str:
         if path not in self.run.files:
@@ -74,7 +77,8 @@ class _Session:
             findings.extend(self._file_findings(path))
         if self.python_files and (self.write or self.passes == 0):
             project = check_project(self.python_files, self.config_files, self.settings, self.selected)
-            findings.extend(attach_fixes(project.findings, self.settings, read=self.read, notes=self.run.notes,
+            wanted = [finding for finding in project.findings if self.only in (None, finding.path)]
+            findings.extend(attach_fixes(wanted, self.settings, read=self.read, notes=self.run.notes,
                                          files=self.checked))
         self.passes += 1
         findings.sort(key=lambda finding: finding.sort_key)
@@ -112,6 +116,10 @@ class _Session:
         """Write the files changed since the last flush; a file that cannot be written is an error."""
         for source in self.run.changed:
             if self.written.get(source.path, source.original) == source.text:
+                continue
+            if self.overlay is not None:
+                stand_in(self.overlay, source.path, source.encoded())
+                self.written[source.path] = source.text
                 continue
             try:
                 write_atomically(source.path, source.encoded())
@@ -214,6 +222,27 @@ def fix_text(data: bytes, filename: str, settings: Settings, selected: frozenset
     session.selections[filename] = per_file_selected(Path(filename), settings, selected)
     session.run.files_checked = 1
     session.loop()
+    return session.run
+
+
+def fix_buffer(path: Path, data: bytes, settings: Settings, selected: frozenset[str], *, unsafe: bool,
+               python_files: Iterable[Path], config_files: Iterable[Path]) -> FixRun:
+    """`check --fix` for one file whose text is an editor's unsaved buffer, writing nothing.
+
+    The project rules read the tree (python_files, config_files) with the buffer, and each pass's
+    changes, standing in for the files, as `--fix` would have written them; only this file's
+    findings are fixed (with the config edits their fixes make).
+    """
+    session = _Session(settings, selected, unsafe, write=True)
+    shown = display_path(path)
+    session.run.files[shown] = decode_source(shown, data)
+    session.checked.append(shown)
+    session.selections[shown] = per_file_selected(path, settings, selected)
+    session.python_files, session.config_files = list(python_files), list(config_files)
+    session.only, session.run.files_checked = shown, 1
+    with standing_in({shown: data}) as overlay:
+        session.overlay = overlay
+        session.loop()
     return session.run
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 
+from loopbound import unsaved
 from loopbound.findings import Finding, Location
 from loopbound.project import Module
 from loopbound.pytest_config import PytestConfig
@@ -28,7 +29,7 @@ def python_finding(rule: Rule, module: Module, node: ast.AST, message: str, **da
 def config_finding(rule: Rule, config: PytestConfig, display: str, row: int, message: str, **data: str) -> Finding:
     row = max(row, 1)
     try:
-        text = config.path.read_text(encoding="utf-8").splitlines()
+        text = unsaved.read_text(config.path).splitlines()
     except (OSError, UnicodeDecodeError):
         text = []
     line = text[row - 1] if row <= len(text) else ""

@@ -503,7 +503,7 @@ class _FileIndex:
                 whole, children_owner = True, self._own.setdefault(node, [])
             elif isinstance(node, (ast.ClassDef, ast.Lambda)):
                 children_owner = None
-            children = list(ast.iter_child_nodes(node) if whole else statement_children(node))
+            children = child_nodes(node) if whole else list(statement_children(node))
             body = set(map(id, node.body)) if isinstance(node, FUNCTIONS) else None
             for child in reversed(children):
                 self.parents[child] = node
@@ -541,6 +541,25 @@ class _FileIndex:
                 if isinstance(ancestor, FUNCTIONS):
                     inside.setdefault(ancestor, []).append(node)
         return inside
+
+
+_MARKER_FIELDS = frozenset({"ctx", "op", "ops"})  # Load/Store, +, ==: shared singletons no rule looks at
+
+
+def child_nodes(node: ast.AST) -> list[ast.AST]:
+    """`list(ast.iter_child_nodes(node))` without its two generators nor the context and operator markers:
+    the index walks every node of a candidate function, and this was half of checking a 3,000-line test
+    module (what an editor waits for after each keystroke)."""
+    children: list[ast.AST] = []
+    for name in node._fields:
+        if name in _MARKER_FIELDS:
+            continue
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            children.append(value)
+        elif isinstance(value, list):
+            children.extend(item for item in value if isinstance(item, ast.AST))
+    return children
 
 
 def _may_create(own: list[ast.AST], imports: ImportTable, ctx: FileContext) -> bool:

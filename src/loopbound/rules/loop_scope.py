@@ -323,7 +323,7 @@ def _wider_fixture(fixture: Fixture, loop: str, uses: list[_Use], project: Proje
         f"async fixture `{fixture.name}` runs on the {loop}-scoped event loop, but test `{qualified}` ({where}) "
         f"uses it on a {test_scope}-scoped loop: {consequence}",
         fixture=fixture.name, fixture_loop_scope=loop, fixture_scope=fixture.scope or "",
-        test=qualified, test_path=test.module.display, test_loop_scope=test_scope,
+        test=qualified, test_path=test.module.display, test_row=str(test.node.lineno), test_loop_scope=test_scope,
         handover=fixture.handover.value, **_alignment(fixture, loop, uses, project),
     )
     return finding if bound else replace(finding, severity=Severity.LATENT)

@@ -1,0 +1,80 @@
+"""Open buffers: their last check, and the debounce that coalesces a burst of edits into one check."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import tokenize
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loopbound.engine import check_source
+from loopbound.findings import Finding
+from loopbound.server.projects import FileSetup
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+@dataclass
+class Checked:
+    """The per-file findings of one version of a buffer; fixes are attached on the first code action."""
+
+    version: int | None
+    text: str
+    setup: FileSetup
+    findings: list[Finding]
+    with_fixes: list[Finding] | None = None
+
+
+class BufferError(Exception):
+    """The buffer cannot be turned into the bytes a file with its encoding declaration would hold."""
+
+
+def buffer_bytes(text: str) -> bytes:
+    """The buffer as the file would be written: in the encoding its PEP 263 line declares (UTF-8 by default)."""
+    second_end = text.find("\n", text.find("\n") + 1)
+    head = text[: second_end + 1 if second_end >= 0 else len(text)].encode("utf-8", "surrogatepass")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(head).readline)
+        return text.encode("utf-8" if encoding == "utf-8-sig" else encoding)
+    except (SyntaxError, LookupError):
+        return text.encode("utf-8", "surrogatepass")  # the check reports the bad declaration itself
+    except UnicodeEncodeError as error:
+        raise BufferError(f"character {error.object[error.start]!r} cannot be written as {error.encoding}") from None
+
+
+def check_buffer(text: str, version: int | None, setup: FileSetup) -> tuple[Checked, str | None]:
+    """The per-file rules on the unsaved text, exactly as `loopbound check` would run them on the file."""
+    try:
+        data = buffer_bytes(text)
+    except BufferError as error:
+        return Checked(version, text, setup, []), f"{setup.shown}: {error}"
+    result = check_source(data, setup.shown, setup.settings, setup.selected, is_test=setup.is_test)
+    return Checked(version, text, setup, result.findings), result.error
+
+
+def is_python(path: Path, language: str | None) -> bool:
+    return path.suffix in PYTHON_SUFFIXES or language == "python"
+
+
+@dataclass
+class Debouncer:
+    """One pending check per document; a newer edit replaces the pending one."""
+
+    pending: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+
+    def schedule(self, key: str, delay: float, callback: Callable[[], None]) -> None:
+        self.cancel(key)
+        loop = asyncio.get_running_loop()
+
+        def run() -> None:
+            self.pending.pop(key, None)
+            callback()
+
+        self.pending[key] = loop.call_later(delay, run)
+
+    def cancel(self, key: str) -> None:
+        handle = self.pending.pop(key, None)
+        if handle is not None:
+            handle.cancel()
