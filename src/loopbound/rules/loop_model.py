@@ -1,9 +1,20 @@
-"""pytest-asyncio's loop model applied to the project view: which fixtures and tests it runs, and on
-which loop (the 1.x rules; the releases the project runs on narrow them in the rules)."""
+"""pytest-asyncio's loop model applied to the project view: whether pytest-asyncio is in play, which
+fixtures and tests it runs, and on which loop (the 1.x rules; the releases the project runs on narrow
+them in the rules)."""
 
 from __future__ import annotations
 
-from loopbound.project import SCOPES, Fixture, LoopDefaults, Project, Test, wider
+from loopbound.asyncio_versions import AsyncioVersions
+from loopbound.project import (
+    SCOPES,
+    Fixture,
+    LoopDefaults,
+    Module,
+    Project,
+    Test,
+    wider,
+)
+from loopbound.pytest_config import ASYNCIO_KEYS, PytestConfig
 
 
 def handled_by_pytest_asyncio(fixture: Fixture, defaults: LoopDefaults) -> bool:
@@ -53,3 +64,34 @@ def runs_on_narrower_loop(fixture: Fixture, loop: str, project: Project) -> bool
         return False
     own = pytest_asyncio_loop(fixture, project)
     return own is None or wider(loop, own)
+
+
+def versions_phrase(versions: AsyncioVersions) -> str:
+    return f"pytest-asyncio {versions.describe()}"
+
+
+def first_asyncio_user(project: Project, config: PytestConfig | None) -> Module | None:
+    for module in project.checked_modules():
+        if project.configs.get(module.path) is config and module.asyncio_use is not None:
+            return module
+    for path, module in project.modules.items():
+        if project.configs.get(path) is config and module.asyncio_use is not None:
+            return module
+    return None
+
+
+def uses_pytest_asyncio(project: Project, module: Module) -> bool:
+    """pytest-asyncio is in play for `module`: a module under its pytest config uses it, the config sets an
+    asyncio option, or the project declares it. anyio's or trio's plugin alone is not pytest-asyncio."""
+    config = project.config_for(module.path)
+    if first_asyncio_user(project, config) is not None:
+        return True
+    if config is not None and any(config.asyncio(key) for key in ASYNCIO_KEYS):
+        return True
+    return project.asyncio_versions(module).declared
+
+
+def loop_keys_in_addopts(config: PytestConfig) -> bool:
+    """`-o` in addopts sets a loop-scope default: it wins over any key a fix could write in the file."""
+    keys = ("asyncio_default_fixture_loop_scope", "asyncio_default_test_loop_scope")
+    return any(setting is not None and setting.key == "addopts" for setting in map(config.asyncio, keys))

@@ -10,7 +10,6 @@ changelog and the 1.5 source.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,17 +28,22 @@ from loopbound.project import (
     Test,
     wider,
 )
-from loopbound.pytest_config import ASYNCIO_KEYS, PytestConfig
+from loopbound.pytest_config import PytestConfig
 from loopbound.rules.base import Rule
+from loopbound.rules.event_loop_rule import EVENT_LOOP_FIXTURE, check_event_loop
 from loopbound.rules.fixture_scope import WIDER_CACHE
 from loopbound.rules.fixture_scope import check as check_wider_cache
 from loopbound.rules.lb3_findings import config_finding, definition_span, python_finding
 from loopbound.rules.loop_model import (
+    first_asyncio_user,
     handled_by_pytest_asyncio,
     is_asyncio_test,
+    loop_keys_in_addopts,
     pytest_asyncio_loop,
     runs_on_narrower_loop,
     test_loop_scope,
+    uses_pytest_asyncio,
+    versions_phrase,
 )
 from loopbound.rules.loop_scope_versions import UNSUPPORTED
 from loopbound.rules.loop_scope_versions import check_config as check_config_versions
@@ -126,47 +130,6 @@ FIXTURE_WIDER = Rule(
     references=(CONCEPTS, ("pytest-asyncio how-to, run all tests in the session loop: "
                 "https://pytest-asyncio.readthedocs.io/en/stable/how-to-guides/run_session_tests_in_same_loop.html"),
                 CHANGELOG + " (0.24.0)"),
-)
-EVENT_LOOP_FIXTURE = Rule(
-    code="LB303",
-    name="custom-event-loop-fixture",
-    summary="A custom `event_loop` fixture, a request for it, or an `event_loop_policy` override.",
-    what_it_does=(
-        "Reports a fixture named `event_loop`, a fixture or test that requests `event_loop`, and a fixture that "
-        "overrides `event_loop_policy`. A plain function named `event_loop` is not a fixture and is not reported. "
-        "Only in projects that use pytest-asyncio, and by the releases they run on: nothing before 0.23 (the "
-        "fixture is the documented way there), the fixture latent while every release still honours it (before "
-        "1.0), requests only where 1.0 or later is possible."
-    ),
-    why_bad=(
-        "Overriding `event_loop` was deprecated in pytest-asyncio 0.23 and the fixture was removed in 1.0.0: a "
-        "custom `event_loop` fixture that set a session loop under 0.21 is now silently a plain fixture nobody "
-        "uses, so the tests fall back to function loops; requesting `event_loop` fails with `fixture 'event_loop' "
-        "not found`. Overriding `event_loop_policy` is deprecated since 1.4.0 in favour of the "
-        "`pytest_asyncio_loop_factories` hook."
-    ),
-    example='@pytest.fixture(scope="session")\ndef event_loop():\n    loop = asyncio.new_event_loop()\n'
-            "    yield loop\n    loop.close()\n",
-    use_instead='[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "session"\n'
-                'asyncio_default_test_loop_scope = "session"\n',
-    fix_safety=(
-        "The fix removes the `event_loop` fixture (with its decorators, the comment above it and the imports only it "
-        "used) and writes its scope into `asyncio_default_fixture_loop_scope` and `asyncio_default_test_loop_scope` "
-        "of the pytest config that governs it, changing values already there (comments, key order and quoting "
-        "kept); a function-scoped fixture is only removed. Without a pytest config the keys go into a new "
-        "`[tool.pytest.ini_options]` table of the nearest pyproject.toml. Those keys govern every test, so a wider "
-        "fixture is carried only when every checked test module under that config saw it: one in a class, or one "
-        "other test modules did not see, set the loop of some tests only and has no fix, nor has one when `-o` in "
-        "`addopts` sets a key or the scope is a callable. A coroutine that requests `event_loop` gets "
-        "`event_loop = asyncio.get_running_loop()` instead of the parameter; a plain function has no running loop, "
-        "so its request has no fix and the fixture it uses stays. `event_loop_policy` overrides have no fix: move "
-        "the policy into a `pytest_asyncio_loop_factories` hook by hand. It is unsafe: every fixture and test "
-        "governed by the config moves to the restored loop scope."
-    ),
-    fix_applicability=Applicability.UNSAFE,
-    references=(CHANGELOG + " (0.23.0: deprecated; 1.0.0: removed; 1.4.0: event_loop_policy deprecated)",
-                ("pytest-asyncio migration guide: https://pytest-asyncio.readthedocs.io/en/stable/how-to-guides/"
-                "migrate_from_0_23.html")),
 )
 ASYNC_PYTEST_FIXTURE = Rule(
     code="LB304",
@@ -345,105 +308,12 @@ def _alignment(fixture: Fixture, loop: str, uses: list[_Use], project: Project) 
     if (config is not None and fixture.loop_scope is None and defaults.fixture_loop_scope == loop
             and versions.key_accepted(Feature.TEST_DEFAULT_KEY, Feature.TEST_DEFAULT_KEY)
             and all(use.scope_from_config and project.config_for(use.test.module.path) is config for use in uses)):
-        if not _loop_keys_in_addopts(config):
+        if not loop_keys_in_addopts(config):
             return {"align": "config", "config_display": display_path(config.path),
                     "section_line": str(config.section_line)}
         # `-o` in addopts wins over any key the fix could write: marks on the tests win over both
     targets = sorted({f"{use.test.module.display}\t{use.test.node.lineno}" for use in uses})
     return {"align": "marks", "targets": "\n".join(targets)}
-
-
-def _sync_requesters(project: Project) -> list[Module]:
-    """Modules where a plain function requests `event_loop`: it has no running loop to use instead."""
-    found = []
-    for module in project.checked_modules():
-        functions = [*(fixture.node for fixture in module.all_fixtures), *(test.node for test in module.tests)]
-        synchronous = {function.name for function in functions if isinstance(function, ast.FunctionDef)}
-        if any(name in synchronous for _, name in module.event_loop_requests):
-            found.append(module)
-    return found
-
-
-def versions_phrase(versions: AsyncioVersions) -> str:
-    return f"pytest-asyncio {versions.describe()}"
-
-
-def _event_loop_message(versions: AsyncioVersions) -> str:
-    """What the project's releases do with a custom `event_loop` fixture."""
-    if versions.has(Feature.EVENT_LOOP_REMOVED, among=Feature.EVENT_LOOP_REMOVED):
-        return ("custom `event_loop` fixture: ignored since pytest-asyncio 1.0, so its loop is never used; set the "
-                "loop scope with `loop_scope=` or the asyncio_default_*_loop_scope options instead")
-    later = ("and ignored from 1.0" if versions.has(Feature.EVENT_LOOP_REMOVED, every=False)
-             else "still used by these releases, ignored from 1.0")
-    return (f"custom `event_loop` fixture: deprecated since pytest-asyncio 0.23 ({versions_phrase(versions)}) "
-            f"{later}; set the loop scope with `loop_scope=` or the asyncio_default_*_loop_scope options instead")
-
-
-def _event_loop_fix_possible(versions: AsyncioVersions, scope: str | None) -> bool:
-    """The LB303 fix writes the fixture's scope into both loop-scope keys: every release must read them.
-    Under 0.21 they are unknown options, and the session-scoped async fixtures the removed `event_loop`
-    served then request the default function-scoped one: ScopeMismatch on every test."""
-    needed = Feature.FIXTURE_DEFAULT_KEY if scope == "function" else Feature.TEST_DEFAULT_KEY
-    return versions.key_accepted(needed, needed)
-
-
-def check_event_loop(project: Project) -> Iterator[Finding]:
-    sync_requesters = _sync_requesters(project)
-    for module in project.checked_modules():
-        if not uses_pytest_asyncio(project, module):
-            continue
-        versions = project.asyncio_versions(module)
-        for fixture in module.all_fixtures:
-            if fixture.name == "event_loop" and versions.has(Feature.EVENT_LOOP_DEPRECATED, every=False):
-                blocked = any(other is module or module in project.conftests(other) for other in sync_requesters)
-                finding = python_finding(
-                    EVENT_LOOP_FIXTURE, module, definition_span(module, fixture.node),
-                    _event_loop_message(versions), kind="fixture", fixture=fixture.name, scope=fixture.scope or "",
-                    requested_by_sync="yes" if blocked else "",
-                    covers_tree="yes" if _covers_tree(project, module, fixture) else "",
-                    keys_unknown="" if _event_loop_fix_possible(versions, fixture.scope) else "yes",
-                    **_loop_config_data(project, module))
-                # deprecated but honoured by every release the project runs on: nothing breaks until 1.0
-                breaks = versions.has(Feature.EVENT_LOOP_REMOVED, every=False)
-                yield finding if breaks else replace(finding, severity=Severity.LATENT)
-            elif fixture.name == "event_loop_policy" and versions.has(Feature.POLICY_DEPRECATED, every=False):
-                yield python_finding(
-                    EVENT_LOOP_FIXTURE, module, definition_span(module, fixture.node),
-                    "overriding the `event_loop_policy` fixture is deprecated since pytest-asyncio 1.4; use the "
-                    "`pytest_asyncio_loop_factories` hook", kind="policy", fixture=fixture.name)
-        if not versions.has(Feature.EVENT_LOOP_REMOVED, every=False):
-            continue  # requesting `event_loop` works on every release the project runs on
-        for argument, function in module.event_loop_requests:
-            yield python_finding(
-                EVENT_LOOP_FIXTURE, module, argument,
-                f"`{function}` requests the `event_loop` fixture, removed in pytest-asyncio 1.0; use "
-                "`asyncio.get_running_loop()` inside the coroutine", kind="request", function=function)
-
-
-def _covers_tree(project: Project, module: Module, fixture: Fixture) -> bool:
-    """A module-level `event_loop` that every checked test module under the same config saw, as the config
-    keys the LB303 fix writes its scope into will be seen."""
-    if fixture.class_name is not None:
-        return False
-    config = project.config_for(module.path)
-    governed = [other for other in project.checked_modules()
-                if other.tests and project.config_for(other.path) is config]
-    return all(other is module or module in project.conftests(other) for other in governed)
-
-
-def _loop_config_data(project: Project, module: Module) -> dict[str, str]:
-    """Where the LB303 fix writes the removed `event_loop` fixture's scope: the governing config."""
-    config = project.config_for(module.path)
-    if config is None:
-        return {"config_display": ""}
-    return {"config_display": display_path(config.path), "section_line": str(config.section_line),
-            "overridden": "yes" if _loop_keys_in_addopts(config) else ""}
-
-
-def _loop_keys_in_addopts(config: PytestConfig) -> bool:
-    """`-o` in addopts sets a loop-scope default: it wins over any key a fix could write in the file."""
-    keys = ("asyncio_default_fixture_loop_scope", "asyncio_default_test_loop_scope")
-    return any(setting is not None and setting.key == "addopts" for setting in map(config.asyncio, keys))
 
 
 def check_async_pytest_fixtures(project: Project) -> Iterator[Finding]:
@@ -457,17 +327,6 @@ def check_async_pytest_fixtures(project: Project) -> Iterator[Finding]:
                     ASYNC_PYTEST_FIXTURE, module, definition_span(module, fixture.node),
                     f"async fixture `{fixture.name}` uses `@pytest.fixture` in strict mode: pytest-asyncio never "
                     "runs it and tests receive a coroutine; use `@pytest_asyncio.fixture`", fixture=fixture.name)
-
-
-def uses_pytest_asyncio(project: Project, module: Module) -> bool:
-    """pytest-asyncio is in play for `module`: a module under its pytest config uses it, the config sets an
-    asyncio option, or the project declares it. anyio's or trio's plugin alone is not pytest-asyncio."""
-    config = project.config_for(module.path)
-    if _uses_pytest_asyncio(project, config) is not None:
-        return True
-    if config is not None and any(config.asyncio(key) for key in ASYNCIO_KEYS):
-        return True
-    return project.asyncio_versions(module).declared
 
 
 def _other_plugin_in_scope(project: Project, module: Module) -> bool:
@@ -588,22 +447,12 @@ def _config_mismatch(config: PytestConfig, shown: str, hook_scopes: set[str],
             test_via=test_setting.key if test_setting else "")
 
 
-def _uses_pytest_asyncio(project: Project, config: PytestConfig | None) -> Module | None:
-    for module in project.checked_modules():
-        if project.configs.get(module.path) is config and module.asyncio_use is not None:
-            return module
-    for path, module in project.modules.items():
-        if project.configs.get(path) is config and module.asyncio_use is not None:
-            return module
-    return None
-
-
 def _unset_fixture_scope(project: Project, config: PytestConfig, shown: str,
                          versions: AsyncioVersions) -> Iterator[Finding]:
     if config.asyncio("asyncio_default_fixture_loop_scope") is not None:
         return
     asyncio_keys = [config.asyncio(key) for key in ("asyncio_mode", "asyncio_default_test_loop_scope")]
-    user = _uses_pytest_asyncio(project, config)
+    user = first_asyncio_user(project, config)
     if user is None and not any(asyncio_keys):
         return
     value = _behaviour_keeping_value(project, config, versions)
@@ -652,7 +501,7 @@ def _behaviour_keeping_value(project: Project, config: PytestConfig, versions: A
 
 def _unset_without_config(project: Project) -> Iterator[Finding]:
     """Without any pytest config, the first pytest-asyncio use carries the finding."""
-    user = _uses_pytest_asyncio(project, None)
+    user = first_asyncio_user(project, None)
     if user is None or not any(project.configs.get(path) is None for path in project.checked):
         return
     if not project.asyncio_versions(user).has(Feature.FIXTURE_DEFAULT_KEY, every=False):
