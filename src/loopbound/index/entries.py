@@ -12,7 +12,7 @@ import ast
 from collections.abc import Iterator
 
 from loopbound.index.model import ClassSummary, Entry, Hook, Tests
-from loopbound.names import ImportTable
+from loopbound.names import ImportTable, dotted, is_main_guard
 
 _STARTUP_EVENTS = frozenset({"startup", "before_server_start", "after_server_start", "main_process_start",
                              "before_serving", "on_startup", "server_start"})
@@ -75,8 +75,6 @@ def decorator_hook(decorator: ast.expr) -> str | None:
 
 def _refs(value: ast.expr) -> Iterator[str]:
     """The functions a hook argument names: `f`, `module.f`, `[f, g]`."""
-    from loopbound.index.summary import dotted
-
     items = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
     for item in items:
         if isinstance(item, ast.Call):  # `partial(f, ...)`
@@ -162,8 +160,6 @@ def module_entries(tree: ast.Module, imports: ImportTable, classes: list[ClassSu
 
 
 def _is_main_block(statement: ast.stmt) -> bool:
-    from loopbound.names import is_main_guard
-
     return isinstance(statement, ast.If) and is_main_guard(statement.test)
 
 

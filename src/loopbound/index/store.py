@@ -15,6 +15,7 @@ import os
 import pickle
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,35 +52,29 @@ class SummaryStore:
                      started: float) -> ModuleSummary | None:
         """The file's full summary when its bytes hold one of `words`, from the cache when its stamp or its
         content matches; None when it holds none of them or cannot be parsed."""
-        key = f"{path}\0{is_test}"
-        file_stamp = stamp(path)
-        cached = self.entries.get(key)
-        if cached is not None and cached[0] == file_stamp and file_stamp is not None:
-            return cached[2]
-        try:
-            data = read_bytes(path)
-        except SourceError:
-            return None
-        if not any(word in data for word in words):
-            return None
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        if cached is not None and cached[1] == digest:
-            summary = cached[2]
-        else:
-            fresh = _summarise(data, path, settings, is_test)
-            if fresh is None:
+        def make(data: bytes, cached: Entry | None) -> tuple[str, ModuleSummary] | None:
+            if not any(word in data for word in words):
                 return None
-            summary = fresh
-            self.summarised.append(str(path))
-        if is_settled(file_stamp, started):
-            self.entries[key] = (file_stamp, digest, summary)
-            self.changed = True
-        return summary
+            digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+            if cached is not None and cached[1] == digest:
+                return digest, cached[2]
+            fresh = _summarise(data, path, settings, is_test)
+            if fresh is not None:
+                self.summarised.append(str(path))
+            return (digest, fresh) if fresh is not None else None
+
+        return self._summary(f"{path}\0{is_test}", path, started, make)
 
     def light(self, path: Path, is_test: bool, started: float) -> ModuleSummary | None:
         """A file the run does not check, read for the import graph alone (it may hold a test that
         imports a checked module): from the cache while its stamp is unchanged."""
-        key = f"{path}\0{is_test}\0light"
+        return self._summary(f"{path}\0{is_test}\0light", path, started,
+                             lambda data, cached: ("", light_summary(data, is_test)))
+
+    def _summary(self, key: str, path: Path, started: float,
+                 make: Callable[[bytes, Entry | None], tuple[str, ModuleSummary] | None]) -> ModuleSummary | None:
+        """The cached summary while the file's stamp is unchanged; else `make` it from the bytes (with the
+        old entry, whose digest may still match) and keep it once the file is old enough to trust its stamp."""
         file_stamp = stamp(path)
         cached = self.entries.get(key)
         if cached is not None and cached[0] == file_stamp and file_stamp is not None:
@@ -88,11 +83,13 @@ class SummaryStore:
             data = read_bytes(path)
         except SourceError:
             return None
-        summary = light_summary(data, is_test)
+        made = make(data, cached)
+        if made is None:
+            return None
         if is_settled(file_stamp, started):
-            self.entries[key] = (file_stamp, "", summary)
+            self.entries[key] = (file_stamp, made[0], made[1])
             self.changed = True
-        return summary
+        return made[1]
 
     def save(self) -> None:
         if self.path is None or not self.changed:

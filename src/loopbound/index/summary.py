@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from loopbound.index.entries import call_hooks, decorator_hook, main_entries, module_entries, read_tests
 from loopbound.index.model import Binding, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary, Tests
-from loopbound.names import ImportTable, is_main_guard, is_type_checking
+from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
 from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call, scope_nodes
 from loopbound.rules.resource_flow import MEMBER_RELEASES
@@ -22,17 +22,6 @@ from loopbound.rules.resource_flow import MEMBER_RELEASES
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 # `self.x = ...` here makes every instance hold x.
 CONSTRUCTORS = frozenset({"__init__", "__post_init__"})
-
-
-def dotted(node: ast.expr) -> str | None:
-    """`a.b.c` as text for a Name/Attribute chain; None for anything else (`f().x`, `x[0]`)."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    return ".".join([node.id, *reversed(parts)])
 
 
 def _call_of(value: ast.expr | None) -> ast.Call | None:

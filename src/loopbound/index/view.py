@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from loopbound.index.resolution import IndexedModule, Maker, ProjectIndex
-from loopbound.index.summary import dotted
+from loopbound.names import dotted
 
 
 class FileView:
