@@ -187,7 +187,22 @@ def read_tests(tree: ast.Module, imports: ImportTable) -> Tests:
         elif node.name.startswith("test"):
             async_tests += 1
             scopes.extend(scope for decorator in decorators for scope in _mark_scopes(decorator))
-    return Tests(async_tests, async_fixtures, module_scope, tuple(scopes))
+    return Tests(async_tests, async_fixtures, module_scope, tuple(scopes), _session_loop_fixture(tree))
+
+
+_LOOP_FIXTURES = frozenset({"event_loop", "anyio_backend"})
+
+
+def _session_loop_fixture(tree: ast.Module) -> bool:
+    """`@pytest.fixture(scope="session") def event_loop()` / `def anyio_backend()`: one loop for every test."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in _LOOP_FIXTURES:
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call) and any(
+                        keyword.arg == "scope" and isinstance(keyword.value, ast.Constant)
+                        and keyword.value.value == "session" for keyword in decorator.keywords):
+                    return True
+    return False
 
 
 def _mark_scopes(node: ast.expr) -> Iterator[str]:

@@ -74,6 +74,9 @@ class Tests:
     async_fixtures: int
     module_loop_scope: str  # from `pytestmark`, "" when the module sets none
     scopes: tuple[str, ...]  # every loop scope written on a test or class mark
+    # A session-scoped `event_loop` (pytest-asyncio before 1.0) or `anyio_backend` fixture defined here:
+    # the tests below it share one loop.
+    session_loop_fixture: bool = False
 
 
 @dataclass(frozen=True)

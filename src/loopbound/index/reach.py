@@ -31,6 +31,7 @@ class Reachability:
         self._configs: dict[Path, PytestConfig | None] = {}
         self._kinds: dict[Path, tuple[str, str]] = {}  # module -> ("many" or "single" or "", how)
         self._many_test_dirs: set[Path] | None = None
+        self._loop_fixture_dirs: set[Path] | None = None
         self._verdicts: dict[Path, Reach] = {}
 
     def kind(self, module: IndexedModule) -> tuple[str, str]:
@@ -69,6 +70,8 @@ class Reachability:
     def _loop_scope(self, module: IndexedModule) -> str:
         """The widest-known loop scope the module's async tests run in: marks first, then the pytest config."""
         tests = module.summary.tests
+        if self._session_loop_fixture(module):
+            return "session"
         default = self._config_scope(module.path, "asyncio_default_test_loop_scope") or "function"
         scopes = set(tests.scopes)
         if tests.async_tests > len(tests.scopes):
@@ -76,6 +79,15 @@ class Reachability:
         if tests.async_fixtures and not tests.async_tests:
             scopes.add(self._config_scope(module.path, "asyncio_default_fixture_loop_scope") or "function")
         return "session" if scopes == {"session"} else min(scopes - {"session"}, key=_SCOPES.index, default="function")
+
+    def _session_loop_fixture(self, module: IndexedModule) -> bool:
+        """The module or a conftest.py above it overrides `event_loop` / `anyio_backend` for the session."""
+        if self._loop_fixture_dirs is None:
+            self._loop_fixture_dirs = {other.path.parent for other in self.index.modules
+                                       if other.summary.tests.session_loop_fixture and other.path.name == "conftest.py"}
+        folder = module.path.parent
+        return module.summary.tests.session_loop_fixture or any(
+            folder == directory or directory in folder.parents for directory in self._loop_fixture_dirs)
 
     def _config_scope(self, path: Path, key: str) -> str | None:
         try:

@@ -312,6 +312,8 @@ _IMPORT_LINE = re.compile(
     rb"|import[ \t]+(?P<modules>[^\n#;]+))")
 _ASYNC_TEST = re.compile(rb"async[ \t]+def[ \t]+test")
 _LOOP_SCOPE = re.compile(rb"loop_scope[ \t]*=[ \t]*[\"'](\w+)")
+_SESSION_LOOP_FIXTURE = re.compile(
+    rb"scope[ \t]*=[ \t]*[\"']session[\"'][^@]{0,300}?\n[ \t]*(?:async[ \t]+)?def[ \t]+(?:event_loop|anyio_backend)\b")
 
 
 def _scan(data: bytes) -> Iterator[tuple[int, str, tuple[tuple[str, str], ...], bool]]:
@@ -367,10 +369,11 @@ def _scanned_bindings(scanned: Scanned) -> Iterator[Binding]:
 def light_summary(data: bytes, is_test: bool) -> ModuleSummary:
     """A summary from the bytes: the imports, and a test module's async tests and loop scopes."""
     tests = Tests(0, 0, "", ())
-    if is_test and b"async" in data:
+    if is_test and (b"async" in data or b"_loop" in data or b"anyio_backend" in data):
         scopes = tuple(match.group(1).decode() for match in _LOOP_SCOPE.finditer(data))
         tests = Tests(len(_ASYNC_TEST.findall(data)), data.count(b"pytest_asyncio.fixture"),
-                      scopes[0] if scopes and b"pytestmark" in data else "", scopes)
+                      scopes[0] if scopes and b"pytestmark" in data else "", scopes,
+                      _SESSION_LOOP_FIXTURE.search(data) is not None)
     scanned = list(_scan(data))
     return ModuleSummary(bindings=tuple(_scanned_bindings(scanned)), imports=tuple(_imports_of(scanned)),
                          functions=(), classes=(), hooks=(), entries=(), tests=tests, import_time_calls=(), light=True)
