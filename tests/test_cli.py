@@ -39,6 +39,14 @@ def test_findings_exit_1_with_location_and_summary(project: Path) -> None:
     assert "Found 2 findings" in run.stderr
 
 
+def test_a_lone_file_outside_any_repository_is_latent(project: Path) -> None:
+    """Without a configuration or a repository, the folder a run starts in is not known to be a project:
+    the rest of it is not read, so nothing shows that a multi-loop suite imports the file."""
+    run = run_loopbound("check", "--output-format", "json", "pkg/api.py", cwd=project)
+    assert run.code == 0
+    assert [finding["severity"] for finding in json.loads(run.stdout)] == ["latent"]
+
+
 def test_clean_tree_exits_0(project: Path) -> None:
     run = run_loopbound("check", "pkg/clean.py", cwd=project)
     assert run.code == 0, run.stdout + run.stderr
@@ -58,6 +66,7 @@ def test_missing_path_is_exit_2(project: Path) -> None:
 
 
 def test_full_format_shows_frame_and_help_without_colour(project: Path) -> None:
+    (project / ".git").mkdir()  # a repository: the suite that imports pkg/api.py counts although not checked
     run = run_loopbound("check", "pkg/api.py", cwd=project)
     assert run.code == 1
     assert "3 | client = httpx.AsyncClient()" in run.stdout
@@ -67,6 +76,7 @@ def test_full_format_shows_frame_and_help_without_colour(project: Path) -> None:
 
 
 def test_json_has_ruff_field_names(project: Path) -> None:
+    (project / ".git").mkdir()  # a repository: the suite that imports pkg/api.py counts although not checked
     run = run_loopbound("check", "--output-format", "json", "pkg/api.py", cwd=project)
     findings = json.loads(run.stdout)
     assert len(findings) == 1

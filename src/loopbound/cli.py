@@ -39,6 +39,8 @@ def _whole_project(paths: tuple[Path, ...], settings: Settings) -> list[Path] | 
     checked module depends on the test suites and apps that import it."""
     if all(real_path(path) == settings.project_root for path in paths or (Path("."),)):
         return None
+    if settings.config_path is None and not (settings.project_root / ".git").exists():
+        return None  # no configuration, no repository: the folder a run starts in is not known to be a project
     try:
         return discover([settings.project_root], settings).python_files
     except DiscoveryError:

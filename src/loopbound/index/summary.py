@@ -86,7 +86,11 @@ class _Summariser:
                     self._bind(statement)
                 import_time.extend(self._calls([statement]))
                 self._statement_hooks(statement)
-        if skipped and any(function.stored_globals or function.stored_attributes for function in functions):
+        if skipped and self.hooks:
+            # Startup and shutdown code reaches the module's globals through any of its functions.
+            functions.extend(self._function(node, name, owner) for node, name, owner in skipped)
+        elif skipped and any(made.registry for function in functions
+                             for _, made in (*function.stored_globals, *function.stored_attributes)):
             # What stores a resource is released by a function that names no registry row: `close_db()`.
             functions.extend(self._function(node, name, owner) for node, name, owner in skipped
                              if _mentions(node, self.release_words))
@@ -99,7 +103,7 @@ class _Summariser:
             loops_unread=self.runs_loops and self.keep is not None)
 
     def _kept(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-        return self.keep is None or self.has_hooks or self.keep(function)
+        return self.keep is None or self.keep(function)
 
     def _module_statements(self, body: list[ast.stmt]) -> Iterator[ast.stmt]:
         """Statements run at import, through if/try/with blocks; not the `__main__` or TYPE_CHECKING blocks."""
