@@ -52,7 +52,8 @@ def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], setti
     parsed = _check_all(pending.jobs, settings, jobs)  # workers start now
     project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, started)
     result = pending.finish(parsed, progress)
-    result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files)
+    result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files,
+                         config_files)
     result.findings = sorted([*result.findings, *project.findings], key=lambda finding: finding.sort_key)
     result.errors.extend(project.errors)
     return result

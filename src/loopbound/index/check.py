@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from loopbound.cache import is_settled, stamp
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file, real_path
 from loopbound.engine import CheckResult, SourceError, decode, paused_gc, per_file_selected, read_bytes
@@ -71,7 +73,8 @@ def build_index(python_files: Iterable[Path], summaries: dict[str, ModuleSummary
 
 
 def check_index(python_files: list[Path], settings: Settings, selected: frozenset[str], result: CheckResult,
-                cache_dir: Path | None, started: float, project_files: Sequence[Path] | None = None) -> CheckResult:
+                cache_dir: Path | None, started: float, project_files: Sequence[Path] | None = None,
+                config_files: Sequence[Path] = ()) -> CheckResult:
     """The per-file `result` with the project's own findings added and each finding's severity decided.
 
     `project_files`, when only part of the project is checked (pre-commit passes the changed files),
@@ -89,6 +92,10 @@ def check_index(python_files: list[Path], settings: Settings, selected: frozense
             if light is not None:
                 summaries[shown] = light
                 files.append(path)
+    question = _question(files, config_files, result.findings, selected)
+    answer = store.answer(question)
+    if answer is not None:
+        return dataclasses.replace(result, findings=answer)
     index = build_index(files, summaries, settings, store, started)
     makers = _maker_words(index)
     found = list(result.findings)
@@ -97,9 +104,24 @@ def check_index(python_files: list[Path], settings: Settings, selected: frozense
             found.extend(_indirect(module, index, makers, settings, selected))
     found = lifespan_findings(index, found, selected)
     reach = Reachability(index)
-    findings = [_with_severity(finding, index, reach) for finding in found]
+    findings = sorted((_with_severity(finding, index, reach) for finding in found), key=lambda finding: finding.sort_key)
+    if all(is_settled(stamp(path), started) for path in [*files, *config_files]):
+        store.remember(question, findings)
     store.save()
-    return dataclasses.replace(result, findings=sorted(findings, key=lambda finding: finding.sort_key))
+    return dataclasses.replace(result, findings=findings)
+
+
+def _question(files: list[Path], config_files: Sequence[Path], findings: list[Finding], selected: frozenset[str]) -> str:
+    """What the answer depends on: every file's path and stamp (the summaries follow from them), the
+    pytest configs, the per-file findings, and the codes."""
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted({*files, *config_files}):
+        digest.update(f"{path}\0{stamp(path)}\n".encode())
+    for finding in findings:
+        digest.update(repr((finding.path, finding.start, finding.end, finding.code, finding.message, finding.severity,
+                            finding.data)).encode())
+    digest.update(",".join(sorted(selected)).encode())
+    return digest.hexdigest()
 
 
 def _maker_words(index: ProjectIndex) -> frozenset[str]:

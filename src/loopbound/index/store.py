@@ -22,10 +22,11 @@ from pathlib import Path
 from loopbound.cache import Stamp, is_settled, settings_fingerprint, stamp
 from loopbound.config import Settings
 from loopbound.engine import SourceError, decode, paused_gc, read_bytes
+from loopbound.findings import Finding
 from loopbound.index.model import ModuleSummary
 from loopbound.index.summary import light_summary, summarise
 
-_FORMAT = 1
+_FORMAT = 2
 Entry = tuple[Stamp, str, ModuleSummary]  # (stamp, content digest, summary)
 
 
@@ -35,6 +36,8 @@ class SummaryStore:
     entries: dict[str, Entry] = field(default_factory=dict)  # by resolved path and test status
     summarised: list[str] = field(default_factory=list)  # files summarised (not served) this run
     changed: bool = False
+    # The last run's answer, (what it depended on, its findings): a run where nothing changed reuses it.
+    graded: tuple[str, list[Finding]] | None = None
 
     @classmethod
     def open(cls, cache_dir: Path | None, settings: Settings) -> SummaryStore:
@@ -43,10 +46,21 @@ class SummaryStore:
         path = cache_dir / f"summaries-{_FORMAT}-{settings_fingerprint(settings)}.pickle"
         try:
             with path.open("rb") as stream:
-                entries = pickle.load(stream)
+                stored = pickle.load(stream)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
-            entries = {}
-        return cls(path, entries if isinstance(entries, dict) else {})
+            stored = {}
+        if not isinstance(stored, dict):
+            stored = {}
+        entries, graded = stored.get("entries"), stored.get("graded")
+        return cls(path, entries if isinstance(entries, dict) else {}, graded=graded if isinstance(graded, tuple) else None)
+
+    def answer(self, question: str) -> list[Finding] | None:
+        """The findings of the last run that asked the same question (same files, stamps, findings, codes)."""
+        return list(self.graded[1]) if self.graded is not None and self.graded[0] == question else None
+
+    def remember(self, question: str, findings: list[Finding]) -> None:
+        self.graded = (question, findings)
+        self.changed = True
 
     def full_summary(self, path: Path, settings: Settings, is_test: bool, words: tuple[bytes, ...],
                      started: float) -> ModuleSummary | None:
@@ -98,7 +112,7 @@ class SummaryStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".summaries-")
             with os.fdopen(descriptor, "wb") as stream:
-                pickle.dump(self.entries, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump({"entries": self.entries, "graded": self.graded}, stream, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, self.path)
         except OSError:
             return  # a read-only tree still gets its findings; the next run summarises again
