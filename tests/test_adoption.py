@@ -17,12 +17,16 @@ from loopbound.config import Settings
 from loopbound.engine import check_source
 
 BAD = "import asyncio\nimport httpx\n\nclient = httpx.AsyncClient()\nlock = asyncio.Lock()\n"
+# A pytest-asyncio suite that imports the module: each test on its own loop, so its findings are errors.
+SUITE = "from pkg.api import client\n\n\nasync def test_get():\n    await client.get('/')\n"
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "api.py").write_text(BAD)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_api.py").write_text(SUITE)
     return tmp_path
 
 
@@ -48,7 +52,8 @@ def test_baseline_ignores_line_moves_but_not_new_findings(project: Path) -> None
     (project / "pkg" / "api.py").write_text(moved)
     code, lines, _ = concise("--baseline", "baseline.json", cwd=project)
     assert code == 1
-    message = "`httpx.AsyncClient` is created at import time and bound to the first event loop that uses it"
+    message = ("`httpx.AsyncClient` is created at import time and bound to the first event loop that uses it: "
+               "tests/test_api.py runs each test on its own event loop and imports pkg/api.py")
     assert lines == [f"pkg/api.py:8:9: LB101 {message}"]
 
 
@@ -161,6 +166,7 @@ def test_progress_bar_on_a_terminal_for_a_slow_scan(tmp_path: Path) -> None:
 
 def test_no_progress_bar_and_no_rich_when_piped(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text(BAD)
+    (tmp_path / "test_a.py").write_text(SUITE.replace("pkg.api", "a"))
     script = ("import sys, runpy\nsys.argv = ['loopbound', 'check', '--output-format', 'concise', '.']\n"
               "try:\n    runpy.run_module('loopbound', run_name='__main__')\n"
               "except SystemExit:\n    pass\nprint('rich imported' if 'rich' in sys.modules else 'no rich')\n")
@@ -168,7 +174,7 @@ def test_no_progress_bar_and_no_rich_when_piped(tmp_path: Path) -> None:
                          check=False)
     assert run.stdout.splitlines()[-1] == "no rich"
     assert "Checking" not in run.stderr
-    assert "Found 2 findings in 1 file checked." in run.stderr
+    assert "Found 2 findings in 2 files checked." in run.stderr
 
 
 @pytest.mark.parametrize(("line", "fixed"), [

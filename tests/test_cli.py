@@ -11,6 +11,9 @@ from cli_runner import run_loopbound
 BAD = "import httpx\n\nclient = httpx.AsyncClient()\n"
 WARN = "import asyncio\n\nlock = asyncio.Lock()\n"
 CLEAN = "import httpx\n\n\nasync def main():\n    async with httpx.AsyncClient() as client:\n        await client.get('/')\n"
+# A pytest-asyncio suite that imports both modules: each test on its own loop, so their findings are errors.
+SUITE = "from pkg.api import client\nfrom pkg.locks import lock\n\n\nasync def test_get():\n    await client.get('/')\n"
+REACHED = ": tests/test_api.py runs each test on its own event loop and imports "
 
 
 @pytest.fixture
@@ -19,6 +22,8 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "pkg" / "api.py").write_text(BAD)
     (tmp_path / "pkg" / "locks.py").write_text(WARN)
     (tmp_path / "pkg" / "clean.py").write_text(CLEAN)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_api.py").write_text(SUITE)
     return tmp_path
 
 
@@ -27,11 +32,19 @@ def test_findings_exit_1_with_location_and_summary(project: Path) -> None:
     assert run.code == 1
     assert run.stdout.splitlines() == [
         "pkg/api.py:3:10: LB101 `httpx.AsyncClient` is created at import time and bound to the first event loop "
-        "that uses it",
+        f"that uses it{REACHED}pkg/api.py",
         "pkg/locks.py:3:8: LB106 `asyncio.Lock` is created at import time and binds to the event loop of its first "
-        "contended use",
+        f"contended use{REACHED}pkg/locks.py",
     ]
     assert "Found 2 findings" in run.stderr
+
+
+def test_a_lone_file_outside_any_repository_is_latent(project: Path) -> None:
+    """Without a configuration or a repository, the folder a run starts in is not known to be a project:
+    the rest of it is not read, so nothing shows that a multi-loop suite imports the file."""
+    run = run_loopbound("check", "--output-format", "json", "pkg/api.py", cwd=project)
+    assert run.code == 0
+    assert [finding["severity"] for finding in json.loads(run.stdout)] == ["latent"]
 
 
 def test_clean_tree_exits_0(project: Path) -> None:
@@ -53,6 +66,7 @@ def test_missing_path_is_exit_2(project: Path) -> None:
 
 
 def test_full_format_shows_frame_and_help_without_colour(project: Path) -> None:
+    (project / ".git").mkdir()  # a repository: the suite that imports pkg/api.py counts although not checked
     run = run_loopbound("check", "pkg/api.py", cwd=project)
     assert run.code == 1
     assert "3 | client = httpx.AsyncClient()" in run.stdout
@@ -62,6 +76,7 @@ def test_full_format_shows_frame_and_help_without_colour(project: Path) -> None:
 
 
 def test_json_has_ruff_field_names(project: Path) -> None:
+    (project / ".git").mkdir()  # a repository: the suite that imports pkg/api.py counts although not checked
     run = run_loopbound("check", "--output-format", "json", "pkg/api.py", cwd=project)
     findings = json.loads(run.stdout)
     assert len(findings) == 1
@@ -176,8 +191,9 @@ def test_config_extends_registry_and_marks_calls_safe(project: Path) -> None:
     )
     run = run_loopbound("check", "--output-format", "concise", "--select", "LB101", cwd=project)
     assert run.stdout.splitlines() == [
-        "pkg/custom.py:3:10: LB101 `mycompany.http.make_client` is created at import time and bound to the first "
-        "event loop that uses it"
+        "pkg/custom.py:3:10: LB101 (latent) `mycompany.http.make_client` is created at import time and bound to the "
+        "first event loop that uses it (latent: nothing in the project imports it and it runs no event loop itself "
+        "(library code: its users' loops are unknown))"
     ]
 
 

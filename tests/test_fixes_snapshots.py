@@ -121,10 +121,10 @@ def test_rule_example_inputs_are_the_rule_fixtures(code: str) -> None:
     comments, so every annotated case of the rule is also a fix snapshot; a new case added to one
     must be added to the other (copy it with the sed line in this test's message)."""
     rule_fixture = (FIXTURES / "rules" / f"{code}.py").read_text(encoding="utf-8")
-    stripped = re.sub(r"  # error: LB\d+(?:, LB\d+)*$", "", rule_fixture, flags=re.MULTILINE)
+    stripped = re.sub(r"  # (?:error|latent): LB\d+(?:, LB\d+)*$", "", rule_fixture, flags=re.MULTILINE)
     snapshot_input = FIXTURES / "fixes" / code / "rule_examples" / "input.py"
     assert snapshot_input.read_text(encoding="utf-8") == stripped, (
-        f"sed -E 's/  # error: LB[0-9, LB]+$//' fixtures/rules/{code}.py > {snapshot_input.relative_to(FIXTURES.parent)}"
+        f"sed -E 's/  # (error|latent): LB[0-9, LB]+$//' fixtures/rules/{code}.py > {snapshot_input.relative_to(FIXTURES.parent)}"
         " then UPDATE_SNAPSHOTS=1 and review the expected.py diff")
 
 

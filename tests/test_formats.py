@@ -26,6 +26,8 @@ from loopbound.rules import ALL_RULES
 BAD = "import httpx\n\nclient = httpx.AsyncClient()\nother = httpx.AsyncClient()\n"
 WARN = "import asyncio\n\nlock = asyncio.Lock()\n"
 CLEAN = "x = 1\n"
+# A pytest-asyncio suite that imports both modules: each test on its own loop, so their findings are errors.
+SUITE = "from api import client\nfrom locks import lock\n\n\nasync def test_get():\n    await client.get('/')\n"
 
 
 @pytest.fixture
@@ -35,6 +37,7 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "pkg" / "api.py").write_text(BAD)
     (tmp_path / "pkg" / "locks.py").write_text(WARN)
     (tmp_path / "pkg" / "clean.py").write_text(CLEAN)
+    (tmp_path / "pkg" / "test_api.py").write_text(SUITE)
     return tmp_path
 
 
@@ -104,7 +107,8 @@ def test_github_annotations(project: Path) -> None:
     assert run.code == 1
     lines = run.stdout.splitlines()
     assert lines[0] == ("::error file=pkg/api.py,line=3,col=10,endLine=3,endColumn=29,title=LB101::"
-                        "`httpx.AsyncClient` is created at import time and bound to the first event loop that uses it")
+                        "`httpx.AsyncClient` is created at import time and bound to the first event loop that uses it: "
+                        "pkg/test_api.py runs each test on its own event loop and imports pkg/api.py")
     parsed = [ANNOTATION.match(line) for line in lines]
     assert all(parsed)
     assert [match["command"] for match in parsed if match] == ["error", "error", "warning"]
@@ -113,7 +117,7 @@ def test_github_annotations(project: Path) -> None:
 def test_github_escapes_what_would_end_a_property(tmp_path: Path) -> None:
     (tmp_path / "a,b:c%.py").write_text(BAD)
     run = run_loopbound("check", "--output-format", "github", cwd=tmp_path)
-    assert run.stdout.startswith("::error file=a%2Cb%3Ac%25.py,line=3,")
+    assert run.stdout.startswith("::notice file=a%2Cb%3Ac%25.py,line=3,")  # latent: nothing imports it
 
 
 def test_gitlab_code_quality(project: Path) -> None:
@@ -136,8 +140,8 @@ def test_junit_has_one_testcase_per_checked_file(project: Path) -> None:
     suite = root.find("testsuite")
     assert suite is not None
     cases = {case.get("name"): case for case in suite.iter("testcase")}
-    assert sorted(cases) == ["pkg/api.py", "pkg/clean.py", "pkg/locks.py"]
-    assert suite.get("tests") == "3" and suite.get("failures") == "2"
+    assert sorted(cases) == ["pkg/api.py", "pkg/clean.py", "pkg/locks.py", "pkg/test_api.py"]
+    assert suite.get("tests") == "4" and suite.get("failures") == "2"
     failure = cases["pkg/api.py"].find("failure")
     assert failure is not None and failure.get("message") == "2 findings"
     assert "pkg/api.py:3:10: LB101" in (failure.text or "")

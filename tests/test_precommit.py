@@ -59,6 +59,10 @@ def user_repo(tmp_path: Path) -> Path:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "bad.py").write_text(BAD)
     (tmp_path / "pkg" / "clean.py").write_text(CLEAN)
+    # Not among the files pre-commit passes, yet the index reads it: it runs pkg/bad.py's client on many loops.
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_bad.py").write_text("from pkg.bad import client\n\n\nasync def test_get():\n"
+                                                    "    await client.get('/')\n")
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'user'\nversion = '0'\n")
     (tmp_path / "ruff.toml").write_text("# for the httpx code\nline-length = 100\n")  # not Python, not a pytest config
     git("init", "-q", cwd=tmp_path)

@@ -6,11 +6,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from annotations import expected_findings
+from annotations import expected_with_severity
 from conftest import FIXTURES
 
 from loopbound.config import Settings
 from loopbound.engine import check_source
+from loopbound.findings import Severity
 from loopbound.rules import ALL_RULES
 
 FILES = sorted((FIXTURES / "rules").glob("*.py"))
@@ -23,8 +24,9 @@ def test_fixture_file(path: Path) -> None:
     is_test = b"# test-file" in data[:200]
     result = check_source(data, path.name, Settings(), every_code, is_test=is_test)
     assert result.error is None
-    found = Counter((finding.start.row, finding.code) for finding in result.findings)
-    expected = expected_findings(path)
+    found = Counter((finding.start.row, finding.code, "latent" if finding.severity is Severity.LATENT else "error")
+                    for finding in result.findings)
+    expected = expected_with_severity(path)
     assert sorted(found.elements()) == sorted(expected.elements()), (
         f"unexpected: {sorted((found - expected).elements())}, missing: {sorted((expected - found).elements())}"
     )

@@ -14,7 +14,7 @@ from loopbound.baseline import BaselineError, apply_baseline
 from loopbound.baseline import write_baseline as write_baseline_file
 from loopbound.cache import default_cache_dir
 from loopbound.config import ConfigError, Settings, load_settings
-from loopbound.discovery import DiscoveryError, discover, display_path, is_test_file
+from loopbound.discovery import DiscoveryError, discover, display_path, is_test_file, real_path
 from loopbound.findings import Severity, apply_latent_policy, fails_run
 from loopbound.engine import CheckResult, check_source, per_file_selected
 from loopbound.noqa import add_noqa_to_files
@@ -32,6 +32,19 @@ def _selectors(values: tuple[str, ...]) -> list[str]:
         if resolve_selector(selector) is None:
             raise click.BadParameter(f"unknown rule or prefix `{selector}`; `loopbound rule --all` lists them")
     return selectors
+
+
+def _whole_project(paths: tuple[Path, ...], settings: Settings) -> list[Path] | None:
+    """Every Python file of the project when the paths are only part of it: which event loops reach a
+    checked module depends on the test suites and apps that import it."""
+    if all(real_path(path) == settings.project_root for path in paths or (Path("."),)):
+        return None
+    if settings.config_path is None and not (settings.project_root / ".git").exists():
+        return None  # no configuration, no repository: the folder a run starts in is not known to be a project
+    try:
+        return discover([settings.project_root], settings).python_files
+    except DiscoveryError:
+        return None
 
 
 def _fail(message: str) -> NoReturn:
@@ -101,7 +114,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
             _fail(str(error))
         result = check_tree(found.python_files, found.config_files, settings, selected, jobs=jobs,
                             progress=with_progress,
-                            cache_dir=None if no_cache else cache_dir or default_cache_dir(settings))
+                            cache_dir=None if no_cache else cache_dir or default_cache_dir(settings),
+                            project_files=_whole_project(paths, settings))
         result.errors[:0] = found.errors
         sources = {}
         checked = [display_path(path) for path in found.python_files]

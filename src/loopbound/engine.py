@@ -20,6 +20,8 @@ from loopbound import unsaved
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file, matches_any, relative_to_root
 from loopbound.findings import Finding, Location
+from loopbound.index.model import ModuleSummary
+from loopbound.index.summary import light_summary, rows_mentioning, summarise
 from loopbound.noqa import suppress as _suppress
 from loopbound.registry import Registry
 from loopbound.rules import FILE_RULE_GROUPS
@@ -37,6 +39,7 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     parsed: bool = False  # False when the pre-filter showed it cannot hold a finding
+    summary: ModuleSummary | None = None  # what the project index needs of the file (index/summary.py)
 
 
 # Words that let a file past the pre-filter besides the registry's own, whichever module it names.
@@ -99,6 +102,8 @@ def decode(data: bytes) -> str:
 
 
 _PER_FILE_CODES = frozenset({SYNTAX_ERROR.code, UNUSED_NOQA.code}).union(*(group.codes for group in FILE_RULE_GROUPS))
+# The rules whose findings the project index adds to and grades: a run that selects none needs no summaries.
+_INDEXED_CODES = frozenset().union(*(group.codes for group in FILE_RULE_GROUPS))
 
 
 def needs_parse(data: bytes, settings: Settings, selected: frozenset[str]) -> bool:
@@ -112,7 +117,10 @@ def needs_parse(data: bytes, settings: Settings, selected: frozenset[str]) -> bo
 def check_source(data: bytes, path: str, settings: Settings, selected: frozenset[str], *,
                  is_test: bool = False, prefilter: bool = True) -> FileResult:
     result = FileResult(path)
+    indexed = bool(selected & _INDEXED_CODES)
     if prefilter and not needs_parse(data, settings, selected):
+        if indexed:
+            result.summary = light_summary(data, is_test)
         return result
     try:
         source = decode(data)
@@ -133,6 +141,9 @@ def check_source(data: bytes, path: str, settings: Settings, selected: frozenset
             result.findings = _suppress([_syntax_finding(path, error, source)], source, selected)
             return result
         context = FileContext(path=path, source=source, tree=tree, registry=settings.registry, is_test_file=is_test)
+        if indexed:
+            result.summary = summarise(tree, data, settings.registry, is_test, imports=context.imports,
+                                       keep=rows_mentioning(source, settings.registry))
         findings: list[Finding] = []
         for group in FILE_RULE_GROUPS:
             if group.codes & selected:
@@ -202,6 +213,7 @@ class CheckResult:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     files_checked: int = 0
+    summaries: dict[str, ModuleSummary] = field(default_factory=dict)  # by shown path, for the project index
 
     @classmethod
     def of_files(cls, results: Iterable[FileResult]) -> CheckResult:
@@ -210,6 +222,8 @@ class CheckResult:
         for file_result in results:
             collected.files_checked += 1
             collected.findings.extend(file_result.findings)
+            if file_result.summary is not None:
+                collected.summaries[file_result.path] = file_result.summary
             if file_result.error:
                 collected.errors.append(file_result.error)
         collected.findings.sort(key=lambda finding: finding.sort_key)

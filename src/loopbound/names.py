@@ -27,6 +27,17 @@ def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _scope_statements(case.body)
 
 
+def dotted(node: ast.expr) -> str | None:
+    """`a.b.c` as written, for a chain of names and attributes; None for anything else (`f().x`, `x[0]`)."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
+
+
 class ImportTable:
     """Maps the names bound in one scope to what they stand for."""
 
@@ -41,16 +52,14 @@ class ImportTable:
 
     def qualify(self, node: ast.expr) -> str | None:
         """`h.AsyncClient` with `import httpx as h` -> `httpx.AsyncClient`; unknown -> None."""
-        parts: list[str] = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
+        written = dotted(node)
+        if written is None:
             return None
-        base = self.lookup(node.id)
+        head, _, rest = written.partition(".")
+        base = self.lookup(head)
         if base is None or base.startswith(LOCAL):
             return None
-        return ".".join([base, *reversed(parts)])
+        return f"{base}.{rest}" if rest else base
 
     @classmethod
     def for_module(cls, tree: ast.Module) -> ImportTable:

@@ -17,6 +17,7 @@ from loopbound.cache import ProjectCache, ResultCache, Stamp, file_key, is_settl
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file
 from loopbound.engine import CheckResult, FileResult, check_path, check_project, per_file_selected
+from loopbound.index.check import check_index
 
 # Below this many bytes to look at, starting processes (~20 ms each with fork, far more where
 # workers must import loopbound) costs more than it saves. Most bytes are only pre-filtered.
@@ -41,13 +42,18 @@ def default_jobs() -> int:
 
 def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], settings: Settings,
                selected: frozenset[str], *, cache_dir: Path | None = None, jobs: int | None = None,
-               progress: Callable[[Sequence[Job]], Iterable[Job]] = iter) -> CheckResult:
-    """Every finding of the per-file rules and of the LB3 pass, sorted; per-file errors first."""
+               progress: Callable[[Sequence[Job]], Iterable[Job]] = iter,
+               project_files: Sequence[Path] | None = None) -> CheckResult:
+    """Every finding of the per-file rules and of the LB3 pass, sorted; per-file errors first.
+
+    `project_files`: the whole project when only part of it is checked, for the project index."""
     started = time.time()
     pending = _Pending(python_files, settings, selected, cache_dir, started)
     parsed = _check_all(pending.jobs, settings, jobs)  # workers start now
     project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, started)
     result = pending.finish(parsed, progress)
+    result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files,
+                         config_files)
     result.findings = sorted([*result.findings, *project.findings], key=lambda finding: finding.sort_key)
     result.errors.extend(project.errors)
     return result

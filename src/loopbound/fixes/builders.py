@@ -59,7 +59,8 @@ def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reade
     contexts: dict[str, FixContext | None] = {}
     attached = []
     for finding in findings:
-        builder = builder_for(finding.code) if finding.fix is None else None
+        # A resource made through the project's own code ("made_through") is beyond what the codemods rewrite.
+        builder = builder_for(finding.code) if finding.fix is None and not finding.datum("made_through") else None
         if builder is None:
             attached.append(finding)
             continue

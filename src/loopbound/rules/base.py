@@ -5,10 +5,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from loopbound.findings import Applicability, Finding, Location, Severity
 from loopbound.names import ImportTable
-from loopbound.registry import Registry
+from loopbound.registry import Registry, Resource
+
+if TYPE_CHECKING:
+    from loopbound.index.view import FileView
 
 
 @dataclass(frozen=True)
@@ -58,12 +62,32 @@ class FileContext:
     tree: ast.Module
     registry: Registry
     is_test_file: bool
+    # The project index seen from this file: set by the whole-project pass, None in the per-file one.
+    index: FileView | None = None
     imports: ImportTable = field(init=False)
     _lines: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.imports = ImportTable.for_module(self.tree)
         self._lines = self.source.splitlines()
+
+    def made_by_project(self, call: ast.Call) -> Resource | None:
+        """The resource a call of one of the project's own functions or classes makes, if any."""
+        maker = self.index.maker(call.func) if self.index is not None else None
+        return maker.resource if maker is not None else None
+
+    def described(self, call: ast.expr, resource: Resource) -> str:
+        """`httpx.AsyncClient`, or for a project's own factory the chain down to the registry call."""
+        if self.index is None or not isinstance(call, ast.Call):
+            return f"`{resource.qualname}`"
+        maker = self.index.maker(call.func)
+        return maker.describe(ast.unparse(call.func)) if maker is not None else f"`{resource.qualname}`"
+
+    def via(self, call: ast.expr | None) -> dict[str, str]:
+        """Finding data marking a resource made through project code: fixes written for the registry's
+        own constructors do not apply to it."""
+        maker = self.index.maker(call.func) if self.index is not None and isinstance(call, ast.Call) else None
+        return {"made_through": maker.symbol.name} if maker is not None else {}
 
     def line(self, row: int) -> str:
         return self._lines[row - 1] if 0 < row <= len(self._lines) else ""

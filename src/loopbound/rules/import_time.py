@@ -27,6 +27,28 @@ _REFERENCES = (
     "redis-py asyncio: https://redis.readthedocs.io/en/stable/examples/asyncio_examples.html",
 )
 
+# How `loopbound check` grades LB101-LB107 over a whole project (index/reach.py), told in each rule's docs.
+_REACHABILITY = (
+    "\n\nWhether it breaks depends on who runs it. On a whole project the finding is an **error** when a "
+    "multi-loop entry point imports the module, directly or through other modules: a pytest-asyncio test module "
+    "(or the conftest.py above it) whose tests run on function-, class-, module- or package-scoped loops, a "
+    "`unittest.IsolatedAsyncioTestCase`, code that calls `asyncio.run()` more than once or in a loop, or that "
+    "runs loops in threads. The message names the entry and the import chain: `... : tests/test_api.py runs "
+    "each test on its own event loop and imports app/main.py → app/db.py`. Otherwise it is **latent** (reported, "
+    "not failing the run; `latent = \"error\"` or `\"hide\"` in `[tool.loopbound]` changes that): only "
+    "single-loop programs import it (an ASGI app that `uvicorn` serves, one `asyncio.run(main())` under "
+    "`__main__`, a bot's `run_polling()`, a test suite whose tests and fixtures all share the session loop), or "
+    "nothing in the project imports it, which is library code whose users' loops are unknown. When only some "
+    "files are checked (pre-commit), the rest of the project is read for its imports."
+)
+_THROUGH_PROJECT_CODE = (
+    " Resources made through the project's own functions and classes count too, in the same module or another "
+    "one: `engine = make_engine(URL)` where `make_engine` returns `create_async_engine(url)` (also through other "
+    "such functions, awaited or not), and `api = ApiClient(url)` where `ApiClient.__init__` stores an "
+    "`httpx.AsyncClient` on `self`. The message shows the chain: `ApiClient(...)` (it creates a "
+    "`httpx.AsyncClient` at `app/api_client.py:6`). No fix is offered for those."
+)
+
 MODULE_LEVEL = Rule(
     code="LB101",
     name="module-level-async-resource",
@@ -43,7 +65,7 @@ MODULE_LEVEL = Rule(
         "`if __name__ == \"__main__\":` or `if TYPE_CHECKING:`, annotations, lambda and function bodies, "
         "generator expressions (only their first iterable runs at import), `poolclass=NullPool` engines, "
         "psycopg pools with `open=False`, and session factories (`async_sessionmaker`, "
-        "`sessionmaker(class_=AsyncSession)`), which hold no connection."
+        "`sessionmaker(class_=AsyncSession)`), which hold no connection." + _THROUGH_PROJECT_CODE + _REACHABILITY
     ),
     why_bad=_LOOP_ERROR,
     example=(
@@ -98,7 +120,7 @@ CLASS_ATTRIBUTE = Rule(
         "Finds registry constructors evaluated in the body of a class defined at import time (nested classes "
         "included), and in the decorator arguments of its methods. Annotations (`client: httpx.AsyncClient`), "
         "`None` defaults and resources made in `__init__` are not reported; a class defined inside a function "
-        "body is made per call and is not reported either."
+        "body is made per call and is not reported either." + _REACHABILITY
     ),
     why_bad=_LOOP_ERROR,
     example="class Api:\n    client = httpx.AsyncClient()\n",
@@ -118,7 +140,7 @@ DEFAULT_ARGUMENT = Rule(
     what_it_does=(
         "Finds registry constructors used as the default of a parameter (positional, positional-only or "
         "keyword-only) of a function or method defined at import time. A function defined inside another "
-        "function evaluates its defaults on every call of the outer one, so it is not reported."
+        "function evaluates its defaults on every call of the outer one, so it is not reported." + _REACHABILITY
     ),
     why_bad="A default is evaluated once, when `def` runs. " + _LOOP_ERROR,
     example="async def fetch(url, client=httpx.AsyncClient()):\n    return await client.get(url)\n",
@@ -139,8 +161,9 @@ CACHED_FACTORY = Rule(
         "Finds functions and methods decorated with `functools.lru_cache`, `functools.cache` or "
         "`async_lru.alru_cache` (bare or called: `@lru_cache(maxsize=1)`) that return a resource from the "
         "registry, directly (`return httpx.AsyncClient()`, `return await asyncpg.create_pool()`) or through "
-        "a local (`engine = create_async_engine(...)` then `return engine`). Caches of plain data, "
-        "`poolclass=NullPool` engines and functions that return a factory are not reported."
+        "a local (`engine = create_async_engine(...)` then `return engine`), or through one of the project's own "
+        "functions or classes that makes one. Caches of plain data, "
+        "`poolclass=NullPool` engines and functions that return a factory are not reported." + _REACHABILITY
     ),
     why_bad="The cache hands the object made on the first loop to every later one. " + _LOOP_ERROR,
     example="@lru_cache\ndef get_client():\n    return httpx.AsyncClient()\n",
@@ -161,7 +184,14 @@ GLOBAL_SINGLETON = Rule(
         "`_g = _g or make()` and conditional expressions), unless some function of the module both releases "
         "it with a registry release method (`aclose`, `dispose`, `close`, ...) and resets it (`_g = None` or "
         "`del _g`), so that the next loop gets a fresh one. Assignments to module attributes "
-        "(`module.client = ...`, `app.state.client = ...`) are not tracked."
+        "(`module.client = ...`, `app.state.client = ...`) are not tracked.\n\n"
+        "On a whole project it also knows the application's lifespan: a global that startup code makes "
+        "(`init_db()` called, directly or through other functions, from a FastAPI/Starlette `lifespan` or "
+        "`on_event(\"startup\")`, aiohttp `on_startup`/`cleanup_ctx`, Litestar `on_startup`/`lifespan`, Quart "
+        "`before_serving`/`while_serving`, a Sanic listener) and shutdown code releases (`close_db()` from the "
+        "matching shutdown hook, or after a lifespan's `yield`) is not reported: one loop serves the app from "
+        "startup to shutdown. The other way round, a release function that exists but that nothing in the "
+        "project calls releases nothing, and the singleton is reported naming it." + _REACHABILITY
     ),
     why_bad="The first loop to call the function binds the singleton; every later loop gets it. " + _LOOP_ERROR,
     example=(
@@ -189,6 +219,7 @@ ASYNCIO_PRIMITIVE = Rule(
         "Finds `asyncio.Lock()`, `Event()`, `Condition()`, `Semaphore()`, `BoundedSemaphore()`, `Barrier()`, "
         "`Queue()`, `LifoQueue()` and `PriorityQueue()` made at import time: at module level, in class bodies "
         "and as parameter defaults. Annotations and primitives made in functions or `__init__` are not reported."
+        + _REACHABILITY
     ),
     why_bad=(
         "Since Python 3.10 the primitives no longer take the loop at construction; they bind to the loop "
@@ -210,7 +241,7 @@ IMPORT_TIME_LOOP = Rule(
         "`.run_until_complete()` (on any receiver) and `.run_forever()` (on a receiver whose name says "
         "`loop`, since websocket-client's `WebSocketApp.run_forever()` is not an asyncio loop) evaluated at "
         "import time: at module level, in class bodies and in parameter defaults. The "
-        "`if __name__ == \"__main__\":` block is exempt."
+        "`if __name__ == \"__main__\":` block is exempt." + _REACHABILITY
     ),
     why_bad=(
         "At import no loop runs: `get_event_loop()` without a current loop warns since Python 3.12 and "
@@ -226,7 +257,7 @@ IMPORT_TIME_LOOP = Rule(
 RULES = (MODULE_LEVEL, CLASS_ATTRIBUTE, DEFAULT_ARGUMENT, CACHED_FACTORY, GLOBAL_SINGLETON,
          ASYNCIO_PRIMITIVE, IMPORT_TIME_LOOP)
 
-_CACHE_DECORATORS = frozenset({"functools.lru_cache", "functools.cache", "async_lru.alru_cache"})
+CACHE_DECORATORS = frozenset({"functools.lru_cache", "functools.cache", "async_lru.alru_cache"})
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 Where = Literal["module", "class", "default"]
 
@@ -246,10 +277,11 @@ def is_safe_call(call: ast.Call, resource: Resource, imports: ImportTable) -> bo
 
 
 def resource_of(call: ast.Call, ctx: FileContext, imports: ImportTable) -> Resource | None:
+    """The registry row a call makes, or the resource a project function or class makes for it."""
     resource = ctx.registry.lookup(imports.qualify(call.func))
-    if resource is None or is_safe_call(call, resource, imports):
-        return None
-    return resource
+    if resource is None:
+        return ctx.made_by_project(call)
+    return None if is_safe_call(call, resource, imports) else resource
 
 
 def _runs_a_loop(func: ast.Attribute) -> bool:
@@ -340,7 +372,8 @@ class _ImportTimeWalker:
 
     def _report(self, call: ast.Call, resource: Resource, where: Where, statement: ast.stmt,
                 owner: str) -> Finding:
-        name = f"`{resource.qualname}`"
+        name = self.ctx.described(call, resource)
+        via = self.ctx.via(call)
         if resource.kind is Kind.LOOP:
             return self.ctx.finding(IMPORT_TIME_LOOP, call, f"{name} runs at import time, before the event "
                                     "loop that tests or the server will use exists")
@@ -349,34 +382,36 @@ class _ImportTimeWalker:
                                     "the event loop of its first contended use")
         if where == "class":
             return self.ctx.finding(CLASS_ATTRIBUTE, call, f"{name} is created in the body of class `{owner}` at "
-                                    "import time and shared by every instance and every event loop")
+                                    "import time and shared by every instance and every event loop", **via)
         if where == "default":
             function = statement.name if isinstance(statement, _FUNCTIONS) else "a function"
             return self.ctx.finding(DEFAULT_ARGUMENT, call, f"{name} is created once as a parameter default of "
-                                    f"`{function}()` and shared by every call and every event loop")
+                                    f"`{function}()` and shared by every call and every event loop", **via)
         binding = _bound_name(statement, call)
-        data = {"binding": binding} if binding else {}
+        data = {"binding": binding, **via} if binding else via
         return self.ctx.finding(MODULE_LEVEL, call, f"{name} is created at import time and bound to the first "
                                 "event loop that uses it", constructor=resource.qualname, **data)
 
     def _cached_factory(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[Finding]:
         decorators = [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
-        if not any(self.ctx.imports.qualify(d) in _CACHE_DECORATORS for d in decorators):
+        if not any(self.ctx.imports.qualify(d) in CACHE_DECORATORS for d in decorators):
             return
         imports = self.ctx.imports.for_function(function)
-        made: dict[str, Resource] = {}
+        made: dict[str, tuple[Resource, ast.expr]] = {}
         for node in _function_nodes(function):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 resource = self._created(node.value, imports)
                 if resource:
-                    made[node.targets[0].id] = resource
+                    made[node.targets[0].id] = (resource, node.value)
             elif isinstance(node, ast.Return) and node.value is not None:
                 value = node.value
-                resource = made.get(value.id) if isinstance(value, ast.Name) else self._created(value, imports)
-                if resource and resource.kind is Kind.RESOURCE:
+                resource = self._created(value, imports)
+                found = made.get(value.id) if isinstance(value, ast.Name) else (resource, value) if resource else None
+                if found and found[0].kind is Kind.RESOURCE:
+                    call = _call_in(found[1])
                     yield self.ctx.finding(CACHED_FACTORY, self.ctx.definition(function), f"`{function.name}()` is cached, so the "
-                                           f"`{resource.qualname}` it returns is bound to the first event loop "
-                                           "and handed to every later one")
+                                           f"{self.ctx.described(call, found[0])} it returns is bound to the first event "
+                                           "loop and handed to every later one", **self.ctx.via(call))
                     return
 
     def _created(self, value: ast.expr, imports: ImportTable) -> Resource | None:
@@ -408,11 +443,15 @@ class _ImportTimeWalker:
                 if resource is None or resource.kind is not Kind.RESOURCE:
                     continue
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                call = _call_in(node.value)
+                via = self.ctx.via(call)
+                stored = self.ctx.described(call, resource) if via else f"a `{resource.qualname}`"
                 for target in targets:
                     if isinstance(target, ast.Name) and target.id in scope.declared and target.id not in resets:
-                        yield self.ctx.finding(GLOBAL_SINGLETON, node, f"`{scope.function.name}()` stores a "
-                                               f"`{resource.qualname}` in the global `{target.id}`, which outlives "
-                                               "the event loop that made it and is never released and reset")
+                        yield self.ctx.finding(GLOBAL_SINGLETON, node, f"`{scope.function.name}()` stores "
+                                               f"{stored} in the global `{target.id}`, "
+                                               "which outlives the event loop that made it and is never released "
+                                               "and reset", variable=target.id, **via)
 
 
 @dataclass(frozen=True)
@@ -459,6 +498,16 @@ def scope_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
 
 def _function_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
     return scope_nodes(function.body)
+
+
+def _call_in(value: ast.expr) -> ast.expr:
+    """The call inside `await make()`, `_g or make()`, `make() if x else None`: what the message names."""
+    if isinstance(value, ast.Await):
+        return _call_in(value.value)
+    alternatives = value.values if isinstance(value, ast.BoolOp) else (
+        [value.body, value.orelse] if isinstance(value, ast.IfExp) else [])
+    calls = [_call_in(alternative) for alternative in alternatives]
+    return next((call for call in calls if isinstance(call, ast.Call)), value)
 
 
 def _is_none(value: ast.expr) -> bool:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ast
 import bisect
+import dataclasses
 import re
 from collections.abc import Iterator
 from typing import TypeVar
 
-from loopbound.findings import Applicability, Finding
+from loopbound.findings import Applicability, Finding, Severity
 from loopbound.names import ImportTable
 from loopbound.registry import Binds, Kind, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup, Rule
@@ -63,7 +64,13 @@ UNCLOSED = Rule(
         "released, or made for one call and dropped. A resource entered with `async with` (directly, "
         "`AsyncExitStack.enter_async_context`, `contextlib.aclosing`), returned, yielded from a plain "
         "generator, stored on an object, a container or a global, passed to a call, or captured by a hook "
-        "or finalizer is not this rule's business."
+        "or finalizer is not this rule's business.\n\n"
+        "Resources made through the project's own code count too: `client = await get_client()` where "
+        "`get_client()` returns a new `httpx.AsyncClient`, and instances of a project class whose `__init__` "
+        "stores one (`ApiClient(url)`), released by the class's own method that releases it (`await "
+        "client.aclose()`) or by `async with` when its `__aexit__` does. No fix is offered for those.\n\n"
+        "In a one-shot script (one `asyncio.run()` under `__main__`, and no multi-loop entry point such as a "
+        "pytest-asyncio suite importing the module) the leak ends with the process: the finding is latent."
     ),
     why_bad=_LEAK,
     example=(
@@ -112,7 +119,9 @@ NOT_IN_FINALLY = Rule(
     what_it_does=(
         "Reports a release that runs on the success path only: a call or an `await` between the creation "
         "and the release can raise, and no `finally`, `async with` or catch-all `except` covers it. The "
-        "code after a fixture's or a lifespan's `yield` counts as teardown that always runs."
+        "code after a fixture's or a lifespan's `yield` counts as teardown that always runs. A fixture whose "
+        "release after the `yield` only its setup before the `yield` can skip is latent: pytest runs no teardown "
+        "for a fixture whose setup failed, and the test errors anyway. So is a one-shot script (see LB201)."
     ),
     why_bad="The first exception, or a cancelled task, leaks the resource. " + _LEAK,
     example=(
@@ -171,7 +180,9 @@ def _releasable_here(flow: FunctionFlow, resource: Resource) -> bool:
     return isinstance(flow.function, ast.AsyncFunctionDef) or flow.lends or not resource.awaited_release
 
 
-def _described(usage: Usage, creation: Creation) -> str:
+def _described(usage: Usage, creation: Creation, ctx: FileContext) -> str:
+    if ctx.via(creation.call):
+        return f"`{usage.variable}` ({ctx.described(creation.call, usage.resource)})"
     return f"`{usage.variable}` (`{creation.constructor}`)"
 
 
@@ -201,8 +212,8 @@ class _LifecycleChecker:
         for creation in flow.creations:
             if not _releasable_here(flow, creation.resource):
                 continue
-            resource, shown = creation.resource, f"`{creation.constructor}`"
-            data = _data(resource, "", creation.constructor)
+            resource, shown = creation.resource, self.ctx.described(creation.call, creation.resource)
+            data = _data(resource, "", creation.constructor, **self.ctx.via(creation.call))
             if creation.dropped:
                 yield self.ctx.finding(UNCLOSED, creation.call, f"{shown} is created for one call and never "
                                        f"released: bind it with `async with {creation.constructor}(...) as ...:`",
@@ -222,8 +233,8 @@ class _LifecycleChecker:
         creation = usage.sites[0]
         resource, variable = usage.resource, usage.variable
         release = release_text(resource, variable)
-        data = _data(resource, variable, creation.constructor)
-        described = _described(usage, creation)
+        data = _data(resource, variable, creation.constructor, **self.ctx.via(creation.call))
+        described = _described(usage, creation, self.ctx)
         if (flow.finalizer and flow.fixture) or not _releasable_here(flow, resource):
             return None
         if walk.returned is not None and flow.fixture:
@@ -246,9 +257,14 @@ class _LifecycleChecker:
         raised = [leak for leak in leaks if leak.kind == "raise"]
         if raised and usage.releases:
             call = usage.releases[0]
-            return self.ctx.finding(NOT_IN_FINALLY, call, f"{described} is released only when no exception is "
-                                    f"raised (line {raised[0].node.lineno} can raise first): move `{release}` "  # type: ignore[attr-defined]
-                                    "into `finally`", path="raise", release_row=str(call.lineno), **data)
+            finding = self.ctx.finding(NOT_IN_FINALLY, call, f"{described} is released only when no exception is "
+                                       f"raised (line {raised[0].node.lineno} can raise first): move `{release}` "  # type: ignore[attr-defined]
+                                       "into `finally`", path="raise", release_row=str(call.lineno), **data)
+            if flow.fixture and _only_setup_raises(flow, raised):
+                return dataclasses.replace(finding, severity=Severity.LATENT, message=(
+                    f"{finding.message} (latent: only the fixture's setup before its `yield` can raise first, "
+                    "and pytest runs no teardown for a fixture whose setup failed)"))
+            return finding
         return None
 
     @staticmethod
@@ -278,6 +294,8 @@ class Candidates:
     def __init__(self, ctx: FileContext) -> None:
         registry_words = ctx.registry.name_words
         words = registry_words | _aliases(ctx.tree, registry_words) | ctx.registry.release_methods
+        if ctx.index is not None:
+            words |= ctx.index.words
         pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
         self.rows: list[int] = []
         row, position = 1, 0
@@ -562,11 +580,17 @@ def child_nodes(node: ast.AST) -> list[ast.AST]:
     return children
 
 
+def _only_setup_raises(flow: FunctionFlow, raised: list[Leak]) -> bool:
+    """Every point that can raise before the release comes before the fixture's first `yield`."""
+    yields = [node.lineno for node in ast.walk(flow.function) if isinstance(node, (ast.Yield, ast.YieldFrom))]
+    return bool(yields) and all(leak.node.lineno < min(yields) for leak in raised)  # type: ignore[attr-defined]
+
+
 def _may_create(own: list[ast.AST], imports: ImportTable, ctx: FileContext) -> bool:
     """A cheap look before the path walk: does a call of the function's own name a registry resource?"""
     for node in own:
         if isinstance(node, ast.Call):
-            resource = ctx.registry.lookup(imports.qualify(node.func))
+            resource = ctx.registry.lookup(imports.qualify(node.func)) or ctx.made_by_project(node)
             if resource is not None and resource.kind is Kind.RESOURCE:
                 return True
     return False
@@ -575,7 +599,8 @@ def _may_create(own: list[ast.AST], imports: ImportTable, ctx: FileContext) -> b
 def _mentions_registry(ctx: FileContext) -> bool:
     """Every registry name a file can resolve ends in a word of its source (an import, a call, an annotation):
     a file that contains none of those words makes and names no resource, so it has no LB2 finding."""
-    return any(word in ctx.source for word in ctx.registry.name_words)
+    words = ctx.registry.name_words | (ctx.index.words if ctx.index is not None else frozenset())
+    return any(word in ctx.source for word in words)
 
 
 def _on_self(target: ast.expr) -> bool:

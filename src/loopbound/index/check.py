@@ -1,0 +1,199 @@
+"""The whole-project pass over the per-file results: resources made through the project's own code,
+lifespan-managed globals, and which findings a multi-loop entry point reaches.
+
+It runs in the parent once the per-file results are in (from the workers or the results cache, which
+stay per file: nothing here changes what one file's check returns). Summaries come from their own
+cache; only the files that call one of the project's resource makers are parsed again here.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from loopbound.cache import is_settled, stamp
+from loopbound.config import Settings
+from loopbound.discovery import display_path, is_test_file, real_path
+from loopbound.engine import CheckResult, SourceError, decode, paused_gc, per_file_selected, read_bytes
+from loopbound.findings import Finding, Severity
+from loopbound.index.lifespan import lifespan_findings
+from loopbound.index.reach import Reachability
+from loopbound.index.resolution import IndexedModule, ProjectIndex, Symbol, module_names
+from loopbound.index.model import ModuleSummary
+from loopbound.index.store import SummaryStore
+from loopbound.index.view import FileView
+from loopbound.noqa import suppress
+from loopbound.rules.base import FileContext
+from loopbound.rules.import_time import IMPORT_TIME
+from loopbound.rules.lifecycle import LIFECYCLE
+
+# Findings about something made once and shared by every loop: reachability decides their severity.
+IMPORT_TIME_CODES = frozenset({"LB101", "LB102", "LB103", "LB104", "LB105", "LB106", "LB107"})
+# Leaks whose cost ends with the process when a one-shot script runs them.
+LEAK_CODES = frozenset({"LB201", "LB203"})
+INDEX_CODES = IMPORT_TIME.codes | LIFECYCLE.codes
+
+
+def build_index(python_files: Iterable[Path], summaries: dict[str, ModuleSummary], settings: Settings,
+                store: SummaryStore, started: float) -> ProjectIndex:
+    """Every checked module with the summary the per-file pass gave it, resolved together."""
+    modules: list[IndexedModule] = []
+    aliases: dict[Path, list[str]] = {}
+    for path in python_files:
+        shown = display_path(path)
+        summary = summaries.get(shown)
+        if summary is None or path.suffix != ".py":
+            continue  # unreadable, unparsable, or a stub
+        resolved = real_path(path)
+        name, names = module_names(resolved, settings.project_root)
+        modules.append(IndexedModule(resolved, shown, name, resolved.name == "__init__.py",
+                                     is_test_file(path, settings), summary))
+        aliases[resolved] = names
+    index = ProjectIndex(modules, settings.registry, aliases)
+
+    tried: set[tuple[Path, tuple[bytes, ...]]] = set()
+
+    def refine(module: IndexedModule, words: tuple[bytes, ...], entries: bool) -> bool:
+        """A partial summary has its entry points and hooks already: only a light one lacks them."""
+        summary = module.summary
+        wanted = (summary.light or summary.loops_unread) if entries else (summary.light or summary.partial)
+        if not wanted or (module.path, words) in tried:
+            return False
+        tried.add((module.path, words))
+        full = store.full_summary(module.path, settings, module.is_test, words, started)
+        if full is not None:
+            module.refined(full)
+        return full is not None
+
+    index.refine = refine
+    return index
+
+
+def check_index(python_files: list[Path], settings: Settings, selected: frozenset[str], result: CheckResult,
+                cache_dir: Path | None, started: float, project_files: Sequence[Path] | None = None,
+                config_files: Sequence[Path] = ()) -> CheckResult:
+    """The per-file `result` with the project's own findings added and each finding's severity decided.
+
+    `project_files`, when only part of the project is checked (pre-commit passes the changed files),
+    are the rest of it: read for their imports, so that a test suite that is not checked still counts.
+    """
+    if not selected & INDEX_CODES or not result.summaries:
+        return result
+    store = SummaryStore.open(cache_dir, settings)
+    summaries = dict(result.summaries)
+    files = list(python_files)
+    for path in project_files or ():
+        shown = display_path(path)
+        if shown not in summaries and path.suffix == ".py":
+            light = store.light(real_path(path), is_test_file(path, settings), started)
+            if light is not None:
+                summaries[shown] = light
+                files.append(path)
+    question = _question(files, config_files, result.findings, selected)
+    answer = store.answer(question)
+    if answer is not None:
+        return dataclasses.replace(result, findings=answer)
+    index = build_index(files, summaries, settings, store, started)
+    makers = _maker_words(index)
+    found = list(result.findings)
+    for module in index.modules:
+        if makers and _calls_a_maker(module, makers):
+            found.extend(_indirect(module, index, makers, settings, selected))
+    found = lifespan_findings(index, found, selected)
+    reach = Reachability(index)
+    findings = sorted((_with_severity(finding, index, reach) for finding in found), key=lambda finding: finding.sort_key)
+    if all(is_settled(stamp(path), started) for path in [*files, *config_files]):
+        store.remember(question, findings)
+    store.save()
+    return dataclasses.replace(result, findings=findings)
+
+
+def _question(files: list[Path], config_files: Sequence[Path], findings: list[Finding], selected: frozenset[str]) -> str:
+    """What the answer depends on: every file's path and stamp (the summaries follow from them), the
+    pytest configs, the per-file findings, and the codes."""
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted({*files, *config_files}):
+        digest.update(f"{path}\0{stamp(path)}\n".encode())
+    for finding in findings:
+        digest.update(repr((finding.path, finding.start, finding.end, finding.code, finding.message, finding.severity,
+                            finding.data)).encode())
+    digest.update(",".join(sorted(selected)).encode())
+    return digest.hexdigest()
+
+
+def _maker_words(index: ProjectIndex) -> frozenset[str]:
+    """The last names of every project function and class that makes a resource.
+
+    A light module that imports a maker's module and mentions its name is parsed, and may turn out to
+    be a maker itself (a wrapper of a wrapper): repeated until no new maker appears.
+    """
+    words: set[str] = set()
+    checked: set[Path] = set()
+    while True:
+        makers = {module.path: {name.rsplit(".", 1)[-1] for name in [*module.functions, *module.class_names]
+                                if index.maker(Symbol(module, name)) is not None}
+                  for module in index.modules if not module.summary.light}
+        words = set().union(*makers.values())
+        encoded = tuple(f"{word}(".encode() for word in sorted(words))
+        refined = False
+        for path, names in makers.items():
+            if not names or path in checked:
+                continue
+            checked.add(path)
+            refined |= index.refine(index.by_path[path], encoded, False)  # a same-module caller
+            for importer in index.importers(index.by_path[path]):
+                refined |= index.refine(importer, encoded, False)
+                if importer.is_package:  # `from . import make_redis` through the package's re-export
+                    for outer in index.importers(importer):
+                        refined |= index.refine(outer, encoded, False)
+        if not refined:
+            return frozenset(words)
+        index.forget_makers()
+
+
+def _calls_a_maker(module: IndexedModule, words: frozenset[str]) -> bool:
+    return not module.summary.light and any(call.rsplit(".", 1)[-1] in words for call in module.summary.called)
+
+
+def _indirect(module: IndexedModule, index: ProjectIndex, words: frozenset[str], settings: Settings,
+              selected: frozenset[str]) -> Iterator[Finding]:
+    """The LB1/LB2 rules run again on a file, seeing the project's makers; only what they add is kept."""
+    try:
+        source = decode(read_bytes(module.path))
+    except SourceError:
+        return
+    with paused_gc():
+        try:
+            tree = ast.parse(source, filename=module.shown)
+        except (SyntaxError, ValueError):
+            return
+        context = FileContext(path=module.shown, source=source, tree=tree, registry=settings.registry,
+                              is_test_file=module.is_test, index=FileView(index, module, words))
+        file_selected = per_file_selected(module.path, settings, selected)
+        findings = [finding for group in (IMPORT_TIME, LIFECYCLE) if group.codes & file_selected
+                    for finding in group.check(context) if finding.code in file_selected and finding.datum("made_through")]
+    yield from suppress(findings, source, file_selected, module.shown) if findings else ()
+
+
+def _with_severity(finding: Finding, index: ProjectIndex, reach: Reachability) -> Finding:
+    module = index.by_shown.get(finding.path)
+    if module is None or finding.severity is Severity.LATENT:
+        return finding
+    if finding.code in IMPORT_TIME_CODES:
+        verdict = reach.verdict(module)
+        if verdict.multi_loop:
+            return dataclasses.replace(finding, message=f"{finding.message}: {verdict.reason}")
+        return dataclasses.replace(finding, severity=Severity.LATENT, message=f"{finding.message} ({verdict.reason})")
+    if finding.code not in LEAK_CODES:
+        return finding
+    verdict = reach.verdict(module)
+    if verdict.multi_loop:
+        return dataclasses.replace(finding, message=f"{finding.message}: {verdict.reason}")
+    kind, how = reach.kind(module)
+    if kind == "single" and "__main__" in how:
+        return dataclasses.replace(finding, severity=Severity.LATENT, message=(
+            f"{finding.message} (latent: a one-shot script that {how}; its process exits with its loop)"))
+    return finding

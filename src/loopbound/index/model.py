@@ -1,0 +1,105 @@
+"""The index's plain data: what a module's summary holds, cached by content and resolved later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A name an import statement binds: `from .db import make_engine as make` -> make."""
+
+    name: str
+    module: str  # as written, without the leading dots
+    level: int  # leading dots of a relative import
+    attribute: str | None  # the imported name of a `from` import; None for `import a.b [as c]`
+
+
+@dataclass(frozen=True)
+class Made:
+    """A value a function returns or an `__init__` stores: a registry call or a call to resolve later."""
+
+    ref: str  # the registry's qualified name, or the called expression as written (`factories.make`)
+    registry: bool
+    row: int
+    column: int = 0  # of the statement that stores it, counted as ast counts (UTF-8 bytes)
+
+
+@dataclass(frozen=True)
+class FunctionSummary:
+    name: str  # `make_engine`, or `ApiClient.aclose` for a method
+    row: int
+    is_async: bool = False
+    returns: tuple[Made, ...] = ()
+    cached: bool = False  # functools.lru_cache / cache / async_lru.alru_cache
+    calls: tuple[str, ...] = ()  # every call's target as written, own body only
+    calls_after_yield: tuple[str, ...] = ()  # a generator's teardown: a lifespan's shutdown half
+    stored_globals: tuple[tuple[str, Made], ...] = ()  # `global g; g = make()`
+    released_globals: tuple[str, ...] = ()  # `global g; await g.aclose()`
+    stored_attributes: tuple[tuple[str, Made], ...] = ()  # `self.x = make()`
+    released_attributes: tuple[str, ...] = ()  # `await self.x.aclose()`
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    name: str
+    row: int
+    bases: tuple[str, ...]
+    methods: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A function the application registers to run at startup, at shutdown, or around both (lifespan)."""
+
+    when: str  # "startup", "shutdown" or "lifespan"
+    ref: str
+    row: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Code that runs event loops: how many, and what starts them."""
+
+    kind: str
+    many: bool  # runs more than one loop over the process's life
+    row: int
+
+
+@dataclass(frozen=True)
+class Tests:
+    """A test module's async tests and fixtures, with the loop scopes written in the module."""
+
+    async_tests: int
+    async_fixtures: int
+    module_loop_scope: str  # from `pytestmark`, "" when the module sets none
+    scopes: tuple[str, ...]  # every loop scope written on a test or class mark
+    # A session-scoped `event_loop` (pytest-asyncio before 1.0) or `anyio_backend` fixture defined here:
+    # the tests below it share one loop.
+    session_loop_fixture: bool = False
+
+
+@dataclass(frozen=True)
+class ModuleSummary:
+    bindings: tuple[Binding, ...]
+    imports: tuple[tuple[int, str, tuple[str, ...]], ...]  # (level, module, names) of every import
+    functions: tuple[FunctionSummary, ...]
+    classes: tuple[ClassSummary, ...]
+    hooks: tuple[Hook, ...]
+    entries: tuple[Entry, ...]
+    tests: Tests
+    import_time_calls: tuple[str, ...]  # what runs while the module is imported
+    # Read from the bytes alone (imports, async tests) for a file the pre-filter shows makes no resource;
+    # the index parses it when it needs more (an entry point, a hook, a call of a project factory).
+    light: bool = False
+    # Parsed, but only the functions that mention a registry name, a release or `global` are summarised;
+    # the index summarises the rest when the module calls one of the project's resource makers.
+    partial: bool = False
+    # Parsed partially and holding words of code that runs event loops (`asyncio.run`, a thread, a test
+    # case class): the entry points are read when a reachability search passes through the module.
+    loops_unread: bool = False
+
+    @property
+    def called(self) -> frozenset[str]:
+        """Every call target in the module, at import time or in a function."""
+        return frozenset(self.import_time_calls).union(*(function.calls for function in self.functions))

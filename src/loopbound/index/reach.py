@@ -1,0 +1,141 @@
+"""Which event loops reach a module: entry points, how many loops each runs, and the import chains.
+
+A module whose import-time resource a multi-loop entry point imports (directly or through other
+modules) meets a second loop: that finding is an error, and its message names the entry and the
+chain. Otherwise it is latent: only single-loop programs import it, or nothing in the project does
+(library code, whose users' loops are unknown).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopbound.index.resolution import IndexedModule, ProjectIndex
+from loopbound.index.summary import ENTRY_WORDS
+from loopbound.pytest_config import PytestConfig, PytestConfigError, locate
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The verdict for one module."""
+
+    multi_loop: bool
+    reason: str  # for an error: the entry and the chain; for a latent finding: why it is latent
+
+
+class Reachability:
+    def __init__(self, index: ProjectIndex) -> None:
+        self.index = index
+        self._configs: dict[Path, PytestConfig | None] = {}
+        self._kinds: dict[Path, tuple[str, str]] = {}  # module -> ("many" or "single" or "", how)
+        self._many_test_dirs: set[Path] | None = None
+        self._loop_fixture_dirs: set[Path] | None = None
+        self._verdicts: dict[Path, Reach] = {}
+
+    def kind(self, module: IndexedModule) -> tuple[str, str]:
+        """("many", how) for a multi-loop entry point, ("single", how) for a single-loop one, else ("", "")."""
+        if module.path not in self._kinds:
+            self.index.refine(module, ENTRY_WORDS, True)
+            self._kinds[module.path] = self._classify(module)
+        return self._kinds[module.path]
+
+    def _classify(self, module: IndexedModule) -> tuple[str, str]:
+        entries = module.summary.entries
+        many = next((entry.kind for entry in entries if entry.many), None)
+        if many:
+            return "many", many
+        tests = module.summary.tests
+        if module.is_test and (tests.async_tests or tests.async_fixtures):
+            scope = self._loop_scope(module)
+            if scope != "session":
+                per = "test" if scope == "function" else scope
+                return "many", f"runs each {per} on its own event loop"
+            return "single", "runs every test on one session-wide event loop"
+        if module.path.name == "conftest.py" and self._under_many_loop_tests(module.path.parent):
+            return "many", "is loaded by pytest for tests that each run on their own event loop"
+        single = next((entry.kind for entry in entries if not entry.many), None)
+        return ("single", single) if single else ("", "")
+
+    def _under_many_loop_tests(self, folder: Path) -> bool:
+        """pytest imports every conftest.py above a test module: for many-loop tests, it is an entry too."""
+        if self._many_test_dirs is None:
+            self._many_test_dirs = {module.path.parent for module in self.index.modules
+                                    if module.is_test and module.path.name != "conftest.py"
+                                    and (module.summary.tests.async_tests or module.summary.tests.async_fixtures)
+                                    and self._loop_scope(module) != "session"}
+        return any(folder == directory or folder in directory.parents for directory in self._many_test_dirs)
+
+    def _loop_scope(self, module: IndexedModule) -> str:
+        """The widest-known loop scope the module's async tests run in: marks first, then the pytest config."""
+        tests = module.summary.tests
+        if self._session_loop_fixture(module):
+            return "session"
+        default = self._config_scope(module.path, "asyncio_default_test_loop_scope") or "function"
+        scopes = set(tests.scopes)
+        if tests.async_tests > len(tests.scopes):
+            scopes.add(tests.module_loop_scope or default)
+        if tests.async_fixtures and not tests.async_tests:
+            scopes.add(self._config_scope(module.path, "asyncio_default_fixture_loop_scope") or "function")
+        return "session" if scopes == {"session"} else min(scopes - {"session"}, key=_SCOPES.index, default="function")
+
+    def _session_loop_fixture(self, module: IndexedModule) -> bool:
+        """The module or a conftest.py above it overrides `event_loop` / `anyio_backend` for the session."""
+        if self._loop_fixture_dirs is None:
+            self._loop_fixture_dirs = {other.path.parent for other in self.index.modules
+                                       if other.summary.tests.session_loop_fixture and other.path.name == "conftest.py"}
+        folder = module.path.parent
+        return module.summary.tests.session_loop_fixture or any(
+            folder == directory or directory in folder.parents for directory in self._loop_fixture_dirs)
+
+    def _config_scope(self, path: Path, key: str) -> str | None:
+        try:
+            config = locate(path, self._configs)
+        except (PytestConfigError, OSError):
+            return None
+        setting = config.asyncio(key) if config is not None else None
+        return setting.value.strip() if setting is not None else None
+
+    def verdict(self, module: IndexedModule) -> Reach:
+        if module.path not in self._verdicts:
+            self._verdicts[module.path] = self._search(module)
+        return self._verdicts[module.path]
+
+    def _search(self, module: IndexedModule) -> Reach:
+        """Breadth-first up the importers: the nearest multi-loop entry point and the chain to it."""
+        parents: dict[Path, Path | None] = {module.path: None}
+        queue = deque([module.path])
+        single: tuple[Path, str] | None = None
+        while queue:
+            current = queue.popleft()
+            kind, how = self.kind(self.index.by_path[current])
+            if kind == "many":
+                return Reach(True, f"{self._shown(current)} {how}" + self._chain(current, parents))
+            if single is None and kind == "single":
+                single = current, how
+            for importer in self.index.importers(self.index.by_path[current]):
+                if importer.path not in parents:
+                    parents[importer.path] = current
+                    queue.append(importer.path)
+        if single is not None:
+            return Reach(False, f"latent: only single-loop code reaches it ({self._shown(single[0])} "
+                         f"{single[1]}{self._chain(single[0], parents)})")
+        if len(parents) == 1:
+            return Reach(False, "latent: nothing in the project imports it and it runs no event loop itself "
+                         "(library code: its users' loops are unknown)")
+        return Reach(False, "latent: no entry point that runs several event loops imports it")
+
+    def _chain(self, entry: Path, parents: dict[Path, Path | None]) -> str:
+        steps: list[str] = []
+        current = parents[entry]
+        while current is not None:
+            steps.append(self._shown(current))
+            current = parents[current]
+        return f" and imports {' → '.join(steps)}" if steps else ""
+
+    def _shown(self, path: Path) -> str:
+        return self.index.by_path[path].shown
+
+
+_SCOPES = ("function", "class", "module", "package", "session")

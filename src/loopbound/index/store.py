@@ -1,0 +1,132 @@
+"""Full summaries of the files the index parses itself, cached by content: an edit re-summarises that file.
+
+The per-file pass gives every file a summary (full where it parsed the file, light where the pre-filter
+spared it), and the results cache keeps it with the file's findings. A light module the index needs
+more of (it may hold an entry point, a hook, a call of a project factory) is parsed here; those
+summaries live in one pickle next to the results cache (`.loopbound_cache/summaries-<settings>.pickle`),
+keyed by the file's content. A file whose size and modification time are unchanged is not even read.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import pickle
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loopbound.cache import Stamp, is_settled, settings_fingerprint, stamp
+from loopbound.config import Settings
+from loopbound.engine import SourceError, decode, paused_gc, read_bytes
+from loopbound.findings import Finding
+from loopbound.index.model import ModuleSummary
+from loopbound.index.summary import light_summary, summarise
+
+_FORMAT = 2
+Entry = tuple[Stamp, str, ModuleSummary]  # (stamp, content digest, summary)
+
+
+@dataclass
+class SummaryStore:
+    path: Path | None
+    entries: dict[str, Entry] = field(default_factory=dict)  # by resolved path and test status
+    summarised: list[str] = field(default_factory=list)  # files summarised (not served) this run
+    changed: bool = False
+    # The last run's answer, (what it depended on, its findings): a run where nothing changed reuses it.
+    graded: tuple[str, list[Finding]] | None = None
+
+    @classmethod
+    def open(cls, cache_dir: Path | None, settings: Settings) -> SummaryStore:
+        if cache_dir is None:
+            return cls(None)
+        path = cache_dir / f"summaries-{_FORMAT}-{settings_fingerprint(settings)}.pickle"
+        try:
+            with path.open("rb") as stream:
+                stored = pickle.load(stream)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+            stored = {}
+        if not isinstance(stored, dict):
+            stored = {}
+        entries, graded = stored.get("entries"), stored.get("graded")
+        return cls(path, entries if isinstance(entries, dict) else {}, graded=graded if isinstance(graded, tuple) else None)
+
+    def answer(self, question: str) -> list[Finding] | None:
+        """The findings of the last run that asked the same question (same files, stamps, findings, codes)."""
+        return list(self.graded[1]) if self.graded is not None and self.graded[0] == question else None
+
+    def remember(self, question: str, findings: list[Finding]) -> None:
+        self.graded = (question, findings)
+        self.changed = True
+
+    def full_summary(self, path: Path, settings: Settings, is_test: bool, words: tuple[bytes, ...],
+                     started: float) -> ModuleSummary | None:
+        """The file's full summary when its bytes hold one of `words`, from the cache when its stamp or its
+        content matches; None when it holds none of them or cannot be parsed."""
+        def make(data: bytes, cached: Entry | None) -> tuple[str, ModuleSummary] | None:
+            if not any(word in data for word in words):
+                return None
+            digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+            if cached is not None and cached[1] == digest:
+                return digest, cached[2]
+            fresh = _summarise(data, path, settings, is_test)
+            if fresh is not None:
+                self.summarised.append(str(path))
+            return (digest, fresh) if fresh is not None else None
+
+        return self._summary(f"{path}\0{is_test}", path, started, make)
+
+    def light(self, path: Path, is_test: bool, started: float) -> ModuleSummary | None:
+        """A file the run does not check, read for the import graph alone (it may hold a test that
+        imports a checked module): from the cache while its stamp is unchanged."""
+        return self._summary(f"{path}\0{is_test}\0light", path, started,
+                             lambda data, cached: ("", light_summary(data, is_test)))
+
+    def _summary(self, key: str, path: Path, started: float,
+                 make: Callable[[bytes, Entry | None], tuple[str, ModuleSummary] | None]) -> ModuleSummary | None:
+        """The cached summary while the file's stamp is unchanged; else `make` it from the bytes (with the
+        old entry, whose digest may still match) and keep it once the file is old enough to trust its stamp."""
+        file_stamp = stamp(path)
+        cached = self.entries.get(key)
+        if cached is not None and cached[0] == file_stamp and file_stamp is not None:
+            return cached[2]
+        try:
+            data = read_bytes(path)
+        except SourceError:
+            return None
+        made = make(data, cached)
+        if made is None:
+            return None
+        if is_settled(file_stamp, started):
+            self.entries[key] = (file_stamp, made[0], made[1])
+            self.changed = True
+        return made[1]
+
+    def save(self) -> None:
+        if self.path is None or not self.changed:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".summaries-")
+            with os.fdopen(descriptor, "wb") as stream:
+                pickle.dump({"entries": self.entries, "graded": self.graded}, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, self.path)
+        except OSError:
+            return  # a read-only tree still gets its findings; the next run summarises again
+
+
+def _summarise(data: bytes, path: Path, settings: Settings, is_test: bool) -> ModuleSummary | None:
+    try:
+        source = decode(data)
+    except SourceError:
+        return None
+    with paused_gc(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escapes and the like: the per-file pass reports the file
+        try:
+            tree = ast.parse(source, filename=str(path))
+        except (SyntaxError, ValueError):
+            return None
+        return summarise(tree, data, settings.registry, is_test)

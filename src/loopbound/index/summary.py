@@ -1,0 +1,383 @@
+"""One module's summary: plain data read from its syntax tree, cached by content, resolved later.
+
+A summary names things as the module's own source names them (`make_engine`, `factories.make_redis`,
+`self._client`); resolution.py turns those references into project symbols once every module is
+summarised, so a summary depends on nothing but its file's bytes and the registry.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import functools
+import re
+from collections.abc import Callable, Iterator
+from loopbound.index.entries import call_hooks, decorator_hook, main_entries, module_entries, read_tests
+from loopbound.index.model import Binding, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary, Tests
+from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
+from loopbound.registry import Kind, Registry
+from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call, scope_nodes
+from loopbound.rules.resource_flow import MEMBER_RELEASES
+
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+# `self.x = ...` here makes every instance hold x.
+CONSTRUCTORS = frozenset({"__init__", "__post_init__"})
+
+
+def _call_of(value: ast.expr | None) -> ast.Call | None:
+    """The call a value is made by: `make()`, `await make()`, `g or make()`, `make() if x else None`."""
+    if isinstance(value, ast.Await):
+        return _call_of(value.value)
+    if isinstance(value, ast.Call):
+        return value
+    alternatives: list[ast.expr] = []
+    if isinstance(value, ast.BoolOp):
+        alternatives = value.values
+    elif isinstance(value, ast.IfExp):
+        alternatives = [value.body, value.orelse]
+    return next(filter(None, map(_call_of, alternatives)), None)
+
+
+# Words without which a module registers no startup or shutdown hook, and without which it runs no
+# event loop of its own: the hook and entry readers look only at modules that hold one.
+HOOK_WORDS = (b"lifespan", b"on_startup", b"on_shutdown", b"on_cleanup", b"cleanup_ctx", b"on_event",
+              b"event_handler", b"_serving", b"_server_st", b"listener", b"startup.register", b"shutdown.register")
+RUN_WORDS = (b"IsolatedAsyncioTestCase", b"django.test", b"new_event_loop", b"run_until_complete", b"asyncio.run",
+             b"anyio.run", b"trio.run", b"uvloop.run", b"_polling", b"run_forever", b"uvicorn", b"hypercorn",
+             b"run_app", b"FastAPI(", b"Starlette(", b"Litestar(", b"Quart(", b"Sanic(", b"Application(",
+             b"Flask(", b"Dispatcher(", b"get_asgi_application", b"get_wsgi_application", b"falcon")
+ENTRY_WORDS = HOOK_WORDS + RUN_WORDS
+
+
+class _Summariser:
+    def __init__(self, tree: ast.Module, data: bytes, registry: Registry, is_test: bool, imports: ImportTable | None,
+                 keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None) -> None:
+        self.tree = tree
+        self.data = data
+        self.registry = registry
+        self.is_test = is_test
+        self.imports = imports or ImportTable.for_module(tree)
+        self.keep = keep
+        self.bindings: list[Binding] = []
+        self.hooks: list[Hook] = []
+        self.entries: list[Entry] = []
+        self.release_words = registry.release_methods | MEMBER_RELEASES
+        self.runs_loops = any(word in data for word in RUN_WORDS)
+        self.has_hooks = any(word in data for word in HOOK_WORDS)
+        self.entry_words = self.runs_loops or self.has_hooks
+
+    def run(self) -> ModuleSummary:
+        functions: list[FunctionSummary] = []
+        classes: list[ClassSummary] = []
+        import_time: list[str] = []
+        skipped: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, str | None]] = []
+        for statement in self._module_statements(self.tree.body):
+            if isinstance(statement, FUNCTIONS):
+                if self._kept(statement):
+                    functions.append(self._function(statement, statement.name, None))
+                else:
+                    skipped.append((statement, statement.name, None))
+                import_time.extend(self._calls([*statement.decorator_list, *statement.args.defaults]))
+                self._decorator_hooks(statement)
+            elif isinstance(statement, ast.ClassDef):
+                classes.append(self._class(statement, functions, import_time, skipped))
+            else:
+                if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                    self._bind(statement)
+                import_time.extend(self._calls([statement]))
+                self._statement_hooks(statement)
+        if skipped and self.hooks:
+            # Startup and shutdown code reaches the module's globals through any of its functions.
+            functions.extend(self._function(node, name, owner) for node, name, owner in skipped)
+        elif skipped and any(made.registry for function in functions
+                             for _, made in (*function.stored_globals, *function.stored_attributes)):
+            # What stores a resource is released by a function that names no registry row: `close_db()`.
+            functions.extend(self._function(node, name, owner) for node, name, owner in skipped
+                             if _mentions(node, self.release_words))
+        if self.runs_loops and self.keep is None:
+            self.entries.extend(module_entries(self.tree, self.imports, classes))
+        return ModuleSummary(
+            bindings=tuple(self.bindings), imports=tuple(scan_imports(self.data)), functions=tuple(functions),
+            classes=tuple(classes), hooks=tuple(self.hooks), entries=tuple(self.entries), tests=self._tests(),
+            import_time_calls=tuple(dict.fromkeys(import_time)), partial=self.keep is not None,
+            loops_unread=self.runs_loops and self.keep is not None)
+
+    def _kept(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        return self.keep is None or self.keep(function)
+
+    def _module_statements(self, body: list[ast.stmt]) -> Iterator[ast.stmt]:
+        """Statements run at import, through if/try/with blocks; not the `__main__` or TYPE_CHECKING blocks."""
+        for statement in body:
+            if isinstance(statement, ast.If) and (is_main_guard(statement.test)
+                                                  or is_type_checking(statement.test, self.imports)):
+                if is_main_guard(statement.test):
+                    self._main_block(statement.body)
+                continue
+            if isinstance(statement, (ast.If, ast.Try, ast.With, ast.AsyncWith)) or type(statement).__name__ == "TryStar":
+                yield from self._flat(statement)
+                continue
+            yield statement
+
+    def _flat(self, statement: ast.stmt) -> Iterator[ast.stmt]:
+        if isinstance(statement, ast.If):
+            yield ast.Expr(statement.test, lineno=statement.lineno, col_offset=statement.col_offset)
+        for name in ("body", "orelse", "finalbody"):
+            yield from self._module_statements(getattr(statement, name, []))
+        for handler in getattr(statement, "handlers", []):
+            yield from self._module_statements(handler.body)
+
+    def _bind(self, statement: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                top = alias.name.split(".", 1)[0]
+                self.bindings.append(Binding(alias.asname, alias.name, 0, None) if alias.asname
+                                     else Binding(top, top, 0, None))
+            return
+        for alias in statement.names:
+            if alias.name != "*":
+                self.bindings.append(Binding(alias.asname or alias.name, statement.module or "", statement.level,
+                                             alias.name))
+
+    def _calls(self, nodes: list[ast.expr] | list[ast.stmt]) -> Iterator[str]:
+        """Targets of the calls that run with these nodes (not in lambdas or nested definitions)."""
+        stack: list[ast.AST] = list(nodes)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)):
+                continue
+            if isinstance(node, ast.Call):
+                target = dotted(node.func)
+                if target:
+                    yield target
+            stack.extend(ast.iter_child_nodes(node))
+
+    def _made(self, value: ast.expr | None, imports: ImportTable, owner: str | None) -> Made | None:
+        call = _call_of(value)
+        if call is None:
+            return None
+        resource = self.registry.lookup(imports.qualify(call.func))
+        if resource is not None:
+            if resource.kind is not Kind.RESOURCE or is_safe_call(call, resource, imports):
+                return None
+            return Made(resource.qualname, True, call.lineno)
+        target = dotted(call.func)
+        if target is None:
+            return None
+        return Made(self._relative_to(owner, target), False, call.lineno)
+
+    def _function(self, function: ast.FunctionDef | ast.AsyncFunctionDef, name: str,
+                  owner: str | None) -> FunctionSummary:
+        """One walk of the function's own nodes gives everything the index asks of it."""
+        imports = self.imports.for_function(function)
+        nodes = list(scope_nodes(function.body))
+        declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names}
+        decorators = [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
+        cached = any(self.imports.qualify(d) in CACHE_DECORATORS for d in decorators)  # one object for all calls
+        locals_made: dict[str, Made] = {}
+        returns: list[Made] = []
+        stored_globals: list[tuple[str, Made]] = []
+        stored_attributes: list[tuple[str, Made]] = []
+        calls: list[tuple[int, str]] = []
+        released_globals: list[str] = []
+        released_attributes: list[str] = []
+        first_yield: int | None = None
+        for node in nodes:
+            if isinstance(node, ast.Call):
+                target = dotted(node.func)
+                if target:
+                    calls.append((node.lineno, self._relative_to(owner, target)))
+                if isinstance(node.func, ast.Attribute) and node.func.attr in self.release_words:
+                    receiver = node.func.value
+                    if isinstance(receiver, ast.Name):
+                        released_globals.append(receiver.id)
+                    elif _on_self(receiver):
+                        released_attributes.append(receiver.attr)  # type: ignore[attr-defined]
+            elif isinstance(node, (ast.Yield, ast.YieldFrom)):
+                first_yield = node.lineno if first_yield is None else min(first_yield, node.lineno)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                made: Made | None = self._made(node.value, imports, owner)
+                if made is None:
+                    continue
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target_node in targets:
+                    if isinstance(target_node, ast.Name):
+                        if target_node.id not in declared:  # a global is shared, not made anew per call
+                            locals_made[target_node.id] = made
+                        else:
+                            stored_globals.append((target_node.id, Made(made.ref, made.registry, node.lineno,
+                                                                        node.col_offset)))
+                    elif _on_self(target_node) and function.name in CONSTRUCTORS:
+                        stored_attributes.append((target_node.attr, made))  # type: ignore[attr-defined]
+            elif isinstance(node, ast.Return) and node.value is not None and not cached:
+                value = node.value.value if isinstance(node.value, ast.Await) else node.value
+                made = locals_made.get(value.id) if isinstance(value, ast.Name) else self._made(value, imports, owner)
+                if made is not None:
+                    returns.append(made)
+        after_yield = [] if first_yield is None else [call for row, call in calls if row > first_yield]
+        return FunctionSummary(
+            name=name, row=function.lineno, is_async=isinstance(function, ast.AsyncFunctionDef),
+            returns=tuple(returns), cached=cached, calls=tuple(dict.fromkeys(call for _, call in calls)),
+            calls_after_yield=tuple(dict.fromkeys(after_yield)), stored_globals=tuple(stored_globals),
+            released_globals=tuple(dict.fromkeys(released_globals)), stored_attributes=tuple(stored_attributes),
+            released_attributes=tuple(dict.fromkeys(released_attributes)))
+
+    @staticmethod
+    def _relative_to(owner: str | None, target: str) -> str:
+        if owner and target.startswith(("self.", "cls.")):
+            return f"{owner}.{target.split('.', 1)[1]}"
+        return target
+
+    def _class(self, cls: ast.ClassDef, functions: list[FunctionSummary], import_time: list[str],
+               skipped: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, str | None]]) -> ClassSummary:
+        methods: list[str] = []
+        import_time.extend(self._calls([*cls.decorator_list, *cls.bases, *(k.value for k in cls.keywords)]))
+        for statement in cls.body:
+            if isinstance(statement, FUNCTIONS):
+                methods.append(statement.name)
+                if self._kept(statement):
+                    functions.append(self._function(statement, f"{cls.name}.{statement.name}", cls.name))
+                else:
+                    skipped.append((statement, f"{cls.name}.{statement.name}", cls.name))
+                import_time.extend(self._calls([*statement.decorator_list, *statement.args.defaults]))
+            elif not isinstance(statement, ast.ClassDef):
+                import_time.extend(self._calls([statement]))
+        bases = tuple(filter(None, (self.imports.qualify(base) or dotted(base) for base in cls.bases)))
+        return ClassSummary(cls.name, cls.lineno, bases, tuple(methods))
+
+    def _tests(self) -> Tests:
+        return read_tests(self.tree, self.imports) if self.is_test else Tests(0, 0, "", ())
+
+    def _decorator_hooks(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if not self.entry_words:
+            return
+        for decorator in function.decorator_list:
+            when = decorator_hook(decorator)
+            if when:
+                self.hooks.append(Hook(when, function.name, function.lineno))
+
+    def _statement_hooks(self, statement: ast.stmt) -> None:
+        if not self.entry_words:
+            return
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call):
+                self.hooks.extend(call_hooks(node))
+
+    def _main_block(self, body: list[ast.stmt]) -> None:
+        if not self.entry_words:
+            return
+        self.entries.extend(main_entries(body, self.imports))
+        for statement in body:
+            self._statement_hooks(statement)
+
+
+def _mentions(function: ast.FunctionDef | ast.AsyncFunctionDef, words: frozenset[str]) -> bool:
+    """A method call named by one of `words` anywhere in the function (a release: `.aclose()`, `.dispose()`)."""
+    return any(isinstance(node, ast.Attribute) and node.attr in words for node in ast.walk(function))
+
+
+def rows_mentioning(source: str, registry: Registry) -> Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool]:
+    """Whether a function's lines name a registry row: the functions a partial summary keeps."""
+    pattern = _registry_words(registry)
+    rows: list[int] = []
+    row, position = 1, 0
+    for match in pattern.finditer(source):
+        row += source.count("\n", position, match.start())
+        position = match.start()
+        if not rows or rows[-1] != row:
+            rows.append(row)
+
+    def keep(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        first = bisect.bisect_left(rows, function.lineno)
+        return first < len(rows) and rows[first] <= (function.end_lineno or function.lineno)
+
+    return keep
+
+
+@functools.lru_cache(maxsize=8)
+def _registry_words(registry: Registry) -> re.Pattern[str]:
+    """The last words of the rows that make a client, engine or pool: locks and loops make no maker."""
+    words = {name.rsplit(".", 1)[-1] for resource in registry.resources if resource.kind is Kind.RESOURCE
+             for name in resource.names}
+    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
+
+
+def _on_self(target: ast.expr) -> bool:
+    return isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
+
+
+def summarise(tree: ast.Module, data: bytes, registry: Registry, is_test: bool, *, imports: ImportTable | None = None,
+              keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None = None) -> ModuleSummary:
+    """The module's summary; with `keep`, only the functions it keeps are summarised (a partial summary)."""
+    return _Summariser(tree, data, registry, is_test, imports, keep).run()
+
+
+_IMPORT_LINE = re.compile(
+    rb"[ \t]*(?:from[ \t]+(?P<dots>\.*)[ \t]*(?P<module>[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n#;]*)"
+    rb"|import[ \t]+(?P<modules>[^\n#;]+))")
+_ASYNC_TEST = re.compile(rb"async[ \t]+def[ \t]+test")
+_LOOP_SCOPE = re.compile(rb"loop_scope[ \t]*=[ \t]*[\"'](\w+)")
+_SESSION_LOOP_FIXTURE = re.compile(
+    rb"scope[ \t]*=[ \t]*[\"']session[\"'][^@]{0,300}?\n[ \t]*(?:async[ \t]+)?def[ \t]+(?:event_loop|anyio_backend)\b")
+
+
+def _scan(data: bytes) -> Iterator[tuple[int, str, tuple[tuple[str, str], ...], bool]]:
+    """Import statements read from the bytes: (level, module, ((name, bound as), ...), is a `from` import).
+
+    A search for the word `import` is what costs nothing on files of thousands of lines; only its own line
+    is then matched. A docstring line that reads like an import adds an edge, which is harmless here.
+    """
+    position = data.find(b"import")
+    while position >= 0:
+        start = data.rfind(b"\n", 0, position) + 1
+        match = _IMPORT_LINE.match(data, start)
+        if match is not None and match.start("names" if match["names"] is not None else "modules") > position:
+            if match["modules"] is not None:
+                for part in match["modules"].decode("ascii", "replace").split(","):
+                    words = part.split()
+                    if words:
+                        top = words[0].split(".", 1)[0]
+                        yield 0, words[0], ((words[0], words[2] if len(words) == 3 else top),), False
+            else:
+                text = match["names"].decode("ascii", "replace").strip("()\\ \t\r\n").replace("\n", " ")
+                pairs = tuple((words[0], words[2] if len(words) == 3 else words[0])
+                              for words in (part.split() for part in text.split(",")) if words)
+                yield len(match["dots"]), match["module"].decode("ascii", "replace"), pairs, True
+            position = match.end()
+        else:
+            position += 6
+        position = data.find(b"import", position)
+
+
+Scanned = list[tuple[int, str, tuple[tuple[str, str], ...], bool]]
+
+
+def scan_imports(data: bytes) -> Iterator[tuple[int, str, tuple[str, ...]]]:
+    return _imports_of(list(_scan(data)))
+
+
+def _imports_of(scanned: Scanned) -> Iterator[tuple[int, str, tuple[str, ...]]]:
+    for level, module, pairs, is_from in scanned:
+        yield level, module, tuple(name for name, _ in pairs) if is_from else ()
+
+
+def _scanned_bindings(scanned: Scanned) -> Iterator[Binding]:
+    for level, module, pairs, is_from in scanned:
+        for name, bound in pairs:
+            if is_from:
+                if name != "*":
+                    yield Binding(bound, module, level, name)
+            else:
+                yield Binding(bound, name if bound != name.split(".", 1)[0] else bound, 0, None)
+
+
+def light_summary(data: bytes, is_test: bool) -> ModuleSummary:
+    """A summary from the bytes: the imports, and a test module's async tests and loop scopes."""
+    tests = Tests(0, 0, "", ())
+    if is_test and (b"async" in data or b"_loop" in data or b"anyio_backend" in data):
+        scopes = tuple(match.group(1).decode() for match in _LOOP_SCOPE.finditer(data))
+        tests = Tests(len(_ASYNC_TEST.findall(data)), data.count(b"pytest_asyncio.fixture"),
+                      scopes[0] if scopes and b"pytestmark" in data else "", scopes,
+                      _SESSION_LOOP_FIXTURE.search(data) is not None)
+    scanned = list(_scan(data))
+    return ModuleSummary(bindings=tuple(_scanned_bindings(scanned)), imports=tuple(_imports_of(scanned)),
+                         functions=(), classes=(), hooks=(), entries=(), tests=tests, import_time_calls=(), light=True)
