@@ -39,7 +39,7 @@ def test_help_lines_and_summary_tell_what_fix_will_do(tmp_path: Path) -> None:
     assert "`loopbound check --fix --unsafe-fixes` applies this unsafe fix" in helps["unsafe.py"]
     assert "`--fix` alone leaves it" in helps["unsafe.py"]
     assert "no automatic fix for this case" in helps["declined.py"]
-    assert ("Found 3 findings in 3 files checked: 1 with a safe fix (`--fix`), 1 with an unsafe fix "
+    assert ("Found 3 findings (1 error, 2 latent) in 3 files checked: 1 with a safe fix (`--fix`), 1 with an unsafe fix "
             "(`--fix --unsafe-fixes`), 1 without a fix.") in run.stderr
 
     fixed = run_loopbound("check", "--no-cache", "--fix", cwd=root)

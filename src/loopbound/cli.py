@@ -230,7 +230,8 @@ def _print_summary(report: Report, *, fixes_known: bool) -> None:
         click.echo(f"All checks passed ({files}).", err=True)
         return
     latent = sum(1 for finding in report.findings if finding.severity is Severity.LATENT)
-    split = f": {total - latent} failing the run, {latent} latent" if latent else ""
+    errors = total - latent
+    split = f" ({errors} {'error' if errors == 1 else 'errors'}, {latent} latent)" if latent else ""
     fixes = f": {_fix_summary(report)}" if fixes_known else ""
     click.echo(f"Found {total} {noun}{split} in {files}{fixes}.", err=True)
 
