@@ -1,15 +1,15 @@
 """The results cache: a file whose bytes, settings and rules are unchanged is not checked again.
 
-An entry is keyed by everything that decides a file's findings: its size and modification time
-(as ruff keys its cache, so a warm run reads no file), its shown path (findings carry it), whether
+An entry is keyed by everything that decides a file's findings: its stamp (size, modification
+and change times, inode: see stamps.py; a warm run reads no file), its shown path (findings carry it), whether
 it is a test module, the codes selected for it (after per-file-ignores), the registry (built-in
 and configured resources) and the tool itself (its version plus the size and mtime of its own
-modules, so an editable install that changed code never serves stale results). A file modified in
+modules, so an editable install that changed code never serves stale results). A file changed in
 the last seconds before the run is not stored: a second edit within the same clock tick could
-keep its size and time.
+keep its stamp.
 
 The LB3 project pass is cached whole: its findings are reused while every file it read (and every
-place a pytest config could appear) keeps its size and time, and the set of checked files is the
+place a pytest config could appear) keeps its stamp, and the set of checked files is the
 same.
 
 The cache lives in `.loopbound_cache/` under the project root, marked with a CACHEDIR.TAG and a
@@ -29,6 +29,7 @@ from pathlib import Path
 from loopbound import __version__
 from loopbound.config import Settings
 from loopbound.engine import CheckResult, FileResult
+from loopbound.stamps import Stamp, is_settled, stamp
 
 CACHE_DIR_NAME = ".loopbound_cache"
 CACHEDIR_TAG = (
@@ -36,28 +37,11 @@ CACHEDIR_TAG = (
     "# This file is a cache directory tag created by loopbound.\n"
     "# For information about cache directory tags see https://bford.info/cachedir/\n"
 )
-FORMAT = 2
-RACY_SECONDS = 2.0  # files modified this recently are checked but not stored
+FORMAT = 3
 
 
 def default_cache_dir(settings: Settings) -> Path:
     return settings.project_root / CACHE_DIR_NAME
-
-
-Stamp = tuple[int, int] | None  # (size, mtime in ns), None for a missing file
-
-
-def stamp(path: Path | str) -> Stamp:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_size, status.st_mtime_ns
-
-
-def is_settled(file_stamp: Stamp, started: float) -> bool:
-    """Old enough that an edit after this run must change its size or time."""
-    return file_stamp is None or file_stamp[1] < (started - RACY_SECONDS) * 1e9
 
 
 @lru_cache(maxsize=1)
@@ -79,7 +63,7 @@ def settings_fingerprint(settings: Settings) -> str:
 
 
 def file_key(file_stamp: Stamp, shown: str, selected: frozenset[str], is_test: bool) -> str:
-    """What is particular to one file: its size and time, the path findings carry, its codes, its test status."""
+    """What is particular to one file: its stamp, the path findings carry, its codes, its test status."""
     return f"{shown}\0{file_stamp}\0{','.join(sorted(selected))}\0{int(is_test)}"
 
 

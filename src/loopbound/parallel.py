@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopbound.cache import ProjectCache, ResultCache, Stamp, file_key, is_settled, project_question, stamp
+from loopbound.cache import ProjectCache, ResultCache, file_key, project_question
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file
 from loopbound.engine import CheckResult, FileResult, check_path, check_project, per_file_selected
+from loopbound.stamps import Stamp, is_settled, stamp
 
 # Below this many bytes to look at, starting processes (~20 ms each with fork, far more where
 # workers must import loopbound) costs more than it saves. Most bytes are only pre-filtered.
@@ -35,6 +36,11 @@ class Job:
     key: str | None
 
 
+def now() -> float:
+    """When a run starts: files changed shortly before it are not cached (stamps.is_settled)."""
+    return time.time()
+
+
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -43,7 +49,7 @@ def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], setti
                selected: frozenset[str], *, cache_dir: Path | None = None, jobs: int | None = None,
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter) -> CheckResult:
     """Every finding of the per-file rules and of the LB3 pass, sorted; per-file errors first."""
-    started = time.time()
+    started = now()
     pending = _Pending(python_files, settings, selected, cache_dir, started)
     parsed = _check_all(pending.jobs, settings, jobs)  # workers start now
     project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, started)
@@ -57,7 +63,7 @@ def run_checks(paths: Sequence[Path], settings: Settings, selected: frozenset[st
                cache_dir: Path | None = None, jobs: int | None = None,
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter) -> CheckResult:
     """check_files with the cache and workers (the per-file rules only); same findings, same order."""
-    pending = _Pending(paths, settings, selected, cache_dir, time.time())
+    pending = _Pending(paths, settings, selected, cache_dir, now())
     return pending.finish(_check_all(pending.jobs, settings, jobs), progress)
 
 
