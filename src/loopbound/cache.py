@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from loopbound import __version__
+from loopbound import __version__, warm
 from loopbound.config import Settings
 from loopbound.engine import CheckResult, FileResult
 from loopbound.stamps import Stamp, is_settled, stamp
@@ -137,13 +137,23 @@ class ProjectCache:
             return None
         if any(stamp(path) != recorded for path, recorded in entry.inputs):
             return None
+        _note_for_replay(entry.inputs)
         return entry.result
 
     def put(self, question: str, inputs: list[Path], result: CheckResult, started: float) -> None:
         stamps = tuple((str(path), stamp(path)) for path in inputs)
+        _note_for_replay(stamps)
         if result.errors or not all(is_settled(recorded, started) for _, recorded in stamps):
             return
         _write(self.path, ProjectEntry(question, stamps, result))
+
+
+def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...]) -> None:
+    """The LB3 pass's inputs are the warm replay's inputs too."""
+    recording = warm.recording()
+    if recording is not None:
+        for path, recorded in stamps:
+            recording.note_stamped(path, recorded)
 
 
 def _read(path: Path) -> object | None:

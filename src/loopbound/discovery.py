@@ -12,6 +12,7 @@ from pathlib import Path, PurePath
 import pathspec
 from pathspec.util import normalize_file
 
+from loopbound import warm
 from loopbound.config import Settings
 
 DEFAULT_EXCLUDES = (
@@ -82,10 +83,6 @@ def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
-def _is_virtualenv(directory: str) -> bool:
-    return os.path.isfile(os.path.join(directory, "pyvenv.cfg"))
-
-
 def discover(paths: list[Path], settings: Settings) -> Discovered:
     found = Discovered()
     excludes = Excludes.of([*DEFAULT_EXCLUDES, *settings.exclude, *settings.extend_exclude])
@@ -130,7 +127,10 @@ def _walk(root: Path, excludes: Excludes, settings: Settings, found: Discovered)
 def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
     """.gitignore files above the walked directory, up to the repository root, still apply."""
     specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+    recording = warm.recording()
     for folder in real_path(root).parents:
+        if recording is not None:
+            recording.note([folder, folder / ".gitignore"])
         spec = _read_gitignore(folder)
         if spec:
             specs.insert(0, (folder, spec))
@@ -204,16 +204,27 @@ class Excludes:
 
 
 def _walk_directory(directory: str, ignores: Ignores, excludes: Excludes, settings: Settings, found: Discovered,
-                    files: list[str]) -> None:
-    if settings.respect_gitignore:
-        spec = _read_gitignore(Path(directory))
-        if spec:
-            ignores = [*ignores, (_resolved(os.path.abspath(directory)), spec)]
+                    files: list[str], root: bool = True) -> None:
+    """One folder, listed once: its listing also says whether it holds a .gitignore or a pyvenv.cfg,
+    so no folder costs a failed open or an extra stat."""
+    recording = warm.recording()
+    if recording is not None:
+        recording.note([directory])
     try:
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
     except OSError as error:
         found.errors.append(f"{directory}: cannot list the directory: {error.strerror}")
         return
+    names = {entry.name for entry in entries}
+    if not root and "pyvenv.cfg" in names:
+        return  # a virtual environment: its site-packages are not the project's code
+    if settings.respect_gitignore and ".gitignore" in names:
+        spec = _read_gitignore(Path(directory))
+        if recording is not None:
+            recording.note([os.path.join(directory, ".gitignore")])
+        if spec:
+            ignores = [*ignores, (_resolved(os.path.abspath(directory)), spec)]
     for entry in entries:
         # Directory symlinks are not followed: that is what keeps a symlink loop from looping.
         is_dir = entry.is_dir(follow_symlinks=False)
@@ -225,8 +236,8 @@ def _walk_directory(directory: str, ignores: Ignores, excludes: Excludes, settin
             continue
         if not is_dir:
             files.append(entry.path)
-        elif not _is_virtualenv(entry.path):
-            _walk_directory(entry.path, ignores, excludes, settings, found, files)
+        else:
+            _walk_directory(entry.path, ignores, excludes, settings, found, files, root=False)
 
 
 def is_test_file(path: Path, settings: Settings) -> bool:

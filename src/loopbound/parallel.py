@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from loopbound import warm
 from loopbound.cache import ProjectCache, ResultCache, file_key, project_question
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file
@@ -76,11 +77,16 @@ class _Pending:
         self.started = started
         self.results: list[FileResult | None] = []
         self.jobs: list[Job] = []
+        recording = warm.recording()
+        if recording is not None and cache_dir is not None:
+            recording.cache_dir = str(cache_dir)
         for path in paths:
             shown = display_path(path)
             file_selected = per_file_selected(path, settings, selected)
             is_test = is_test_file(path, settings)
             file_stamp = stamp(path)
+            if recording is not None:
+                recording.note_stamped(str(path), file_stamp)
             key = file_key(file_stamp, shown, file_selected, is_test) if self.cache is not None else None
             cached = self.cache.get(key) if self.cache is not None and key is not None else None
             self.results.append(cached)
