@@ -53,6 +53,7 @@ def _full(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 
 def test_an_unchanged_tree_is_replayed(project: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)  # creates .loopbound_cache/, which changes the project folder
     first = _full(monkeypatch, capsys)
     assert first[0] == 1 and "LB101" in first[1] and "checked" in first[2]
     assert list((project / ".loopbound_cache").glob("warm-*.marshal"))

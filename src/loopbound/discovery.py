@@ -35,14 +35,22 @@ class Discovered:
     errors: list[str] = field(default_factory=list)
 
 
+# Resolved paths the walk already knows: a folder it descends into is no symlink (those are not
+# followed), so its real path is its parent's plus its name, and so is a file's that is no symlink.
+_KNOWN_REAL: dict[str, str] = {}
+
+
 @lru_cache(maxsize=65536)
 def _real_directory(directory: str) -> str:
     """Resolving every file's path was half of a warm run: the folders of a tree resolve once each."""
-    return os.path.realpath(directory)
+    return _KNOWN_REAL.get(directory) or os.path.realpath(directory)
 
 
 @lru_cache(maxsize=65536)
 def _resolved(absolute: str) -> str:
+    known = _KNOWN_REAL.get(absolute)
+    if known is not None:
+        return known
     try:
         if os.path.islink(absolute):
             return str(Path(absolute).resolve())
@@ -69,7 +77,12 @@ def _relative(path: str, base: str) -> str | None:
 
 def display_path(path: Path) -> str:
     """Relative to the current directory when the file is under it, as ruff prints it."""
-    shown = _relative(_resolved(os.path.abspath(path)), _real_directory(os.getcwd()))
+    return _display_path(path, os.getcwd())
+
+
+@lru_cache(maxsize=65536)
+def _display_path(path: Path, cwd: str) -> str:
+    shown = _relative(_resolved(os.path.normpath(os.path.join(cwd, path))), _real_directory(cwd))
     return shown if shown is not None else path.as_posix()
 
 
@@ -91,8 +104,8 @@ def discover(paths: list[Path], settings: Settings) -> Discovered:
         if not os.path.lexists(path):
             raise DiscoveryError(f"{path}: no such file or directory")
         if path.is_dir():
-            for file in _walk(path, excludes, settings, found):
-                _add(Path(file), found, seen)
+            for file, absolute in _walk(path, excludes, settings, found):
+                _add(Path(file), found, seen, absolute=absolute)
         elif path.is_file() or path.is_symlink():
             _add(path, found, seen, explicit=True)
     found.python_files.sort()
@@ -100,8 +113,8 @@ def discover(paths: list[Path], settings: Settings) -> Discovered:
     return found
 
 
-def _add(path: Path, found: Discovered, seen: set[str], explicit: bool = False) -> None:
-    key = _resolved(os.path.abspath(path))
+def _add(path: Path, found: Discovered, seen: set[str], explicit: bool = False, absolute: str | None = None) -> None:
+    key = _resolved(absolute or os.path.abspath(path))
     if key in seen:
         return
     seen.add(key)
@@ -114,14 +127,30 @@ def _add(path: Path, found: Discovered, seen: set[str], explicit: bool = False) 
 Ignores = list[tuple[str, pathspec.GitIgnoreSpec]]  # (resolved folder of a .gitignore, its patterns)
 
 
-def _walk(root: Path, excludes: Excludes, settings: Settings, found: Discovered) -> list[str]:
-    """The files to check under `root`, as strings: a tree's worth of Path objects is a third of a warm run."""
+def _walk(root: Path, excludes: Excludes, settings: Settings, found: Discovered) -> list[tuple[str, str]]:
+    """The files to check under `root`, as (path as given, absolute path) strings: a tree's worth of
+    Path objects is a third of a warm run."""
     ignores: Ignores = []
     if settings.respect_gitignore:
         ignores = [(str(real_path(folder)), spec) for folder, spec in _parent_gitignores(root)]
-    files: list[str] = []
-    _walk_directory(str(root), ignores, excludes, settings, found, files)
+    files: list[tuple[str, str]] = []
+    absolute = os.path.abspath(root)
+    _walk_directory(str(root), _Place(absolute, _real_directory(absolute)), ignores, excludes, settings, found, files)
     return files
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A walked folder's absolute and resolved paths, carried down instead of resolved per folder."""
+
+    absolute: str
+    real: str
+
+    def child(self, name: str, is_symlink: bool) -> str:
+        absolute = os.path.join(self.absolute, name)
+        if not is_symlink:
+            _KNOWN_REAL[absolute] = os.path.join(self.real, name)
+        return absolute
 
 
 def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
@@ -147,8 +176,8 @@ def _read_gitignore(folder: Path) -> pathspec.GitIgnoreSpec | None:
     return _spec(lines)
 
 
-def _ignored(path: str, is_dir: bool, ignores: Ignores) -> bool:
-    resolved = _resolved(os.path.abspath(path))
+def _ignored(absolute: str, is_dir: bool, ignores: Ignores) -> bool:
+    resolved = _resolved(absolute)
     for base, spec in ignores:
         relative = _relative(resolved, base)
         if relative is not None and spec.match_file(relative + ("/" if is_dir else "")):
@@ -203,8 +232,8 @@ class Excludes:
         return self.by_path is not None and self.by_path.match_file(relative_to_root(path, settings) + suffix)
 
 
-def _walk_directory(directory: str, ignores: Ignores, excludes: Excludes, settings: Settings, found: Discovered,
-                    files: list[str], root: bool = True) -> None:
+def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: Excludes, settings: Settings,
+                    found: Discovered, files: list[tuple[str, str]], root: bool = True) -> None:
     """One folder, listed once: its listing also says whether it holds a .gitignore or a pyvenv.cfg,
     so no folder costs a failed open or an extra stat."""
     recording = warm.recording()
@@ -224,20 +253,22 @@ def _walk_directory(directory: str, ignores: Ignores, excludes: Excludes, settin
         if recording is not None:
             recording.note([os.path.join(directory, ".gitignore")])
         if spec:
-            ignores = [*ignores, (_resolved(os.path.abspath(directory)), spec)]
+            ignores = [*ignores, (place.real, spec)]
     for entry in entries:
         # Directory symlinks are not followed: that is what keeps a symlink loop from looping.
         is_dir = entry.is_dir(follow_symlinks=False)
         if not (is_dir or entry.name.endswith((".py", ".pyi")) or entry.name in PYTEST_CONFIG_NAMES):
             continue  # most of a tree: decided without matching a pattern
-        if excludes.match(entry.path, entry.name, is_dir, settings):
+        absolute = place.child(entry.name, entry.is_symlink())
+        if excludes.match(absolute, entry.name, is_dir, settings):
             continue
-        if ignores and _ignored(entry.path, is_dir, ignores):
+        if ignores and _ignored(absolute, is_dir, ignores):
             continue
         if not is_dir:
-            files.append(entry.path)
+            files.append((entry.path, absolute))
         else:
-            _walk_directory(entry.path, ignores, excludes, settings, found, files, root=False)
+            child = _Place(absolute, _KNOWN_REAL[absolute])
+            _walk_directory(entry.path, child, ignores, excludes, settings, found, files, root=False)
 
 
 def is_test_file(path: Path, settings: Settings) -> bool:

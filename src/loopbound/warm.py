@@ -208,7 +208,8 @@ class Recording:
                 folder = parent
         self.note(os.path.abspath(argument) for argument in arguments if os.path.isfile(argument))
         package = os.path.dirname(os.path.abspath(__file__))
-        for folder, _, names in os.walk(package):
+        for folder, folders, names in os.walk(package):
+            folders[:] = [name for name in folders if name != "__pycache__"]  # compiled bytecode comes and goes
             self.note([folder, *(os.path.join(folder, name) for name in names if name.endswith(".py"))])
         self.note(folder for folder in sys.path if folder and os.path.isdir(folder))
 
