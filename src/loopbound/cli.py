@@ -103,6 +103,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
                             progress=with_progress,
                             cache_dir=None if no_cache else cache_dir or default_cache_dir(settings))
         result.errors[:0] = found.errors
+        if not quiet:
+            result.warnings[:0] = [f"note: {note}" for note in found.notes]
         sources = {}
         checked = [display_path(path) for path in found.python_files]
     fixing = None
@@ -117,6 +119,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
             sys.exit(fixing.exit_code)
     for problem in result.errors:
         click.echo(f"loopbound: error: {problem}", err=True)
+    for warning in result.warnings:
+        click.echo(f"loopbound: {warning if warning.startswith('note: ') else 'warning: ' + warning}", err=True)
     report = Report(apply_latent_policy(result.findings, settings.latent), result.files_checked, sources,
                     checked_paths=checked)
     if add_noqa:

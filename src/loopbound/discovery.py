@@ -15,11 +15,17 @@ from pathspec.util import normalize_file
 from loopbound import warm
 from loopbound.config import Settings
 
+# ruff's default excludes, so that both tools check the same files, plus loopbound's own cache. A
+# virtual environment's packages are skipped by their folder's name (site-packages), not by the
+# pyvenv.cfg beside them: a folder holding one may hold the project's own sources, which ruff checks.
 DEFAULT_EXCLUDES = (
-    ".git", ".hg", ".svn", ".bzr", ".venv", "venv", ".env", "env", "node_modules", "build", "dist",
-    "__pycache__", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".loopbound_cache",
-    "site-packages", ".eggs", "*.egg-info", "__pypackages__", ".direnv",
+    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints", ".mypy_cache", ".nox",
+    ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache", ".svn", ".tox", ".venv", ".vscode",
+    "__pypackages__", "_build", "buck-out", "dist", "node_modules", "site-packages", "venv", ".loopbound_cache",
 )
+# Folders named like `{{cookiecutter.project_slug}}` or `{% if docker %}docker{% endif %}` are
+# templates: their files become Python only once rendered, and their configs TOML.
+TEMPLATE_MARKERS = ("{{", "{%")
 PYTEST_CONFIG_NAMES = frozenset({"pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml",
                                  "tox.ini", "setup.cfg"})
 
@@ -33,6 +39,7 @@ class Discovered:
     python_files: list[Path] = field(default_factory=list)
     config_files: list[Path] = field(default_factory=list)  # pytest configs: inputs of the LB3 rules
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the user may want to know, on stderr
 
 
 # Resolved paths the walk already knows: a folder it descends into is no symlink (those are not
@@ -233,9 +240,9 @@ class Excludes:
 
 
 def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: Excludes, settings: Settings,
-                    found: Discovered, files: list[tuple[str, str]], root: bool = True) -> None:
-    """One folder, listed once: its listing also says whether it holds a .gitignore or a pyvenv.cfg,
-    so no folder costs a failed open or an extra stat."""
+                    found: Discovered, files: list[tuple[str, str]]) -> None:
+    """One folder, listed once: its listing also says whether it holds a .gitignore, so no folder
+    costs a failed open."""
     recording = warm.recording()
     if recording is not None:
         recording.note([directory])
@@ -245,10 +252,7 @@ def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: E
     except OSError as error:
         found.errors.append(f"{directory}: cannot list the directory: {error.strerror}")
         return
-    names = {entry.name for entry in entries}
-    if not root and "pyvenv.cfg" in names:
-        return  # a virtual environment: its site-packages are not the project's code
-    if settings.respect_gitignore and ".gitignore" in names:
+    if settings.respect_gitignore and any(entry.name == ".gitignore" for entry in entries):
         spec = _read_gitignore(Path(directory))
         if recording is not None:
             recording.note([os.path.join(directory, ".gitignore")])
@@ -264,11 +268,15 @@ def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: E
             continue
         if ignores and _ignored(absolute, is_dir, ignores):
             continue
+        if is_dir and any(marker in entry.name for marker in TEMPLATE_MARKERS):
+            found.notes.append(f"{os.path.normpath(entry.path)}: skipped, its name is a template (`{{{{...}}}}`, `{{%...%}}`); "
+                               "name it on the command line to check it")
+            continue
         if not is_dir:
             files.append((entry.path, absolute))
         else:
             child = _Place(absolute, _KNOWN_REAL[absolute])
-            _walk_directory(entry.path, child, ignores, excludes, settings, found, files, root=False)
+            _walk_directory(entry.path, child, ignores, excludes, settings, found, files)
 
 
 def is_test_file(path: Path, settings: Settings) -> bool:

@@ -201,6 +201,7 @@ class CheckResult:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     files_checked: int = 0
+    warnings: list[str] = field(default_factory=list)  # reported, but the run does not fail for them
 
     @classmethod
     def of_files(cls, results: Iterable[FileResult]) -> CheckResult:
@@ -241,6 +242,8 @@ def check_project(python_files: Iterable[Path], config_files: Iterable[Path], se
 
         inputs.extend(project_inputs(project))
     result.errors.extend(str(error) for error in project.config_errors.values())
+    result.warnings.extend(f"{error}; it governs none of the checked files"
+                           for path, error in project.config_warnings.items() if path not in project.config_errors)
     by_path: dict[str, list[Finding]] = {}
     for group in groups:
         for finding in group.check(project):

@@ -57,6 +57,7 @@ def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], setti
     result = pending.finish(parsed, progress)
     result.findings = sorted([*result.findings, *project.findings], key=lambda finding: finding.sort_key)
     result.errors.extend(project.errors)
+    result.warnings.extend(project.warnings)
     return result
 
 

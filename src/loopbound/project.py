@@ -302,6 +302,7 @@ class Project:
     configs: dict[Path, PytestConfig | None] = field(default_factory=dict)  # per resolved module path
     config_cache: dict[Path, PytestConfig | None] = field(default_factory=dict)
     config_errors: dict[Path, PytestConfigError] = field(default_factory=dict)
+    config_warnings: dict[Path, PytestConfigError] = field(default_factory=dict)  # broken, governing nothing read
     explicit_configs: list[PytestConfig] = field(default_factory=list)
     conftest_chains: dict[Path, list[Module]] = field(default_factory=dict)
     project_root: Path = field(default_factory=Path.cwd)
@@ -417,7 +418,8 @@ def load_explicit_config(project: Project, path: Path) -> None:
     try:
         config = load_config(path)
     except PytestConfigError as error:
-        project.config_errors.setdefault(real_path(error.path), error)
+        # Only a warning unless a checked module is governed by it (locate_config then records an error).
+        project.config_warnings.setdefault(real_path(error.path), error)
         return
     if config is None:
         return
