@@ -51,22 +51,50 @@ def _trigger_pattern(words: frozenset[str]) -> re.Pattern[bytes]:
 def may_have_findings(data: bytes, registry: Registry) -> bool:
     """The byte-level pre-filter: most files create no registry resource and are never parsed.
 
-    A file must name a registry module and, with it, the last part of a name under that module
-    (`httpx` and `AsyncClient`, `asyncio` and `Lock`); words of another library's row do not count.
+    A file must import a registry module and name, anywhere, the last part of a name under that
+    module (`httpx` and `AsyncClient`, `asyncio` and `Lock`); words of another library's row do not
+    count. The rules resolve names through the file's imports, so a module counts only where it is
+    imported: on a line holding `import` (or continued from or onto one by a backslash), which is a
+    small part of a file that says `asyncio` on many lines. A name is looked for with a plain
+    substring search before the word-boundary regex confirms it.
     """
     pairs = registry.names_by_module
+    imports = _import_lines(data)
     remaining, position = frozenset(pairs), 0
     while remaining:
         # The leftmost module word still untried: no other untried module starts before it.
-        module = _trigger_pattern(remaining).search(data, position)
+        module = _trigger_pattern(remaining).search(imports, position)
         if module is None:
             return False
         word = module.group().decode()
         names = pairs[word].union(*_GROUP_TRIGGERS)
-        if _trigger_pattern(names).search(data) is not None:
+        if any(name.encode() in data for name in names) and _trigger_pattern(names).search(data) is not None:
             return True
         remaining, position = remaining - {word}, module.end()
     return False
+
+
+def _import_lines(data: bytes) -> bytes:
+    """Every line that holds `import`, with the lines a backslash joins to it, one after the other."""
+    pieces: list[bytes] = []
+    found = data.find(b"import")
+    while found != -1:
+        start = data.rfind(b"\n", 0, found) + 1
+        while start > 1 and _continued(data, start - 1):
+            start = data.rfind(b"\n", 0, start - 1) + 1
+        end = data.find(b"\n", found)
+        while end != -1 and _continued(data, end):
+            end = data.find(b"\n", end + 1)
+        end = len(data) if end == -1 else end
+        pieces.append(data[start:end])
+        found = data.find(b"import", end)
+    return b"\n".join(pieces)
+
+
+def _continued(data: bytes, newline: int) -> bool:
+    """Whether the line ending at `newline` ends with a backslash (LF or CRLF)."""
+    before = data[max(0, newline - 2):newline]
+    return before.endswith(b"\\") or before == b"\\\r"
 
 
 def read_bytes(path: Path) -> bytes:
