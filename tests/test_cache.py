@@ -219,3 +219,23 @@ def test_files_modified_just_now_are_not_trusted(loop_project: Path, monkeypatch
     _tree(loop_project)
     assert calls == [1]
     assert parsed == ["test_ticket.py"]
+
+
+def test_after_editing_one_test_module_only_that_module_is_read_again(loop_project: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = _tree(loop_project)
+    from loopbound import project
+
+    read: list[str] = []
+    real = project.read_module_file
+
+    def counting(path: Path, is_test: bool) -> Any:
+        read.append(path.name)
+        return real(path, is_test)
+
+    monkeypatch.setattr(project, "read_module_file", counting)
+    test_module = loop_project / "test_ticket.py"
+    test_module.write_text(test_module.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    warm = _tree(loop_project)
+    assert read == ["test_ticket.py"]
+    assert _codes(warm) == _codes(cold)

@@ -25,11 +25,16 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loopbound import __version__, warm
 from loopbound.config import Settings
+from loopbound.discovery import display_path
 from loopbound.engine import CheckResult, FileResult
 from loopbound.stamps import Stamp, is_settled, stamp
+
+if TYPE_CHECKING:
+    from loopbound.project import Module
 
 CACHE_DIR_NAME = ".loopbound_cache"
 CACHEDIR_TAG = (
@@ -146,6 +151,44 @@ class ProjectCache:
         if result.errors or not all(is_settled(recorded, started) for _, recorded in stamps):
             return
         _write(self.path, ProjectEntry(question, stamps, result))
+
+
+class ModuleStore:
+    """The LB3 pass's facts per module (fixtures, tests, marks, the source for `# noqa`), kept between
+    runs: after one test module changes, the pass re-reads that module only.
+
+    An entry is reused while the file's stamp is unchanged; modules whose stamp is not settled are
+    read but not kept. Entries of modules this run did not read are dropped on save.
+    """
+
+    def __init__(self, directory: Path, settings: Settings, started: float) -> None:
+        self.path = directory / f"modules-{settings_fingerprint(settings)}.pickle"
+        self.started = started
+        loaded = _read(self.path)
+        self.entries: dict[tuple[str, bool], tuple[Stamp, Module | None]] = loaded if isinstance(loaded, dict) else {}
+        self.used: dict[tuple[str, bool], tuple[Stamp, Module | None]] = {}
+        self.dirty = False
+
+    def read(self, path: Path, is_test: bool) -> Module | None:
+        key = (str(path), is_test)
+        file_stamp = stamp(path)
+        cached = self.entries.get(key)
+        if cached is not None and cached[0] == file_stamp:
+            module = cached[1]
+            if module is not None:
+                module.display = display_path(path)  # shown relative to this run's directory
+        else:
+            from loopbound.project import read_module_file
+
+            module = read_module_file(path, is_test)
+            self.dirty = True
+        if is_settled(file_stamp, self.started):
+            self.used[key] = (file_stamp, module)
+        return module
+
+    def save(self) -> None:
+        if self.dirty or len(self.used) != len(self.entries):
+            _write(self.path, self.used)
 
 
 def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...]) -> None:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file, matches_any, relative_to_root
@@ -24,6 +25,9 @@ from loopbound.registry import Registry
 from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.rules.base import FileContext
 from loopbound.rules.checker import SYNTAX_ERROR, UNUSED_NOQA
+
+if TYPE_CHECKING:
+    from loopbound.project import ModuleReaderFunction
 
 
 class SourceError(Exception):
@@ -250,12 +254,14 @@ def check_files(paths: Iterable[Path], settings: Settings, selected: frozenset[s
 
 
 def check_project(python_files: Iterable[Path], config_files: Iterable[Path], settings: Settings,
-                  selected: frozenset[str], *, inputs: list[Path] | None = None) -> CheckResult:
+                  selected: frozenset[str], *, inputs: list[Path] | None = None,
+                  reader: ModuleReaderFunction | None = None) -> CheckResult:
     """The LB3 pass: rules that need the pytest config and conftest.py files, not one file at a time.
 
     Findings in Python files honour `# noqa` and per-file-ignores like the per-file pass; findings
     in config files honour per-file-ignores. A config file pytest would refuse is an error.
-    `inputs`, when given, receives every file the answer depends on (for the cache).
+    `inputs`, when given, receives every file the answer depends on (for the cache); `reader`
+    reads one module for the pass (the cache's keeps each module's facts between runs).
     """
     from loopbound.project import build
     from loopbound.rules import PROJECT_RULE_GROUPS
@@ -264,7 +270,7 @@ def check_project(python_files: Iterable[Path], config_files: Iterable[Path], se
     result = CheckResult()
     if not groups:
         return result
-    project = build(python_files, config_files, settings.project_root)
+    project = build(python_files, config_files, settings.project_root, reader)
     if inputs is not None:
         from loopbound.project import inputs as project_inputs
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopbound import warm
-from loopbound.cache import ProjectCache, ResultCache, file_key, project_question
+from loopbound.cache import ModuleStore, ProjectCache, ResultCache, file_key, project_question
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file
 from loopbound.engine import CheckResult, FileResult, check_path, check_project, per_file_selected
@@ -117,8 +117,10 @@ def _project_result(python_files: list[Path], config_files: list[Path], settings
     if cached is not None:
         return cached
     read: list[Path] = []
-    result = check_project(python_files, config_files, settings, selected, inputs=read)
+    modules = ModuleStore(cache_dir, settings, started)
+    result = check_project(python_files, config_files, settings, selected, inputs=read, reader=modules.read)
     cache.put(question, [*config_files, *read], result, started)
+    modules.save()
     return result
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ FIXTURE_SCOPE = "fixture-scope"  # asyncio_default_fixture_loop_scope: "use each
 _PYTEST_ASYNCIO_FIXTURE = "pytest_asyncio.fixture"
 _OTHER_ASYNC_PLUGINS = frozenset({"anyio", "trio"})
 DEFAULT_PYTHON_FILES = ("test_*.py", "*_test.py")
+ModuleReaderFunction = Callable[[Path, bool], "Module | None"]  # (path, is it a test module)
 
 
 def wider(scope: str, than: str) -> bool:
@@ -308,6 +309,7 @@ class Project:
     project_root: Path = field(default_factory=Path.cwd)
     read_errors: list[str] = field(default_factory=list)
     read_files: set[Path] = field(default_factory=set)  # every Python file read, kept or not: the cache's inputs
+    reader: ModuleReaderFunction = field(default=lambda path, is_test: read_module_file(path, is_test), repr=False)
 
     def config_for(self, path: Path) -> PytestConfig | None:
         return self.configs.get(path)
@@ -449,20 +451,23 @@ def parse(path: Path, prefilter: bool = False) -> Module | None:
     return Module(path, display_path(path), source, tree)
 
 
-def build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path) -> Project:
+def build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path,
+          reader: ModuleReaderFunction | None = None) -> Project:
     """The project view of the checked files: their configs, and every conftest.py above the test modules.
 
     The cyclic garbage collector is paused while the trees are built: they hold no cycles, and each
     collection would rescan every node kept so far (3.0 s to 2.5 s CPU on a 1,000-file corpus).
+    `reader` reads one module (path, is it a test module); the cache passes one that keeps them.
     """
     from loopbound.engine import paused_gc
 
     with paused_gc():
-        return _build(python_files, config_files, project_root)
+        return _build(python_files, config_files, project_root, reader or read_module_file)
 
 
-def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path) -> Project:
-    project = Project(project_root=project_root)
+def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path,
+           reader: ModuleReaderFunction) -> Project:
+    project = Project(project_root=project_root, reader=reader)
     for path in config_files:
         load_explicit_config(project, path)
     for path in python_files:
@@ -506,11 +511,17 @@ def _governed_by_broken_config(project: Project, path: Path) -> bool:
 def _module(project: Project, path: Path, is_test: bool) -> Module | None:
     if path not in project.modules:
         project.read_files.add(path)
-        module = parse(path, prefilter=is_test)
+        module = project.reader(path, is_test)
         if module is None:
             return None
-        project.modules[path] = _release_trees(ModuleReader(module, is_test).read())
+        project.modules[path] = module
     return project.modules[path]
+
+
+def read_module_file(path: Path, is_test: bool) -> Module | None:
+    """One module as the LB3 rules see it (its fixtures, tests and marks), or None when it holds none."""
+    module = parse(path, prefilter=is_test)
+    return None if module is None else _release_trees(ModuleReader(module, is_test).read())
 
 
 def _release_trees(module: Module) -> Module:
