@@ -10,8 +10,6 @@ from typing import NoReturn, TextIO
 import click
 
 from loopbound import __version__
-from loopbound.baseline import BaselineError, apply_baseline
-from loopbound.baseline import write_baseline as write_baseline_file
 from loopbound.cache import default_cache_dir
 from loopbound.config import ConfigError, Settings, load_settings
 from loopbound.discovery import DiscoveryError, discover, display_path, is_test_file
@@ -161,6 +159,9 @@ def _add_noqa(report: Report, failed: bool) -> int:
 
 
 def _write_baseline(path: Path, report: Report, failed: bool) -> int:
+    from loopbound.baseline import BaselineError
+    from loopbound.baseline import write_baseline as write_baseline_file
+
     try:
         count = write_baseline_file(path, report.findings, report.source_lines)
     except BaselineError as error:
@@ -170,6 +171,8 @@ def _write_baseline(path: Path, report: Report, failed: bool) -> int:
 
 
 def _apply_baseline(path: Path, report: Report, quiet: bool) -> None:
+    from loopbound.baseline import BaselineError, apply_baseline  # json and hashlib: only for baselines
+
     try:
         filtered = apply_baseline(path, report.findings, report.source_lines)
     except BaselineError as error:
