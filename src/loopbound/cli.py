@@ -101,8 +101,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
                             progress=with_progress,
                             cache_dir=None if no_cache else cache_dir or default_cache_dir(settings))
         result.errors[:0] = found.errors
-        if not quiet:
-            result.warnings[:0] = [f"note: {note}" for note in found.notes]
+        for note in [] if quiet else found.notes:
+            click.echo(f"loopbound: note: {note}", err=True)
         sources = {}
         checked = [display_path(path) for path in found.python_files]
     fixing = None
@@ -118,7 +118,7 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     for problem in result.errors:
         click.echo(f"loopbound: error: {problem}", err=True)
     for warning in result.warnings:
-        click.echo(f"loopbound: {warning if warning.startswith('note: ') else 'warning: ' + warning}", err=True)
+        click.echo(f"loopbound: warning: {warning}", err=True)
     report = Report(apply_latent_policy(result.findings, settings.latent), result.files_checked, sources,
                     checked_paths=checked)
     if add_noqa:
