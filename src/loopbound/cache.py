@@ -68,7 +68,13 @@ def settings_fingerprint(settings: Settings) -> str:
 
 def file_key(file_stamp: Stamp, shown: str, selected: frozenset[str], is_test: bool) -> str:
     """What is particular to one file: its stamp, the path findings carry, its codes, its test status."""
-    return f"{shown}\0{file_stamp}\0{','.join(sorted(selected))}\0{int(is_test)}"
+    return f"{shown}\0{file_stamp}\0{_codes(selected)}\0{int(is_test)}"
+
+
+@lru_cache(maxsize=64)
+def _codes(selected: frozenset[str]) -> str:
+    """Most files share one selection: sorting and joining it once, not per file."""
+    return ",".join(sorted(selected))
 
 
 @dataclass
