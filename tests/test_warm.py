@@ -34,12 +34,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], arguments: list[str],
           replay_only: bool = False) -> tuple[int, str, str]:
     monkeypatch.setattr("sys.argv", ["loopbound", *arguments])
-    if replay_only:
-        def refuse(*args: object, **kwargs: object) -> None:
-            raise AssertionError("the command line ran instead of the replay")
 
-        monkeypatch.setattr("loopbound.cli.cli", refuse)
-    with pytest.raises(SystemExit) as exit:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the command line ran instead of the replay")
+
+    with monkeypatch.context() as patches, pytest.raises(SystemExit) as exit:
+        if replay_only:
+            patches.setattr("loopbound.cli.cli", refuse)
         warm.main()
     out, err = capsys.readouterr()
     code = exit.value.code
@@ -117,3 +118,14 @@ def test_the_key_ignores_variables_that_change_nothing(monkeypatch: pytest.Monke
     assert warm.run_key(COMMAND) == key
     monkeypatch.setenv("NO_COLOR", "1")
     assert warm.run_key(COMMAND) != key
+
+
+def test_changes_in_folders_above_the_project_do_not_matter(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """/tmp or a home folder changes all the time: only the config files that could appear there count."""
+    _full(monkeypatch, capsys)
+    first = _full(monkeypatch, capsys)
+    (project.parent / "unrelated.txt").write_text("x", encoding="utf-8")
+    assert _main(monkeypatch, capsys, COMMAND, replay_only=True) == first
+    (project.parent / "loopbound.toml").write_text("", encoding="utf-8")
+    assert _full(monkeypatch, capsys) == first, "a config above the project is another run (same findings here)"

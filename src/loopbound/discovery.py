@@ -166,7 +166,8 @@ def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
     recording = warm.recording()
     for folder in real_path(root).parents:
         if recording is not None:
-            recording.note([folder, folder / ".gitignore"])
+            recording.note([folder / ".gitignore"])
+            recording.note_presence(folder / ".git")
         spec = _read_gitignore(folder)
         if spec:
             specs.insert(0, (folder, spec))

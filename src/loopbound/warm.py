@@ -4,15 +4,16 @@ A `loopbound check` that only reports (no --fix, --diff, --add-noqa, --write-bas
 --output-file, --no-cache, nor source read from stdin) records its output, its exit status and the
 stamp (stamps.py) of every path that decided them: each file it checked or read, each folder it
 walked (a folder's stamp moves when an entry is added, removed or renamed, so a new file, a new
-.gitignore or a new pytest config in a walked folder is seen), the folders and config files above
-the project it searched, the files named on the command line, loopbound's own modules and the
-folders of `sys.path` (installing or removing a distribution changes them).
+.gitignore or a new pytest config in a walked folder is seen), the config, conftest.py and
+.gitignore files that could exist above the project (the files, not those folders, which change
+all the time), the files named on the command line, loopbound's own modules and the folders of
+`sys.path` (installing or removing a distribution changes them).
 
 The next run with the same arguments, working directory, environment (the variables that can
-change a report), terminal and interpreter
-stats those paths, and when every stamp is unchanged it writes the recorded output and exits with
-the recorded status, having imported nothing but this module. Any difference, or any doubt (a path
-changed in the seconds before the recorded run, an error, a progress bar) means a full run.
+change a report), terminal and interpreter stats those paths, and when every stamp is unchanged it
+writes the recorded output and exits with the recorded status, having imported nothing but this
+module. Any difference, or any doubt (a path changed in the seconds before the recorded run, an
+error, a progress bar) means a full run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only wha
     from collections.abc import Iterable
     from typing import Any, TextIO
 
-FORMAT = 1
+FORMAT = 2
 SNAPSHOT_PREFIX = "warm-"
 KEPT_SNAPSHOTS = 8
 # Options after which a run has effects besides its report, or reads what no stamp covers.
@@ -128,7 +129,8 @@ def _find(key: str, arguments: list[str]) -> dict[str, Any] | None:
 
 
 def _still_valid(snapshot: dict[str, Any]) -> bool:
-    return all(stamp(path) == recorded for path, recorded in zip(snapshot["paths"], snapshot["stamps"]))
+    return (all(os.path.exists(path) == present for path, present in snapshot["presence"])
+            and all(stamp(path) == recorded for path, recorded in zip(snapshot["paths"], snapshot["stamps"])))
 
 
 def _replay(snapshot: dict[str, Any]) -> None:
@@ -165,6 +167,7 @@ class Recording:
         self.started = now()
         self.output: list[tuple[int, str]] = []
         self.inputs: dict[str, Stamp] = {}
+        self.presence: dict[str, bool] = {}
         self.cache_dir: str | None = None
         self.unrepeatable = False
         self.streams = (sys.stdout, sys.stderr)
@@ -178,6 +181,10 @@ class Recording:
     def note_stamped(self, path: str, path_stamp: Stamp) -> None:
         self.inputs.setdefault(path, path_stamp)
 
+    def note_presence(self, path: str | os.PathLike[str]) -> None:
+        """A path whose existence matters but whose stamp moves all the time (a `.git` folder)."""
+        self.presence.setdefault(os.path.abspath(path), os.path.exists(path))
+
     def save(self, status: int) -> None:
         if self.unrepeatable or self.cache_dir is None or status not in (0, 1):
             return
@@ -189,7 +196,7 @@ class Recording:
         inputs = {os.path.abspath(path): recorded for path, recorded in self.inputs.items()}
         paths = [path for path, recorded in inputs.items() if recorded is not None or os.path.dirname(path) not in inputs]
         snapshot = {"format": FORMAT, "key": self.key, "paths": paths, "stamps": [inputs[path] for path in paths],
-                    "output": self.output, "status": status}
+                    "presence": list(self.presence.items()), "output": self.output, "status": status}
         _write_snapshot(self.cache_dir, _file_name(self.key), snapshot)
 
     def _note_surroundings(self) -> None:
@@ -201,7 +208,8 @@ class Recording:
         for start in starts:
             folder = start if os.path.isdir(start) else os.path.dirname(start)
             while True:
-                self.note([folder, *(os.path.join(folder, name) for name in CONFIG_FILES)])
+                # Files, not the folders above: /tmp or a home folder changes all the time.
+                self.note(os.path.join(folder, name) for name in (*CONFIG_FILES, "conftest.py"))
                 parent = os.path.dirname(folder)
                 if parent == folder:
                     break
