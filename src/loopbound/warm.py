@@ -34,6 +34,7 @@ KEPT_SNAPSHOTS = 8
 # Options after which a run has effects besides its report, or reads what no stamp covers.
 _NOT_REPLAYED = frozenset({"-", "--fix", "--diff", "--add-noqa", "--write-baseline", "--output-file", "--no-cache",
                            "--stdin-filename", "--help", "-h", "--version"})
+_FIXING = frozenset({"--fix", "--diff", "--add-noqa"})
 # The environment variables that can change a report: colour and terminal settings (rich, click),
 # click's shell completion, loopbound's and Python's own, the locale. Others (hyperfine sets a random
 # one on every run, shells change OLDPWD) would make no two runs alike.
@@ -51,10 +52,11 @@ def main() -> None:
     """`loopbound ...`: a recorded run replayed when it is still valid, else the click command line."""
     import gc
 
-    # The run builds syntax trees and short-lived findings, and keeps them until it exits: the cyclic
-    # collector would only rescan them (a tenth of a cold run).
-    gc.disable()
     arguments = sys.argv[1:]
+    if not _FIXING.intersection(arguments):
+        # A check builds syntax trees and findings and keeps them until it exits: the cyclic collector
+        # would only rescan them (a tenth of a cold run). Fixing runs libcst pass after pass and keeps it.
+        gc.disable()
     key = run_key(arguments) if replayable(arguments) else None
     if key is not None:
         snapshot = _find(key, arguments)
