@@ -202,6 +202,35 @@ def test_a_new_config_in_a_searched_folder_reruns_the_project_pass(loop_project:
     assert ("pytest.ini", 1, "LB306") not in _codes(warm)
 
 
+def test_an_unrelated_new_file_in_a_searched_folder_keeps_the_project_pass(loop_project: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A searched folder's stamp moves with any new entry; only a config, conftest.py or .git counts."""
+    cold = _tree(loop_project)
+    calls = _count_project_passes(monkeypatch)
+    (loop_project / "notes.txt").write_text("unrelated\n", encoding="utf-8")
+    assert _codes(_tree(loop_project)) == _codes(cold)
+    assert calls == []
+    (loop_project / "setup.cfg").write_text("[metadata]\nname = suite\n", encoding="utf-8")
+    _tree(loop_project)
+    assert calls == [1]
+
+
+def test_an_edit_that_makes_a_present_file_a_config_reruns_the_project_pass(loop_project: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Searched folders are watched by their stamps; a file edited in place leaves its folder's alone,
+    so the config-named files present in them are inputs of their own."""
+    (loop_project / "pytest.ini").unlink()
+    pyproject = loop_project / "pyproject.toml"
+    pyproject.write_text("[project]\nname = 'suite'\n", encoding="utf-8")
+    _tree(loop_project)
+    calls = _count_project_passes(monkeypatch)
+    with pyproject.open("a", encoding="utf-8") as stream:
+        stream.write("[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = 'session'\n")
+    warm = _tree(loop_project)
+    assert calls == [1]
+    assert ("pyproject.toml", 4, "LB301") in _codes(warm)
+
+
 def test_files_modified_just_now_are_not_trusted(loop_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An edit within the same clock tick could keep its stamp: such files are checked every run."""
     just_before_the_run = time.time() + LATER - 1

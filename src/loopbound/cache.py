@@ -8,9 +8,9 @@ modules, so an editable install that changed code never serves stale results). A
 the last seconds before the run is not stored: a second edit within the same clock tick could
 keep its stamp.
 
-The LB3 project pass is cached whole: its findings are reused while every file it read (and every
-place a pytest config could appear) keeps its stamp, and the set of checked files is the
-same.
+The LB3 project pass is cached whole: its findings are reused while every file it read (the
+config files present in the folders it searched included) keeps its stamp, each searched folder
+holds the same config, conftest.py and .git names, and the set of checked files is the same.
 
 The cache lives in `.loopbound_cache/` under the project root, marked with a CACHEDIR.TAG and a
 `.gitignore` of `*` like ruff's, and holds two pickles per settings fingerprint.
@@ -30,6 +30,7 @@ from loopbound import __version__, warm
 from loopbound.config import Settings
 from loopbound.discovery import display_path
 from loopbound.engine import CheckResult, FileResult
+from loopbound.pytest_config import CONFIG_NAMES
 from loopbound.stamps import Stamp, is_settled, stamp
 
 if TYPE_CHECKING:
@@ -119,13 +120,29 @@ class ResultCache:
         _write(self.path, kept)
 
 
+# The names whose appearance or removal in a searched folder can change the LB3 pass's answer.
+WATCHED_NAMES = (*CONFIG_NAMES, "conftest.py", ".git")
+FolderInput = tuple[str, Stamp, tuple[str, ...]]  # a searched folder, its stamp, the watched names in it
+
+
 @dataclass(frozen=True)
 class ProjectEntry:
     """The LB3 pass's result and what it depended on."""
 
     question: str  # the checked and config files, the codes, the settings that shape findings, the cwd
-    inputs: tuple[tuple[str, Stamp], ...]
+    inputs: tuple[tuple[str, Stamp], ...]  # files: their contents count
+    folders: tuple[FolderInput, ...]  # folders: only which watched names they hold counts
     result: CheckResult
+
+
+def _watched_in(folder: str) -> tuple[str, ...]:
+    return tuple(name for name in WATCHED_NAMES if os.path.exists(os.path.join(folder, name)))
+
+
+def _folder_unchanged(folder: str, recorded: Stamp, present: tuple[str, ...]) -> bool:
+    """A folder whose stamp moved (a file added anywhere in the project root) still counts as unchanged
+    while it holds the same watched names: a stat per folder, not one per name a config could have."""
+    return stamp(folder) == recorded or _watched_in(folder) == present
 
 
 def project_question(python_files: list[Path], config_files: list[Path], settings: Settings,
@@ -147,15 +164,22 @@ class ProjectCache:
             return None
         if any(stamp(path) != recorded for path, recorded in entry.inputs):
             return None
-        _note_for_replay(entry.inputs)
+        if not all(_folder_unchanged(*folder) for folder in entry.folders):
+            return None
+        _note_for_replay(entry.inputs, entry.folders)
         return entry.result
 
-    def put(self, question: str, inputs: list[Path], result: CheckResult, started: float) -> None:
-        stamps = tuple((str(path), stamp(path)) for path in inputs)
-        _note_for_replay(stamps)
+    def put(self, question: str, inputs: list[Path], folders: list[Path], result: CheckResult,
+            started: float) -> None:
+        _prepare(self.path.parent)  # before the stamps: creating the cache folder changes the project's
+        searched = tuple((folder, stamp(folder), _watched_in(folder)) for folder in map(str, folders))
+        present = [os.path.join(folder, name) for folder, _, names in searched for name in names
+                   if name in CONFIG_NAMES]
+        stamps = tuple((path, stamp(path)) for path in sorted({*map(str, inputs), *present}))
+        _note_for_replay(stamps, searched)
         if result.errors or not all(is_settled(recorded, started) for _, recorded in stamps):
             return
-        _write(self.path, ProjectEntry(question, stamps, result))
+        _write(self.path, ProjectEntry(question, stamps, searched, result))
 
 
 class ModuleStore:
@@ -196,12 +220,17 @@ class ModuleStore:
             _write(self.path, self.used)
 
 
-def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...]) -> None:
-    """The LB3 pass's inputs are the warm replay's inputs too."""
+def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...], folders: tuple[FolderInput, ...]) -> None:
+    """The LB3 pass's inputs are the warm replay's inputs too; for a searched folder, the watched names
+    it does not hold (the replay drops those of folders it watches itself)."""
     recording = warm.recording()
     if recording is not None:
         for path, recorded in stamps:
             recording.note_stamped(path, recorded)
+        for folder, _, present in folders:
+            for name in WATCHED_NAMES:
+                if name not in present:
+                    recording.note_stamped(os.path.join(folder, name), None)
 
 
 def _read(path: Path) -> object | None:

@@ -255,12 +255,13 @@ def check_files(paths: Iterable[Path], settings: Settings, selected: frozenset[s
 
 def check_project(python_files: Iterable[Path], config_files: Iterable[Path], settings: Settings,
                   selected: frozenset[str], *, inputs: list[Path] | None = None,
-                  reader: ModuleReaderFunction | None = None) -> CheckResult:
+                  folders: list[Path] | None = None, reader: ModuleReaderFunction | None = None) -> CheckResult:
     """The LB3 pass: rules that need the pytest config and conftest.py files, not one file at a time.
 
     Findings in Python files honour `# noqa` and per-file-ignores like the per-file pass; findings
     in config files honour per-file-ignores. A config file pytest would refuse is an error.
-    `inputs`, when given, receives every file the answer depends on (for the cache); `reader`
+    `inputs` and `folders`, when given, receive every file the answer depends on and every folder
+    searched for a config (for the cache); `reader`
     reads one module for the pass (the cache's keeps each module's facts between runs).
     """
     from loopbound.project import build
@@ -275,6 +276,10 @@ def check_project(python_files: Iterable[Path], config_files: Iterable[Path], se
         from loopbound.project import inputs as project_inputs
 
         inputs.extend(project_inputs(project))
+    if folders is not None:
+        from loopbound.project import searched_folders
+
+        folders.extend(searched_folders(project))
     result.errors.extend(str(error) for error in project.config_errors.values())
     result.warnings.extend(f"{error}; it governs none of the checked files"
                            for path, error in project.config_warnings.items() if path not in project.config_errors)

@@ -117,9 +117,11 @@ def _project_result(python_files: list[Path], config_files: list[Path], settings
     if cached is not None:
         return cached
     read: list[Path] = []
+    folders: list[Path] = []
     modules = ModuleStore(cache_dir, settings, started)
-    result = check_project(python_files, config_files, settings, selected, inputs=read, reader=modules.read)
-    cache.put(question, [*config_files, *read], result, started)
+    result = check_project(python_files, config_files, settings, selected, inputs=read, folders=folders,
+                           reader=modules.read)
+    cache.put(question, [*config_files, *read], folders, result, started)
     modules.save()
     return result
 

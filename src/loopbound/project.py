@@ -470,9 +470,15 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
     project = Project(project_root=project_root, reader=reader)
     for path in config_files:
         load_explicit_config(project, path)
+    # What a folder decides for all its files, found once per folder rather than once per file.
+    folder_configs: dict[Path, PytestConfig | None] = {}
+    folder_conftests: dict[Path, list[Path]] = {}
     for path in python_files:
         resolved = real_path(path)
-        config = locate_config(project, resolved)
+        folder = resolved.parent
+        if folder not in folder_configs:
+            folder_configs[folder] = locate_config(project, resolved)
+        config = folder_configs[folder]
         if _governed_by_broken_config(project, resolved):
             continue
         is_test = is_test_module(resolved, config)
@@ -484,7 +490,9 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
         project.checked.append(resolved)
         project.configs[resolved] = config
         chain = []
-        for conftest_path in conftest_paths(resolved, config, project_root):
+        if folder not in folder_conftests:
+            folder_conftests[folder] = conftest_paths(resolved, config, project_root)
+        for conftest_path in folder_conftests[folder]:
             conftest = _module(project, conftest_path, False)
             if conftest is not None:
                 project.configs.setdefault(conftest_path, config)
@@ -494,13 +502,14 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
 
 
 def inputs(project: Project) -> list[Path]:
-    """Every file whose contents or existence decide this project's findings.
+    """The Python files whose contents decide this project's findings."""
+    return sorted(project.read_files)
 
-    The Python files it read, and in each folder it searched for a pytest config, every name a
-    config could have, present or not: a config created later in any of them changes the answer.
-    """
-    candidates = {folder / name for folder in project.config_cache for name in CONFIG_NAMES}
-    return sorted(project.read_files | candidates)
+
+def searched_folders(project: Project) -> list[Path]:
+    """The folders searched for a pytest config (and conftest.py files, a subset): a config created
+    later in any of them changes the answer."""
+    return sorted(project.config_cache)
 
 
 def _governed_by_broken_config(project: Project, path: Path) -> bool:
