@@ -129,3 +129,79 @@ def test_changes_in_folders_above_the_project_do_not_matter(project: Path, monke
     assert _main(monkeypatch, capsys, COMMAND, replay_only=True) == first
     (project.parent / "loopbound.toml").write_text("", encoding="utf-8")
     assert _full(monkeypatch, capsys) == first, "a config above the project is another run (same findings here)"
+
+
+def _fresh(project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+           arguments: list[str] = COMMAND) -> tuple[int, str, str]:
+    """What a run without any cache or snapshot prints."""
+    shutil.rmtree(project / ".loopbound_cache")
+    return _full(monkeypatch, capsys, arguments)
+
+
+def _refuse_walks_and_count_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from loopbound import discovery
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the tree was walked again")
+
+    checked: list[str] = []
+    real = parallel.check_path
+
+    def counting(path: Path, *args: object, **kwargs: object) -> object:
+        checked.append(path.name)
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(discovery, "_discover", refuse)
+    monkeypatch.setattr(parallel, "check_path", counting)
+    return checked
+
+
+def test_after_one_file_changed_only_that_file_is_checked(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)
+    _full(monkeypatch, capsys)
+    target = project / "rules" / "LB101.py"
+    target.write_text(target.read_text(encoding="utf-8") + "\nimport httpx\nlate = httpx.AsyncClient()\n",
+                      encoding="utf-8")
+    with monkeypatch.context() as patches:
+        checked = _refuse_walks_and_count_checks(patches)  # type: ignore[arg-type]
+        in_part = _full(monkeypatch, capsys)
+    assert checked == ["LB101.py"]
+    row = len(target.read_text(encoding="utf-8").splitlines())
+    assert f"rules/LB101.py:{row}:" in in_part[1]
+    assert _main(monkeypatch, capsys, COMMAND, replay_only=True) == in_part  # recorded with the new stamp
+    assert _fresh(project, monkeypatch, capsys) == in_part
+
+
+def test_an_edited_test_module_reruns_the_project_pass_without_a_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "suite"
+    shutil.copytree(FIXTURES / "projects" / "session_fixture_no_loop_config", root)
+    monkeypatch.chdir(root)
+    for module in (warm, parallel):
+        real = module.now
+        monkeypatch.setattr(module, "now", lambda real=real: real() + LATER)
+    _full(monkeypatch, capsys)
+    before = _full(monkeypatch, capsys)
+    assert "conftest.py:7:" in before[1] and "LB302" in before[1]
+    test_module = root / "test_ticket.py"
+    test_module.write_text(test_module.read_text(encoding="utf-8").replace(
+        "@pytest.mark.asyncio\n", '@pytest.mark.asyncio(loop_scope="session")\n'), encoding="utf-8")
+    with monkeypatch.context() as patches:
+        checked = _refuse_walks_and_count_checks(patches)  # type: ignore[arg-type]
+        in_part = _full(monkeypatch, capsys)
+    gc.enable()
+    assert checked == ["test_ticket.py"]
+    assert "LB302" not in in_part[1]
+    assert _fresh(root, monkeypatch, capsys) == in_part
+
+
+def test_a_changed_config_is_a_full_run(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)
+    _full(monkeypatch, capsys)
+    (project / "loopbound.toml").write_text('ignore = ["LB101"]\n', encoding="utf-8")
+    with monkeypatch.context() as patches:
+        _refuse_walks_and_count_checks(patches)  # type: ignore[arg-type]
+        with pytest.raises(AssertionError, match="walked again"):
+            _full(monkeypatch, capsys)

@@ -227,6 +227,7 @@ def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...], folders: tuple[Folde
     if recording is not None:
         for path, recorded in stamps:
             recording.note_stamped(path, recorded)
+        recording.project_inputs.update(path for path, _ in stamps)
         for folder, _, present in folders:
             for name in WATCHED_NAMES:
                 if name not in present:

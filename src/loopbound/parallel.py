@@ -50,15 +50,37 @@ def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], setti
                selected: frozenset[str], *, cache_dir: Path | None = None, jobs: int | None = None,
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter) -> CheckResult:
     """Every finding of the per-file rules and of the LB3 pass, sorted; per-file errors first."""
-    started = now()
-    pending = _Pending(python_files, settings, selected, cache_dir, started)
-    parsed = _check_all(pending.jobs, settings, jobs)  # workers start now
-    project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, started)
-    result = pending.finish(parsed, progress)
+    partial = warm.partial()
+    if partial is not None:
+        results, project = _replay_in_part(partial, settings)
+        result = CheckResult.of_files(file_result for *_, file_result in results)
+        if partial.reruns_project:
+            project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, now())
+    else:
+        started = now()
+        pending = _Pending(python_files, settings, selected, cache_dir, started)
+        parsed = _check_all(pending.jobs, settings, jobs)  # workers start now
+        project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, started)
+        result = pending.finish(parsed, progress)
+        results = [(*job, file_result) for job, file_result in zip(pending.kept, pending.results)
+                   if file_result is not None]
+    recording = warm.recording()
+    if recording is not None:
+        recording.keep(results, project)
     result.findings = sorted([*result.findings, *project.findings], key=lambda finding: finding.sort_key)
     result.errors.extend(project.errors)
     result.warnings.extend(project.warnings)
     return result
+
+
+def _replay_in_part(partial: warm.Partial, settings: Settings
+                    ) -> tuple[list[tuple[str, str, frozenset[str], bool, FileResult]], CheckResult]:
+    """The recorded results, the changed files' checked again (they are per-file results only)."""
+    _, recorded, project = partial.state()
+    results = [(path, shown, selected, is_test,
+                check_path(Path(path), shown, settings, selected, is_test) if partial.is_changed(path) else file_result)
+               for path, shown, selected, is_test, file_result in recorded]
+    return results, project
 
 
 def run_checks(paths: Sequence[Path], settings: Settings, selected: frozenset[str], *,
@@ -78,6 +100,7 @@ class _Pending:
         self.started = started
         self.results: list[FileResult | None] = []
         self.jobs: list[Job] = []
+        self.kept: list[tuple[str, str, frozenset[str], bool]] = []  # each file's job, for a partial replay
         recording = warm.recording()
         if recording is not None and cache_dir is not None:
             recording.cache_dir = str(cache_dir)
@@ -85,6 +108,8 @@ class _Pending:
             shown = display_path(path)
             file_selected = per_file_selected(path, settings, selected)
             is_test = is_test_file(path, settings)
+            if recording is not None:
+                self.kept.append((str(path), shown, file_selected, is_test))
             file_stamp = stamp(path)
             if recording is not None:
                 recording.note_stamped(str(path), file_stamp)

@@ -13,7 +13,9 @@ The next run with the same arguments, working directory, environment (the variab
 change a report), terminal and interpreter stats those paths, and when every stamp is unchanged it
 writes the recorded output and exits with the recorded status, having imported nothing but this
 module. Any difference, or any doubt (a path changed in the seconds before the recorded run, an
-error, a progress bar) means a full run.
+error, a progress bar) means a full run, except one: when only the contents of a few checked
+Python files moved (see Partial), the run reuses the recorded discovery and the other files'
+results, checks those files again, reruns the LB3 pass if it read one of them, and reports.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 from loopbound.stamps import Stamp, is_settled, stamp
 
 if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only what it uses
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
     from typing import Any, TextIO
 
-FORMAT = 2
+FORMAT = 3
 SNAPSHOT_PREFIX = "warm-"
 KEPT_SNAPSHOTS = 8
 # Options after which a run has effects besides its report, or reads what no stamp covers.
@@ -60,9 +62,10 @@ def main() -> None:
     key = run_key(arguments) if replayable(arguments) else None
     if key is not None:
         snapshot = _find(key, arguments)
-        if snapshot is not None and _still_valid(snapshot):
+        changed = _changes(snapshot) if snapshot is not None else None
+        if snapshot is not None and changed == {}:
             _replay(snapshot)
-        _start_recording(key)
+        _start_recording(key, Partial.of(snapshot, changed) if snapshot is not None and changed else None)
     from loopbound.cli import cli
 
     try:
@@ -130,9 +133,51 @@ def _find(key: str, arguments: list[str]) -> dict[str, Any] | None:
     return None
 
 
-def _still_valid(snapshot: dict[str, Any]) -> bool:
-    return (all(os.path.exists(path) == present for path, present in snapshot["presence"])
-            and all(stamp(path) == recorded for path, recorded in zip(snapshot["paths"], snapshot["stamps"])))
+def _changes(snapshot: dict[str, Any]) -> dict[str, Stamp] | None:
+    """The recorded paths whose stamps moved, with their new stamps; None when a watched path
+    appeared or went (a `.git` folder)."""
+    if not all(os.path.exists(path) == present for path, present in snapshot["presence"]):
+        return None
+    changed: dict[str, Stamp] = {}
+    for path, recorded in zip(snapshot["paths"], snapshot["stamps"]):
+        current = stamp(path)
+        if current != recorded:
+            changed[path] = current
+    return changed
+
+
+class Partial:
+    """A recorded run of which only the contents of a few checked files changed (no folder, config nor
+    loopbound module moved): discovery and the findings of the other files are the recorded ones, the
+    changed files are checked again, and the LB3 pass reruns (from its per-module cache) only when it
+    read one of them."""
+
+    LIMIT = 16  # more changed files than this: the full run, with its cache and workers
+
+    def __init__(self, snapshot: dict[str, Any], changed: dict[str, Stamp]) -> None:
+        self.snapshot = snapshot
+        self.changed = changed
+        self.reruns_project = not set(changed).isdisjoint(snapshot["project_inputs"])
+        self._state: tuple[Any, list[tuple[str, str, frozenset[str], bool, Any]], Any] | None = None
+
+    @classmethod
+    def of(cls, snapshot: dict[str, Any], changed: dict[str, Stamp] | None) -> Partial | None:
+        if not changed or len(changed) > cls.LIMIT or snapshot.get("state") is None:
+            return None
+        if None in changed.values() or not set(changed) <= set(snapshot["replaceable"]):
+            return None
+        return cls(snapshot, changed)
+
+    def state(self) -> tuple[Any, list[tuple[str, str, frozenset[str], bool, Any]], Any]:
+        """((the discovery, the real paths it knew), each checked file's job and result, the LB3 result)."""
+        if self._state is None:
+            import pickle
+
+            self._state = pickle.loads(self.snapshot["state"])
+        return self._state
+
+    def is_changed(self, path: str) -> bool:
+        return os.path.abspath(path) in self.changed
 
 
 def _replay(snapshot: dict[str, Any]) -> None:
@@ -173,6 +218,11 @@ class Recording:
         self.cache_dir: str | None = None
         self.unrepeatable = False
         self.streams = (sys.stdout, sys.stderr)
+        self.partial: Partial | None = None  # set when this run re-checks only the changed files
+        self.discovered: object = None  # what the next run replays in part: discovery, results, LB3
+        self.results: list[tuple[str, str, frozenset[str], bool, object]] = []
+        self.project: object = None
+        self.project_inputs: set[str] = set()  # the files the LB3 pass read: a change reruns it
 
     def note(self, paths: Iterable[str | os.PathLike[str]]) -> None:
         for path in paths:
@@ -187,7 +237,15 @@ class Recording:
         """A path whose existence matters but whose stamp moves all the time (a `.git` folder)."""
         self.presence.setdefault(os.path.abspath(path), os.path.exists(path))
 
+    def keep(self, results: Sequence[tuple[str, str, frozenset[str], bool, object]], project: object) -> None:
+        """Each checked file's job (path, shown path, codes, test or not) and result, and the LB3 result."""
+        self.results = list(results)
+        self.project = project
+
     def save(self, status: int) -> None:
+        if self.partial is not None:
+            self._save_partial(status)
+            return
         if self.unrepeatable or self.cache_dir is None or status not in (0, 1):
             return
         self._note_surroundings()
@@ -198,8 +256,36 @@ class Recording:
         inputs = {os.path.abspath(path): recorded for path, recorded in self.inputs.items()}
         paths = [path for path, recorded in inputs.items() if recorded is not None or os.path.dirname(path) not in inputs]
         snapshot = {"format": FORMAT, "key": self.key, "paths": paths, "stamps": [inputs[path] for path in paths],
-                    "presence": list(self.presence.items()), "output": self.output, "status": status}
+                    "presence": list(self.presence.items()), "output": self.output, "status": status,
+                    "cache_dir": self.cache_dir, **self._state()}
         _write_snapshot(self.cache_dir, _file_name(self.key), snapshot)
+
+    def _state(self, replaceable: list[str] | None = None, project_inputs: list[str] | None = None) -> dict[str, Any]:
+        """What a later run needs to check only the files that changed: which files those may be (the
+        checked ones), and which of them the LB3 pass read."""
+        if self.discovered is None or not self.results:
+            return {"state": None, "replaceable": [], "project_inputs": []}
+        import pickle
+
+        if replaceable is None:
+            replaceable = [os.path.abspath(result[0]) for result in self.results]
+            project_inputs = sorted({os.path.abspath(path) for path in self.project_inputs})
+        state = pickle.dumps((self.discovered, self.results, self.project), protocol=pickle.HIGHEST_PROTOCOL)
+        return {"state": state, "replaceable": replaceable, "project_inputs": project_inputs}
+
+    def _save_partial(self, status: int) -> None:
+        """The recorded snapshot with the changed files' new stamps, this run's output and results."""
+        partial = self.partial
+        assert partial is not None
+        if self.unrepeatable or status not in (0, 1) or partial.snapshot.get("cache_dir") is None:
+            return
+        if not all(is_settled(recorded, self.started) for recorded in partial.changed.values()):
+            return
+        base = partial.snapshot
+        stamps = [partial.changed.get(path, recorded) for path, recorded in zip(base["paths"], base["stamps"])]
+        snapshot = {**base, "stamps": stamps, "output": self.output, "status": status,
+                    **self._state(base["replaceable"], base["project_inputs"])}
+        _write_snapshot(base["cache_dir"], _file_name(self.key), snapshot)
 
     def _note_surroundings(self) -> None:
         """The paths every run depends on besides its files: configs above, the command line, the tool."""
@@ -245,8 +331,9 @@ def _write_snapshot(directory: str, name: str, snapshot: dict[str, Any]) -> None
 _recording: list[Recording] = []
 
 
-def _start_recording(key: str) -> None:
+def _start_recording(key: str, partial: Partial | None = None) -> None:
     recording = Recording(key)
+    recording.partial = partial
     _recording.append(recording)
     sys.stdout = _Tee(sys.stdout, 0, recording.output)
     sys.stderr = _Tee(sys.stderr, 1, recording.output)
@@ -263,3 +350,8 @@ def _finish_recording(status: object) -> None:
 def recording() -> Recording | None:
     """The run being recorded, if any: the parts of a run that read inputs note them here."""
     return _recording[-1] if _recording else None
+
+
+def partial() -> Partial | None:
+    """The recorded run this one replays in part, if any (discovery and the checker consult it)."""
+    return _recording[-1].partial if _recording else None
