@@ -170,6 +170,12 @@ def test_after_one_file_changed_only_that_file_is_checked(project: Path, monkeyp
     row = len(target.read_text(encoding="utf-8").splitlines())
     assert f"rules/LB101.py:{row}:" in in_part[1]
     assert _main(monkeypatch, capsys, COMMAND, replay_only=True) == in_part  # recorded with the new stamp
+    target.write_text(target.read_text(encoding="utf-8") + "\nagain = httpx.AsyncClient()\n", encoding="utf-8")
+    with monkeypatch.context() as patches:
+        checked = _refuse_walks_and_count_checks(patches)  # type: ignore[arg-type]
+        in_part = _full(monkeypatch, capsys)  # a run in part records what the next one needs too
+    assert checked == ["LB101.py"]
+    assert f"rules/LB101.py:{row + 2}:" in in_part[1]
     assert _fresh(project, monkeypatch, capsys) == in_part
 
 

@@ -106,14 +106,14 @@ def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.GitIgnoreSpec:
 def discover(paths: list[Path], settings: Settings) -> Discovered:
     partial = warm.partial()
     if partial is not None:  # nothing a walk reads has changed since the recorded run
-        replayed, known_real = partial.state()[0]
+        found, known_real = partial.state()[0]
         _KNOWN_REAL.update(known_real)
-        return replayed  # type: ignore[no-any-return]
-    found = _discover(paths, settings)
+    else:
+        found = _discover(paths, settings)
     recording = warm.recording()
     if recording is not None:
-        recording.discovered = (found, _KNOWN_REAL)
-    return found
+        recording.discovered = (found, _KNOWN_REAL)  # for the next run, should it run in part
+    return found  # type: ignore[no-any-return]
 
 
 def _discover(paths: list[Path], settings: Settings) -> Discovered:
