@@ -268,3 +268,27 @@ def test_after_editing_one_test_module_only_that_module_is_read_again(loop_proje
     warm = _tree(loop_project)
     assert read == ["test_ticket.py"]
     assert _codes(warm) == _codes(cold)
+
+
+def test_a_few_modules_read_again_do_not_rewrite_the_module_store(loop_project: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = _tree(loop_project)
+    store = next((loop_project / ".loopbound_cache").glob("modules-*.pickle"))
+    written = store.stat().st_mtime_ns
+    from loopbound import project
+
+    read: list[str] = []
+    real = project.read_module_file
+
+    def counting(path: Path, is_test: bool) -> Any:
+        read.append(path.name)
+        return real(path, is_test)
+
+    monkeypatch.setattr(project, "read_module_file", counting)
+    test_module = loop_project / "test_ticket.py"
+    test_module.write_text(test_module.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert _codes(_tree(loop_project)) == _codes(cold)
+    test_module.write_text(test_module.read_text(encoding="utf-8") + "\n# again\n", encoding="utf-8")
+    assert _codes(_tree(loop_project)) == _codes(cold)
+    assert read == ["test_ticket.py", "test_ticket.py"]
+    assert store.stat().st_mtime_ns == written

@@ -187,8 +187,12 @@ class ModuleStore:
     runs: after one test module changes, the pass re-reads that module only.
 
     An entry is reused while the file's stamp is unchanged; modules whose stamp is not settled are
-    read but not kept. Entries of modules this run did not read are dropped on save.
+    read but not kept. Entries of modules this run did not read are dropped on save. A store that
+    differs from this run's by a few modules only is not rewritten: the next run reads those few
+    again (a parse each) instead of this one writing every module's facts (megabytes on a large suite).
     """
+
+    FEW = 8
 
     def __init__(self, directory: Path, settings: Settings, started: float) -> None:
         self.path = directory / f"modules-{settings_fingerprint(settings)}.pickle"
@@ -196,7 +200,8 @@ class ModuleStore:
         loaded = _read(self.path)
         self.entries: dict[tuple[str, bool], tuple[Stamp, Module | None]] = loaded if isinstance(loaded, dict) else {}
         self.used: dict[tuple[str, bool], tuple[Stamp, Module | None]] = {}
-        self.dirty = False
+        self.fresh = 0  # modules read from their files, not from the store
+        self.reused = 0
 
     def read(self, path: Path, is_test: bool) -> Module | None:
         key = (str(path), is_test)
@@ -204,19 +209,21 @@ class ModuleStore:
         cached = self.entries.get(key)
         if cached is not None and cached[0] == file_stamp:
             module = cached[1]
+            self.reused += 1
             if module is not None:
                 module.display = display_path(path)  # shown relative to this run's directory
         else:
             from loopbound.project import read_module_file
 
             module = read_module_file(path, is_test)
-            self.dirty = True
+            self.fresh += 1
         if is_settled(file_stamp, self.started):
             self.used[key] = (file_stamp, module)
         return module
 
     def save(self) -> None:
-        if self.dirty or len(self.used) != len(self.entries):
+        outdated = len(self.entries) - self.reused + self.fresh  # entries not reused, modules not in the store
+        if (not self.entries and self.used) or outdated > self.FEW:
             _write(self.path, self.used)
 
 
