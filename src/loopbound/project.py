@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -380,8 +381,8 @@ def test_module_patterns(config: PytestConfig | None) -> tuple[str, ...]:
     return tuple(setting.value.split()) if setting and setting.value.split() else DEFAULT_PYTHON_FILES
 
 
-def is_test_module(path: Path, config: PytestConfig | None) -> bool:
-    return any(fnmatch.fnmatch(path.name, pattern) for pattern in test_module_patterns(config))
+def is_test_module(name: str, config: PytestConfig | None) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in test_module_patterns(config))
 
 
 def conftest_paths(path: Path, config: PytestConfig | None, project_root: Path) -> list[Path]:
@@ -471,18 +472,24 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
     for path in config_files:
         load_explicit_config(project, path)
     # What a folder decides for all its files, found once per folder rather than once per file.
+    real_folders: dict[Path, Path] = {}
     folder_configs: dict[Path, PytestConfig | None] = {}
     folder_conftests: dict[Path, list[Path]] = {}
     for path in python_files:
-        resolved = real_path(path)
-        folder = resolved.parent
+        if os.path.islink(path):
+            folder, name = real_path(path).parent, real_path(path).name
+        else:  # a file's resolved path is its folder's plus its name: no path built for most files
+            if path.parent not in real_folders:
+                real_folders[path.parent] = real_path(path.parent)
+            folder, name = real_folders[path.parent], path.name
         if folder not in folder_configs:
-            folder_configs[folder] = locate_config(project, resolved)
+            folder_configs[folder] = locate_config(project, folder / name)
         config = folder_configs[folder]
-        if _governed_by_broken_config(project, resolved):
+        is_test = is_test_module(name, config)
+        if not (is_test or name == "conftest.py"):
             continue
-        is_test = is_test_module(resolved, config)
-        if not (is_test or resolved.name == "conftest.py"):
+        resolved = folder / name
+        if _governed_by_broken_config(project, resolved):
             continue
         module = _module(project, resolved, is_test)
         if module is None:
