@@ -272,7 +272,10 @@ class Recording:
         if replaceable is None:
             replaceable = [os.path.abspath(result[0]) for result in self.results]
             project_inputs = sorted({os.path.abspath(path) for path in self.project_inputs})
-        state = pickle.dumps((self.discovered, self.results, self.project), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            state = pickle.dumps((self.discovered, self.results, self.project), protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            return {"state": None, "replaceable": [], "project_inputs": []}  # replayed whole or not at all
         return {"state": state, "replaceable": replaceable, "project_inputs": project_inputs}
 
     def _save_partial(self, status: int) -> None:
