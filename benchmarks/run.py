@@ -3,8 +3,9 @@
     python benchmarks/run.py            # build the corpus (once), time everything, write RESULTS.md
     python benchmarks/run.py --smoke    # the repo's fixtures, one repeat: CI checks that it runs
 
-Runs are interleaved (cold, warm, changed, ruff, ruff cached, ... then again) and the median of
---repeat runs is reported; Fixit is run once with a timeout. Peak memory is the max RSS of the
+Runs are interleaved (warm, ruff cached, cold, ruff --no-cache, single file, one file changed, one
+test module changed, then again) and the median of --repeat runs is reported; Fixit is run once with
+a timeout. Peak memory is the max RSS of the
 child (resource.getrusage(RUSAGE_CHILDREN) measured per run in a fresh helper process).
 """
 
@@ -53,7 +54,10 @@ def build_corpus(root: Path) -> Path:
     downloads = root / "downloads"
     if not (source / ".complete").exists():
         downloads.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+        # Source distributions of the pins only: `--no-binary :all:` would also build their build
+        # dependencies (Cython...) from source, which takes many minutes.
+        names = ",".join(pin.split("==")[0] for pin in PINS)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", names,
                         "-d", str(downloads), *PINS], check=True)
         source.mkdir(parents=True, exist_ok=True)
         for archive in sorted(downloads.glob("*.tar.gz")):
@@ -118,25 +122,35 @@ def largest_file_with_findings(tree: Path) -> Path:
     return max(candidates, key=lambda path: path.stat().st_size) if candidates else next(tree.rglob("*.py"))
 
 
+RACY_SECONDS = 2.1  # loopbound neither caches nor replays what changed in the last two seconds
+
+
 def measure(tree: Path, repeat: int, fixit_timeout: float, double: Path | None) -> tuple[dict[str, Timing], Path]:
     timings = {name: Timing(name) for name in (
         "loopbound cold (--no-cache)", "loopbound warm (cache)", "loopbound, one file changed",
-        "ruff --select ASYNC --no-cache", "ruff --select ASYNC (cached)", "single file: loopbound",
-        "single file: libcst import+parse floor")}
+        "loopbound, one test module changed", "ruff --select ASYNC --no-cache", "ruff --select ASYNC (cached)",
+        "single file: loopbound", "single file: libcst import+parse floor")}
     single = largest_file_with_findings(tree)
     changed = next(path for path in sorted(tree.rglob("*.py")) if ".git" not in path.parts)
-    original = changed.read_bytes()
-    subprocess.run(loopbound(), cwd=tree, capture_output=True, check=False)  # fill the cache
-    subprocess.run(ruff(), cwd=tree, capture_output=True, check=False)
+    test_modules = [path for path in sorted(tree.rglob("test_*.py")) if b"async def" in path.read_bytes()]
+    test_module = next((path for path in test_modules if "tests" in path.parts), test_modules[0] if test_modules
+                       else next(path for path in sorted(tree.rglob("*.py")) if path != changed))
+    originals = {path: path.read_bytes() for path in (changed, test_module)}
     floor = [sys.executable, "-c", f"import libcst; libcst.parse_module(open({str(single)!r}).read())"]
     single_check = [str(BIN / "loopbound"), "check", "--no-cache", "--output-format", "concise", "--quiet",
                     "--exit-zero", str(single)]
+    edited = 0.0
     try:
         for round_number in range(repeat):
-            steps = [("loopbound cold (--no-cache)", loopbound("--no-cache")),
-                     ("loopbound warm (cache)", loopbound()),
-                     ("ruff --select ASYNC --no-cache", ruff("--no-cache")),
+            # Warm means nothing changed since the last run: let the last round's edits settle, then
+            # run once unmeasured, as a user's previous run would have.
+            time.sleep(max(0.0, edited + RACY_SECONDS - time.time()))
+            subprocess.run(loopbound(), cwd=tree, capture_output=True, check=False)
+            subprocess.run(ruff(), cwd=tree, capture_output=True, check=False)
+            steps = [("loopbound warm (cache)", loopbound()),
                      ("ruff --select ASYNC (cached)", ruff()),
+                     ("loopbound cold (--no-cache)", loopbound("--no-cache")),
+                     ("ruff --select ASYNC --no-cache", ruff("--no-cache")),
                      ("single file: loopbound", single_check),
                      ("single file: libcst import+parse floor", floor)]
             if double is not None:  # in every round, so that 2x and 1x meet the same machine
@@ -144,11 +158,17 @@ def measure(tree: Path, repeat: int, fixit_timeout: float, double: Path | None) 
             for name, command in steps:
                 _record(timings.setdefault(name, Timing(name)), command,
                         double if name.endswith("2x corpus") and double is not None else tree)
-            changed.write_bytes(original + f"\n# benchmark edit {round_number} {time.time()}\n".encode())
-            _record(timings["loopbound, one file changed"], loopbound(), tree)
+            for name, path in (("loopbound, one file changed", changed),
+                               ("loopbound, one test module changed", test_module)):
+                path.write_bytes(originals[path] + f"\n# benchmark edit {round_number} {time.time()}\n".encode())
+                edited = time.time()
+                _record(timings[name], loopbound(), tree)
     finally:
-        changed.write_bytes(original)
-    timings["loopbound, one file changed"].note = f"load average {_load():.1f} before Fixit"
+        for path, original in originals.items():
+            path.write_bytes(original)
+    timings["loopbound, one file changed"].note = f"`{changed.relative_to(tree).as_posix()}`"
+    timings["loopbound, one test module changed"].note = (f"`{test_module.relative_to(tree).as_posix()}`; "
+                                                         f"load average {_load():.1f} before Fixit")
     fixit = Timing("fixit lint (one run)")
     seconds, peak, done = run([str(BIN / "fixit"), "lint", "."], tree, timeout=fixit_timeout)
     fixit.seconds.append(seconds)
@@ -169,17 +189,19 @@ def ratios(t: dict[str, Timing]) -> list[tuple[str, float, str, bool]]:
         return t[a].median / t[b].median if a in t and b in t else float("nan")
 
     fixit = t["fixit lint (one run)"]
-    rows = [
-        ("cold / ruff --no-cache", ratio("loopbound cold (--no-cache)", "ruff --select ASYNC --no-cache"), "≤ 3.0"),
-        ("warm / ruff cached", ratio("loopbound warm (cache)", "ruff --select ASYNC (cached)"), "≤ 1.5"),
+    rows = [  # the targets of issue 14
+        ("warm / ruff cached", ratio("loopbound warm (cache)", "ruff --select ASYNC (cached)"), "≤ 1.0"),
         ("one file changed / ruff cached", ratio("loopbound, one file changed", "ruff --select ASYNC (cached)"),
-         "≤ 2.0"),
+         "≤ 1.5"),
+        ("one test module changed / ruff cached",
+         ratio("loopbound, one test module changed", "ruff --select ASYNC (cached)"), "≤ 2.0"),
+        ("cold / ruff --no-cache", ratio("loopbound cold (--no-cache)", "ruff --select ASYNC --no-cache"), "≤ 2.5"),
+        ("single file / libcst floor", ratio("single file: loopbound", "single file: libcst import+parse floor"),
+         "≤ 0.5"),
+        ("peak MiB, cold", t["loopbound cold (--no-cache)"].peak_mib, "≤ 150"),
+        ("2x corpus / 1x corpus (cold)", ratio("loopbound cold, 2x corpus", "loopbound cold (--no-cache)"), "≤ 2.05"),
         ("fixit / loopbound cold" + (" (fixit timed out: lower bound)" if fixit.note else ""),
          ratio("fixit lint (one run)", "loopbound cold (--no-cache)"), "≥ 50"),
-        ("single file / libcst floor", ratio("single file: loopbound", "single file: libcst import+parse floor"),
-         "≤ 1.3"),
-        ("peak MiB, cold", t["loopbound cold (--no-cache)"].peak_mib, "≤ 250"),
-        ("2x corpus / 1x corpus (cold)", ratio("loopbound cold, 2x corpus", "loopbound cold (--no-cache)"), "≤ 2.1"),
     ]
     return [(name, value, target, _met(value, target)) for name, value, target in rows]
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import FIXTURES
 
-from loopbound import engine, parallel
+from loopbound import engine, parallel, stamps
 from loopbound.cache import ResultCache
 from loopbound.config import Settings
 from loopbound.discovery import discover
@@ -20,6 +21,17 @@ from loopbound.registry import Resource
 from loopbound.rules import ALL_RULES
 
 EVERY_CODE = frozenset(rule.code for rule in ALL_RULES)
+
+
+OLD = 1_600_000_000  # a modification time long before any run
+LATER = 60.0  # the runs of these tests happen "a minute later": files written by the fixtures are settled
+
+
+@pytest.fixture(autouse=True)
+def run_a_minute_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file's change time cannot be set back, so the run's clock moves forward instead."""
+    real = parallel.now
+    monkeypatch.setattr(parallel, "now", lambda: real() + LATER)
 
 
 @pytest.fixture
@@ -80,6 +92,26 @@ def test_a_config_change_invalidates(project: Path) -> None:
     assert _summary(_run(project, configured)) == _summary(cold)
 
 
+@pytest.mark.parametrize("change_time", [True, False], ids=["change-time", "content-hash"])
+def test_a_rewrite_that_keeps_size_and_mtime_is_checked_again(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              change_time: bool) -> None:
+    """`cp -p`, `rsync -a` or a formatter restoring the mtime: same size, same mtime, other bytes."""
+    monkeypatch.setattr(stamps, "CHANGE_TIME_IS_RELIABLE", change_time)
+    target = project / "rules" / "rewritten.py"
+    flagged = "import httpx\nclient = httpx.AsyncClient()\n"
+    harmless = "import httpx\nclient = httpx.AsyncRouter()\n"
+    assert len(flagged) == len(harmless)
+    target.write_text(flagged, encoding="utf-8")
+    os.utime(target, (OLD, OLD))
+    first = _run(project)
+    assert [f.code for f in first.findings if f.path.endswith("rewritten.py")] == ["LB101"]
+    target.write_text(harmless, encoding="utf-8")
+    os.utime(target, (OLD, OLD))
+    assert target.stat().st_size == len(flagged) and target.stat().st_mtime_ns == OLD * 10**9
+    rerun = _run(project)
+    assert [f.code for f in rerun.findings if f.path.endswith("rewritten.py")] == []
+
+
 def test_selected_codes_are_part_of_the_key(project: Path) -> None:
     _run(project)
     only = run_checks(_files(project), Settings(project_root=project), frozenset({"LB101"}),
@@ -104,8 +136,6 @@ def test_an_unreadable_cache_is_ignored(project: Path) -> None:
 
 
 # ---- the LB3 pass: cached whole, reused only while every file it read is unchanged ----------------------
-
-OLD = 1_600_000_000  # a modification time long before any run: files the cache may trust
 
 
 @pytest.fixture
@@ -172,9 +202,39 @@ def test_a_new_config_in_a_searched_folder_reruns_the_project_pass(loop_project:
     assert ("pytest.ini", 1, "LB306") not in _codes(warm)
 
 
+def test_an_unrelated_new_file_in_a_searched_folder_keeps_the_project_pass(loop_project: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A searched folder's stamp moves with any new entry; only a config, conftest.py or .git counts."""
+    cold = _tree(loop_project)
+    calls = _count_project_passes(monkeypatch)
+    (loop_project / "notes.txt").write_text("unrelated\n", encoding="utf-8")
+    assert _codes(_tree(loop_project)) == _codes(cold)
+    assert calls == []
+    (loop_project / "setup.cfg").write_text("[metadata]\nname = suite\n", encoding="utf-8")
+    _tree(loop_project)
+    assert calls == [1]
+
+
+def test_an_edit_that_makes_a_present_file_a_config_reruns_the_project_pass(loop_project: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Searched folders are watched by their stamps; a file edited in place leaves its folder's alone,
+    so the config-named files present in them are inputs of their own."""
+    (loop_project / "pytest.ini").unlink()
+    pyproject = loop_project / "pyproject.toml"
+    pyproject.write_text("[project]\nname = 'suite'\n", encoding="utf-8")
+    _tree(loop_project)
+    calls = _count_project_passes(monkeypatch)
+    with pyproject.open("a", encoding="utf-8") as stream:
+        stream.write("[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = 'session'\n")
+    warm = _tree(loop_project)
+    assert calls == [1]
+    assert ("pyproject.toml", 4, "LB301") in _codes(warm)
+
+
 def test_files_modified_just_now_are_not_trusted(loop_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An edit within the same clock tick could keep size and time: such files are checked every run."""
-    (loop_project / "test_ticket.py").touch()
+    """An edit within the same clock tick could keep its stamp: such files are checked every run."""
+    just_before_the_run = time.time() + LATER - 1
+    os.utime(loop_project / "test_ticket.py", (just_before_the_run, just_before_the_run))
     _tree(loop_project)
     calls = _count_project_passes(monkeypatch)
     parsed: list[str] = []
@@ -188,3 +248,47 @@ def test_files_modified_just_now_are_not_trusted(loop_project: Path, monkeypatch
     _tree(loop_project)
     assert calls == [1]
     assert parsed == ["test_ticket.py"]
+
+
+def test_after_editing_one_test_module_only_that_module_is_read_again(loop_project: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = _tree(loop_project)
+    from loopbound import project
+
+    read: list[str] = []
+    real = project.read_module_file
+
+    def counting(path: Path, is_test: bool) -> Any:
+        read.append(path.name)
+        return real(path, is_test)
+
+    monkeypatch.setattr(project, "read_module_file", counting)
+    test_module = loop_project / "test_ticket.py"
+    test_module.write_text(test_module.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    warm = _tree(loop_project)
+    assert read == ["test_ticket.py"]
+    assert _codes(warm) == _codes(cold)
+
+
+def test_a_few_modules_read_again_do_not_rewrite_the_module_store(loop_project: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = _tree(loop_project)
+    store = next((loop_project / ".loopbound_cache").glob("modules-*.pickle"))
+    written = store.stat().st_mtime_ns
+    from loopbound import project
+
+    read: list[str] = []
+    real = project.read_module_file
+
+    def counting(path: Path, is_test: bool) -> Any:
+        read.append(path.name)
+        return real(path, is_test)
+
+    monkeypatch.setattr(project, "read_module_file", counting)
+    test_module = loop_project / "test_ticket.py"
+    test_module.write_text(test_module.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert _codes(_tree(loop_project)) == _codes(cold)
+    test_module.write_text(test_module.read_text(encoding="utf-8") + "\n# again\n", encoding="utf-8")
+    assert _codes(_tree(loop_project)) == _codes(cold)
+    assert read == ["test_ticket.py", "test_ticket.py"]
+    assert store.stat().st_mtime_ns == written

@@ -152,8 +152,8 @@ def test_gitignore_is_respected(project: Path) -> None:
 
 
 def test_default_excludes_skip_virtualenvs_and_build_dirs(project: Path) -> None:
-    for folder in ("node_modules", "build", ".tox", "venv-custom"):
-        (project / folder).mkdir()
+    for folder in ("node_modules", "dist", ".tox", "venv-custom/lib/python3.11/site-packages"):
+        (project / folder).mkdir(parents=True)
         (project / folder / "x.py").write_text(BAD)
     (project / "venv-custom" / "pyvenv.cfg").write_text("home = /usr\n")
     run = run_loopbound("check", "--output-format", "concise", cwd=project)

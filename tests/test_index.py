@@ -15,6 +15,7 @@ from loopbound.fixes.builders import attach_fixes
 from loopbound.index.model import ModuleSummary
 from loopbound.index.resolution import module_names
 from loopbound.index.summary import scan_imports, summarise
+from loopbound import parallel
 from loopbound.parallel import check_tree
 from loopbound.registry import DEFAULT_REGISTRY
 from loopbound.rules import ALL_RULES
@@ -81,6 +82,8 @@ def test_an_edit_resummarises_only_that_file(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(engine, "light_summary", counting(engine.light_summary))
     monkeypatch.chdir(project)
     settings = Settings(project_root=project)
+    real_now = parallel.now  # a file's change time cannot be set back: the runs happen a minute later instead
+    monkeypatch.setattr(parallel, "now", lambda: real_now() + 60)
 
     def run() -> list[tuple[str, int, str]]:
         found = discover([Path(".")], settings)

@@ -73,3 +73,12 @@ def test_prefilter_skips_files_without_trigger_words() -> None:
     assert may_have_findings(b"import redis\nimport asyncio\nlock = asyncio.Lock()\n", Settings().registry)
     assert may_have_findings(b"import asyncio\nasyncio.get_event_loop().run_until_complete(main())\n",
                              Settings().registry)
+
+
+def test_a_module_counts_only_where_it_is_imported() -> None:
+    registry = Settings().registry
+    assert not may_have_findings(b"# asyncio.Lock() would be wrong here\nimport os\nLock = os.getpid\n", registry)
+    assert may_have_findings(b"from sqlalchemy.ext.asyncio \\\n    import create_async_engine\n"
+                             b"engine = create_async_engine(url)\n", registry), "a backslash continues the import"
+    assert may_have_findings(b"from \\\r\n  httpx import AsyncClient\r\nclient = AsyncClient()\r\n", registry)
+    assert may_have_findings(b"import os, \\\n    httpx\nclient = httpx.AsyncClient()\n", registry)

@@ -1,3 +1,3 @@
-from loopbound.cli import main
+from loopbound.warm import main
 
 main()

@@ -1,16 +1,16 @@
 """The results cache: a file whose bytes, settings and rules are unchanged is not checked again.
 
-An entry is keyed by everything that decides a file's findings: its size and modification time
-(as ruff keys its cache, so a warm run reads no file), its shown path (findings carry it), whether
+An entry is keyed by everything that decides a file's findings: its stamp (size, modification
+and change times, inode: see stamps.py; a warm run reads no file), its shown path (findings carry it), whether
 it is a test module, the codes selected for it (after per-file-ignores), the registry (built-in
 and configured resources) and the tool itself (its version plus the size and mtime of its own
-modules, so an editable install that changed code never serves stale results). A file modified in
+modules, so an editable install that changed code never serves stale results). A file changed in
 the last seconds before the run is not stored: a second edit within the same clock tick could
-keep its size and time.
+keep its stamp.
 
-The LB3 project pass is cached whole: its findings are reused while every file it read (and every
-place a pytest config could appear) keeps its size and time, and the set of checked files is the
-same.
+The LB3 project pass is cached whole: its findings are reused while every file it read (the
+config files present in the folders it searched included) keeps its stamp, each searched folder
+holds the same config, conftest.py and .git names, and the set of checked files is the same.
 
 The cache lives in `.loopbound_cache/` under the project root, marked with a CACHEDIR.TAG and a
 `.gitignore` of `*` like ruff's, and holds two pickles per settings fingerprint.
@@ -18,17 +18,25 @@ The cache lives in `.loopbound_cache/` under the project root, marked with a CAC
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from loopbound import __version__
+from loopbound import __version__, warm
+from loopbound.asyncio_declarations import DECLARATION_NAMES
 from loopbound.config import Settings
+from loopbound.discovery import display_path
 from loopbound.engine import CheckResult, FileResult
+from loopbound.pytest_config import CONFIG_NAMES
+from loopbound.stamps import Stamp, is_settled, stamp
+
+if TYPE_CHECKING:
+    from loopbound.project import Module
 
 CACHE_DIR_NAME = ".loopbound_cache"
 CACHEDIR_TAG = (
@@ -36,28 +44,11 @@ CACHEDIR_TAG = (
     "# This file is a cache directory tag created by loopbound.\n"
     "# For information about cache directory tags see https://bford.info/cachedir/\n"
 )
-FORMAT = 2
-RACY_SECONDS = 2.0  # files modified this recently are checked but not stored
+FORMAT = 3
 
 
 def default_cache_dir(settings: Settings) -> Path:
     return settings.project_root / CACHE_DIR_NAME
-
-
-Stamp = tuple[int, int] | None  # (size, mtime in ns), None for a missing file
-
-
-def stamp(path: Path | str) -> Stamp:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_size, status.st_mtime_ns
-
-
-def is_settled(file_stamp: Stamp, started: float) -> bool:
-    """Old enough that an edit after this run must change its size or time."""
-    return file_stamp is None or file_stamp[1] < (started - RACY_SECONDS) * 1e9
 
 
 @lru_cache(maxsize=1)
@@ -79,8 +70,14 @@ def settings_fingerprint(settings: Settings) -> str:
 
 
 def file_key(file_stamp: Stamp, shown: str, selected: frozenset[str], is_test: bool) -> str:
-    """What is particular to one file: its size and time, the path findings carry, its codes, its test status."""
-    return f"{shown}\0{file_stamp}\0{','.join(sorted(selected))}\0{int(is_test)}"
+    """What is particular to one file: its stamp, the path findings carry, its codes, its test status."""
+    return f"{shown}\0{file_stamp}\0{_codes(selected)}\0{int(is_test)}"
+
+
+@lru_cache(maxsize=64)
+def _codes(selected: frozenset[str]) -> str:
+    """Most files share one selection: sorting and joining it once, not per file."""
+    return ",".join(sorted(selected))
 
 
 @dataclass
@@ -125,13 +122,37 @@ class ResultCache:
         _write(self.path, kept)
 
 
+# The names whose appearance or removal in a searched folder can change the LB3 pass's answer: pytest
+# configs, pytest-asyncio declarations (locks, pins, ranges; requirements*.txt by pattern), conftest.py.
+WATCHED_NAMES = (*CONFIG_NAMES, *DECLARATION_NAMES, "conftest.py", ".git")
+_WATCHED_PATTERN = "requirements*.txt"
+_NOT_CONTENT = ("conftest.py", ".git")  # read as modules, or only their presence counts
+FolderInput = tuple[str, Stamp, tuple[str, ...]]  # a searched folder, its stamp, the watched names in it
+
+
 @dataclass(frozen=True)
 class ProjectEntry:
     """The LB3 pass's result and what it depended on."""
 
     question: str  # the checked and config files, the codes, the settings that shape findings, the cwd
-    inputs: tuple[tuple[str, Stamp], ...]
+    inputs: tuple[tuple[str, Stamp], ...]  # files: their contents count
+    folders: tuple[FolderInput, ...]  # folders: only which watched names they hold counts
     result: CheckResult
+
+
+def _watched_in(folder: str) -> tuple[str, ...]:
+    named = [name for name in WATCHED_NAMES if os.path.exists(os.path.join(folder, name))]
+    try:
+        requirements = sorted(fnmatch.filter(os.listdir(folder), _WATCHED_PATTERN))
+    except OSError:
+        requirements = []
+    return tuple(dict.fromkeys([*named, *requirements]))
+
+
+def _folder_unchanged(folder: str, recorded: Stamp, present: tuple[str, ...]) -> bool:
+    """A folder whose stamp moved (a file added anywhere in the project root) still counts as unchanged
+    while it holds the same watched names: a stat per folder, not one per name a config could have."""
+    return stamp(folder) == recorded or _watched_in(folder) == present
 
 
 def project_question(python_files: list[Path], config_files: list[Path], settings: Settings,
@@ -156,13 +177,81 @@ class ProjectCache:
             return None
         if any(stamp(path) != recorded for path, recorded in entry.inputs):
             return None
+        if not all(_folder_unchanged(*folder) for folder in entry.folders):
+            return None
+        _note_for_replay(entry.inputs, entry.folders)
         return entry.result
 
-    def put(self, question: str, inputs: list[Path], result: CheckResult, started: float) -> None:
-        stamps = tuple((str(path), stamp(path)) for path in inputs)
+    def put(self, question: str, inputs: list[Path], folders: list[Path], result: CheckResult,
+            started: float) -> None:
+        _prepare(self.path.parent)  # before the stamps: creating the cache folder changes the project's
+        searched = tuple((folder, stamp(folder), _watched_in(folder)) for folder in map(str, folders))
+        present = [os.path.join(folder, name) for folder, _, names in searched for name in names
+                   if name not in _NOT_CONTENT]
+        stamps = tuple((path, stamp(path)) for path in sorted({*map(str, inputs), *present}))
+        _note_for_replay(stamps, searched)
         if result.errors or not all(is_settled(recorded, started) for _, recorded in stamps):
             return
-        _write(self.path, ProjectEntry(question, stamps, result))
+        _write(self.path, ProjectEntry(question, stamps, searched, result))
+
+
+class ModuleStore:
+    """The LB3 pass's facts per module (fixtures, tests, marks, the source for `# noqa`), kept between
+    runs: after one test module changes, the pass re-reads that module only.
+
+    An entry is reused while the file's stamp is unchanged; modules whose stamp is not settled are
+    read but not kept. Entries of modules this run did not read are dropped on save. A store that
+    differs from this run's by a few modules only is not rewritten: the next run reads those few
+    again (a parse each) instead of this one writing every module's facts (megabytes on a large suite).
+    """
+
+    FEW = 8
+
+    def __init__(self, directory: Path, settings: Settings, started: float) -> None:
+        self.path = directory / f"modules-{settings_fingerprint(settings)}.pickle"
+        self.started = started
+        loaded = _read(self.path)
+        self.entries: dict[tuple[str, bool], tuple[Stamp, Module | None]] = loaded if isinstance(loaded, dict) else {}
+        self.used: dict[tuple[str, bool], tuple[Stamp, Module | None]] = {}
+        self.fresh = 0  # modules read from their files, not from the store
+        self.reused = 0
+
+    def read(self, path: Path, is_test: bool) -> Module | None:
+        key = (str(path), is_test)
+        file_stamp = stamp(path)
+        cached = self.entries.get(key)
+        if cached is not None and cached[0] == file_stamp:
+            module = cached[1]
+            self.reused += 1
+            if module is not None:
+                module.display = display_path(path)  # shown relative to this run's directory
+        else:
+            from loopbound.project import read_module_file
+
+            module = read_module_file(path, is_test)
+            self.fresh += 1
+        if is_settled(file_stamp, self.started):
+            self.used[key] = (file_stamp, module)
+        return module
+
+    def save(self) -> None:
+        outdated = len(self.entries) - self.reused + self.fresh  # entries not reused, modules not in the store
+        if (not self.entries and self.used) or outdated > self.FEW:
+            _write(self.path, self.used)
+
+
+def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...], folders: tuple[FolderInput, ...]) -> None:
+    """The LB3 pass's inputs are the warm replay's inputs too; for a searched folder, the watched names
+    it does not hold (the replay drops those of folders it watches itself)."""
+    recording = warm.recording()
+    if recording is not None:
+        for path, recorded in stamps:
+            recording.note_stamped(path, recorded)
+        recording.project_inputs.update(path for path, _ in stamps)
+        for folder, _, present in folders:
+            for name in WATCHED_NAMES:
+                if name not in present:
+                    recording.note_stamped(os.path.join(folder, name), None)
 
 
 def _read(path: Path) -> object | None:
@@ -179,6 +268,8 @@ def _write(path: Path, value: object) -> None:
     try:
         _prepare(path.parent)
         _prune(path)
+        import tempfile  # only runs that store something need it
+
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(handle, "wb") as stream:
             pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)

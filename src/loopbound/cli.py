@@ -10,8 +10,6 @@ from typing import NoReturn, TextIO
 import click
 
 from loopbound import __version__
-from loopbound.baseline import BaselineError, apply_baseline
-from loopbound.baseline import write_baseline as write_baseline_file
 from loopbound.cache import default_cache_dir
 from loopbound.config import ConfigError, Settings, load_settings
 from loopbound.discovery import DiscoveryError, discover, display_path, is_test_file, real_path
@@ -117,6 +115,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
                             cache_dir=None if no_cache else cache_dir or default_cache_dir(settings),
                             project_files=_whole_project(paths, settings))
         result.errors[:0] = found.errors
+        for note in [] if quiet else found.notes:
+            click.echo(f"loopbound: note: {note}", err=True)
         sources = {}
         checked = [display_path(path) for path in found.python_files]
     fixing = None
@@ -131,6 +131,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
             sys.exit(fixing.exit_code)
     for problem in result.errors:
         click.echo(f"loopbound: error: {problem}", err=True)
+    for warning in result.warnings:
+        click.echo(f"loopbound: warning: {warning}", err=True)
     report = Report(apply_latent_policy(result.findings, settings.latent), result.files_checked, sources,
                     checked_paths=checked)
     if add_noqa:
@@ -171,6 +173,9 @@ def _add_noqa(report: Report, failed: bool) -> int:
 
 
 def _write_baseline(path: Path, report: Report, failed: bool) -> int:
+    from loopbound.baseline import BaselineError
+    from loopbound.baseline import write_baseline as write_baseline_file
+
     try:
         count = write_baseline_file(path, report.findings, report.source_lines)
     except BaselineError as error:
@@ -180,6 +185,8 @@ def _write_baseline(path: Path, report: Report, failed: bool) -> int:
 
 
 def _apply_baseline(path: Path, report: Report, quiet: bool) -> None:
+    from loopbound.baseline import BaselineError, apply_baseline  # json and hashlib: only for baselines
+
     try:
         filtered = apply_baseline(path, report.findings, report.source_lines)
     except BaselineError as error:

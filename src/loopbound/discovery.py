@@ -12,13 +12,20 @@ from pathlib import Path, PurePath
 import pathspec
 from pathspec.util import normalize_file
 
+from loopbound import warm
 from loopbound.config import Settings
 
+# ruff's default excludes, so that both tools check the same files, plus loopbound's own cache. A
+# virtual environment's packages are skipped by their folder's name (site-packages), not by the
+# pyvenv.cfg beside them: a folder holding one may hold the project's own sources, which ruff checks.
 DEFAULT_EXCLUDES = (
-    ".git", ".hg", ".svn", ".bzr", ".venv", "venv", ".env", "env", "node_modules", "build", "dist",
-    "__pycache__", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".loopbound_cache",
-    "site-packages", ".eggs", "*.egg-info", "__pypackages__", ".direnv",
+    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints", ".mypy_cache", ".nox",
+    ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache", ".svn", ".tox", ".venv", ".vscode",
+    "__pypackages__", "_build", "buck-out", "dist", "node_modules", "site-packages", "venv", ".loopbound_cache",
 )
+# Folders named like `{{cookiecutter.project_slug}}` or `{% if docker %}docker{% endif %}` are
+# templates: their files become Python only once rendered, and their configs TOML.
+TEMPLATE_MARKERS = ("{{", "{%")
 PYTEST_CONFIG_NAMES = frozenset({"pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml",
                                  "tox.ini", "setup.cfg"})
 
@@ -32,16 +39,25 @@ class Discovered:
     python_files: list[Path] = field(default_factory=list)
     config_files: list[Path] = field(default_factory=list)  # pytest configs: inputs of the LB3 rules
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the user may want to know, on stderr
+
+
+# Resolved paths the walk already knows: a folder it descends into is no symlink (those are not
+# followed), so its real path is its parent's plus its name, and so is a file's that is no symlink.
+_KNOWN_REAL: dict[str, str] = {}
 
 
 @lru_cache(maxsize=65536)
 def _real_directory(directory: str) -> str:
     """Resolving every file's path was half of a warm run: the folders of a tree resolve once each."""
-    return os.path.realpath(directory)
+    return _KNOWN_REAL.get(directory) or os.path.realpath(directory)
 
 
 @lru_cache(maxsize=65536)
 def _resolved(absolute: str) -> str:
+    known = _KNOWN_REAL.get(absolute)
+    if known is not None:
+        return known
     try:
         if os.path.islink(absolute):
             return str(Path(absolute).resolve())
@@ -68,7 +84,12 @@ def _relative(path: str, base: str) -> str | None:
 
 def display_path(path: Path) -> str:
     """Relative to the current directory when the file is under it, as ruff prints it."""
-    shown = _relative(_resolved(os.path.abspath(path)), _real_directory(os.getcwd()))
+    return _display_path(path, os.getcwd())
+
+
+@lru_cache(maxsize=65536)
+def _display_path(path: Path, cwd: str) -> str:
+    shown = _relative(_resolved(os.path.normpath(os.path.join(cwd, path))), _real_directory(cwd))
     return shown if shown is not None else path.as_posix()
 
 
@@ -82,11 +103,20 @@ def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
-def _is_virtualenv(directory: str) -> bool:
-    return os.path.isfile(os.path.join(directory, "pyvenv.cfg"))
-
-
 def discover(paths: list[Path], settings: Settings) -> Discovered:
+    partial = warm.partial()
+    if partial is not None:  # nothing a walk reads has changed since the recorded run
+        found, known_real = partial.state()[0]
+        _KNOWN_REAL.update(known_real)
+    else:
+        found = _discover(paths, settings)
+    recording = warm.recording()
+    if recording is not None:
+        recording.discovered = (found, _KNOWN_REAL)  # for the next run, should it run in part
+    return found  # type: ignore[no-any-return]
+
+
+def _discover(paths: list[Path], settings: Settings) -> Discovered:
     found = Discovered()
     excludes = Excludes.of([*DEFAULT_EXCLUDES, *settings.exclude, *settings.extend_exclude])
     seen: set[str] = set()
@@ -94,8 +124,8 @@ def discover(paths: list[Path], settings: Settings) -> Discovered:
         if not os.path.lexists(path):
             raise DiscoveryError(f"{path}: no such file or directory")
         if path.is_dir():
-            for file in _walk(path, excludes, settings, found):
-                _add(Path(file), found, seen)
+            for file, absolute in _walk(path, excludes, settings, found):
+                _add(Path(file), found, seen, absolute=absolute)
         elif path.is_file() or path.is_symlink():
             _add(path, found, seen, explicit=True)
     found.python_files.sort()
@@ -103,8 +133,8 @@ def discover(paths: list[Path], settings: Settings) -> Discovered:
     return found
 
 
-def _add(path: Path, found: Discovered, seen: set[str], explicit: bool = False) -> None:
-    key = _resolved(os.path.abspath(path))
+def _add(path: Path, found: Discovered, seen: set[str], explicit: bool = False, absolute: str | None = None) -> None:
+    key = _resolved(absolute or os.path.abspath(path))
     if key in seen:
         return
     seen.add(key)
@@ -117,20 +147,40 @@ def _add(path: Path, found: Discovered, seen: set[str], explicit: bool = False) 
 Ignores = list[tuple[str, pathspec.GitIgnoreSpec]]  # (resolved folder of a .gitignore, its patterns)
 
 
-def _walk(root: Path, excludes: Excludes, settings: Settings, found: Discovered) -> list[str]:
-    """The files to check under `root`, as strings: a tree's worth of Path objects is a third of a warm run."""
+def _walk(root: Path, excludes: Excludes, settings: Settings, found: Discovered) -> list[tuple[str, str]]:
+    """The files to check under `root`, as (path as given, absolute path) strings: a tree's worth of
+    Path objects is a third of a warm run."""
     ignores: Ignores = []
     if settings.respect_gitignore:
         ignores = [(str(real_path(folder)), spec) for folder, spec in _parent_gitignores(root)]
-    files: list[str] = []
-    _walk_directory(str(root), ignores, excludes, settings, found, files)
+    files: list[tuple[str, str]] = []
+    absolute = os.path.abspath(root)
+    _walk_directory(str(root), _Place(absolute, _real_directory(absolute)), ignores, excludes, settings, found, files)
     return files
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A walked folder's absolute and resolved paths, carried down instead of resolved per folder."""
+
+    absolute: str
+    real: str
+
+    def child(self, name: str, is_symlink: bool) -> str:
+        absolute = os.path.join(self.absolute, name)
+        if not is_symlink:
+            _KNOWN_REAL[absolute] = os.path.join(self.real, name)
+        return absolute
 
 
 def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
     """.gitignore files above the walked directory, up to the repository root, still apply."""
     specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+    recording = warm.recording()
     for folder in real_path(root).parents:
+        if recording is not None:
+            recording.note([folder / ".gitignore"])
+            recording.note_presence(folder / ".git")
         spec = _read_gitignore(folder)
         if spec:
             specs.insert(0, (folder, spec))
@@ -147,8 +197,8 @@ def _read_gitignore(folder: Path) -> pathspec.GitIgnoreSpec | None:
     return _spec(lines)
 
 
-def _ignored(path: str, is_dir: bool, ignores: Ignores) -> bool:
-    resolved = _resolved(os.path.abspath(path))
+def _ignored(absolute: str, is_dir: bool, ignores: Ignores) -> bool:
+    resolved = _resolved(absolute)
     for base, spec in ignores:
         relative = _relative(resolved, base)
         if relative is not None and spec.match_file(relative + ("/" if is_dir else "")):
@@ -203,30 +253,44 @@ class Excludes:
         return self.by_path is not None and self.by_path.match_file(relative_to_root(path, settings) + suffix)
 
 
-def _walk_directory(directory: str, ignores: Ignores, excludes: Excludes, settings: Settings, found: Discovered,
-                    files: list[str]) -> None:
-    if settings.respect_gitignore:
-        spec = _read_gitignore(Path(directory))
-        if spec:
-            ignores = [*ignores, (_resolved(os.path.abspath(directory)), spec)]
+def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: Excludes, settings: Settings,
+                    found: Discovered, files: list[tuple[str, str]]) -> None:
+    """One folder, listed once: its listing also says whether it holds a .gitignore, so no folder
+    costs a failed open."""
+    recording = warm.recording()
+    if recording is not None:
+        recording.note([directory])
     try:
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
     except OSError as error:
         found.errors.append(f"{directory}: cannot list the directory: {error.strerror}")
         return
+    if settings.respect_gitignore and any(entry.name == ".gitignore" for entry in entries):
+        spec = _read_gitignore(Path(directory))
+        if recording is not None:
+            recording.note([os.path.join(directory, ".gitignore")])
+        if spec:
+            ignores = [*ignores, (place.real, spec)]
     for entry in entries:
         # Directory symlinks are not followed: that is what keeps a symlink loop from looping.
         is_dir = entry.is_dir(follow_symlinks=False)
         if not (is_dir or entry.name.endswith((".py", ".pyi")) or entry.name in PYTEST_CONFIG_NAMES):
             continue  # most of a tree: decided without matching a pattern
-        if excludes.match(entry.path, entry.name, is_dir, settings):
+        absolute = place.child(entry.name, entry.is_symlink())
+        if excludes.match(absolute, entry.name, is_dir, settings):
             continue
-        if ignores and _ignored(entry.path, is_dir, ignores):
+        if ignores and _ignored(absolute, is_dir, ignores):
+            continue
+        if is_dir and any(marker in entry.name for marker in TEMPLATE_MARKERS):
+            found.notes.append(f"{os.path.normpath(entry.path)}: skipped, its name is a template (`{{{{...}}}}`, `{{%...%}}`); "
+                               "name it on the command line to check it")
             continue
         if not is_dir:
-            files.append(entry.path)
-        elif not _is_virtualenv(entry.path):
-            _walk_directory(entry.path, ignores, excludes, settings, found, files)
+            files.append((entry.path, absolute))
+        else:
+            child = _Place(absolute, _KNOWN_REAL[absolute])
+            _walk_directory(entry.path, child, ignores, excludes, settings, found, files)
 
 
 def is_test_file(path: Path, settings: Settings) -> bool:

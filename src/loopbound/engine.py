@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loopbound import unsaved
 from loopbound.config import Settings
@@ -27,6 +28,9 @@ from loopbound.registry import Registry
 from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.rules.base import FileContext
 from loopbound.rules.checker import SYNTAX_ERROR, UNUSED_NOQA
+
+if TYPE_CHECKING:
+    from loopbound.project import ModuleReaderFunction
 
 
 class SourceError(Exception):
@@ -55,22 +59,50 @@ def _trigger_pattern(words: frozenset[str]) -> re.Pattern[bytes]:
 def may_have_findings(data: bytes, registry: Registry) -> bool:
     """The byte-level pre-filter: most files create no registry resource and are never parsed.
 
-    A file must name a registry module and, with it, the last part of a name under that module
-    (`httpx` and `AsyncClient`, `asyncio` and `Lock`); words of another library's row do not count.
+    A file must import a registry module and name, anywhere, the last part of a name under that
+    module (`httpx` and `AsyncClient`, `asyncio` and `Lock`); words of another library's row do not
+    count. The rules resolve names through the file's imports, so a module counts only where it is
+    imported: on a line holding `import` (or continued from or onto one by a backslash), which is a
+    small part of a file that says `asyncio` on many lines. A name is looked for with a plain
+    substring search before the word-boundary regex confirms it.
     """
     pairs = registry.names_by_module
+    imports = _import_lines(data)
     remaining, position = frozenset(pairs), 0
     while remaining:
         # The leftmost module word still untried: no other untried module starts before it.
-        module = _trigger_pattern(remaining).search(data, position)
+        module = _trigger_pattern(remaining).search(imports, position)
         if module is None:
             return False
         word = module.group().decode()
         names = pairs[word].union(*_GROUP_TRIGGERS)
-        if _trigger_pattern(names).search(data) is not None:
+        if any(name.encode() in data for name in names) and _trigger_pattern(names).search(data) is not None:
             return True
         remaining, position = remaining - {word}, module.end()
     return False
+
+
+def _import_lines(data: bytes) -> bytes:
+    """Every line that holds `import`, with the lines a backslash joins to it, one after the other."""
+    pieces: list[bytes] = []
+    found = data.find(b"import")
+    while found != -1:
+        start = data.rfind(b"\n", 0, found) + 1
+        while start > 1 and _continued(data, start - 1):
+            start = data.rfind(b"\n", 0, start - 1) + 1
+        end = data.find(b"\n", found)
+        while end != -1 and _continued(data, end):
+            end = data.find(b"\n", end + 1)
+        end = len(data) if end == -1 else end
+        pieces.append(data[start:end])
+        found = data.find(b"import", end)
+    return b"\n".join(pieces)
+
+
+def _continued(data: bytes, newline: int) -> bool:
+    """Whether the line ending at `newline` ends with a backslash (LF or CRLF)."""
+    before = data[max(0, newline - 2):newline]
+    return before.endswith(b"\\") or before == b"\\\r"
 
 
 def read_bytes(path: Path) -> bytes:
@@ -214,6 +246,7 @@ class CheckResult:
     errors: list[str] = field(default_factory=list)
     files_checked: int = 0
     summaries: dict[str, ModuleSummary] = field(default_factory=dict)  # by shown path, for the project index
+    warnings: list[str] = field(default_factory=list)  # reported, but the run does not fail for them
 
     @classmethod
     def of_files(cls, results: Iterable[FileResult]) -> CheckResult:
@@ -236,12 +269,15 @@ def check_files(paths: Iterable[Path], settings: Settings, selected: frozenset[s
 
 
 def check_project(python_files: Iterable[Path], config_files: Iterable[Path], settings: Settings,
-                  selected: frozenset[str], *, inputs: list[Path] | None = None) -> CheckResult:
+                  selected: frozenset[str], *, inputs: list[Path] | None = None,
+                  folders: list[Path] | None = None, reader: ModuleReaderFunction | None = None) -> CheckResult:
     """The LB3 pass: rules that need the pytest config and conftest.py files, not one file at a time.
 
     Findings in Python files honour `# noqa` and per-file-ignores like the per-file pass; findings
     in config files honour per-file-ignores. A config file pytest would refuse is an error.
-    `inputs`, when given, receives every file the answer depends on (for the cache).
+    `inputs` and `folders`, when given, receive every file the answer depends on and every folder
+    searched for a config (for the cache); `reader`
+    reads one module for the pass (the cache's keeps each module's facts between runs).
     """
     from loopbound.project import build
     from loopbound.rules import PROJECT_RULE_GROUPS
@@ -254,12 +290,18 @@ def check_project(python_files: Iterable[Path], config_files: Iterable[Path], se
 
     stated = settings.target_pytest_asyncio
     project = build(python_files, config_files, settings.project_root, target(stated) if stated else None,
-                    settings.registry)
+                    settings.registry, reader)
     if inputs is not None:
         from loopbound.project import inputs as project_inputs
 
         inputs.extend(project_inputs(project))
+    if folders is not None:
+        from loopbound.project import searched_folders
+
+        folders.extend(searched_folders(project))
     result.errors.extend(str(error) for error in project.config_errors.values())
+    result.warnings.extend(f"{error}; it governs none of the checked files"
+                           for path, error in project.config_warnings.items() if path not in project.config_errors)
     by_path: dict[str, list[Finding]] = {}
     for group in groups:
         for finding in group.check(project):

@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopbound.cache import ProjectCache, ResultCache, Stamp, file_key, is_settled, project_question, stamp
+from loopbound import warm
+from loopbound.cache import ModuleStore, ProjectCache, ResultCache, file_key, project_question
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file
 from loopbound.engine import CheckResult, FileResult, check_path, check_project, per_file_selected
 from loopbound.index.check import check_index
+from loopbound.stamps import Stamp, is_settled, stamp
 
 # Below this many bytes to look at, starting processes (~20 ms each with fork, far more where
 # workers must import loopbound) costs more than it saves. Most bytes are only pre-filtered.
@@ -36,6 +38,11 @@ class Job:
     key: str | None
 
 
+def now() -> float:
+    """When a run starts: files changed shortly before it are not cached (stamps.is_settled)."""
+    return time.time()
+
+
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -44,32 +51,59 @@ def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], setti
                selected: frozenset[str], *, cache_dir: Path | None = None, jobs: int | None = None,
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter,
                project_files: Sequence[Path] | None = None) -> CheckResult:
-    """Every finding of the per-file rules and of the LB3 pass, sorted; per-file errors first.
+    """Every finding of the per-file rules, the project index and the LB3 pass, sorted; per-file errors first.
 
-    `project_files`: the whole project when only part of it is checked, for the project index."""
-    started = time.time()
-    pending = _Pending(python_files, settings, selected, cache_dir, started)
-    parsed = _check_all(pending.jobs, settings, jobs)  # workers start now
-    project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, started)
-    result = pending.finish(parsed, progress)
+    `project_files`: the whole project when only part of it is checked, for the project index. A run in
+    part (warm.partial) checks only the changed files again; the index is resolved again over every
+    file's summary either way, since what one file's findings mean depends on the others.
+    """
+    partial = warm.partial()
+    if partial is not None:
+        results, project = _replay_in_part(partial, settings)
+        result = CheckResult.of_files(file_result for *_, file_result in results)
+        started = now()
+        if partial.reruns_project:
+            project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, started)
+    else:
+        started = now()
+        pending = _Pending(python_files, settings, selected, cache_dir, started)
+        parsed = _check_all(pending.jobs, settings, jobs)  # workers start now
+        project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, started)
+        result = pending.finish(parsed, progress)
+        results = [(*job, file_result) for job, file_result in zip(pending.kept, pending.results)
+                   if file_result is not None]
+    recording = warm.recording()
+    if recording is not None:
+        recording.keep(results, project)
     result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files,
                          config_files)
     result.findings = sorted([*result.findings, *project.findings], key=lambda finding: finding.sort_key)
     result.errors.extend(project.errors)
+    result.warnings.extend(project.warnings)
     return result
 
 
 def check_project_cached(python_files: Sequence[Path], config_files: Sequence[Path], settings: Settings,
                          selected: frozenset[str], cache_dir: Path | None) -> CheckResult:
     """The LB3 pass alone, through the project cache: what an editor needs after a save."""
-    return _project_result(list(python_files), list(config_files), settings, selected, cache_dir, time.time())
+    return _project_result(list(python_files), list(config_files), settings, selected, cache_dir, now())
+
+
+def _replay_in_part(partial: warm.Partial, settings: Settings
+                    ) -> tuple[list[tuple[str, str, frozenset[str], bool, FileResult]], CheckResult]:
+    """The recorded results, the changed files' checked again (they are per-file results only)."""
+    _, recorded, project = partial.state()
+    results = [(path, shown, selected, is_test,
+                check_path(Path(path), shown, settings, selected, is_test) if partial.is_changed(path) else file_result)
+               for path, shown, selected, is_test, file_result in recorded]
+    return results, project
 
 
 def run_checks(paths: Sequence[Path], settings: Settings, selected: frozenset[str], *,
                cache_dir: Path | None = None, jobs: int | None = None,
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter) -> CheckResult:
     """check_files with the cache and workers (the per-file rules only); same findings, same order."""
-    pending = _Pending(paths, settings, selected, cache_dir, time.time())
+    pending = _Pending(paths, settings, selected, cache_dir, now())
     return pending.finish(_check_all(pending.jobs, settings, jobs), progress)
 
 
@@ -82,11 +116,19 @@ class _Pending:
         self.started = started
         self.results: list[FileResult | None] = []
         self.jobs: list[Job] = []
+        self.kept: list[tuple[str, str, frozenset[str], bool]] = []  # each file's job, for a partial replay
+        recording = warm.recording()
+        if recording is not None and cache_dir is not None:
+            recording.cache_dir = str(cache_dir)
         for path in paths:
             shown = display_path(path)
             file_selected = per_file_selected(path, settings, selected)
             is_test = is_test_file(path, settings)
+            if recording is not None:
+                self.kept.append((str(path), shown, file_selected, is_test))
             file_stamp = stamp(path)
+            if recording is not None:
+                recording.note_stamped(str(path), file_stamp)
             key = file_key(file_stamp, shown, file_selected, is_test) if self.cache is not None else None
             cached = self.cache.get(key) if self.cache is not None and key is not None else None
             self.results.append(cached)
@@ -116,8 +158,12 @@ def _project_result(python_files: list[Path], config_files: list[Path], settings
     if cached is not None:
         return cached
     read: list[Path] = []
-    result = check_project(python_files, config_files, settings, selected, inputs=read)
-    cache.put(question, [*config_files, *read], result, started)
+    folders: list[Path] = []
+    modules = ModuleStore(cache_dir, settings, started)
+    result = check_project(python_files, config_files, settings, selected, inputs=read, folders=folders,
+                           reader=modules.read)
+    cache.put(question, [*config_files, *read], folders, result, started)
+    modules.save()
     return result
 
 

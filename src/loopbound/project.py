@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ FIXTURE_SCOPE = "fixture-scope"  # asyncio_default_fixture_loop_scope: "use each
 _PYTEST_ASYNCIO_FIXTURE = "pytest_asyncio.fixture"
 _OTHER_ASYNC_PLUGINS = frozenset({"anyio", "trio"})
 DEFAULT_PYTHON_FILES = ("test_*.py", "*_test.py")
+ModuleReaderFunction = Callable[[Path, bool], "Module | None"]  # (path, is it a test module)
 
 
 def wider(scope: str, than: str) -> bool:
@@ -315,6 +317,7 @@ class Project:
     configs: dict[Path, PytestConfig | None] = field(default_factory=dict)  # per resolved module path
     config_cache: dict[Path, PytestConfig | None] = field(default_factory=dict)
     config_errors: dict[Path, PytestConfigError] = field(default_factory=dict)
+    config_warnings: dict[Path, PytestConfigError] = field(default_factory=dict)  # broken, governing nothing read
     explicit_configs: list[PytestConfig] = field(default_factory=list)
     conftest_chains: dict[Path, list[Module]] = field(default_factory=dict)
     project_root: Path = field(default_factory=Path.cwd)
@@ -347,6 +350,7 @@ class Project:
             return self.versions.setdefault(config.directory, detect(
                 config.directory, real_path(self.project_root), self.installed, self.declaration_folders))
         return self.asyncio_versions(module) if module is not None else AsyncioVersions.unknown()
+    reader: ModuleReaderFunction | None = field(default=None, repr=False)  # the LB3 module store's, if any
 
     def config_for(self, path: Path) -> PytestConfig | None:
         return self.configs.get(path)
@@ -448,8 +452,8 @@ def test_module_patterns(config: PytestConfig | None) -> tuple[str, ...]:
     return tuple(setting.value.split()) if setting and setting.value.split() else DEFAULT_PYTHON_FILES
 
 
-def is_test_module(path: Path, config: PytestConfig | None) -> bool:
-    return any(fnmatch.fnmatch(path.name, pattern) for pattern in test_module_patterns(config))
+def is_test_module(name: str, config: PytestConfig | None) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in test_module_patterns(config))
 
 
 def conftest_paths(path: Path, config: PytestConfig | None, project_root: Path) -> list[Path]:
@@ -488,7 +492,8 @@ def load_explicit_config(project: Project, path: Path) -> None:
     try:
         config = load_config(path)
     except PytestConfigError as error:
-        project.config_errors.setdefault(real_path(error.path), error)
+        # Only a warning unless a checked module is governed by it (locate_config then records an error).
+        project.config_warnings.setdefault(real_path(error.path), error)
         return
     if config is None:
         return
@@ -519,31 +524,45 @@ def parse(path: Path, prefilter: bool = False) -> Module | None:
 
 
 def build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path,
-          target: AsyncioVersions | None = None, registry: Registry = DEFAULT_REGISTRY) -> Project:
+          target: AsyncioVersions | None = None, registry: Registry = DEFAULT_REGISTRY,
+          reader: ModuleReaderFunction | None = None) -> Project:
     """The project view of the checked files: their configs, and every conftest.py above the test modules.
 
     The cyclic garbage collector is paused while the trees are built: they hold no cycles, and each
     collection would rescan every node kept so far (3.0 s to 2.5 s CPU on a 1,000-file corpus).
+    `reader` reads one module (path, is it a test module); the cache passes one that keeps them.
     """
     from loopbound.engine import paused_gc
 
     with paused_gc():
-        return _build(python_files, config_files, project_root, target, registry)
+        return _build(python_files, config_files, project_root, target, registry, reader)
 
 
 def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path,
-           target: AsyncioVersions | None, registry: Registry) -> Project:
+           target: AsyncioVersions | None, registry: Registry, reader: ModuleReaderFunction | None) -> Project:
     project = Project(project_root=project_root, target=target, installed=asyncio_versions.installed_version(),
-                      registry=registry)
+                      registry=registry, reader=reader)
     for path in config_files:
         load_explicit_config(project, path)
+    # What a folder decides for all its files, found once per folder rather than once per file.
+    real_folders: dict[Path, Path] = {}
+    folder_configs: dict[Path, PytestConfig | None] = {}
+    folder_conftests: dict[Path, list[Path]] = {}
     for path in python_files:
-        resolved = real_path(path)
-        config = locate_config(project, resolved)
-        if _governed_by_broken_config(project, resolved):
+        if os.path.islink(path):
+            folder, name = real_path(path).parent, real_path(path).name
+        else:  # a file's resolved path is its folder's plus its name: no path built for most files
+            if path.parent not in real_folders:
+                real_folders[path.parent] = real_path(path.parent)
+            folder, name = real_folders[path.parent], path.name
+        if folder not in folder_configs:
+            folder_configs[folder] = locate_config(project, folder / name)
+        config = folder_configs[folder]
+        is_test = is_test_module(name, config)
+        if not (is_test or name == "conftest.py"):
             continue
-        is_test = is_test_module(resolved, config)
-        if not (is_test or resolved.name == "conftest.py"):
+        resolved = folder / name
+        if _governed_by_broken_config(project, resolved):
             continue
         module = _module(project, resolved, is_test)
         if module is None:
@@ -551,7 +570,9 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
         project.checked.append(resolved)
         project.configs[resolved] = config
         chain = []
-        for conftest_path in conftest_paths(resolved, config, project_root):
+        if folder not in folder_conftests:
+            folder_conftests[folder] = conftest_paths(resolved, config, project_root)
+        for conftest_path in folder_conftests[folder]:
             conftest = _module(project, conftest_path, False)
             if conftest is not None:
                 project.configs.setdefault(conftest_path, config)
@@ -563,14 +584,14 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
 
 
 def inputs(project: Project) -> list[Path]:
-    """Every file whose contents or existence decide this project's findings.
+    """The Python files whose contents decide this project's findings."""
+    return sorted(project.read_files)
 
-    The Python files it read, and in each folder it searched for a pytest config or a pytest-asyncio
-    declaration, every name such a file could have, present or not: one created later changes the answer.
-    """
-    candidates = {folder / name for folder in project.config_cache for name in CONFIG_NAMES}
-    declarations = {path for folder in project.declaration_folders for path in declaration_files(folder)}
-    return sorted(project.read_files | candidates | declarations)
+
+def searched_folders(project: Project) -> list[Path]:
+    """The folders searched for a pytest config or a pytest-asyncio declaration (and conftest.py files,
+    a subset): such a file created later in any of them changes the answer."""
+    return sorted(set(project.config_cache) | set(project.declaration_folders))
 
 
 def _governed_by_broken_config(project: Project, path: Path) -> bool:
@@ -581,7 +602,7 @@ def _governed_by_broken_config(project: Project, path: Path) -> bool:
 def _module(project: Project, path: Path, is_test: bool) -> Module | None:
     if path not in project.modules:
         project.read_files.add(path)
-        module = _read(path, is_test, project.registry)
+        module = project.reader(path, is_test) if project.reader else _read(path, is_test, project.registry)
         if module is None:
             return None
         project.modules[path] = module
@@ -617,12 +638,17 @@ def _read(path: Path, is_test: bool, registry: Registry) -> Module | None:
         hit = memo.get((path, is_test))
         if hit is not None and hit[0] == recorded:
             return hit[1]
-    module = parse(path, prefilter=is_test)
-    read = (_release_trees(_note_handovers(ModuleReader(module, is_test).read(), registry))
-            if module is not None else None)
+    read = read_module_file(path, is_test, registry)
     if memo is not None and recorded is not None and recorded[1] < time.time_ns() - _SETTLED_NS:
         memo[(path, is_test)] = (recorded, read)
     return read
+
+
+def read_module_file(path: Path, is_test: bool, registry: Registry = DEFAULT_REGISTRY) -> Module | None:
+    """One module as the LB3 rules see it (its fixtures, tests, marks and what each fixture hands over),
+    or None when it holds none."""
+    module = parse(path, prefilter=is_test)
+    return None if module is None else _release_trees(_note_handovers(ModuleReader(module, is_test).read(), registry))
 
 
 def _release_trees(module: Module) -> Module:

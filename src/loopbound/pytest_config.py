@@ -15,6 +15,7 @@ import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,14 @@ class PytestConfig:
         return setting.value.strip() if setting else "strict"
 
 
-def _addopts_overrides(config: PytestConfig) -> dict[str, Setting]:
+def _addopts_overrides(config: PytestConfig) -> Mapping[str, Setting]:
     addopts = config.keys.get("addopts")
-    if addopts is None:
-        return {}
+    return {} if addopts is None else _overrides_in(addopts)
+
+
+@lru_cache(maxsize=256)
+def _overrides_in(addopts: Setting) -> Mapping[str, Setting]:
+    """Split once per addopts value: the LB3 pass asks for every module's defaults."""
     try:
         words = shlex.split(addopts.value)
     except ValueError:

@@ -93,7 +93,7 @@ def collected_by_pytest(path: Path) -> bool:
         config = locate(path)
     except PytestConfigError:
         config = None
-    return is_test_module(path, config)
+    return is_test_module(path.name, config)
 
 
 def _build(builder: Builder, finding: Finding, context: FixContext, notes: list[str] | None) -> Fix | None:

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from loopbound.cache import is_settled, stamp
+from loopbound.stamps import is_settled, stamp
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file, real_path
 from loopbound.engine import CheckResult, SourceError, decode, paused_gc, per_file_selected, read_bytes

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loopbound.cache import Stamp, is_settled, settings_fingerprint, stamp
+from loopbound.cache import settings_fingerprint
+from loopbound.stamps import Stamp, is_settled, stamp
 from loopbound.config import Settings
 from loopbound.engine import SourceError, decode, paused_gc, read_bytes
 from loopbound.findings import Finding

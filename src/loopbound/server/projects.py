@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loopbound.cache import Stamp, default_cache_dir, stamp
+from loopbound.cache import default_cache_dir
+from loopbound.stamps import Stamp, stamp
 from loopbound.config import Settings, find_config, load_settings
 from loopbound.discovery import discover, display_path, is_test_file
 from loopbound.engine import CheckResult, per_file_selected

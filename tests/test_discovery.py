@@ -1,0 +1,92 @@
+"""Which files a directory walk checks: the same as ruff, templates aside, and broken configs that
+govern nothing do not fail the run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_runner import run_loopbound
+
+from loopbound.config import Settings
+from loopbound.discovery import discover
+
+BAD = "import httpx\nclient = httpx.AsyncClient()\n"
+RUFF = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+
+# Each layout: files to create (a path ending in "/" is a folder), and the files git tracks.
+LAYOUTS = {
+    "tracked sources beside a pyvenv.cfg": (
+        ["app/pyvenv.cfg", "app/src/service.py", "app/lib/python3.11/site-packages/dep/mod.py", "main.py"],
+        ["app/pyvenv.cfg", "app/src/service.py", "main.py"]),
+    "a virtual environment that is not ignored": (
+        ["myenv/pyvenv.cfg", "myenv/lib/python3.12/site-packages/dep/mod.py", "myenv/bin/activate_this.py",
+         "pkg/__init__.py", "pkg/core.py"], ["pkg/__init__.py", "pkg/core.py"]),
+    "nested .gitignore files and default excludes": (
+        [".gitignore", "pkg/.gitignore", "pkg/keep.py", "pkg/generated.py", "logs/debug.py", "node_modules/x/y.py",
+         "dist/pkg/core.py", ".tox/py/t.py", "build/lib/pkg/core.py", "docs/conf.py", "stubs/pkg.pyi"],
+        [".gitignore", "pkg/.gitignore", "pkg/keep.py", "docs/conf.py", "stubs/pkg.pyi"]),
+}
+IGNORES = {".gitignore": "logs/\n", "pkg/.gitignore": "generated.py\n"}
+
+
+def _build(root: Path, files: list[str], tracked: list[str]) -> None:
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    for name in files:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(IGNORES.get(name, "home = /usr\n" if name.endswith(".cfg") else BAD), encoding="utf-8")
+    subprocess.run(["git", "add", "-f", *tracked], cwd=root, check=True)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_same_files_as_ruff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
+    if not Path(RUFF).exists():
+        pytest.skip("ruff is not installed (it comes with the test extras)")
+    _build(tmp_path, *LAYOUTS[layout])
+    monkeypatch.chdir(tmp_path)
+    ruff = subprocess.run([RUFF, "check", "--isolated", "--show-files", "."], capture_output=True, text=True,
+                          check=True).stdout
+    ruff_files = sorted(Path(line).relative_to(tmp_path).as_posix() for line in ruff.splitlines() if line.strip())
+    found = discover([Path(".")], Settings(project_root=tmp_path))
+    assert sorted(path.as_posix() for path in found.python_files) == ruff_files
+
+
+def test_template_folders_are_skipped_with_a_note(tmp_path: Path) -> None:
+    template = tmp_path / "{{cookiecutter.project_slug}}"
+    (template / "src").mkdir(parents=True)
+    (template / "src" / "app.py").write_text("import {{ cookiecutter.module }}\n", encoding="utf-8")
+    (template / "pyproject.toml").write_text("[tool.pytest.ini_options]\nname = {{ cookiecutter.name }}\n",
+                                             encoding="utf-8")
+    (tmp_path / "{% if docker %}docker{% endif %}").mkdir()
+    (tmp_path / "hooks.py").write_text("print('post-gen')\n", encoding="utf-8")
+    run = run_loopbound("check", "--output-format", "concise", ".", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    assert "loopbound: note: {{cookiecutter.project_slug}}: skipped, its name is a template" in run.stderr
+    assert "{% if docker %}docker{% endif %}: skipped" in run.stderr
+    assert "1 file checked" in run.stderr
+    explicit = run_loopbound("check", "--output-format", "concise", str(template / "src"), cwd=tmp_path)
+    assert "(1 file checked)" in explicit.stderr, "a template named on the command line is checked"
+    assert "pyproject.toml:2:" in explicit.stderr, "and the config that governs it is read"
+
+
+def test_a_broken_config_that_governs_nothing_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "docs" / "example").mkdir(parents=True)
+    (tmp_path / "docs" / "example" / "pytest.ini").write_text("[pytest\nasyncio_mode = auto\n", encoding="utf-8")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_ok.py").write_text("def test_ok():\n    pass\n", encoding="utf-8")
+    run = run_loopbound("check", "--output-format", "concise", ".", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    assert "loopbound: warning: docs/example/pytest.ini:1:" in run.stderr
+    assert "governs none of the checked files" in run.stderr
+
+
+def test_a_broken_config_that_governs_a_checked_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest\nasyncio_mode = auto\n", encoding="utf-8")
+    (tmp_path / "test_ok.py").write_text("async def test_ok():\n    pass\n", encoding="utf-8")
+    run = run_loopbound("check", "--output-format", "concise", ".", cwd=tmp_path)
+    assert run.code == 2
+    assert "loopbound: error: " in run.stderr and "pytest.ini:1:" in run.stderr

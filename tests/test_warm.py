@@ -1,0 +1,213 @@
+"""The warm run: a recorded report is replayed only while nothing it depended on has changed."""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from loopbound import parallel, warm
+
+LATER = 60.0  # runs happen "a minute later", so that the files the test just wrote are settled
+COMMAND = ["check", "--output-format", "concise", "."]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURES / "rules", root / "rules")
+    (root / "loopbound.toml").write_text("", encoding="utf-8")
+    monkeypatch.chdir(root)
+    for module in (warm, parallel):
+        real = module.now
+        monkeypatch.setattr(module, "now", lambda real=real: real() + LATER)
+    yield root
+    gc.enable()  # main() turns the collector off for the rest of the process
+
+
+def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], arguments: list[str],
+          replay_only: bool = False) -> tuple[int, str, str]:
+    monkeypatch.setattr("sys.argv", ["loopbound", *arguments])
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the command line ran instead of the replay")
+
+    with monkeypatch.context() as patches, pytest.raises(SystemExit) as exit:
+        if replay_only:
+            patches.setattr("loopbound.cli.cli", refuse)
+        warm.main()
+    out, err = capsys.readouterr()
+    code = exit.value.code
+    return code if isinstance(code, int) else 0, out, err
+
+
+def _full(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+          arguments: list[str] = COMMAND) -> tuple[int, str, str]:
+    return _main(monkeypatch, capsys, arguments)
+
+
+def test_an_unchanged_tree_is_replayed(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)  # creates .loopbound_cache/, which changes the project folder
+    first = _full(monkeypatch, capsys)
+    assert first[0] == 1 and "LB101" in first[1] and "checked" in first[2]
+    assert list((project / ".loopbound_cache").glob("warm-*.marshal"))
+    assert _main(monkeypatch, capsys, COMMAND, replay_only=True) == first
+
+
+def test_a_changed_file_is_checked_again(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)
+    target = project / "rules" / "LB101.py"
+    target.write_text(target.read_text(encoding="utf-8") + "\nimport httpx\nlate = httpx.AsyncClient()\n",
+                      encoding="utf-8")
+    code, out, _ = _full(monkeypatch, capsys)
+    row = len(target.read_text(encoding="utf-8").splitlines())
+    assert f"rules/LB101.py:{row}:" in out
+
+
+def test_a_new_file_in_a_walked_folder_is_checked(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)
+    (project / "rules" / "added.py").write_text("import httpx\nclient = httpx.AsyncClient()\n", encoding="utf-8")
+    _, out, _ = _full(monkeypatch, capsys)
+    assert "rules/added.py:2:" in out
+
+
+def test_a_new_config_changes_the_report(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)
+    (project / "loopbound.toml").write_text('[tool.loopbound]\nignore = ["LB101"]\n', encoding="utf-8")
+    _, out, _ = _full(monkeypatch, capsys)
+    assert "LB101" not in out
+
+
+def test_files_changed_just_before_a_run_are_not_trusted(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    just_before_the_run = time.time() + LATER - 1
+    os.utime(project / "rules" / "LB101.py", (just_before_the_run, just_before_the_run))
+    _full(monkeypatch, capsys)
+    assert not list((project / ".loopbound_cache").glob("warm-*.marshal"))
+
+
+def test_other_arguments_are_another_run(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)
+    code, out, _ = _full(monkeypatch, capsys, ["check", "--output-format", "concise", "--select", "LB2", "."])
+    assert "LB2" in out and "LB101" not in out
+
+
+@pytest.mark.parametrize("arguments", [
+    ["check", "--fix", "."], ["check", "--diff", "."], ["check", "--no-cache", "."], ["check", "-"],
+    ["check", "--output-file=report.txt", "."], ["check", "--add-noqa", "."], ["rule", "LB101"], [],
+])
+def test_runs_with_effects_are_never_replayed(arguments: list[str]) -> None:
+    assert not warm.replayable(arguments)
+
+
+def test_the_key_ignores_variables_that_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = warm.run_key(COMMAND)
+    monkeypatch.setenv("HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET", "xxxx")
+    monkeypatch.setenv("OLDPWD", "/elsewhere")
+    assert warm.run_key(COMMAND) == key
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert warm.run_key(COMMAND) != key
+
+
+def test_changes_in_folders_above_the_project_do_not_matter(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """/tmp or a home folder changes all the time: only the config files that could appear there count."""
+    _full(monkeypatch, capsys)
+    first = _full(monkeypatch, capsys)
+    (project.parent / "unrelated.txt").write_text("x", encoding="utf-8")
+    assert _main(monkeypatch, capsys, COMMAND, replay_only=True) == first
+    (project.parent / "loopbound.toml").write_text("", encoding="utf-8")
+    assert _full(monkeypatch, capsys) == first, "a config above the project is another run (same findings here)"
+
+
+def _fresh(project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+           arguments: list[str] = COMMAND) -> tuple[int, str, str]:
+    """What a run without any cache or snapshot prints."""
+    shutil.rmtree(project / ".loopbound_cache")
+    return _full(monkeypatch, capsys, arguments)
+
+
+def _refuse_walks_and_count_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from loopbound import discovery
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the tree was walked again")
+
+    checked: list[str] = []
+    real = parallel.check_path
+
+    def counting(path: Path, *args: object, **kwargs: object) -> object:
+        checked.append(path.name)
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(discovery, "_discover", refuse)
+    monkeypatch.setattr(parallel, "check_path", counting)
+    return checked
+
+
+def test_after_one_file_changed_only_that_file_is_checked(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)
+    _full(monkeypatch, capsys)
+    target = project / "rules" / "LB101.py"
+    target.write_text(target.read_text(encoding="utf-8") + "\nimport httpx\nlate = httpx.AsyncClient()\n",
+                      encoding="utf-8")
+    with monkeypatch.context() as patches:
+        checked = _refuse_walks_and_count_checks(patches)  # type: ignore[arg-type]
+        in_part = _full(monkeypatch, capsys)
+    assert checked == ["LB101.py"]
+    row = len(target.read_text(encoding="utf-8").splitlines())
+    assert f"rules/LB101.py:{row}:" in in_part[1]
+    assert _main(monkeypatch, capsys, COMMAND, replay_only=True) == in_part  # recorded with the new stamp
+    target.write_text(target.read_text(encoding="utf-8") + "\nagain = httpx.AsyncClient()\n", encoding="utf-8")
+    with monkeypatch.context() as patches:
+        checked = _refuse_walks_and_count_checks(patches)  # type: ignore[arg-type]
+        in_part = _full(monkeypatch, capsys)  # a run in part records what the next one needs too
+    assert checked == ["LB101.py"]
+    assert f"rules/LB101.py:{row + 2}:" in in_part[1]
+    assert _fresh(project, monkeypatch, capsys) == in_part
+
+
+def test_an_edited_test_module_reruns_the_project_pass_without_a_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "suite"
+    shutil.copytree(FIXTURES / "projects" / "session_fixture_no_loop_config", root)
+    monkeypatch.chdir(root)
+    for module in (warm, parallel):
+        real = module.now
+        monkeypatch.setattr(module, "now", lambda real=real: real() + LATER)
+    _full(monkeypatch, capsys)
+    before = _full(monkeypatch, capsys)
+    assert "conftest.py:7:" in before[1] and "LB302" in before[1]
+    test_module = root / "test_ticket.py"
+    test_module.write_text(test_module.read_text(encoding="utf-8").replace(
+        "@pytest.mark.asyncio\n", '@pytest.mark.asyncio(loop_scope="session")\n'), encoding="utf-8")
+    with monkeypatch.context() as patches:
+        checked = _refuse_walks_and_count_checks(patches)  # type: ignore[arg-type]
+        in_part = _full(monkeypatch, capsys)
+    gc.enable()
+    assert checked == ["test_ticket.py"]
+    assert "LB302" not in in_part[1]
+    assert _fresh(root, monkeypatch, capsys) == in_part
+
+
+def test_a_changed_config_is_a_full_run(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)
+    _full(monkeypatch, capsys)
+    (project / "loopbound.toml").write_text('ignore = ["LB101"]\n', encoding="utf-8")
+    with monkeypatch.context() as patches:
+        _refuse_walks_and_count_checks(patches)  # type: ignore[arg-type]
+        with pytest.raises(AssertionError, match="walked again"):
+            _full(monkeypatch, capsys)
