@@ -164,3 +164,16 @@ def test_target_setting(tmp_path: Path) -> None:
 def test_setup_py_literals_are_read_not_run(tmp_path: Path) -> None:
     setup = 'import sys\nsys.exit(1)\nsetup(extras_require={"testing": ["pytest-asyncio==0.21.*", "httpx"]})\n'
     assert span(found(tmp_path, {"setup.py": setup}, installed="1.5.0")) == ("0.21.0", "0.21.2")
+
+
+def test_the_installed_release_alone_never_decides_what_a_fix_writes() -> None:
+    """`fixture-scope` stops pytest-asyncio 1.2-1.4 with a UsageError: a fix may write it only when every
+    release the project declares knows it, whatever is installed next to loopbound."""
+    from loopbound.asyncio_versions import Feature, combine
+
+    value, key = Feature.FIXTURE_SCOPE_VALUE, Feature.FIXTURE_DEFAULT_KEY
+    assert not combine([], False, "1.5.0").key_accepted(value, key)
+    assert not combine([(">=1.0", "requirements-dev.txt")], False, "1.5.0").key_accepted(value, key)
+    assert combine([(">=1.5", "requirements-dev.txt")], False, "1.5.0").key_accepted(value, key)
+    assert combine([("==1.5.0", "uv.lock")], True, None).key_accepted(value, key)
+    assert combine([], False, "1.5.0").has(value)  # rules still speak of the installed release

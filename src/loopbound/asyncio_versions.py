@@ -177,6 +177,7 @@ class AsyncioVersions:
     source: str  # "uv.lock", "pyproject.toml (pytest-asyncio>=0.23,<0.24)", "installed", ...
     known: bool = True  # False: nothing declared nor installed; every release is possible
     declared: bool = False  # the project itself (or `target-pytest-asyncio`) names pytest-asyncio
+    declared_range: tuple[Version, ...] = ()  # what the declarations admit, where the installed release narrowed it
 
     @classmethod
     def unknown(cls) -> AsyncioVersions:
@@ -199,7 +200,13 @@ class AsyncioVersions:
 
     def key_accepted(self, feature: Feature, key: Feature) -> bool:
         """Whether a fix may write something (`feature`) under config key `key`: every release accepts it,
-        or, with nothing known, every release that has the key."""
+        or, with nothing declared, every release that has the key. The installed release alone does not
+        decide what a fix writes: loopbound's own environment (pre-commit's, a developer's venv) is not
+        the one the project's tests run in, and a value only a newer release knows stops an older pytest."""
+        if not self.declared:
+            return AsyncioVersions.unknown().has(feature, among=key)
+        if self.declared_range:
+            return AsyncioVersions(self.declared_range, self.source).has(feature, among=key)
         return self.has(feature, among=key)
 
     def describe(self) -> str:
@@ -235,7 +242,8 @@ def combine(declared: Iterable[tuple[str, str]], locked: bool, installed: str | 
     pinned = locked or all(_is_pin(specifier) for specifier, _ in declarations)
     installed_at = _readable(installed)
     if declarations and not pinned and installed_at is not None and installed_at in found:
-        return AsyncioVersions((installed_at,), f"installed {installed}, inside {where}", declared=True)
+        return AsyncioVersions((installed_at,), f"installed {installed}, inside {where}", declared=True,
+                               declared_range=tuple(sorted(found)))
     if declarations:
         return AsyncioVersions(tuple(sorted(found)), where, declared=True)
     if installed_at is not None:
