@@ -147,9 +147,10 @@ def needs_parse(data: bytes, settings: Settings, selected: frozenset[str]) -> bo
 
 
 def check_source(data: bytes, path: str, settings: Settings, selected: frozenset[str], *,
-                 is_test: bool = False, prefilter: bool = True) -> FileResult:
+                 is_test: bool = False, prefilter: bool = True, summarise_for_index: bool = True) -> FileResult:
+    """One file's per-file findings, and (`summarise_for_index`) its summary for the project index."""
     result = FileResult(path)
-    indexed = bool(selected & _INDEXED_CODES)
+    indexed = summarise_for_index and bool(selected & _INDEXED_CODES)
     if prefilter and not needs_parse(data, settings, selected):
         if indexed:
             result.summary = light_summary(data, is_test)
