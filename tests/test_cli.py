@@ -192,8 +192,8 @@ def test_config_extends_registry_and_marks_calls_safe(project: Path) -> None:
     run = run_loopbound("check", "--output-format", "concise", "--select", "LB101", cwd=project)
     assert run.stdout.splitlines() == [
         "pkg/custom.py:3:10: LB101 (latent) `mycompany.http.make_client` is created at import time and bound to the "
-        "first event loop that uses it (latent: nothing in the project imports it and it runs no event loop itself "
-        "(library code: its users' loops are unknown))"
+        "first event loop that uses it; latent: nothing in the project imports it and it runs no event loop itself; "
+        "as library code, its users' loops are unknown"
     ]
 
 

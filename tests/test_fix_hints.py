@@ -48,7 +48,7 @@ def test_help_lines_and_summary_tell_what_fix_will_do(tmp_path: Path) -> None:
 
     unsafe = run_loopbound("check", "--no-cache", "--fix", "--unsafe-fixes", cwd=root)
     assert "Fixed 1 finding in 1 file." in unsafe.stderr
-    assert "1 finding in 3 files checked: none with an automatic fix." in unsafe.stderr
+    assert "1 finding (0 errors, 1 latent) in 3 files checked: none with an automatic fix." in unsafe.stderr
     assert (root / "declined.py").read_text() == DECLINED
 
 
@@ -57,3 +57,20 @@ def test_findings_of_rules_without_fixes_say_so_without_promising(tmp_path: Path
     run = run_loopbound("check", "--no-cache", "--select", "LB102", cwd=tmp_path)
     assert "= help: see `loopbound rule LB102`" in run.stdout
     assert "none with an automatic fix." in run.stderr
+
+
+def test_what_remains_after_fix_keeps_the_project_verdicts(tmp_path: Path) -> None:
+    """After `--fix` writes, the remaining findings are those of a whole check: a module-level client that
+    nothing imports stays latent (and the run passes), as `check` without `--fix` reports it."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "library.py").write_text(UNSAFE)
+    (tmp_path / "release.py").write_text(
+        "import httpx\n\n\nasync def main(url):\n    c = httpx.AsyncClient()\n    try:\n"
+        "        return await c.get(url)\n    finally:\n        c.aclose()\n")
+    before = run_loopbound("check", "--no-cache", "--output-format", "concise", cwd=tmp_path)
+    assert "library.py:3:10: LB101 (latent)" in before.stdout and "release.py:9:9: LB202" in before.stdout
+    fixed = run_loopbound("check", "--no-cache", "--fix", "--output-format", "concise", cwd=tmp_path)
+    assert "await c.aclose()" in (tmp_path / "release.py").read_text()
+    assert fixed.stdout.splitlines()[0].startswith("library.py:3:10: LB101 (latent)")
+    assert "(0 errors, 1 latent)" in fixed.stderr
+    assert fixed.code == 0

@@ -151,11 +151,17 @@ def test_fix_then_fix_again_is_a_no_op(project: Path) -> None:
     assert diff.code == 0 and diff.stdout == ""
 
 
-def test_fix_leaves_unsafe_findings_and_exits_1(project: Path) -> None:
+def test_fix_leaves_unsafe_findings_and_their_severity_decides_the_exit(project: Path) -> None:
+    """Nothing imports app/client.py, so its client is latent after `--fix` as before it: exit 0, and 1
+    once the project makes latent findings errors."""
     run = run_loopbound("check", "--fix", "--select", "LB1", "--output-format", "concise", cwd=project)
-    assert run.code == 1
-    assert run.stdout.startswith("app/client.py:3:10: LB101 `httpx")  # `[*]` marks what `--fix` alone fixes
+    assert run.code == 0
+    assert run.stdout.startswith("app/client.py:3:10: LB101 (latent) `httpx")  # `[*]` marks what `--fix` alone fixes
     assert (project / "app" / "client.py").read_text() == LIBRARY
+    (project / "pyproject.toml").write_text('[tool.loopbound]\nlatent = "error"\n')
+    strict = run_loopbound("check", "--fix", "--select", "LB1", "--output-format", "concise", cwd=project)
+    assert strict.code == 1
+    assert strict.stdout.startswith("app/client.py:3:10: LB101 `httpx")
 
 
 def test_fix_on_a_clean_project_changes_no_byte(tmp_path: Path) -> None:

@@ -110,10 +110,13 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
             found = discover(list(paths) or [Path(".")], settings)
         except DiscoveryError as error:
             _fail(str(error))
-        result = check_tree(found.python_files, found.config_files, settings, selected, jobs=jobs,
-                            progress=with_progress,
-                            cache_dir=None if no_cache else cache_dir or default_cache_dir(settings),
-                            project_files=_whole_project(paths, settings))
+        def check_found() -> CheckResult:
+            return check_tree(found.python_files, found.config_files, settings, selected, jobs=jobs,
+                              progress=with_progress,
+                              cache_dir=None if no_cache else cache_dir or default_cache_dir(settings),
+                              project_files=_whole_project(paths, settings))
+
+        result = check_found()
         result.errors[:0] = found.errors
         for note in [] if quiet else found.notes:
             click.echo(f"loopbound: note: {note}", err=True)
@@ -126,7 +129,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
         stdin = (checked[0], sources[checked[0]].encode("utf-8")) if reading_stdin else None
         fixing = apply_fix_options(result, FixOptions(fix, diff, unsafe_fixes, quiet), settings, selected,
                                    python_files=[] if reading_stdin else found.python_files,
-                                   config_files=[] if reading_stdin else found.config_files, stdin=stdin)
+                                   config_files=[] if reading_stdin else found.config_files, stdin=stdin,
+                                   recheck=None if reading_stdin else check_found)
         if fixing.exit_code is not None:
             sys.exit(fixing.exit_code)
     for problem in result.errors:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,14 @@ class Fixing:
 
 def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settings, selected: frozenset[str], *,
                       python_files: list[Path], config_files: list[Path],
-                      stdin: tuple[str, bytes] | None = None) -> Fixing:
-    """Attach, apply or diff fixes; `result.findings` becomes what remains, with fixes attached."""
+                      stdin: tuple[str, bytes] | None = None,
+                      recheck: Callable[[], CheckResult] | None = None) -> Fixing:
+    """Attach, apply or diff fixes; `result.findings` becomes what remains, with fixes attached.
+
+    `recheck` is the whole check run again once fixes are written: the fix passes see each file and
+    the LB3 pass, but only the whole check resolves the project index (which findings a multi-loop
+    entry point reaches, resources made through the project's own code).
+    """
     if not (options.fix or options.diff):
         result.findings = attach_fixes(result.findings, settings, files=[display_path(path) for path in python_files])
         return Fixing()
@@ -47,7 +54,11 @@ def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settin
     write = options.fix and not options.diff
     run = fix_paths(python_files, settings, selected, unsafe=options.unsafe, write=write, config_files=config_files)
     _echo_problems(run)
-    result.findings = run.findings
+    if write and recheck is not None:
+        remaining = recheck() if run.changed else result
+        result.findings = attach_fixes(remaining.findings, settings, files=[display_path(path) for path in python_files])
+    else:
+        result.findings = run.findings
     result.errors.extend(error for error in run.errors if error not in result.errors)
     fixing = Fixing(changed_files=len(run.changed))
     if options.diff:

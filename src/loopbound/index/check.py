@@ -186,7 +186,7 @@ def _with_severity(finding: Finding, index: ProjectIndex, reach: Reachability) -
         verdict = reach.verdict(module)
         if verdict.multi_loop:
             return dataclasses.replace(finding, message=f"{finding.message}: {verdict.reason}")
-        return dataclasses.replace(finding, severity=Severity.LATENT, message=f"{finding.message} ({verdict.reason})")
+        return dataclasses.replace(finding, severity=Severity.LATENT, message=f"{finding.message}; {verdict.reason}")
     if finding.code not in LEAK_CODES:
         return finding
     verdict = reach.verdict(module)
@@ -195,5 +195,5 @@ def _with_severity(finding: Finding, index: ProjectIndex, reach: Reachability) -
     kind, how = reach.kind(module)
     if kind == "single" and "__main__" in how:
         return dataclasses.replace(finding, severity=Severity.LATENT, message=(
-            f"{finding.message} (latent: a one-shot script that {how}; its process exits with its loop)"))
+            f"{finding.message}; latent: a one-shot script that {how}, and its process exits with its loop"))
     return finding

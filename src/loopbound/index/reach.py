@@ -119,11 +119,11 @@ class Reachability:
                     parents[importer.path] = current
                     queue.append(importer.path)
         if single is not None:
-            return Reach(False, f"latent: only single-loop code reaches it ({self._shown(single[0])} "
-                         f"{single[1]}{self._chain(single[0], parents)})")
+            return Reach(False, f"latent: only single-loop code reaches it: {self._shown(single[0])} "
+                         f"{single[1]}{self._chain(single[0], parents)}")
         if len(parents) == 1:
-            return Reach(False, "latent: nothing in the project imports it and it runs no event loop itself "
-                         "(library code: its users' loops are unknown)")
+            return Reach(False, "latent: nothing in the project imports it and it runs no event loop itself; "
+                         "as library code, its users' loops are unknown")
         return Reach(False, "latent: no entry point that runs several event loops imports it")
 
     def _chain(self, entry: Path, parents: dict[Path, Path | None]) -> str:
