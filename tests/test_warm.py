@@ -211,3 +211,35 @@ def test_a_changed_config_is_a_full_run(project: Path, monkeypatch: pytest.Monke
         _refuse_walks_and_count_checks(patches)  # type: ignore[arg-type]
         with pytest.raises(AssertionError, match="walked again"):
             _full(monkeypatch, capsys)
+
+
+def test_a_run_in_part_resolves_the_project_index_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Only the edited test module is checked again, yet another module's finding changes with it: the
+    test module now imports the engine's module, so a loop per test reaches it (latent becomes error)."""
+    root = tmp_path / "app_project"
+    (root / "app").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / ".git").mkdir()
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "db.py").write_text('from sqlalchemy.ext.asyncio import create_async_engine\n\n'
+                                        'engine = create_async_engine("postgresql+asyncpg://localhost/db")\n')
+    test_module = root / "tests" / "test_api.py"
+    test_module.write_text("import pytest\n\n\n@pytest.mark.asyncio\nasync def test_a():\n    assert True\n")
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n')
+    monkeypatch.chdir(root)
+    for module in (warm, parallel):
+        real = module.now
+        monkeypatch.setattr(module, "now", lambda real=real: real() + LATER)
+    _full(monkeypatch, capsys)
+    before = _full(monkeypatch, capsys)
+    assert "app/db.py:3:10: LB101 (latent)" in before[1]
+    test_module.write_text("import pytest\n\nfrom app.db import engine\n\n\n@pytest.mark.asyncio\n"
+                           "async def test_a():\n    assert engine\n")
+    with monkeypatch.context() as patches:
+        checked = _refuse_walks_and_count_checks(patches)  # type: ignore[arg-type]
+        in_part = _full(monkeypatch, capsys)
+    gc.enable()
+    assert checked == ["test_api.py"]
+    assert "app/db.py:3:10: LB101 `sqlalchemy" in in_part[1] and "imports app/db.py" in in_part[1]
+    assert _fresh(root, monkeypatch, capsys) == in_part
