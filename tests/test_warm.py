@@ -18,15 +18,20 @@ LATER = 60.0  # runs happen "a minute later", so that the files the test just wr
 COMMAND = ["check", "--output-format", "concise", "."]
 
 
+def _a_minute_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runs' clocks move forward, since a file's change time cannot be set back."""
+    for module in (warm, parallel):
+        real = module.now
+        monkeypatch.setattr(module, "now", lambda real=real: real() + LATER)
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     root = tmp_path / "project"
     shutil.copytree(FIXTURES / "rules", root / "rules")
     (root / "loopbound.toml").write_text("", encoding="utf-8")
     monkeypatch.chdir(root)
-    for module in (warm, parallel):
-        real = module.now
-        monkeypatch.setattr(module, "now", lambda real=real: real() + LATER)
+    _a_minute_later(monkeypatch)
     yield root
     gc.enable()  # main() turns the collector off for the rest of the process
 
@@ -184,9 +189,7 @@ def test_an_edited_test_module_reruns_the_project_pass_without_a_walk(tmp_path: 
     root = tmp_path / "suite"
     shutil.copytree(FIXTURES / "projects" / "session_fixture_no_loop_config", root)
     monkeypatch.chdir(root)
-    for module in (warm, parallel):
-        real = module.now
-        monkeypatch.setattr(module, "now", lambda real=real: real() + LATER)
+    _a_minute_later(monkeypatch)
     _full(monkeypatch, capsys)
     before = _full(monkeypatch, capsys)
     assert "conftest.py:7:" in before[1] and "LB302" in before[1]
@@ -228,9 +231,7 @@ def test_a_run_in_part_resolves_the_project_index_again(tmp_path: Path, monkeypa
     test_module.write_text("import pytest\n\n\n@pytest.mark.asyncio\nasync def test_a():\n    assert True\n")
     (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n')
     monkeypatch.chdir(root)
-    for module in (warm, parallel):
-        real = module.now
-        monkeypatch.setattr(module, "now", lambda real=real: real() + LATER)
+    _a_minute_later(monkeypatch)
     _full(monkeypatch, capsys)
     before = _full(monkeypatch, capsys)
     assert "app/db.py:3:10: LB101 (latent)" in before[1]
