@@ -32,6 +32,7 @@ from loopbound.pytest_config import (
 )
 from loopbound.pytest_config import load as load_config
 from loopbound.registry import DEFAULT_REGISTRY, Registry
+from loopbound.stamps import Stamp, is_settled, stamp
 
 SCOPES = ("function", "class", "module", "package", "session")
 FIXTURE_SCOPE = "fixture-scope"  # asyncio_default_fixture_loop_scope: "use each fixture's own scope"
@@ -619,28 +620,24 @@ def _note_handovers(module: Module, registry: Registry) -> Module:
 
 
 # Modules read by earlier passes of a long-lived process (`loopbound server` re-runs this pass on every
-# save), by (path, read as a test module): reused while the file keeps its size and mtime. None in a
+# save), by (path, read as a test module): reused while the file keeps its stamp. None in a
 # `loopbound check` run, which reads each file once.
-MEMO: dict[tuple[Path, bool], tuple[tuple[int, int], Module | None]] | None = None
-_SETTLED_NS = 2_000_000_000  # a file changed this recently may change again within the same mtime tick
+MEMO: dict[tuple[Path, bool], tuple[Stamp, Module | None]] | None = None
 
 
 def _read(path: Path, is_test: bool, registry: Registry) -> Module | None:
+    """The module, from MEMO while its file keeps the stamp the results cache trusts (size, times, inode)."""
     from loopbound import unsaved
 
-    memo = MEMO if MEMO is not None and not unsaved.stands_in(path) else None
-    try:
-        status = path.stat() if memo is not None else None
-    except OSError:
-        status = None
-    recorded = (status.st_size, status.st_mtime_ns) if status is not None else None
-    if memo is not None and recorded is not None:
-        hit = memo.get((path, is_test))
-        if hit is not None and hit[0] == recorded:
-            return hit[1]
+    if MEMO is None or unsaved.stands_in(path):
+        return read_module_file(path, is_test, registry)
+    recorded = stamp(path)
+    hit = MEMO.get((path, is_test))
+    if recorded is not None and hit is not None and hit[0] == recorded:
+        return hit[1]
     read = read_module_file(path, is_test, registry)
-    if memo is not None and recorded is not None and recorded[1] < time.time_ns() - _SETTLED_NS:
-        memo[(path, is_test)] = (recorded, read)
+    if recorded is not None and is_settled(recorded, time.time()):
+        MEMO[(path, is_test)] = (recorded, read)
     return read
 
 
