@@ -135,7 +135,7 @@ def decode(data: bytes) -> str:
 
 _PER_FILE_CODES = frozenset({SYNTAX_ERROR.code, UNUSED_NOQA.code}).union(*(group.codes for group in FILE_RULE_GROUPS))
 # The rules whose findings the project index adds to and grades: a run that selects none needs no summaries.
-_INDEXED_CODES = frozenset().union(*(group.codes for group in FILE_RULE_GROUPS))
+INDEXED_CODES = frozenset().union(*(group.codes for group in FILE_RULE_GROUPS))
 
 
 def needs_parse(data: bytes, settings: Settings, selected: frozenset[str]) -> bool:
@@ -150,7 +150,7 @@ def check_source(data: bytes, path: str, settings: Settings, selected: frozenset
                  is_test: bool = False, prefilter: bool = True, summarise_for_index: bool = True) -> FileResult:
     """One file's per-file findings, and (`summarise_for_index`) its summary for the project index."""
     result = FileResult(path)
-    indexed = summarise_for_index and bool(selected & _INDEXED_CODES)
+    indexed = summarise_for_index and bool(selected & INDEXED_CODES)
     if prefilter and not needs_parse(data, settings, selected):
         if indexed:
             result.summary = light_summary(data, is_test)

@@ -17,7 +17,7 @@ from pathlib import Path
 from loopbound.stamps import is_settled, stamp
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file, real_path
-from loopbound.engine import CheckResult, SourceError, decode, paused_gc, per_file_selected, read_bytes
+from loopbound.engine import INDEXED_CODES, CheckResult, SourceError, decode, paused_gc, per_file_selected, read_bytes
 from loopbound.findings import Finding, Severity
 from loopbound.index.lifespan import lifespan_findings
 from loopbound.index.reach import Reachability
@@ -27,14 +27,12 @@ from loopbound.index.store import SummaryStore
 from loopbound.index.view import FileView
 from loopbound.noqa import suppress
 from loopbound.rules.base import FileContext
-from loopbound.rules.import_time import IMPORT_TIME
-from loopbound.rules.lifecycle import LIFECYCLE
+from loopbound.rules import FILE_RULE_GROUPS
 
 # Findings about something made once and shared by every loop: reachability decides their severity.
 IMPORT_TIME_CODES = frozenset({"LB101", "LB102", "LB103", "LB104", "LB105", "LB106", "LB107"})
 # Leaks whose cost ends with the process when a one-shot script runs them.
 LEAK_CODES = frozenset({"LB201", "LB203"})
-INDEX_CODES = IMPORT_TIME.codes | LIFECYCLE.codes
 
 
 def build_index(python_files: Iterable[Path], summaries: dict[str, ModuleSummary], settings: Settings,
@@ -80,7 +78,7 @@ def check_index(python_files: list[Path], settings: Settings, selected: frozense
     `project_files`, when only part of the project is checked (pre-commit passes the changed files),
     are the rest of it: read for their imports, so that a test suite that is not checked still counts.
     """
-    if not selected & INDEX_CODES or not result.summaries:
+    if not selected & INDEXED_CODES or not result.summaries:
         return result
     store = SummaryStore.open(cache_dir, settings)
     summaries = dict(result.summaries)
@@ -173,7 +171,7 @@ def _indirect(module: IndexedModule, index: ProjectIndex, words: frozenset[str],
         context = FileContext(path=module.shown, source=source, tree=tree, registry=settings.registry,
                               is_test_file=module.is_test, index=FileView(index, module, words))
         file_selected = per_file_selected(module.path, settings, selected)
-        findings = [finding for group in (IMPORT_TIME, LIFECYCLE) if group.codes & file_selected
+        findings = [finding for group in FILE_RULE_GROUPS if group.codes & file_selected
                     for finding in group.check(context) if finding.code in file_selected and finding.datum("made_through")]
     yield from suppress(findings, source, file_selected, module.shown) if findings else ()
 
