@@ -10,6 +10,8 @@ import ast
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 
+from loopbound.names import dotted
+
 
 def module_names(path: str) -> set[str]:
     """The dotted names a file may be imported under: through its packages (folders with
@@ -68,7 +70,7 @@ def _uses(tree: ast.Module, path: str, modules: set[str], names: set[str]) -> li
                    for module in modules for name in names):
                 rows.append(node.lineno)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in names and _dotted(node.value) in aliases:
+        if isinstance(node, ast.Attribute) and node.attr in names and dotted(node.value) in aliases:
             rows.append(node.lineno)
     return rows
 
@@ -79,11 +81,3 @@ def _absolute(node: ast.ImportFrom, folder: list[str]) -> str:
         return node.module or ""
     parents = folder[:len(folder) - (node.level - 1)]
     return ".".join([*parents, *([node.module] if node.module else [])])
-
-
-def _dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
-    return ""
