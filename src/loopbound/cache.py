@@ -93,7 +93,7 @@ class ResultCache:
     def open(cls, directory: Path, settings: Settings) -> ResultCache:
         path = directory / f"results-{settings_fingerprint(settings)}.pickle"
         cache = cls(path)
-        loaded = _read(path)
+        loaded = read_cache_file(path)
         if isinstance(loaded, dict):
             cache.entries = loaded
         return cache
@@ -119,7 +119,7 @@ class ResultCache:
             return
         checked = {self.entries[key].path for key in self.used if key in self.entries}
         kept = {key: result for key, result in self.entries.items() if key in self.used or result.path not in checked}
-        _write(self.path, kept)
+        write_cache_file(self.path, kept)
 
 
 # The names whose appearance or removal in a searched folder can change the LB3 pass's answer: pytest
@@ -172,7 +172,7 @@ class ProjectCache:
         self.path = directory / f"project-{settings_fingerprint(settings)}.pickle"
 
     def get(self, question: str) -> CheckResult | None:
-        entry = _read(self.path)
+        entry = read_cache_file(self.path)
         if not isinstance(entry, ProjectEntry) or entry.question != question:
             return None
         if any(stamp(path) != recorded for path, recorded in entry.inputs):
@@ -192,7 +192,7 @@ class ProjectCache:
         _note_for_replay(stamps, searched)
         if result.errors or not all(is_settled(recorded, started) for _, recorded in stamps):
             return
-        _write(self.path, ProjectEntry(question, stamps, searched, result))
+        write_cache_file(self.path, ProjectEntry(question, stamps, searched, result))
 
 
 class ModuleStore:
@@ -210,7 +210,7 @@ class ModuleStore:
     def __init__(self, directory: Path, settings: Settings, started: float) -> None:
         self.path = directory / f"modules-{settings_fingerprint(settings)}.pickle"
         self.started = started
-        loaded = _read(self.path)
+        loaded = read_cache_file(self.path)
         self.entries: dict[tuple[str, bool], tuple[Stamp, Module | None]] = loaded if isinstance(loaded, dict) else {}
         self.used: dict[tuple[str, bool], tuple[Stamp, Module | None]] = {}
         self.fresh = 0  # modules read from their files, not from the store
@@ -237,7 +237,7 @@ class ModuleStore:
     def save(self) -> None:
         outdated = len(self.entries) - self.reused + self.fresh  # entries not reused, modules not in the store
         if (not self.entries and self.used) or outdated > self.FEW:
-            _write(self.path, self.used)
+            write_cache_file(self.path, self.used)
 
 
 def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...], folders: tuple[FolderInput, ...]) -> None:
@@ -254,7 +254,7 @@ def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...], folders: tuple[Folde
                     recording.note_stamped(os.path.join(folder, name), None)
 
 
-def _read(path: Path) -> object | None:
+def read_cache_file(path: Path) -> object | None:
     """What a cache file holds; None when it is missing, unreadable or from another version."""
     try:
         with path.open("rb") as stream:
@@ -264,7 +264,7 @@ def _read(path: Path) -> object | None:
     return loaded
 
 
-def _write(path: Path, value: object) -> None:
+def write_cache_file(path: Path, value: object) -> None:
     try:
         _prepare(path.parent)
         _prune(path)

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import os
-import pickle
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loopbound.cache import settings_fingerprint
+from loopbound.cache import read_cache_file, settings_fingerprint, write_cache_file
 from loopbound.stamps import Stamp, is_settled, stamp
 from loopbound.config import Settings
 from loopbound.engine import SourceError, decode, paused_gc, read_bytes
@@ -45,11 +42,7 @@ class SummaryStore:
         if cache_dir is None:
             return cls(None)
         path = cache_dir / f"summaries-{_FORMAT}-{settings_fingerprint(settings)}.pickle"
-        try:
-            with path.open("rb") as stream:
-                stored = pickle.load(stream)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
-            stored = {}
+        stored = read_cache_file(path)
         if not isinstance(stored, dict):
             stored = {}
         entries, graded = stored.get("entries"), stored.get("graded")
@@ -109,14 +102,7 @@ class SummaryStore:
     def save(self) -> None:
         if self.path is None or not self.changed:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".summaries-")
-            with os.fdopen(descriptor, "wb") as stream:
-                pickle.dump({"entries": self.entries, "graded": self.graded}, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.path)
-        except OSError:
-            return  # a read-only tree still gets its findings; the next run summarises again
+        write_cache_file(self.path, {"entries": self.entries, "graded": self.graded})
 
 
 def _summarise(data: bytes, path: Path, settings: Settings, is_test: bool) -> ModuleSummary | None:
