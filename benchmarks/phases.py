@@ -19,9 +19,10 @@ from pathlib import Path
 
 from loopbound.config import load_settings
 from loopbound.discovery import discover, is_test_file
-from loopbound.engine import check_project, decode, needs_parse
+from loopbound.engine import check_project, needs_parse
 from loopbound.rules import FILE_RULE_GROUPS, select_codes
 from loopbound.rules.base import FileContext
+from loopbound.source import decode
 
 
 def main(root: Path) -> None:

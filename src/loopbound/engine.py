@@ -6,18 +6,13 @@ Knows nothing of the terminal: it returns plain data, which the CLI hands to a r
 from __future__ import annotations
 
 import ast
-import gc
-import io
 import re
-import tokenize
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loopbound import unsaved
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file, matches_any, relative_to_root
 from loopbound.findings import Finding, Location
@@ -28,13 +23,10 @@ from loopbound.registry import Registry
 from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.rules.base import FileContext
 from loopbound.rules.checker import SYNTAX_ERROR, UNUSED_NOQA
+from loopbound.source import SourceError, decode, paused_gc, read_bytes
 
 if TYPE_CHECKING:
     from loopbound.project import ModuleReaderFunction
-
-
-class SourceError(Exception):
-    """The file cannot be read or decoded; the message is for the user."""
 
 
 @dataclass
@@ -105,34 +97,6 @@ def _continued(data: bytes, newline: int) -> bool:
     return before.endswith(b"\\") or before == b"\\\r"
 
 
-def read_bytes(path: Path) -> bytes:
-    try:
-        return unsaved.read_bytes(path)
-    except PermissionError:
-        raise SourceError("cannot read the file: permission denied") from None
-    except IsADirectoryError:
-        raise SourceError("is a directory, not a file") from None
-    except OSError as error:
-        raise SourceError(f"cannot read the file: {error.strerror or error}") from None
-
-
-def decode(data: bytes) -> str:
-    """PEP 263 and a UTF-8 BOM decide the encoding, as Python itself decides it."""
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as error:
-        raise SourceError(f"bad encoding declaration: {error.msg}") from None
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as error:
-        row = data[: error.start].count(b"\n") + 1
-        raise SourceError(
-            f"cannot decode line {row} as {encoding}: byte {data[error.start]:#04x} at offset {error.start}"
-        ) from None
-    except LookupError:
-        raise SourceError(f"unknown encoding `{encoding}`") from None
-
-
 _PER_FILE_CODES = frozenset({SYNTAX_ERROR.code, UNUSED_NOQA.code}).union(*(group.codes for group in FILE_RULE_GROUPS))
 # The rules whose findings the project index adds to and grades: a run that selects none needs no summaries.
 INDEXED_CODES = frozenset().union(*(group.codes for group in FILE_RULE_GROUPS))
@@ -183,22 +147,6 @@ def check_source(data: bytes, path: str, settings: Settings, selected: frozenset
                 findings.extend(finding for finding in group.check(context) if finding.code in selected)
     result.findings = _suppress(findings, source, selected, path)
     return result
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """The cyclic collector off while a syntax tree is built and read.
-
-    Syntax trees hold no reference cycles, yet every collection rescans all their nodes: with it on,
-    parsing the corpus took a third longer. Whatever cycles the rules make are collected afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _finding_at(path: str, row: int, column: int, message: str) -> Finding:

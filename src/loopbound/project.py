@@ -511,7 +511,7 @@ _TRIGGERS = re.compile(rb"async(?:io|\s+def\b)|event_loop")  # a literal first: 
 
 def parse(path: Path, prefilter: bool = False) -> Module | None:
     """A module for the project view; None when it cannot be read or parsed (the per-file pass says why)."""
-    from loopbound.engine import SourceError, decode, read_bytes
+    from loopbound.source import SourceError, decode, read_bytes
 
     try:
         data = read_bytes(path)
@@ -533,7 +533,7 @@ def build(python_files: Iterable[Path], config_files: Iterable[Path], project_ro
     collection would rescan every node kept so far (3.0 s to 2.5 s CPU on a 1,000-file corpus).
     `reader` reads one module (path, is it a test module); the cache passes one that keeps them.
     """
-    from loopbound.engine import paused_gc
+    from loopbound.source import paused_gc
 
     with paused_gc():
         return _build(python_files, config_files, project_root, target, registry, reader)

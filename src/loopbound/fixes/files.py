@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import os
 import stat
 import tempfile
-import tokenize
 from dataclasses import dataclass
 from pathlib import Path
+
+from loopbound.source import detected_encoding
 
 
 class FixWriteError(Exception):
@@ -35,7 +35,7 @@ class SourceFile:
 def decode_source(path: str, data: bytes) -> SourceFile:
     """Python files honour their PEP 263 cookie and BOM; config files are UTF-8 (with or without BOM)."""
     if path.endswith((".py", ".pyi")):
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        encoding = detected_encoding(data)
     else:
         encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
     # newline="" semantics: bytes.decode keeps `\r\n`, so CRLF files stay CRLF.

@@ -17,7 +17,7 @@ from pathlib import Path
 from loopbound.stamps import is_settled, stamp
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file, real_path
-from loopbound.engine import INDEXED_CODES, CheckResult, SourceError, decode, paused_gc, per_file_selected, read_bytes
+from loopbound.engine import INDEXED_CODES, CheckResult, per_file_selected
 from loopbound.findings import Finding, Severity
 from loopbound.index.lifespan import lifespan_findings
 from loopbound.index.reach import Reachability
@@ -28,6 +28,7 @@ from loopbound.index.view import FileView
 from loopbound.noqa import suppress
 from loopbound.rules.base import FileContext
 from loopbound.rules import FILE_RULE_GROUPS
+from loopbound.source import SourceError, decode, paused_gc, read_bytes
 
 # Findings about something made once and shared by every loop: reachability decides their severity.
 IMPORT_TIME_CODES = frozenset({"LB101", "LB102", "LB103", "LB104", "LB105", "LB106", "LB107"})

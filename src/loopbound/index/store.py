@@ -19,7 +19,7 @@ from pathlib import Path
 from loopbound.cache import read_cache_file, settings_fingerprint, write_cache_file
 from loopbound.stamps import Stamp, is_settled, stamp
 from loopbound.config import Settings
-from loopbound.engine import SourceError, decode, paused_gc, read_bytes
+from loopbound.source import SourceError, decode, paused_gc, read_bytes
 from loopbound.findings import Finding
 from loopbound.index.model import ModuleSummary
 from loopbound.index.summary import light_summary, summarise

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +10,7 @@ from pathlib import Path
 from loopbound.engine import check_source
 from loopbound.findings import Finding
 from loopbound.server.projects import FileSetup
+from loopbound.source import detected_encoding
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 
@@ -36,7 +35,7 @@ def buffer_bytes(text: str) -> bytes:
     second_end = text.find("\n", text.find("\n") + 1)
     head = text[: second_end + 1 if second_end >= 0 else len(text)].encode("utf-8", "surrogatepass")
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(head).readline)
+        encoding = detected_encoding(head)
         return text.encode("utf-8" if encoding == "utf-8-sig" else encoding)
     except (SyntaxError, LookupError):
         return text.encode("utf-8", "surrogatepass")  # the check reports the bad declaration itself
