@@ -20,8 +20,9 @@ from pathlib import Path
 from loopbound.config import load_settings
 from loopbound.discovery import discover, is_test_file
 from loopbound.engine import check_project, needs_parse
-from loopbound.rules import FILE_RULE_GROUPS, select_codes
+from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.rules.base import FileContext
+from loopbound.selection import select_codes
 from loopbound.source import decode
 
 

@@ -19,7 +19,8 @@ from loopbound.noqa import add_noqa_to_files
 from loopbound.parallel import check_tree
 from loopbound.progress import with_progress
 from loopbound.report import FORMATS, Report, get_reporter
-from loopbound.rules import ALL_RULES, RULES_BY_CODE, RULES_BY_NAME, resolve_selector, select_codes
+from loopbound.rules import ALL_RULES, RULES_BY_CODE, RULES_BY_NAME
+from loopbound.selection import resolve_selector, select_codes
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 

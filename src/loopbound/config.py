@@ -10,6 +10,7 @@ from typing import Any
 
 from loopbound.findings import LatentPolicy
 from loopbound.registry import DEFAULT_REGISTRY, Kind, Registry, resource_from_config
+from loopbound.selection import resolve_selector
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -106,8 +107,6 @@ def _string_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
 
 
 def _settings_from_table(table: Mapping[str, Any], path: Path) -> Settings:
-    from loopbound.rules import resolve_selector
-
     values: dict[str, Any] = {"project_root": path.parent.resolve(), "config_path": path}
     extra_resources = []
     safe_names: tuple[str, ...] = ()

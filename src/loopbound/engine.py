@@ -23,6 +23,7 @@ from loopbound.registry import Registry
 from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.rules.base import FileContext
 from loopbound.rules.checker import SYNTAX_ERROR, UNUSED_NOQA
+from loopbound.selection import resolve_selector
 from loopbound.source import SourceError, decode, paused_gc, read_bytes
 
 if TYPE_CHECKING:
@@ -164,8 +165,6 @@ def per_file_selected(path: Path, settings: Settings, selected: frozenset[str]) 
     """Codes left for this file once `per-file-ignores` has taken its own."""
     if not settings.per_file_ignores:
         return selected
-    from loopbound.rules import resolve_selector
-
     relative = relative_to_root(path, settings)
     for pattern, codes in settings.per_file_ignores:
         if matches_any((pattern,), relative):

@@ -17,7 +17,7 @@ from loopbound.config import Settings, load_settings
 from loopbound.discovery import is_test_file
 from loopbound.engine import check_source, per_file_selected
 from loopbound.noqa import NOQA
-from loopbound.rules import select_codes
+from loopbound.selection import select_codes
 
 Flake8Result = tuple[int, int, str, type]
 

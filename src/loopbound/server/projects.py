@@ -18,7 +18,7 @@ from loopbound.discovery import discover, display_path, is_test_file
 from loopbound.engine import CheckResult, per_file_selected
 from loopbound.findings import Finding, Severity, apply_latent_policy
 from loopbound.parallel import check_project_cached, check_tree
-from loopbound.rules import select_codes
+from loopbound.selection import select_codes
 from loopbound.server.settings import ClientSettings
 
 

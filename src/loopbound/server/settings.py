@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loopbound.rules import resolve_selector
+from loopbound.selection import resolve_selector
 
 SECTION = "loopbound"
 DEFAULT_DEBOUNCE_MS = 15
