@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loopbound import __version__, warm
+from loopbound import __version__, recorder
 from loopbound.asyncio_declarations import DECLARATION_NAMES
 from loopbound.config import Settings
 from loopbound.discovery import display_path
@@ -243,7 +243,7 @@ class ModuleStore:
 def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...], folders: tuple[FolderInput, ...]) -> None:
     """The LB3 pass's inputs are the warm replay's inputs too; for a searched folder, the watched names
     it does not hold (the replay drops those of folders it watches itself)."""
-    recording = warm.recording()
+    recording = recorder.recording()
     if recording is not None:
         for path, recorded in stamps:
             recording.note_stamped(path, recorded)

@@ -12,7 +12,7 @@ from pathlib import Path, PurePath
 import pathspec
 from pathspec.util import normalize_file
 
-from loopbound import warm
+from loopbound import recorder
 from loopbound.config import Settings
 
 # ruff's default excludes, so that both tools check the same files, plus loopbound's own cache. A
@@ -104,13 +104,13 @@ def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.GitIgnoreSpec:
 
 
 def discover(paths: list[Path], settings: Settings) -> Discovered:
-    partial = warm.partial()
+    partial = recorder.partial()
     if partial is not None:  # nothing a walk reads has changed since the recorded run
         found, known_real = partial.state()[0]
         _KNOWN_REAL.update(known_real)
     else:
         found = _discover(paths, settings)
-    recording = warm.recording()
+    recording = recorder.recording()
     if recording is not None:
         recording.discovered = (found, _KNOWN_REAL)  # for the next run, should it run in part
     return found  # type: ignore[no-any-return]
@@ -176,7 +176,7 @@ class _Place:
 def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
     """.gitignore files above the walked directory, up to the repository root, still apply."""
     specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
-    recording = warm.recording()
+    recording = recorder.recording()
     for folder in real_path(root).parents:
         if recording is not None:
             recording.note([folder / ".gitignore"])
@@ -257,7 +257,7 @@ def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: E
                     found: Discovered, files: list[tuple[str, str]]) -> None:
     """One folder, listed once: its listing also says whether it holds a .gitignore, so no folder
     costs a failed open."""
-    recording = warm.recording()
+    recording = recorder.recording()
     if recording is not None:
         recording.note([directory])
     try:

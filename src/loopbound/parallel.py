@@ -12,14 +12,18 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from loopbound import warm
+from loopbound import recorder
 from loopbound.cache import ModuleStore, ProjectCache, ResultCache, file_key, project_question
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file
 from loopbound.engine import CheckResult, FileResult, check_path, check_project, per_file_selected
 from loopbound.index.check import check_index
 from loopbound.stamps import Stamp, is_settled, stamp
+
+if TYPE_CHECKING:
+    from loopbound.warm import Partial
 
 # Below this many bytes to look at, starting processes (~20 ms each with fork, far more where
 # workers must import loopbound) costs more than it saves. Most bytes are only pre-filtered.
@@ -54,10 +58,10 @@ def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], setti
     """Every finding of the per-file rules, the project index and the LB3 pass, sorted; per-file errors first.
 
     `project_files`: the whole project when only part of it is checked, for the project index. A run in
-    part (warm.partial) checks only the changed files again; the index is resolved again over every
+    part (recorder.partial) checks only the changed files again; the index is resolved again over every
     file's summary either way, since what one file's findings mean depends on the others.
     """
-    partial = warm.partial()
+    partial = recorder.partial()
     if partial is not None:
         results, project = _replay_in_part(partial, settings)
         result = CheckResult.of_files(file_result for *_, file_result in results)
@@ -72,7 +76,7 @@ def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], setti
         result = pending.finish(parsed, progress)
         results = [(*job, file_result) for job, file_result in zip(pending.kept, pending.results)
                    if file_result is not None]
-    recording = warm.recording()
+    recording = recorder.recording()
     if recording is not None:
         recording.keep(results, project)
     result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files,
@@ -89,7 +93,7 @@ def check_project_cached(python_files: Sequence[Path], config_files: Sequence[Pa
     return _project_result(list(python_files), list(config_files), settings, selected, cache_dir, now())
 
 
-def _replay_in_part(partial: warm.Partial, settings: Settings
+def _replay_in_part(partial: Partial, settings: Settings
                     ) -> tuple[list[tuple[str, str, frozenset[str], bool, FileResult]], CheckResult]:
     """The recorded results, the changed files' checked again (they are per-file results only)."""
     _, recorded, project = partial.state()
@@ -117,7 +121,7 @@ class _Pending:
         self.results: list[FileResult | None] = []
         self.jobs: list[Job] = []
         self.kept: list[tuple[str, str, frozenset[str], bool]] = []  # each file's job, for a partial replay
-        recording = warm.recording()
+        recording = recorder.recording()
         if recording is not None and cache_dir is not None:
             recording.cache_dir = str(cache_dir)
         for path in paths:

@@ -37,9 +37,9 @@ def with_progress(items: Sequence[Item], description: str = "Checking", *,
 
 
 def _start(description: str, total: int, done: int) -> tuple[Any, Any]:
-    from loopbound import warm
+    from loopbound import recorder
 
-    recording = warm.recording()
+    recording = recorder.recording()
     if recording is not None:
         recording.unrepeatable = True  # a bar's cursor moves are not output to replay
     from rich.console import Console

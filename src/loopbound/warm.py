@@ -24,6 +24,7 @@ import os
 import sys
 TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 
+from loopbound import recorder
 from loopbound.stamps import Stamp, is_settled, stamp
 
 if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only what it uses
@@ -333,7 +334,7 @@ def _write_snapshot(directory: str, name: str, snapshot: dict[str, Any]) -> None
         return  # a snapshot that cannot be written only costs speed
 
 
-_recording: list[Recording] = []
+_recording = recorder.RECORDINGS
 
 
 def _start_recording(key: str, partial: Partial | None = None) -> None:
@@ -350,13 +351,3 @@ def _finish_recording(status: object) -> None:
     recording = _recording.pop()
     sys.stdout, sys.stderr = recording.streams
     recording.save(status if isinstance(status, int) else 0 if status is None else 2)
-
-
-def recording() -> Recording | None:
-    """The run being recorded, if any: the parts of a run that read inputs note them here."""
-    return _recording[-1] if _recording else None
-
-
-def partial() -> Partial | None:
-    """The recorded run this one replays in part, if any (discovery and the checker consult it)."""
-    return _recording[-1].partial if _recording else None
