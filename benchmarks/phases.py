@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from loopbound.config import load_settings
-from loopbound.discovery import discover, is_test_file
+from loopbound.discovery import discover
 from loopbound.engine import check_project, needs_parse
 from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.rules.base import FileContext
@@ -43,7 +43,8 @@ def main(root: Path) -> None:
     timed("discovery", started)
     gc.disable()
     parsed = lines = 0
-    for path in found.python_files:
+    for file in found.python_files:
+        path = file.path
         started = time.process_time()
         data = path.read_bytes()
         timed("read", started)
@@ -57,13 +58,13 @@ def main(root: Path) -> None:
         tree = ast.parse(source)
         timed("parse", started, str(path))
         parsed, lines = parsed + 1, lines + source.count("\n")
-        context = FileContext(str(path), source, tree, settings.registry, is_test_file(path, settings))
+        context = FileContext(str(path), source, tree, settings.registry, file.is_test)
         for group in FILE_RULE_GROUPS:
             started = time.process_time()
             list(group.check(context))
             timed("rules " + ",".join(sorted(group.codes)), started, str(path))
     started = time.process_time()
-    check_project(found.python_files, found.config_files, settings, selected)
+    check_project([file.path for file in found.python_files], found.config_files, settings, selected)
     timed("LB3 project pass (parses test modules and conftest.py files)", started)
     print(f"{len(found.python_files)} files, {parsed} parsed ({lines} lines)\n")
     print("| phase | CPU s |\n|---|---:|")

@@ -10,6 +10,7 @@ import pytest
 from cli_runner import run_loopbound
 
 from loopbound.config import Settings
+from loopbound.discovery import checked_file
 from loopbound.engine import check_file, check_source
 
 BAD = "import httpx\n\nclient = httpx.AsyncClient()\n"
@@ -93,7 +94,7 @@ def test_unreadable_file_is_an_error_and_others_are_checked(tree: Path, monkeypa
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(Path, "read_bytes", deny)
-    result = check_file(target, Settings(), EVERY)
+    result = check_file(checked_file(target, Settings()), Settings(), EVERY)
     assert result.error is not None and result.error.endswith("secret.py: cannot read the file: permission denied")
 
 

@@ -14,7 +14,7 @@ from conftest import FIXTURES
 from loopbound import engine, parallel, stamps
 from loopbound.cache import ResultCache
 from loopbound.config import Settings
-from loopbound.discovery import discover
+from loopbound.discovery import CheckedFile, checked_file, discover
 from loopbound.engine import CheckResult, check_files
 from loopbound.parallel import check_tree, run_checks
 from loopbound.registry import Resource
@@ -41,8 +41,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _files(root: Path) -> list[Path]:
-    return sorted((root / "rules").glob("*.py"))
+def _files(root: Path) -> list[CheckedFile]:
+    settings = Settings(project_root=root)
+    return [checked_file(path, settings) for path in sorted((root / "rules").glob("*.py"))]
 
 
 def _summary(result: CheckResult) -> list[tuple[str, str, int, str]]:

@@ -52,7 +52,7 @@ def test_the_same_files_as_ruff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                           check=True).stdout
     ruff_files = sorted(Path(line).relative_to(tmp_path).as_posix() for line in ruff.splitlines() if line.strip())
     found = discover([Path(".")], Settings(project_root=tmp_path))
-    assert sorted(path.as_posix() for path in found.python_files) == ruff_files
+    assert sorted(file.path.as_posix() for file in found.python_files) == ruff_files
 
 
 def test_template_folders_are_skipped_with_a_note(tmp_path: Path) -> None:

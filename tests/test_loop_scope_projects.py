@@ -47,7 +47,7 @@ def check(project: Path, monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, 
     monkeypatch.chdir(project)
     settings = Settings(project_root=project)
     found = discover([Path(".")], settings)
-    result = check_project(found.python_files, found.config_files, settings, EVERY_CODE)
+    result = check_project([file.path for file in found.python_files], found.config_files, settings, EVERY_CODE)
     actual = Counter((finding.path, finding.start.row, finding.code) for finding in result.findings
                      if finding.code.startswith("LB3"))
     for error in result.errors:
@@ -101,7 +101,8 @@ def test_fixtures_handing_over_nothing_loop_bound_are_latent(monkeypatch: pytest
         monkeypatch.chdir(project)
         settings = Settings(project_root=project)
         found = discover([Path(".")], settings)
-        result = check_project(found.python_files, found.config_files, settings, frozenset({"LB301", "LB302"}))
+        result = check_project([file.path for file in found.python_files], found.config_files, settings,
+                               frozenset({"LB301", "LB302"}))
         return {(finding.code, finding.severity) for finding in result.findings}
 
     assert severities("asgi_client_session_latent") == {("LB302", Severity.LATENT)}

@@ -12,7 +12,7 @@ import click
 from loopbound import __version__
 from loopbound.cache import default_cache_dir
 from loopbound.config import ConfigError, Settings, load_settings
-from loopbound.discovery import DiscoveryError, discover, display_path, is_test_file, real_path
+from loopbound.discovery import CheckedFile, DiscoveryError, discover, is_test_file, real_path, relative_to_root
 from loopbound.findings import Severity, apply_latent_policy, fails_run
 from loopbound.engine import CheckResult, check_source, per_file_selected
 from loopbound.noqa import add_noqa_to_files
@@ -33,7 +33,7 @@ def _selectors(values: tuple[str, ...]) -> list[str]:
     return selectors
 
 
-def _whole_project(paths: tuple[Path, ...], settings: Settings) -> list[Path] | None:
+def _whole_project(paths: tuple[Path, ...], settings: Settings) -> list[CheckedFile] | None:
     """Every Python file of the project when the paths are only part of it: which event loops reach a
     checked module depends on the test suites and apps that import it."""
     if all(real_path(path) == settings.project_root for path in paths or (Path("."),)):
@@ -122,7 +122,7 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
         for note in [] if quiet else found.notes:
             click.echo(f"loopbound: note: {note}", err=True)
         sources = {}
-        checked = [display_path(path) for path in found.python_files]
+        checked = [file.shown for file in found.python_files]
     fixing = None
     if fix or diff or output_format in FIXES_SHOWN:
         from loopbound.fixes.command import FixOptions, apply_fix_options
@@ -211,7 +211,8 @@ def _apply_baseline(path: Path, report: Report, quiet: bool) -> None:
 def _check_stdin(filename: str, settings: Settings, selected: frozenset[str]) -> tuple[CheckResult, dict[str, str]]:
     data = sys.stdin.buffer.read()
     path = Path(filename)
-    file_result = check_source(data, filename, settings, per_file_selected(path, settings, selected),
+    file_selected = per_file_selected(relative_to_root(path, settings), settings, selected)
+    file_result = check_source(data, filename, settings, file_selected,
                                is_test=is_test_file(path, settings))
     result = CheckResult(findings=file_result.findings, files_checked=1)
     if file_result.error:

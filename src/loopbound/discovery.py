@@ -34,9 +34,24 @@ class DiscoveryError(Exception):
     """A path given on the command line that does not exist or cannot be listed."""
 
 
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file to check with what every later step needs of its path, worked out once, by discovery.
+
+    No stamp: a discovery outlives the moment it was made (a warm run in part replays the recorded
+    one, the server keeps one between edits), so a file is stamped when it is checked.
+    """
+
+    path: Path  # as given on the command line or found by the walk
+    shown: str  # as findings show it (display_path)
+    real: Path  # symlinks resolved: one module however it is reached
+    relative: str  # to the project root, with slashes: what per-file-ignores and test-files match
+    is_test: bool
+
+
 @dataclass
 class Discovered:
-    python_files: list[Path] = field(default_factory=list)
+    python_files: list[CheckedFile] = field(default_factory=list)
     config_files: list[Path] = field(default_factory=list)  # pytest configs: inputs of the LB3 rules
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the user may want to know, on stderr
@@ -99,6 +114,11 @@ def relative_to_root(path: Path | str, settings: Settings) -> str:
     return relative if relative is not None else PurePath(path).as_posix()
 
 
+def checked_file(path: Path, settings: Settings) -> CheckedFile:
+    relative = relative_to_root(path, settings)
+    return CheckedFile(path, display_path(path), real_path(path), relative, _is_test(path, relative, settings))
+
+
 def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
@@ -125,21 +145,22 @@ def _discover(paths: list[Path], settings: Settings) -> Discovered:
             raise DiscoveryError(f"{path}: no such file or directory")
         if path.is_dir():
             for file, absolute in _walk(path, excludes, settings, found):
-                _add(Path(file), found, seen, absolute=absolute)
+                _add(Path(file), found, seen, settings, absolute=absolute)
         elif path.is_file() or path.is_symlink():
-            _add(path, found, seen, explicit=True)
-    found.python_files.sort()
+            _add(path, found, seen, settings, explicit=True)
+    found.python_files.sort(key=lambda file: file.path)
     found.config_files.sort()
     return found
 
 
-def _add(path: Path, found: Discovered, seen: set[str], explicit: bool = False, absolute: str | None = None) -> None:
+def _add(path: Path, found: Discovered, seen: set[str], settings: Settings, explicit: bool = False,
+         absolute: str | None = None) -> None:
     key = _resolved(absolute or os.path.abspath(path))
     if key in seen:
         return
     seen.add(key)
     if path.suffix in (".py", ".pyi") or (explicit and path.name not in PYTEST_CONFIG_NAMES):
-        found.python_files.append(path)
+        found.python_files.append(checked_file(path, settings))
     elif path.name in PYTEST_CONFIG_NAMES:
         found.config_files.append(path)
 
@@ -295,7 +316,10 @@ def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: E
 
 def is_test_file(path: Path, settings: Settings) -> bool:
     """Test modules and conftest.py get fixture-shaped fixes and the pytest rules."""
-    relative = relative_to_root(path, settings)
+    return _is_test(path, relative_to_root(path, settings), settings)
+
+
+def _is_test(path: Path, relative: str, settings: Settings) -> bool:
     return matches_any(settings.test_files, relative) or matches_any(settings.test_files, path.name)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loopbound.config import Settings
-from loopbound.discovery import display_path, is_test_file, matches_any, relative_to_root
+from loopbound.discovery import CheckedFile, matches_any, relative_to_root
 from loopbound.findings import Finding, Location
 from loopbound.index.model import ModuleSummary
 from loopbound.index.summary import light_summary, rows_mentioning, summarise
@@ -161,11 +161,10 @@ def _syntax_finding(path: str, error: SyntaxError, source: str) -> Finding:
     return _finding_at(path, row, column, f"cannot parse the file: {error.msg}")
 
 
-def per_file_selected(path: Path, settings: Settings, selected: frozenset[str]) -> frozenset[str]:
-    """Codes left for this file once `per-file-ignores` has taken its own."""
+def per_file_selected(relative: str, settings: Settings, selected: frozenset[str]) -> frozenset[str]:
+    """Codes left for the file at `relative` (to the project root) once `per-file-ignores` has taken its own."""
     if not settings.per_file_ignores:
         return selected
-    relative = relative_to_root(path, settings)
     for pattern, codes in settings.per_file_ignores:
         if matches_any((pattern,), relative):
             for code in codes:
@@ -173,9 +172,9 @@ def per_file_selected(path: Path, settings: Settings, selected: frozenset[str]) 
     return selected
 
 
-def check_file(path: Path, settings: Settings, selected: frozenset[str]) -> FileResult:
-    return check_path(path, display_path(path), settings, per_file_selected(path, settings, selected),
-                      is_test_file(path, settings))
+def check_file(file: CheckedFile, settings: Settings, selected: frozenset[str]) -> FileResult:
+    return check_path(file.path, file.shown, settings, per_file_selected(file.relative, settings, selected),
+                      file.is_test)
 
 
 def check_path(path: Path, shown: str, settings: Settings, selected: frozenset[str], is_test: bool) -> FileResult:
@@ -211,9 +210,9 @@ class CheckResult:
         return collected
 
 
-def check_files(paths: Iterable[Path], settings: Settings, selected: frozenset[str]) -> CheckResult:
+def check_files(files: Iterable[CheckedFile], settings: Settings, selected: frozenset[str]) -> CheckResult:
     """The plain serial pipeline; parallel.run_checks adds the cache and workers around the same steps."""
-    return CheckResult.of_files(check_file(path, settings, selected) for path in paths)
+    return CheckResult.of_files(check_file(file, settings, selected) for file in files)
 
 
 def check_project(python_files: Iterable[Path], config_files: Iterable[Path], settings: Settings,
@@ -256,7 +255,7 @@ def check_project(python_files: Iterable[Path], config_files: Iterable[Path], se
             by_path.setdefault(finding.path, []).append(finding)
     sources = {module.display: module for module in project.modules.values()}
     for shown, findings in by_path.items():
-        file_selected = per_file_selected(Path(shown), settings, selected)
+        file_selected = per_file_selected(relative_to_root(shown, settings), settings, selected)
         module = sources.get(shown)
         if module is not None:
             result.findings.extend(_suppress(findings, module.source, file_selected))

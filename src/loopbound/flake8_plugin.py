@@ -14,7 +14,7 @@ from pathlib import Path
 
 from loopbound import __version__
 from loopbound.config import Settings, load_settings
-from loopbound.discovery import is_test_file
+from loopbound.discovery import is_test_file, relative_to_root
 from loopbound.engine import check_source, per_file_selected
 from loopbound.noqa import NOQA
 from loopbound.selection import select_codes
@@ -56,7 +56,8 @@ class LoopboundPlugin:
         folder = path.parent if self.filename not in ("-", "stdin") else Path.cwd()
         settings, selected = _settings_for(folder.resolve())
         data = "".join(_without_line_noqa(self.lines)).encode("utf-8")
-        result = check_source(data, self.filename, settings, per_file_selected(path, settings, selected),
+        result = check_source(data, self.filename, settings,
+                              per_file_selected(relative_to_root(path, settings), settings, selected),
                               is_test=is_test_file(path, settings))
         for finding in result.findings:
             # flake8 columns are 0-based; ours are 1-based like ruff's.

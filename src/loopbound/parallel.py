@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from loopbound import recorder
 from loopbound.cache import ModuleStore, ProjectCache, ResultCache, file_key, project_question
 from loopbound.config import Settings
-from loopbound.discovery import display_path, is_test_file
+from loopbound.discovery import CheckedFile
 from loopbound.engine import CheckResult, FileResult, check_path, check_project, per_file_selected
 from loopbound.index.check import check_index
 from loopbound.stamps import Stamp, is_settled, stamp
@@ -51,28 +51,29 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], settings: Settings,
+def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path], settings: Settings,
                selected: frozenset[str], *, cache_dir: Path | None = None, jobs: int | None = None,
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter,
-               project_files: Sequence[Path] | None = None) -> CheckResult:
+               project_files: Sequence[CheckedFile] | None = None) -> CheckResult:
     """Every finding of the per-file rules, the project index and the LB3 pass, sorted; per-file errors first.
 
     `project_files`: the whole project when only part of it is checked, for the project index. A run in
     part (recorder.partial) checks only the changed files again; the index is resolved again over every
     file's summary either way, since what one file's findings mean depends on the others.
     """
+    paths = [file.path for file in python_files]  # the LB3 pass reads modules, not checked files
     partial = recorder.partial()
     if partial is not None:
         results, project = _replay_in_part(partial, settings)
         result = CheckResult.of_files(file_result for *_, file_result in results)
         started = now()
         if partial.reruns_project:
-            project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, started)
+            project = _project_result(paths, list(config_files), settings, selected, cache_dir, started)
     else:
         started = now()
         pending = _Pending(python_files, settings, selected, cache_dir, started)
         parsed = _check_all(pending.jobs, settings, jobs)  # workers start now
-        project = _project_result(list(python_files), list(config_files), settings, selected, cache_dir, started)
+        project = _project_result(paths, list(config_files), settings, selected, cache_dir, started)
         result = pending.finish(parsed, progress)
         results = [(*job, file_result) for job, file_result in zip(pending.kept, pending.results)
                    if file_result is not None]
@@ -87,10 +88,10 @@ def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], setti
     return result
 
 
-def check_project_cached(python_files: Sequence[Path], config_files: Sequence[Path], settings: Settings,
+def check_project_cached(python_files: Sequence[CheckedFile], config_files: Sequence[Path], settings: Settings,
                          selected: frozenset[str], cache_dir: Path | None) -> CheckResult:
     """The LB3 pass alone, through the project cache: what an editor needs after a save."""
-    return _project_result(list(python_files), list(config_files), settings, selected, cache_dir, now())
+    return _project_result([file.path for file in python_files], list(config_files), settings, selected, cache_dir, now())
 
 
 def _replay_in_part(partial: Partial, settings: Settings
@@ -103,18 +104,18 @@ def _replay_in_part(partial: Partial, settings: Settings
     return results, project
 
 
-def run_checks(paths: Sequence[Path], settings: Settings, selected: frozenset[str], *,
+def run_checks(files: Sequence[CheckedFile], settings: Settings, selected: frozenset[str], *,
                cache_dir: Path | None = None, jobs: int | None = None,
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter) -> CheckResult:
     """check_files with the cache and workers (the per-file rules only); same findings, same order."""
-    pending = _Pending(paths, settings, selected, cache_dir, now())
+    pending = _Pending(files, settings, selected, cache_dir, now())
     return pending.finish(_check_all(pending.jobs, settings, jobs), progress)
 
 
 class _Pending:
     """The files' cached results, and a job for each file the cache cannot answer."""
 
-    def __init__(self, paths: Sequence[Path], settings: Settings, selected: frozenset[str],
+    def __init__(self, files: Sequence[CheckedFile], settings: Settings, selected: frozenset[str],
                  cache_dir: Path | None, started: float) -> None:
         self.cache = ResultCache.open(cache_dir, settings) if cache_dir is not None else None
         self.started = started
@@ -124,10 +125,9 @@ class _Pending:
         recording = recorder.recording()
         if recording is not None and cache_dir is not None:
             recording.cache_dir = str(cache_dir)
-        for path in paths:
-            shown = display_path(path)
-            file_selected = per_file_selected(path, settings, selected)
-            is_test = is_test_file(path, settings)
+        for file in files:
+            path, shown, is_test = file.path, file.shown, file.is_test
+            file_selected = per_file_selected(file.relative, settings, selected)
             if recording is not None:
                 self.kept.append((str(path), shown, file_selected, is_test))
             file_stamp = stamp(path)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from loopbound.config import Settings
-from loopbound.discovery import display_path
+from loopbound.discovery import CheckedFile
 from loopbound.engine import CheckResult
 from loopbound.findings import Applicability
 from loopbound.fixes.builders import attach_fixes
@@ -37,7 +37,7 @@ class Fixing:
 
 
 def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settings, selected: frozenset[str], *,
-                      python_files: list[Path], config_files: list[Path],
+                      python_files: list[CheckedFile], config_files: list[Path],
                       stdin: tuple[str, bytes] | None = None,
                       recheck: Callable[[], CheckResult] | None = None) -> Fixing:
     """Attach, apply or diff fixes; `result.findings` becomes what remains, with fixes attached.
@@ -47,16 +47,17 @@ def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settin
     entry point reaches, resources made through the project's own code).
     """
     if not (options.fix or options.diff):
-        result.findings = attach_fixes(result.findings, settings, files=[display_path(path) for path in python_files])
+        result.findings = attach_fixes(result.findings, settings, files=[file.shown for file in python_files])
         return Fixing()
     if stdin is not None:
         return _fix_stdin(result, options, settings, selected, stdin)
     write = options.fix and not options.diff
-    run = fix_paths(python_files, settings, selected, unsafe=options.unsafe, write=write, config_files=config_files)
+    run = fix_paths([file.path for file in python_files], settings, selected, unsafe=options.unsafe, write=write,
+                    config_files=config_files)
     _echo_problems(run)
     if write and recheck is not None:
         remaining = recheck() if run.changed else result
-        result.findings = attach_fixes(remaining.findings, settings, files=[display_path(path) for path in python_files])
+        result.findings = attach_fixes(remaining.findings, settings, files=[file.shown for file in python_files])
     else:
         result.findings = run.findings
     result.errors.extend(error for error in run.errors if error not in result.errors)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopbound.config import Settings
-from loopbound.discovery import display_path, is_test_file
+from loopbound.discovery import display_path, is_test_file, relative_to_root
 from loopbound.engine import check_project, check_source, per_file_selected
 from loopbound.findings import Applicability, Edit, Finding, Fix
 from loopbound.fixes.builders import attach_fixes
@@ -203,7 +203,7 @@ def fix_paths(paths: Iterable[Path], settings: Settings, selected: frozenset[str
             session.run.errors.append(f"{shown}: cannot read the file: {error}")
             continue
         session.checked.append(shown)
-        session.selections[shown] = per_file_selected(path, settings, selected)
+        session.selections[shown] = per_file_selected(relative_to_root(path, settings), settings, selected)
     session.run.files_checked = len(session.checked)
     session.loop()
     return session.run
@@ -219,7 +219,7 @@ def fix_text(data: bytes, filename: str, settings: Settings, selected: frozenset
     session = _Session(settings, selected, unsafe)
     session.run.files[filename] = decode_source(filename, data)
     session.checked.append(filename)
-    session.selections[filename] = per_file_selected(Path(filename), settings, selected)
+    session.selections[filename] = per_file_selected(relative_to_root(filename, settings), settings, selected)
     session.run.files_checked = 1
     session.loop()
     return session.run
@@ -237,7 +237,7 @@ def fix_buffer(path: Path, data: bytes, settings: Settings, selected: frozenset[
     shown = display_path(path)
     session.run.files[shown] = decode_source(shown, data)
     session.checked.append(shown)
-    session.selections[shown] = per_file_selected(path, settings, selected)
+    session.selections[shown] = per_file_selected(relative_to_root(path, settings), settings, selected)
     session.python_files, session.config_files = list(python_files), list(config_files)
     session.only, session.run.files_checked = shown, 1
     with standing_in({shown: data}) as overlay:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from loopbound.stamps import is_settled, stamp
 from loopbound.config import Settings
-from loopbound.discovery import display_path, is_test_file, real_path
+from loopbound.discovery import CheckedFile, relative_to_root
 from loopbound.engine import INDEXED_CODES, CheckResult, per_file_selected
 from loopbound.findings import Finding, Severity
 from loopbound.index.lifespan import lifespan_findings
@@ -36,20 +36,18 @@ IMPORT_TIME_CODES = frozenset({"LB101", "LB102", "LB103", "LB104", "LB105", "LB1
 LEAK_CODES = frozenset({"LB201", "LB203"})
 
 
-def build_index(python_files: Iterable[Path], summaries: dict[str, ModuleSummary], settings: Settings,
+def build_index(python_files: Iterable[CheckedFile], summaries: dict[str, ModuleSummary], settings: Settings,
                 store: SummaryStore, started: float) -> ProjectIndex:
     """Every checked module with the summary the per-file pass gave it, resolved together."""
     modules: list[IndexedModule] = []
     aliases: dict[Path, list[str]] = {}
-    for path in python_files:
-        shown = display_path(path)
-        summary = summaries.get(shown)
-        if summary is None or path.suffix != ".py":
+    for file in python_files:
+        summary = summaries.get(file.shown)
+        if summary is None or file.path.suffix != ".py":
             continue  # unreadable, unparsable, or a stub
-        resolved = real_path(path)
+        resolved = file.real
         name, names = module_names(resolved, settings.project_root)
-        modules.append(IndexedModule(resolved, shown, name, resolved.name == "__init__.py",
-                                     is_test_file(path, settings), summary))
+        modules.append(IndexedModule(resolved, file.shown, name, resolved.name == "__init__.py", file.is_test, summary))
         aliases[resolved] = names
     index = ProjectIndex(modules, settings.registry, aliases)
 
@@ -71,8 +69,8 @@ def build_index(python_files: Iterable[Path], summaries: dict[str, ModuleSummary
     return index
 
 
-def check_index(python_files: list[Path], settings: Settings, selected: frozenset[str], result: CheckResult,
-                cache_dir: Path | None, started: float, project_files: Sequence[Path] | None = None,
+def check_index(python_files: list[CheckedFile], settings: Settings, selected: frozenset[str], result: CheckResult,
+                cache_dir: Path | None, started: float, project_files: Sequence[CheckedFile] | None = None,
                 config_files: Sequence[Path] = ()) -> CheckResult:
     """The per-file `result` with the project's own findings added and each finding's severity decided.
 
@@ -84,14 +82,14 @@ def check_index(python_files: list[Path], settings: Settings, selected: frozense
     store = SummaryStore.open(cache_dir, settings)
     summaries = dict(result.summaries)
     files = list(python_files)
-    for path in project_files or ():
-        shown = display_path(path)
-        if shown not in summaries and path.suffix == ".py":
-            light = store.light(real_path(path), is_test_file(path, settings), started)
+    for file in project_files or ():
+        if file.shown not in summaries and file.path.suffix == ".py":
+            light = store.light(file.real, file.is_test, started)
             if light is not None:
-                summaries[shown] = light
-                files.append(path)
-    question = _question(files, config_files, result.findings, selected)
+                summaries[file.shown] = light
+                files.append(file)
+    paths = [file.path for file in files]
+    question = _question(paths, config_files, result.findings, selected)
     answer = store.answer(question)
     if answer is not None:
         return dataclasses.replace(result, findings=answer)
@@ -104,7 +102,7 @@ def check_index(python_files: list[Path], settings: Settings, selected: frozense
     found = lifespan_findings(index, found, selected)
     reach = Reachability(index)
     findings = sorted((_with_severity(finding, index, reach) for finding in found), key=lambda finding: finding.sort_key)
-    if all(is_settled(stamp(path), started) for path in [*files, *config_files]):
+    if all(is_settled(stamp(path), started) for path in [*paths, *config_files]):
         store.remember(question, findings)
     store.save()
     return dataclasses.replace(result, findings=findings)
@@ -171,7 +169,7 @@ def _indirect(module: IndexedModule, index: ProjectIndex, words: frozenset[str],
             return
         context = FileContext(path=module.shown, source=source, tree=tree, registry=settings.registry,
                               is_test_file=module.is_test, index=FileView(index, module, words))
-        file_selected = per_file_selected(module.path, settings, selected)
+        file_selected = per_file_selected(relative_to_root(module.path, settings), settings, selected)
         findings = [finding for group in FILE_RULE_GROUPS if group.codes & file_selected
                     for finding in group.check(context) if finding.code in file_selected and finding.datum("made_through")]
     yield from suppress(findings, source, file_selected, module.shown) if findings else ()

@@ -14,7 +14,7 @@ from pathlib import Path
 from loopbound.cache import default_cache_dir
 from loopbound.stamps import Stamp, stamp
 from loopbound.config import Settings, find_config, load_settings
-from loopbound.discovery import discover, display_path, is_test_file
+from loopbound.discovery import checked_file, discover
 from loopbound.engine import CheckResult, per_file_selected
 from loopbound.findings import Finding, Severity, apply_latent_policy
 from loopbound.parallel import check_project_cached, check_tree
@@ -81,9 +81,9 @@ class Projects:
 
     def setup(self, path: Path) -> FileSetup:
         settings = self.settings_for(path)
-        selected = per_file_selected(path, settings, self.selected(settings))
-        return FileSetup(path, display_path(path), settings, selected, is_test_file(path, settings),
-                         self.folder_of(path))
+        file = checked_file(path, settings)
+        selected = per_file_selected(file.relative, settings, self.selected(settings))
+        return FileSetup(path, file.shown, settings, selected, file.is_test, self.folder_of(path))
 
     def shown(self, findings: list[Finding], settings: Settings) -> list[Finding]:
         """The findings the editor shows: the configuration's `latent` policy, then `showLatent`."""
@@ -97,8 +97,9 @@ class Projects:
         if setup.folder is None:
             return [setup.path], []
         found = discover([setup.folder], setup.settings)
-        python_files = found.python_files if setup.path in map(Path.resolve, found.python_files) else [
-            *found.python_files, setup.path]
+        python_files = [file.path for file in found.python_files]
+        if setup.path not in {file.real for file in found.python_files}:
+            python_files.append(setup.path)
         return python_files, found.config_files
 
     def check_project(self, folder: Path) -> CheckResult:
