@@ -221,7 +221,8 @@ def test_selection_table_is_the_rules() -> None:
     from loopbound.rules import ALL_RULES
     from loopbound.selection import RULE_CODES
 
-    assert RULE_CODES == {rule.code: (rule.name, rule.opt_in) for rule in ALL_RULES}
+    rules = {rule.code: (rule.name, rule.opt_in) for rule in ALL_RULES}
+    assert RULE_CODES == rules, "a new or renamed rule goes into selection.RULE_CODES too: (name, opt-in) by code"
 
 
 def test_imports_follow_the_documented_layers() -> None:
