@@ -24,6 +24,7 @@ from loopbound.index.reach import Reachability
 from loopbound.index.resolution import IndexedModule, ProjectIndex, Symbol, module_names
 from loopbound.index.model import ModuleSummary
 from loopbound.index.store import SummaryStore
+from loopbound.index.summary import ENTRY_WORDS
 from loopbound.index.view import FileView
 from loopbound.noqa import suppress
 from loopbound.rules.base import FileContext
@@ -54,19 +55,20 @@ def build_index(python_files: Iterable[Path], summaries: dict[str, ModuleSummary
 
     tried: set[tuple[Path, tuple[bytes, ...]]] = set()
 
-    def refine(module: IndexedModule, words: tuple[bytes, ...], entries: bool) -> bool:
+    def refine(module: IndexedModule, words: tuple[bytes, ...], entries: bool, loops_only: bool = False) -> bool:
         """A partial summary has its entry points and hooks already: only a light one lacks them."""
         summary = module.summary
         wanted = (summary.light or summary.loops_unread) if entries else (summary.light or summary.partial)
         if not wanted or (module.path, words) in tried:
             return False
         tried.add((module.path, words))
-        full = store.full_summary(module.path, settings, module.is_test, words, started)
+        full = store.full_summary(module.path, settings, module.is_test, words, started, loops_only)
         if full is not None:
             module.refined(full)
         return full is not None
 
     index.refine = refine
+    index.refine_loops = lambda module: refine(module, ENTRY_WORDS, True, loops_only=True)
     return index
 
 

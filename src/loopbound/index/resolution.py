@@ -101,8 +101,10 @@ class ProjectIndex:
         self._makers: dict[tuple[Path, str], Maker | None] = {}
         self._resolving: set[tuple[Path, str]] = set()
         # Parses a light (with `entries`) or partial module whose bytes hold one of the words, giving it a
-        # full summary; True when it did.
+        # full summary; True when it did. `refine_loops` gives a light or partial module whose bytes hold a
+        # word of ENTRY_WORDS what a reachability search reads: its entry points and tests.
         self.refine: Callable[[IndexedModule, tuple[bytes, ...], bool], bool] = lambda module, words, entries: False
+        self.refine_loops: Callable[[IndexedModule], bool] = lambda module: False
         self._importers: dict[Path, list[IndexedModule]] | None = None
 
     def importers(self, module: IndexedModule) -> list[IndexedModule]:

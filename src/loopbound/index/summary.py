@@ -51,8 +51,9 @@ ENTRY_WORDS = HOOK_WORDS + RUN_WORDS
 
 class _Summariser:
     def __init__(self, tree: ast.Module, data: bytes, registry: Registry, is_test: bool, imports: ImportTable | None,
-                 keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None) -> None:
+                 keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None, loops_only: bool = False) -> None:
         self.tree = tree
+        self.loops_only = loops_only
         self.data = data
         self.registry = registry
         self.is_test = is_test
@@ -86,6 +87,8 @@ class _Summariser:
                     self._bind(statement)
                 import_time.extend(self._calls([statement]))
                 self._statement_hooks(statement)
+        if self.loops_only:
+            skipped = []  # what runs loops, the hooks and the tests: no function is summarised
         if skipped and self.hooks:
             # Startup and shutdown code reaches the module's globals through any of its functions.
             functions.extend(self._function(node, name, owner) for node, name, owner in skipped)
@@ -94,13 +97,13 @@ class _Summariser:
             # What stores a resource is released by a function that names no registry row: `close_db()`.
             functions.extend(self._function(node, name, owner) for node, name, owner in skipped
                              if _mentions(node, self.release_words))
-        if self.runs_loops and self.keep is None:
+        if self.runs_loops and (self.keep is None or self.loops_only):
             self.entries.extend(module_entries(self.tree, self.imports, classes))
         return ModuleSummary(
             bindings=tuple(self.bindings), imports=tuple(scan_imports(self.data)), functions=tuple(functions),
             classes=tuple(classes), hooks=tuple(self.hooks), entries=tuple(self.entries), tests=self._tests(),
             import_time_calls=tuple(dict.fromkeys(import_time)), partial=self.keep is not None,
-            loops_unread=self.runs_loops and self.keep is not None)
+            loops_unread=self.runs_loops and self.keep is not None and not self.loops_only)
 
     def _kept(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         return self.keep is None or self.keep(function)
@@ -309,6 +312,13 @@ def summarise(tree: ast.Module, data: bytes, registry: Registry, is_test: bool, 
               keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None = None) -> ModuleSummary:
     """The module's summary; with `keep`, only the functions it keeps are summarised (a partial summary)."""
     return _Summariser(tree, data, registry, is_test, imports, keep).run()
+
+
+def summarise_loops(tree: ast.Module, data: bytes, registry: Registry, is_test: bool) -> ModuleSummary:
+    """What a reachability search asks of a module (its entry points, hooks and tests) and no function: a
+    partial summary whose loops are read. Summarising every function of a large test module costs as
+    much as parsing it, and the search only wants to know whether it runs event loops."""
+    return _Summariser(tree, data, registry, is_test, None, lambda function: False, loops_only=True).run()
 
 
 _IMPORT_LINE = re.compile(
