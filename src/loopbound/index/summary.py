@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from loopbound.index.entries import call_hooks, decorator_hook, main_entries, module_entries, read_tests
-from loopbound.index.model import Binding, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary, Tests
+from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary, Tests
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
 from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call, scope_nodes
@@ -59,7 +59,7 @@ class _Summariser:
         self.is_test = is_test
         self.imports = imports or ImportTable.for_module(tree)
         self.keep = keep
-        self.bindings: list[Binding] = []
+        self.bindings: list[BindingRow] = []
         self.hooks: list[Hook] = []
         self.entries: list[Entry] = []
         self.release_words = registry.release_methods | MEMBER_RELEASES
@@ -133,13 +133,11 @@ class _Summariser:
         if isinstance(statement, ast.Import):
             for alias in statement.names:
                 top = alias.name.split(".", 1)[0]
-                self.bindings.append(Binding(alias.asname, alias.name, 0, None) if alias.asname
-                                     else Binding(top, top, 0, None))
+                self.bindings.append((alias.asname, alias.name, 0, None) if alias.asname else (top, top, 0, None))
             return
         for alias in statement.names:
             if alias.name != "*":
-                self.bindings.append(Binding(alias.asname or alias.name, statement.module or "", statement.level,
-                                             alias.name))
+                self.bindings.append((alias.asname or alias.name, statement.module or "", statement.level, alias.name))
 
     def _calls(self, nodes: list[ast.expr] | list[ast.stmt]) -> Iterator[str]:
         """Targets of the calls that run with these nodes (not in lambdas or nested definitions)."""
@@ -370,14 +368,14 @@ def _imports_of(scanned: Scanned) -> Iterator[tuple[int, str, tuple[str, ...]]]:
         yield level, module, tuple(name for name, _ in pairs) if is_from else ()
 
 
-def _scanned_bindings(scanned: Scanned) -> Iterator[Binding]:
+def _scanned_bindings(scanned: Scanned) -> Iterator[BindingRow]:
     for level, module, pairs, is_from in scanned:
         for name, bound in pairs:
             if is_from:
                 if name != "*":
-                    yield Binding(bound, module, level, name)
+                    yield bound, module, level, name
             else:
-                yield Binding(bound, name if bound != name.split(".", 1)[0] else bound, 0, None)
+                yield bound, name if bound != name.split(".", 1)[0] else bound, 0, None
 
 
 def light_summary(data: bytes, is_test: bool) -> ModuleSummary:
