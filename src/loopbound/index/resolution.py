@@ -111,6 +111,7 @@ class ProjectIndex:
         for module in modules:
             for name in dict.fromkeys([module.name, *aliases.get(module.path, [])]):
                 self.by_name.setdefault(name, []).append(module)
+        self._heads = {name.split(".", 1)[0] for name in self.by_name}  # first parts of every module name
         self._chosen: dict[tuple[str, str], IndexedModule] = {}
         self._makers: dict[tuple[Path, str], Maker | None] = {}
         self._resolving: set[tuple[Path, str]] = set()
@@ -173,6 +174,8 @@ class ProjectIndex:
     def imported_modules(self, module: IndexedModule) -> Iterator[IndexedModule]:
         """Project modules an import statement of `module` loads, packages above them included."""
         for level, name, names in module.summary.imports:
+            if not level and name.split(".", 1)[0] not in self._heads:
+                continue  # `import os`: every name it could load starts with a part no project module has
             base = self.absolute(module, level, name)
             targets = [base, *(f"{base}.{imported}" if base else imported for imported in names if imported != "*")]
             parts = base.split(".") if base else []
