@@ -329,6 +329,8 @@ class Project:
     installed: str | None = None  # the pytest-asyncio next to loopbound, from its metadata
     versions: dict[Path, AsyncioVersions] = field(default_factory=dict)  # per folder the search started in
     declaration_folders: list[Path] = field(default_factory=list)
+    # loop_model.first_asyncio_user's answer per config (by identity): asked once per module otherwise
+    asyncio_users: dict[int, Module | None] = field(default_factory=dict, repr=False)
 
     def asyncio_versions(self, module: Module) -> AsyncioVersions:
         """The pytest-asyncio releases the module's tests run on: declared next to its pytest config (or
@@ -515,7 +517,7 @@ def parse(path: Path, prefilter: bool = False) -> Module | None:
 
     try:
         data = read_bytes(path)
-        if prefilter and not _TRIGGERS.search(data):
+        if prefilter and not ((b"async" in data or b"event_loop" in data) and _TRIGGERS.search(data)):
             return None
         source = decode(data)
         tree = ast.parse(source, filename=str(path))

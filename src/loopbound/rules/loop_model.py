@@ -71,6 +71,13 @@ def versions_phrase(versions: AsyncioVersions) -> str:
 
 
 def first_asyncio_user(project: Project, config: PytestConfig | None) -> Module | None:
+    """The first module under `config` that uses pytest-asyncio, checked modules first (once per config)."""
+    if id(config) not in project.asyncio_users:
+        project.asyncio_users[id(config)] = _first_asyncio_user(project, config)
+    return project.asyncio_users[id(config)]
+
+
+def _first_asyncio_user(project: Project, config: PytestConfig | None) -> Module | None:
     for module in project.checked_modules():
         if project.configs.get(module.path) is config and module.asyncio_use is not None:
             return module
