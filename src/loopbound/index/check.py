@@ -101,7 +101,7 @@ def check_index(python_files: list[Path], settings: Settings, selected: frozense
     makers = _maker_words(index)
     found = list(result.findings)
     for module in index.modules:
-        if makers and _calls_a_maker(module, makers):
+        if makers and _calls_a_maker(module, index, makers):
             found.extend(_indirect(module, index, makers, settings, selected))
     found = lifespan_findings(index, found, selected)
     reach = Reachability(index)
@@ -155,8 +155,17 @@ def _maker_words(index: ProjectIndex) -> frozenset[str]:
         index.forget_makers()
 
 
-def _calls_a_maker(module: IndexedModule, words: frozenset[str]) -> bool:
-    return not module.summary.light and any(call.rsplit(".", 1)[-1] in words for call in module.summary.called)
+def _calls_a_maker(module: IndexedModule, index: ProjectIndex, words: frozenset[str]) -> bool:
+    """Whether a call the summary records resolves to a project maker: the rules then run again on the
+    file. A maker's last name alone is not enough (`from_url`, `AsyncClient` name registry calls too)."""
+    if module.summary.light:
+        return False
+    for call in module.summary.called:
+        if call.rsplit(".", 1)[-1] in words:
+            symbol = index.symbol(module, call)
+            if symbol is not None and index.maker(symbol) is not None:
+                return True
+    return False
 
 
 def _indirect(module: IndexedModule, index: ProjectIndex, words: frozenset[str], settings: Settings,
