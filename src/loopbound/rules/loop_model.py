@@ -5,15 +5,8 @@ them in the rules)."""
 from __future__ import annotations
 
 from loopbound.asyncio_versions import AsyncioVersions
-from loopbound.project import (
-    SCOPES,
-    Fixture,
-    LoopDefaults,
-    Module,
-    Project,
-    Test,
-    wider,
-)
+from loopbound.module_facts import SCOPES, Fixture, Module, Test, wider
+from loopbound.project import LoopDefaults, Project
 from loopbound.pytest_config import ASYNCIO_KEYS, PytestConfig
 
 

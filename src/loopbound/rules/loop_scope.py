@@ -17,17 +17,16 @@ from pathlib import Path
 from loopbound.asyncio_versions import AsyncioVersions, Feature, since
 from loopbound.discovery import display_path
 from loopbound.findings import Applicability, Finding, Severity
-from loopbound.project import (
+from loopbound.module_facts import (
     FIXTURE_SCOPE,
     SCOPES,
     Fixture,
-    LoopDefaults,
     Mark,
     Module,
-    Project,
     Test,
     wider,
 )
+from loopbound.project import LoopDefaults, Project
 from loopbound.pytest_config import PytestConfig
 from loopbound.rules.base import Rule
 from loopbound.rules.event_loop_rule import EVENT_LOOP_FIXTURE, check_event_loop
