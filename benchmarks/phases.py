@@ -3,9 +3,10 @@
     python benchmarks/phases.py benchmarks/corpus/src
 
 The phases are those of `loopbound check --no-cache`: discovery, reading, the byte pre-filter,
-parsing the files that pass it, each per-file rule group, and the LB3 project pass. The CLI runs
-the per-file phases in worker processes while the main process runs the LB3 pass; here they run one
-after the other so that each can be timed. The garbage collector is paused as the CLI pauses it.
+parsing the files that pass it, each per-file rule group, each file's summary for the project index,
+the LB3 project pass, and the project index's resolution. The CLI runs the per-file phases in worker
+processes while the main process runs the LB3 pass, then the index; here they run one after the
+other so that each can be timed. The garbage collector is paused as the CLI pauses it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from loopbound.config import load_settings
-from loopbound.discovery import discover, is_test_file
-from loopbound.engine import check_project, decode, needs_parse
+from loopbound.discovery import discover, display_path, is_test_file
+from loopbound.engine import CheckResult, check_project, decode, needs_parse
+from loopbound.index.check import check_index
+from loopbound.index.model import ModuleSummary
+from loopbound.index.summary import light_summary, rows_mentioning, summarise
 from loopbound.rules import FILE_RULE_GROUPS, select_codes
 from loopbound.rules.base import FileContext
 
@@ -41,6 +45,7 @@ def main(root: Path) -> None:
     timed("discovery", started)
     gc.disable()
     parsed = lines = 0
+    per_file = CheckResult()
     for path in found.python_files:
         started = time.process_time()
         data = path.read_bytes()
@@ -49,6 +54,9 @@ def main(root: Path) -> None:
         passes = needs_parse(data, settings, selected)
         timed("pre-filter", started)
         if not passes:
+            started = time.process_time()
+            per_file.summaries[display_path(path)] = light_summary(data, is_test_file(path, settings))
+            timed("index summaries (light, per file)", started)
             continue
         started = time.process_time()
         source = decode(data)
@@ -56,13 +64,19 @@ def main(root: Path) -> None:
         timed("parse", started, str(path))
         parsed, lines = parsed + 1, lines + source.count("\n")
         context = FileContext(str(path), source, tree, settings.registry, is_test_file(path, settings))
+        started = time.process_time()
+        per_file.summaries[display_path(path)] = _summary(context, data)
+        timed("index summaries (parsed, per file)", started, str(path))
         for group in FILE_RULE_GROUPS:
             started = time.process_time()
-            list(group.check(context))
+            per_file.findings.extend(finding for finding in group.check(context) if finding.code in selected)
             timed("rules " + ",".join(sorted(group.codes)), started, str(path))
     started = time.process_time()
     check_project(found.python_files, found.config_files, settings, selected)
     timed("LB3 project pass (parses test modules and conftest.py files)", started)
+    started = time.process_time()
+    check_index(list(found.python_files), settings, selected, per_file, None, time.time())
+    timed("project index (resolution, reachability, re-reads)", started)
     print(f"{len(found.python_files)} files, {parsed} parsed ({lines} lines)\n")
     print("| phase | CPU s |\n|---|---:|")
     for phase, spent in seconds.items():
@@ -71,6 +85,11 @@ def main(root: Path) -> None:
     for phase, entries in slowest.items():
         top = ", ".join(f"{Path(name).name} {spent:.2f}" for spent, name in sorted(entries, reverse=True)[:3])
         print(f"slowest in {phase}: {top}")
+
+
+def _summary(context: FileContext, data: bytes) -> ModuleSummary:
+    return summarise(context.tree, data, context.registry, context.is_test_file, imports=context.imports,
+                     keep=rows_mentioning(context.source, context.registry))
 
 
 if __name__ == "__main__":
