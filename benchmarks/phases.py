@@ -3,9 +3,10 @@
     python benchmarks/phases.py benchmarks/corpus/src
 
 The phases are those of `loopbound check --no-cache`: discovery, reading, the byte pre-filter,
-parsing the files that pass it, each per-file rule group, and the LB3 project pass. The CLI runs
-the per-file phases in worker processes while the main process runs the LB3 pass; here they run one
-after the other so that each can be timed. The garbage collector is paused as the CLI pauses it.
+parsing the files that pass it, each per-file rule group, each file's summary for the project index,
+the LB3 project pass, and the project index's resolution. The CLI runs the per-file phases in worker
+processes while the main process runs the LB3 pass, then the index; here they run one after the
+other so that each can be timed. The garbage collector is paused as the CLI pauses it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from pathlib import Path
 
 from loopbound.config import load_settings
 from loopbound.discovery import discover
-from loopbound.engine import check_project, needs_parse
+from loopbound.engine import CheckResult, check_project, needs_parse
+from loopbound.index.check import check_index
+from loopbound.index.model import ModuleSummary
+from loopbound.index.summary import light_summary, rows_mentioning, summarise
 from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.rules.base import FileContext
 from loopbound.selection import select_codes
@@ -43,6 +47,7 @@ def main(root: Path) -> None:
     timed("discovery", started)
     gc.disable()
     parsed = lines = 0
+    per_file = CheckResult()
     for file in found.python_files:
         path = file.path
         started = time.process_time()
@@ -52,6 +57,9 @@ def main(root: Path) -> None:
         passes = needs_parse(data, settings, selected)
         timed("pre-filter", started)
         if not passes:
+            started = time.process_time()
+            per_file.summaries[file.shown] = light_summary(data, file.is_test)
+            timed("index summaries (light, per file)", started)
             continue
         started = time.process_time()
         source = decode(data)
@@ -59,13 +67,19 @@ def main(root: Path) -> None:
         timed("parse", started, str(path))
         parsed, lines = parsed + 1, lines + source.count("\n")
         context = FileContext(str(path), source, tree, settings.registry, file.is_test)
+        started = time.process_time()
+        per_file.summaries[file.shown] = _summary(context, data)
+        timed("index summaries (parsed, per file)", started, str(path))
         for group in FILE_RULE_GROUPS:
             started = time.process_time()
-            list(group.check(context))
+            per_file.findings.extend(finding for finding in group.check(context) if finding.code in selected)
             timed("rules " + ",".join(sorted(group.codes)), started, str(path))
     started = time.process_time()
     check_project([file.path for file in found.python_files], found.config_files, settings, selected)
     timed("LB3 project pass (parses test modules and conftest.py files)", started)
+    started = time.process_time()
+    check_index(list(found.python_files), settings, selected, per_file, None, time.time())
+    timed("project index (resolution, reachability, re-reads)", started)
     print(f"{len(found.python_files)} files, {parsed} parsed ({lines} lines)\n")
     print("| phase | CPU s |\n|---|---:|")
     for phase, spent in seconds.items():
@@ -74,6 +88,11 @@ def main(root: Path) -> None:
     for phase, entries in slowest.items():
         top = ", ".join(f"{Path(name).name} {spent:.2f}" for spent, name in sorted(entries, reverse=True)[:3])
         print(f"slowest in {phase}: {top}")
+
+
+def _summary(context: FileContext, data: bytes) -> ModuleSummary:
+    return summarise(context.tree, data, context.registry, context.is_test_file, imports=context.imports,
+                     keep=rows_mentioning(context.source, context.registry))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from loopbound.pytest_config import CONFIG_NAMES
 from loopbound.stamps import Stamp, is_settled, stamp
 
 if TYPE_CHECKING:
-    from loopbound.project import Module
+    from loopbound.module_facts import Module
 
 CACHE_DIR_NAME = ".loopbound_cache"
 CACHEDIR_TAG = (

@@ -1,6 +1,7 @@
 """The whole-tree view the LB3 rules need: test modules, the conftest.py files above them, and the
 pytest config that governs them, with every test's and every async fixture's event-loop scope
-computed the way pytest-asyncio 1.x computes it.
+computed the way pytest-asyncio 1.x computes it. Each module's own facts are module_facts.py's; this
+resolves them across modules.
 
 Fixture lookup follows pytest: a name resolves to the definition closest to the test (its class,
 then its module, then the nearest conftest.py walking up to the rootdir); a fixture that requests
@@ -9,23 +10,29 @@ its own name gets the next one out. Nothing here is imported or run: it is all r
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopbound import asyncio_versions
-from loopbound.asyncio_declarations import declaration_files, detect
+from loopbound.asyncio_declarations import detect
 from loopbound.asyncio_versions import AsyncioVersions, Feature
-from loopbound.discovery import display_path, real_path
-from loopbound.fixture_handover import Handover, fixture_handover, module_bound_names
-from loopbound.names import ImportTable
+from loopbound.discovery import real_path
+from loopbound.fixture_handover import Handover
+from loopbound.module_facts import (
+    SCOPES,
+    Fixture,
+    Module,
+    ModuleReader,
+    Test,
+    note_handovers,
+    parse,
+    release_trees,
+)
 from loopbound.pytest_config import (
-    CONFIG_NAMES,
     PytestConfig,
     PytestConfigError,
     locate,
@@ -34,255 +41,8 @@ from loopbound.pytest_config import load as load_config
 from loopbound.registry import DEFAULT_REGISTRY, Registry
 from loopbound.stamps import Stamp, is_settled, stamp
 
-SCOPES = ("function", "class", "module", "package", "session")
-FIXTURE_SCOPE = "fixture-scope"  # asyncio_default_fixture_loop_scope: "use each fixture's own scope"
-_PYTEST_ASYNCIO_FIXTURE = "pytest_asyncio.fixture"
-_OTHER_ASYNC_PLUGINS = frozenset({"anyio", "trio"})
 DEFAULT_PYTHON_FILES = ("test_*.py", "*_test.py")
 ModuleReaderFunction = Callable[[Path, bool], "Module | None"]  # (path, is it a test module)
-
-
-def wider(scope: str, than: str) -> bool:
-    return SCOPES.index(scope) > SCOPES.index(than)
-
-
-@dataclass(frozen=True)
-class Literal:
-    """A keyword argument's value when it is a string literal, with the node to point at."""
-
-    value: str
-    node: ast.expr
-
-
-@dataclass
-class Mark:
-    """One `pytest.mark.<name>(...)` application."""
-
-    name: str
-    node: ast.expr
-    keywords: dict[str, ast.expr]
-    args: list[ast.expr]
-
-    def literal(self, key: str) -> Literal | None:
-        return _literal(self.keywords.get(key))
-
-    @property
-    def loop_scope(self) -> Literal | None:
-        """pytest-asyncio reads `loop_scope`, falling back to the deprecated `scope`."""
-        return self.literal("loop_scope") or self.literal("scope")
-
-
-@dataclass
-class Fixture:
-    name: str
-    module: Module
-    node: ast.FunctionDef | ast.AsyncFunctionDef
-    decorator: str  # "pytest.fixture" or "pytest_asyncio.fixture"
-    scope: str | None  # None: a callable or unreadable scope
-    loop_scope: Literal | None
-    requests: tuple[str, ...]
-    autouse: bool
-    class_name: str | None
-    handover: Handover = Handover.UNKNOWN  # what its tests receive; read before the body is dropped
-    builds_on: tuple[str, ...] = ()  # requested fixtures whose values it builds what it hands over from
-
-    @property
-    def is_async(self) -> bool:
-        return isinstance(self.node, ast.AsyncFunctionDef)
-
-
-@dataclass
-class Test:
-    name: str
-    module: Module
-    node: ast.FunctionDef | ast.AsyncFunctionDef
-    class_name: str | None
-    marks: list[Mark]  # closest first: the function's own, then its class's, then the module's
-    requests: tuple[str, ...]
-    own_marks: int = 0  # how many of `marks` are the function's own decorators
-
-    @property
-    def is_async(self) -> bool:
-        return isinstance(self.node, ast.AsyncFunctionDef)
-
-    def closest(self, name: str) -> Mark | None:
-        return next((mark for mark in self.marks if mark.name == name), None)
-
-    @property
-    def other_plugin(self) -> bool:
-        """anyio and trio tests belong to their own plugins, not to pytest-asyncio."""
-        return any(mark.name in _OTHER_ASYNC_PLUGINS for mark in self.marks)
-
-
-@dataclass
-class Module:
-    path: Path
-    display: str
-    source: str
-    tree: ast.Module
-    imports: ImportTable = field(init=False)
-    fixtures: dict[str, Fixture] = field(default_factory=dict)
-    class_fixtures: dict[str, dict[str, Fixture]] = field(default_factory=dict)
-    all_fixtures: list[Fixture] = field(default_factory=list)
-    tests: list[Test] = field(default_factory=list)
-    marks: list[Mark] = field(default_factory=list)  # every mark written in the file, for LB305/LB307
-    event_loop_requests: list[tuple[ast.arg, str]] = field(default_factory=list)
-    asyncio_use: ast.AST | None = None  # the first sign that the module uses pytest-asyncio
-    # `pytest_collection_modifyitems` adding `pytest.mark.asyncio(loop_scope=...)` to the tests, as
-    # pytest-asyncio's how-to "run all tests in the session loop" shows.
-    hook_loop_scope: Literal | None = None
-    hook_prepends: bool = False  # `add_marker(mark, append=False)`: closer than the test's own marks
-
-    def __post_init__(self) -> None:
-        self.imports = ImportTable.for_module(self.tree)
-
-    @property
-    def is_conftest(self) -> bool:
-        return self.path.name == "conftest.py"
-
-    @property
-    def mentions_other_plugin(self) -> bool:
-        return any(word in self.source for word in ("anyio", "trio"))
-
-
-def _literal(node: ast.expr | None) -> Literal | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return Literal(node.value, node)
-    return None
-
-
-class ModuleReader:
-    """Reads one module's fixtures, tests and marks; `is_test_module` decides whether tests count."""
-
-    def __init__(self, module: Module, is_test_module: bool) -> None:
-        self.module = module
-        self.is_test_module = is_test_module
-
-    def read(self) -> Module:
-        module = self.module
-        module_marks = self._pytestmark(module.tree.body)
-        for statement in module.tree.body:
-            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self._function(statement, None, [], module_marks)
-            elif isinstance(statement, ast.ClassDef):
-                self._class(statement, module_marks)
-            self._note_import(statement)
-            if isinstance(statement, ast.FunctionDef) and statement.name == "pytest_collection_modifyitems":
-                self._modifyitems(statement)
-        return module
-
-    def _note_import(self, statement: ast.stmt) -> None:
-        names: list[str] = []
-        if isinstance(statement, ast.Import):
-            names = [alias.name for alias in statement.names]
-        elif isinstance(statement, ast.ImportFrom) and statement.module:
-            names = [statement.module]
-        if any(name.split(".")[0] == "pytest_asyncio" for name in names):
-            self._use(statement)
-
-    def _modifyitems(self, hook: ast.FunctionDef) -> None:
-        for node in ast.walk(hook):
-            if isinstance(node, ast.Call) and self.module.imports.qualify(node.func) == "pytest.mark.asyncio":
-                for keyword in node.keywords:
-                    if keyword.arg in ("loop_scope", "scope") and _literal(keyword.value):
-                        self.module.hook_loop_scope = _literal(keyword.value)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_marker":
-                self.module.hook_prepends |= any(keyword.arg == "append" and isinstance(keyword.value, ast.Constant)
-                                                 and keyword.value.value is False for keyword in node.keywords)
-
-    def _use(self, node: ast.AST) -> None:
-        if self.module.asyncio_use is None or node.lineno < self.module.asyncio_use.lineno:  # type: ignore[attr-defined]
-            self.module.asyncio_use = node
-
-    def _class(self, node: ast.ClassDef, module_marks: list[Mark]) -> None:
-        class_marks = self._pytestmark(node.body) + self._decorator_marks(node.decorator_list)
-        for statement in node.body:
-            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self._function(statement, node.name, class_marks, module_marks)
-
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, class_name: str | None,
-                  class_marks: list[Mark], module_marks: list[Mark]) -> None:
-        parameters = [arg for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
-        if class_name is not None and parameters and parameters[0].arg in ("self", "cls"):
-            parameters = parameters[1:]
-        fixture = self._fixture(node, class_name, tuple(arg.arg for arg in parameters))
-        own_marks = self._decorator_marks(node.decorator_list)
-        is_test = (fixture is None and self.is_test_module and node.name.startswith("test")
-                   and (class_name is None or class_name.startswith("Test")))
-        if fixture is not None or is_test:
-            self.module.event_loop_requests.extend((arg, node.name) for arg in parameters if arg.arg == "event_loop")
-        if not is_test:
-            return
-        marks = own_marks + class_marks + module_marks
-        requests = [arg.arg for arg in parameters]
-        for mark in marks:
-            if mark.name == "usefixtures":
-                requests += [literal.value for literal in map(_literal, mark.args) if literal]
-        self.module.tests.append(Test(node.name, self.module, node, class_name, marks, tuple(requests),
-                                      own_marks=len(own_marks)))
-
-    def _fixture(self, node: ast.FunctionDef | ast.AsyncFunctionDef, class_name: str | None,
-                 requests: tuple[str, ...]) -> Fixture | None:
-        for decorator in node.decorator_list:
-            call = decorator if isinstance(decorator, ast.Call) else None
-            qualified = self.module.imports.qualify(call.func if call else decorator)
-            if qualified not in ("pytest.fixture", _PYTEST_ASYNCIO_FIXTURE):
-                continue
-            if qualified == _PYTEST_ASYNCIO_FIXTURE:
-                self._use(decorator)
-            keywords = {keyword.arg: keyword.value for keyword in (call.keywords if call else []) if keyword.arg}
-            scope_node = keywords.get("scope")
-            scope: str | None = "function"
-            if scope_node is not None:
-                literal = _literal(scope_node)
-                scope = literal.value if literal and literal.value in SCOPES else None
-            name = _literal(keywords.get("name"))
-            autouse = keywords.get("autouse")
-            fixture = Fixture(
-                name=name.value if name else node.name, module=self.module, node=node, decorator=qualified,
-                scope=scope, loop_scope=_literal(keywords.get("loop_scope")),
-                requests=tuple(arg for arg in requests if arg != "request"),
-                autouse=isinstance(autouse, ast.Constant) and autouse.value is True, class_name=class_name,
-            )
-            self.module.all_fixtures.append(fixture)
-            target = (self.module.fixtures if class_name is None
-                      else self.module.class_fixtures.setdefault(class_name, {}))
-            target.setdefault(fixture.name, fixture)
-            return fixture
-        return None
-
-    def _pytestmark(self, body: list[ast.stmt]) -> list[Mark]:
-        marks: list[Mark] = []
-        for statement in body:
-            if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or statement.value is None:
-                continue
-            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-            if any(isinstance(target, ast.Name) and target.id == "pytestmark" for target in targets):
-                value = statement.value
-                items = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
-                marks = [mark for item in items if item is not None for mark in self._mark(item)]
-        return marks
-
-    def _decorator_marks(self, decorators: list[ast.expr]) -> list[Mark]:
-        """Closest first: the decorator nearest the `def` is applied first, as pytest stores them."""
-        return [mark for decorator in reversed(decorators) for mark in self._mark(decorator)]
-
-    def _mark(self, node: ast.expr) -> Iterator[Mark]:
-        call = node if isinstance(node, ast.Call) else None
-        qualified = self.module.imports.qualify(call.func if call else node)
-        if not qualified or not qualified.startswith("pytest.mark."):
-            return
-        name = qualified[len("pytest.mark."):]
-        if name == "asyncio":
-            self._use(node)
-        keywords = {keyword.arg: keyword.value for keyword in (call.keywords if call else []) if keyword.arg}
-        mark = Mark(name, node, keywords, list(call.args) if call else [])
-        self.module.marks.append(mark)
-        yield mark
-
-
-def read_module(path: Path, display: str, source: str, tree: ast.Module, is_test_module: bool) -> Module:
-    return ModuleReader(Module(path, display, source, tree), is_test_module).read()
 
 
 @dataclass
@@ -329,6 +89,8 @@ class Project:
     installed: str | None = None  # the pytest-asyncio next to loopbound, from its metadata
     versions: dict[Path, AsyncioVersions] = field(default_factory=dict)  # per folder the search started in
     declaration_folders: list[Path] = field(default_factory=list)
+    # loop_model.first_asyncio_user's answer per config (by identity): asked once per module otherwise
+    asyncio_users: dict[int, Module | None] = field(default_factory=dict, repr=False)
 
     def asyncio_versions(self, module: Module) -> AsyncioVersions:
         """The pytest-asyncio releases the module's tests run on: declared next to its pytest config (or
@@ -503,27 +265,6 @@ def load_explicit_config(project: Project, path: Path) -> None:
         project.explicit_configs.append(governing)
 
 
-# A test module without any of these cannot hold an LB3 finding nor an asyncio test: no async test
-# or fixture, no asyncio mark, no event_loop (`pytest_asyncio` contains `asyncio`). conftest.py files
-# are always read, since their fixtures serve the tests below them.
-_TRIGGERS = re.compile(rb"async(?:io|\s+def\b)|event_loop")  # a literal first: a fast search
-
-
-def parse(path: Path, prefilter: bool = False) -> Module | None:
-    """A module for the project view; None when it cannot be read or parsed (the per-file pass says why)."""
-    from loopbound.source import SourceError, decode, read_bytes
-
-    try:
-        data = read_bytes(path)
-        if prefilter and not _TRIGGERS.search(data):
-            return None
-        source = decode(data)
-        tree = ast.parse(source, filename=str(path))
-    except (SourceError, SyntaxError, ValueError):
-        return None
-    return Module(path, display_path(path), source, tree)
-
-
 def build(python_files: Iterable[Path], config_files: Iterable[Path], project_root: Path,
           target: AsyncioVersions | None = None, registry: Registry = DEFAULT_REGISTRY,
           reader: ModuleReaderFunction | None = None) -> Project:
@@ -610,15 +351,6 @@ def _module(project: Project, path: Path, is_test: bool) -> Module | None:
     return project.modules[path]
 
 
-def _note_handovers(module: Module, registry: Registry) -> Module:
-    """What each async fixture hands over, while its body is still there."""
-    bound = module_bound_names(module.tree, module.imports, registry)
-    for fixture in module.all_fixtures:
-        if fixture.is_async:
-            fixture.handover, fixture.builds_on = fixture_handover(fixture.node, module.imports, registry, bound)
-    return module
-
-
 # Modules read by earlier passes of a long-lived process (`loopbound server` re-runs this pass on every
 # save), by (path, read as a test module): reused while the file keeps its stamp. None in a
 # `loopbound check` run, which reads each file once.
@@ -645,16 +377,4 @@ def read_module_file(path: Path, is_test: bool, registry: Registry = DEFAULT_REG
     """One module as the LB3 rules see it (its fixtures, tests, marks and what each fixture hands over),
     or None when it holds none."""
     module = parse(path, prefilter=is_test)
-    return None if module is None else _release_trees(_note_handovers(ModuleReader(module, is_test).read(), registry))
-
-
-def _release_trees(module: Module) -> Module:
-    """Once read, a module keeps only the nodes findings point at.
-
-    Nothing after `ModuleReader.read` walks a test's or a fixture's body or the module tree, yet on a
-    large test suite they are most of the memory the project pass holds.
-    """
-    for function in [fixture.node for fixture in module.all_fixtures] + [test.node for test in module.tests]:
-        function.body = []
-    module.tree = ast.Module(body=[], type_ignores=[])
-    return module
+    return None if module is None else release_trees(note_handovers(ModuleReader(module, is_test).read(), registry))

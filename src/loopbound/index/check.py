@@ -24,6 +24,7 @@ from loopbound.index.reach import Reachability
 from loopbound.index.resolution import IndexedModule, ProjectIndex, Symbol, module_names
 from loopbound.index.model import ModuleSummary
 from loopbound.index.store import SummaryStore
+from loopbound.index.summary import ENTRY_WORDS
 from loopbound.index.view import FileView
 from loopbound.noqa import suppress
 from loopbound.rules.base import FileContext
@@ -41,31 +42,33 @@ def build_index(python_files: Iterable[CheckedFile], summaries: dict[str, Module
     """Every checked module with the summary the per-file pass gave it, resolved together."""
     modules: list[IndexedModule] = []
     aliases: dict[Path, list[str]] = {}
+    depths: dict[Path, int] = {}
     for file in python_files:
         summary = summaries.get(file.shown)
         if summary is None or file.path.suffix != ".py":
             continue  # unreadable, unparsable, or a stub
         resolved = file.real
-        name, names = module_names(resolved, settings.project_root)
+        name, names = module_names(resolved, settings.project_root, depths)
         modules.append(IndexedModule(resolved, file.shown, name, resolved.name == "__init__.py", file.is_test, summary))
         aliases[resolved] = names
     index = ProjectIndex(modules, settings.registry, aliases)
 
     tried: set[tuple[Path, tuple[bytes, ...]]] = set()
 
-    def refine(module: IndexedModule, words: tuple[bytes, ...], entries: bool) -> bool:
+    def refine(module: IndexedModule, words: tuple[bytes, ...], entries: bool, loops_only: bool = False) -> bool:
         """A partial summary has its entry points and hooks already: only a light one lacks them."""
         summary = module.summary
         wanted = (summary.light or summary.loops_unread) if entries else (summary.light or summary.partial)
         if not wanted or (module.path, words) in tried:
             return False
         tried.add((module.path, words))
-        full = store.full_summary(module.path, settings, module.is_test, words, started)
+        full = store.full_summary(module.path, settings, module.is_test, words, started, loops_only)
         if full is not None:
             module.refined(full)
         return full is not None
 
     index.refine = refine
+    index.refine_loops = lambda module: refine(module, ENTRY_WORDS, True, loops_only=True)
     return index
 
 
@@ -97,7 +100,7 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
     makers = _maker_words(index)
     found = list(result.findings)
     for module in index.modules:
-        if makers and _calls_a_maker(module, makers):
+        if makers and _calls_a_maker(module, index, makers):
             found.extend(_indirect(module, index, makers, settings, selected))
     found = lifespan_findings(index, found, selected)
     reach = Reachability(index)
@@ -151,8 +154,17 @@ def _maker_words(index: ProjectIndex) -> frozenset[str]:
         index.forget_makers()
 
 
-def _calls_a_maker(module: IndexedModule, words: frozenset[str]) -> bool:
-    return not module.summary.light and any(call.rsplit(".", 1)[-1] in words for call in module.summary.called)
+def _calls_a_maker(module: IndexedModule, index: ProjectIndex, words: frozenset[str]) -> bool:
+    """Whether a call the summary records resolves to a project maker: the rules then run again on the
+    file. A maker's last name alone is not enough (`from_url`, `AsyncClient` name registry calls too)."""
+    if module.summary.light:
+        return False
+    for call in module.summary.called:
+        if call.rsplit(".", 1)[-1] in words:
+            symbol = index.symbol(module, call)
+            if symbol is not None and index.maker(symbol) is not None:
+                return True
+    return False
 
 
 def _indirect(module: IndexedModule, index: ProjectIndex, words: frozenset[str], settings: Settings,

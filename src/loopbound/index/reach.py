@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopbound.index.resolution import IndexedModule, ProjectIndex
-from loopbound.index.summary import ENTRY_WORDS
 from loopbound.pytest_config import PytestConfig, PytestConfigError, locate
 
 
@@ -37,7 +36,7 @@ class Reachability:
     def kind(self, module: IndexedModule) -> tuple[str, str]:
         """("many", how) for a multi-loop entry point, ("single", how) for a single-loop one, else ("", "")."""
         if module.path not in self._kinds:
-            self.index.refine(module, ENTRY_WORDS, True)
+            self.index.refine_loops(module)
             self._kinds[module.path] = self._classify(module)
         return self._kinds[module.path]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loopbound.index.model import FunctionSummary, Made, ModuleSummary
+from loopbound.index.model import Binding, BindingRow, FunctionSummary, Made, ModuleSummary
 from loopbound.index.summary import CONSTRUCTORS
 from loopbound.registry import Registry, Resource
 
@@ -33,7 +33,14 @@ class IndexedModule:
     def __post_init__(self) -> None:
         self.functions = {function.name: function for function in self.summary.functions}
         self.class_names = {cls.name for cls in self.summary.classes}
-        self.bindings = {binding.name: binding for binding in self.summary.bindings}
+        self._bindings: dict[str, BindingRow] | None = None
+
+    def binding(self, name: str) -> Binding | None:
+        """What an import statement of the module binds to `name` (most modules are never asked)."""
+        if self._bindings is None:
+            self._bindings = {row[0]: row for row in self.summary.bindings}
+        row = self._bindings.get(name)
+        return Binding._make(row) if row is not None else None
 
     def refined(self, summary: ModuleSummary) -> None:
         """A light summary replaced by the full one, once the index needs more than the imports."""
@@ -65,26 +72,33 @@ class Maker:
         return f"`{shown}(...)` (it creates a `{self.origin.qualname}` at `{self.site}`)"
 
 
-def module_names(path: Path, root: Path) -> tuple[str, list[str]]:
-    """The canonical dotted name (by `__init__.py` files) and every other name the module may be imported by."""
+def module_names(path: Path, root: Path, depths: dict[Path, int] | None = None) -> tuple[str, list[str]]:
+    """The canonical dotted name (by `__init__.py` files) and every other name the module may be imported by.
+
+    `depths` keeps each folder's package depth between calls: a project's files share a few folders.
+    """
     parts = list(path.with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
-    package_depth = 0
-    folder = path.parent
-    while (folder / "__init__.py").is_file() and folder != folder.parent:
-        package_depth += 1
-        folder = folder.parent
+    package_depth = _package_depth(path.parent, {} if depths is None else depths)
     own = 0 if path.name == "__init__.py" else 1
     canonical = ".".join(parts[len(parts) - package_depth - own:]) if package_depth + own else parts[-1]
-    try:
-        relative = list(path.relative_to(root).with_suffix("").parts)
-    except ValueError:
+    root_parts = root.parts
+    if tuple(parts[:len(root_parts)]) == root_parts:
+        relative = parts[len(root_parts):]
+    else:
         relative = parts[len(parts) - package_depth - own:]
-    if relative and relative[-1] == "__init__":
-        relative.pop()
     aliases = [".".join(relative[start:]) for start in range(len(relative))]
     return canonical, [alias for alias in aliases if alias]
+
+
+def _package_depth(folder: Path, depths: dict[Path, int]) -> int:
+    """How many folders up from `folder` (itself included) hold an `__init__.py`, without a gap."""
+    if folder not in depths:
+        parent = folder.parent
+        depths[folder] = (1 + _package_depth(parent, depths)
+                          if parent != folder and (folder / "__init__.py").is_file() else 0)
+    return depths[folder]
 
 
 class ProjectIndex:
@@ -97,12 +111,15 @@ class ProjectIndex:
         for module in modules:
             for name in dict.fromkeys([module.name, *aliases.get(module.path, [])]):
                 self.by_name.setdefault(name, []).append(module)
+        self._heads = {name.split(".", 1)[0] for name in self.by_name}  # first parts of every module name
         self._chosen: dict[tuple[str, str], IndexedModule] = {}
         self._makers: dict[tuple[Path, str], Maker | None] = {}
         self._resolving: set[tuple[Path, str]] = set()
         # Parses a light (with `entries`) or partial module whose bytes hold one of the words, giving it a
-        # full summary; True when it did.
+        # full summary; True when it did. `refine_loops` gives a light or partial module whose bytes hold a
+        # word of ENTRY_WORDS what a reachability search reads: its entry points and tests.
         self.refine: Callable[[IndexedModule, tuple[bytes, ...], bool], bool] = lambda module, words, entries: False
+        self.refine_loops: Callable[[IndexedModule], bool] = lambda module: False
         self._importers: dict[Path, list[IndexedModule]] | None = None
 
     def importers(self, module: IndexedModule) -> list[IndexedModule]:
@@ -157,6 +174,8 @@ class ProjectIndex:
     def imported_modules(self, module: IndexedModule) -> Iterator[IndexedModule]:
         """Project modules an import statement of `module` loads, packages above them included."""
         for level, name, names in module.summary.imports:
+            if not level and name.split(".", 1)[0] not in self._heads:
+                continue  # `import os`: every name it could load starts with a part no project module has
             base = self.absolute(module, level, name)
             targets = [base, *(f"{base}.{imported}" if base else imported for imported in names if imported != "*")]
             parts = base.split(".") if base else []
@@ -175,7 +194,7 @@ class ProjectIndex:
         head, _, rest = ref.partition(".")
         if head in module.functions or head in module.class_names:
             return Symbol(module, ref) if (ref in module.functions or ref in module.class_names) else None
-        binding = module.bindings.get(head)
+        binding = module.binding(head)
         if binding is None:
             return None
         base = self.absolute(module, binding.level, binding.module)

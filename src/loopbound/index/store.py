@@ -22,7 +22,7 @@ from loopbound.config import Settings
 from loopbound.source import SourceError, decode, paused_gc, read_bytes
 from loopbound.findings import Finding
 from loopbound.index.model import ModuleSummary
-from loopbound.index.summary import light_summary, summarise
+from loopbound.index.summary import light_summary, summarise, summarise_loops
 
 _FORMAT = 2
 Entry = tuple[Stamp, str, ModuleSummary]  # (stamp, content digest, summary)
@@ -57,21 +57,29 @@ class SummaryStore:
         self.changed = True
 
     def full_summary(self, path: Path, settings: Settings, is_test: bool, words: tuple[bytes, ...],
-                     started: float) -> ModuleSummary | None:
+                     started: float, loops_only: bool = False) -> ModuleSummary | None:
         """The file's full summary when its bytes hold one of `words`, from the cache when its stamp or its
-        content matches; None when it holds none of them or cannot be parsed."""
+        content matches; None when it holds none of them or cannot be parsed. `loops_only`: a summary of
+        what runs event loops alone (summary.summarise_loops), unless the full one is at hand already."""
+        key = f"{path}\0{is_test}"
+        if loops_only:
+            full = self.entries.get(key)
+            if full is not None and full[0] is not None and full[0] == stamp(path):
+                return full[2]
+            key += "\0loops"
+
         def make(data: bytes, cached: Entry | None) -> tuple[str, ModuleSummary] | None:
             if not any(word in data for word in words):
                 return None
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             if cached is not None and cached[1] == digest:
                 return digest, cached[2]
-            fresh = _summarise(data, path, settings, is_test)
+            fresh = _summarise(data, path, settings, is_test, loops_only)
             if fresh is not None:
                 self.summarised.append(str(path))
             return (digest, fresh) if fresh is not None else None
 
-        return self._summary(f"{path}\0{is_test}", path, started, make)
+        return self._summary(key, path, started, make)
 
     def light(self, path: Path, is_test: bool, started: float) -> ModuleSummary | None:
         """A file the run does not check, read for the import graph alone (it may hold a test that
@@ -105,7 +113,7 @@ class SummaryStore:
         write_cache_file(self.path, {"entries": self.entries, "graded": self.graded})
 
 
-def _summarise(data: bytes, path: Path, settings: Settings, is_test: bool) -> ModuleSummary | None:
+def _summarise(data: bytes, path: Path, settings: Settings, is_test: bool, loops_only: bool) -> ModuleSummary | None:
     try:
         source = decode(data)
     except SourceError:
@@ -116,4 +124,6 @@ def _summarise(data: bytes, path: Path, settings: Settings, is_test: bool) -> Mo
             tree = ast.parse(source, filename=str(path))
         except (SyntaxError, ValueError):
             return None
+        if loops_only:
+            return summarise_loops(tree, data, settings.registry, is_test)
         return summarise(tree, data, settings.registry, is_test)

@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from loopbound.index.entries import call_hooks, decorator_hook, main_entries, module_entries, read_tests
-from loopbound.index.model import Binding, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary, Tests
+from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary, Tests
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
 from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call, scope_nodes
@@ -51,14 +51,15 @@ ENTRY_WORDS = HOOK_WORDS + RUN_WORDS
 
 class _Summariser:
     def __init__(self, tree: ast.Module, data: bytes, registry: Registry, is_test: bool, imports: ImportTable | None,
-                 keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None) -> None:
+                 keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None, loops_only: bool = False) -> None:
         self.tree = tree
+        self.loops_only = loops_only
         self.data = data
         self.registry = registry
         self.is_test = is_test
         self.imports = imports or ImportTable.for_module(tree)
         self.keep = keep
-        self.bindings: list[Binding] = []
+        self.bindings: list[BindingRow] = []
         self.hooks: list[Hook] = []
         self.entries: list[Entry] = []
         self.release_words = registry.release_methods | MEMBER_RELEASES
@@ -86,6 +87,8 @@ class _Summariser:
                     self._bind(statement)
                 import_time.extend(self._calls([statement]))
                 self._statement_hooks(statement)
+        if self.loops_only:
+            skipped = []  # what runs loops, the hooks and the tests: no function is summarised
         if skipped and self.hooks:
             # Startup and shutdown code reaches the module's globals through any of its functions.
             functions.extend(self._function(node, name, owner) for node, name, owner in skipped)
@@ -94,13 +97,13 @@ class _Summariser:
             # What stores a resource is released by a function that names no registry row: `close_db()`.
             functions.extend(self._function(node, name, owner) for node, name, owner in skipped
                              if _mentions(node, self.release_words))
-        if self.runs_loops and self.keep is None:
+        if self.runs_loops and (self.keep is None or self.loops_only):
             self.entries.extend(module_entries(self.tree, self.imports, classes))
         return ModuleSummary(
             bindings=tuple(self.bindings), imports=tuple(scan_imports(self.data)), functions=tuple(functions),
             classes=tuple(classes), hooks=tuple(self.hooks), entries=tuple(self.entries), tests=self._tests(),
             import_time_calls=tuple(dict.fromkeys(import_time)), partial=self.keep is not None,
-            loops_unread=self.runs_loops and self.keep is not None)
+            loops_unread=self.runs_loops and self.keep is not None and not self.loops_only)
 
     def _kept(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         return self.keep is None or self.keep(function)
@@ -130,13 +133,11 @@ class _Summariser:
         if isinstance(statement, ast.Import):
             for alias in statement.names:
                 top = alias.name.split(".", 1)[0]
-                self.bindings.append(Binding(alias.asname, alias.name, 0, None) if alias.asname
-                                     else Binding(top, top, 0, None))
+                self.bindings.append((alias.asname, alias.name, 0, None) if alias.asname else (top, top, 0, None))
             return
         for alias in statement.names:
             if alias.name != "*":
-                self.bindings.append(Binding(alias.asname or alias.name, statement.module or "", statement.level,
-                                             alias.name))
+                self.bindings.append((alias.asname or alias.name, statement.module or "", statement.level, alias.name))
 
     def _calls(self, nodes: list[ast.expr] | list[ast.stmt]) -> Iterator[str]:
         """Targets of the calls that run with these nodes (not in lambdas or nested definitions)."""
@@ -311,6 +312,13 @@ def summarise(tree: ast.Module, data: bytes, registry: Registry, is_test: bool, 
     return _Summariser(tree, data, registry, is_test, imports, keep).run()
 
 
+def summarise_loops(tree: ast.Module, data: bytes, registry: Registry, is_test: bool) -> ModuleSummary:
+    """What a reachability search asks of a module (its entry points, hooks and tests) and no function: a
+    partial summary whose loops are read. Summarising every function of a large test module costs as
+    much as parsing it, and the search only wants to know whether it runs event loops."""
+    return _Summariser(tree, data, registry, is_test, None, lambda function: False, loops_only=True).run()
+
+
 _IMPORT_LINE = re.compile(
     rb"[ \t]*(?:from[ \t]+(?P<dots>\.*)[ \t]*(?P<module>[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n#;]*)"
     rb"|import[ \t]+(?P<modules>[^\n#;]+))")
@@ -360,14 +368,14 @@ def _imports_of(scanned: Scanned) -> Iterator[tuple[int, str, tuple[str, ...]]]:
         yield level, module, tuple(name for name, _ in pairs) if is_from else ()
 
 
-def _scanned_bindings(scanned: Scanned) -> Iterator[Binding]:
+def _scanned_bindings(scanned: Scanned) -> Iterator[BindingRow]:
     for level, module, pairs, is_from in scanned:
         for name, bound in pairs:
             if is_from:
                 if name != "*":
-                    yield Binding(bound, module, level, name)
+                    yield bound, module, level, name
             else:
-                yield Binding(bound, name if bound != name.split(".", 1)[0] else bound, 0, None)
+                yield bound, name if bound != name.split(".", 1)[0] else bound, 0, None
 
 
 def light_summary(data: bytes, is_test: bool) -> ModuleSummary:

@@ -13,7 +13,8 @@ from dataclasses import replace
 from loopbound.asyncio_versions import AsyncioVersions, Feature
 from loopbound.discovery import display_path
 from loopbound.findings import Applicability, Finding, Severity
-from loopbound.project import Fixture, Module, Project
+from loopbound.module_facts import Fixture, Module
+from loopbound.project import Project
 from loopbound.rules.base import Rule
 from loopbound.rules.lb3_findings import definition_span, python_finding
 from loopbound.rules.loop_model import (

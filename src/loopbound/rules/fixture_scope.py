@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from loopbound.asyncio_versions import Feature
 from loopbound.findings import Applicability, Finding
-from loopbound.project import Fixture, Module, Project, Test, wider
+from loopbound.module_facts import Fixture, Module, Test, wider
+from loopbound.project import Project
 from loopbound.rules.base import Rule
 from loopbound.rules.lb3_findings import definition_span, python_finding
 from loopbound.rules.loop_model import (

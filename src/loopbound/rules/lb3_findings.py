@@ -6,7 +6,7 @@ import ast
 
 from loopbound import unsaved
 from loopbound.findings import Finding, Location
-from loopbound.project import Module
+from loopbound.module_facts import Module
 from loopbound.pytest_config import PytestConfig
 from loopbound.rules.base import Rule
 

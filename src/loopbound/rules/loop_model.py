@@ -5,15 +5,8 @@ them in the rules)."""
 from __future__ import annotations
 
 from loopbound.asyncio_versions import AsyncioVersions
-from loopbound.project import (
-    SCOPES,
-    Fixture,
-    LoopDefaults,
-    Module,
-    Project,
-    Test,
-    wider,
-)
+from loopbound.module_facts import SCOPES, Fixture, Module, Test, wider
+from loopbound.project import LoopDefaults, Project
 from loopbound.pytest_config import ASYNCIO_KEYS, PytestConfig
 
 
@@ -71,6 +64,13 @@ def versions_phrase(versions: AsyncioVersions) -> str:
 
 
 def first_asyncio_user(project: Project, config: PytestConfig | None) -> Module | None:
+    """The first module under `config` that uses pytest-asyncio, checked modules first (once per config)."""
+    if id(config) not in project.asyncio_users:
+        project.asyncio_users[id(config)] = _first_asyncio_user(project, config)
+    return project.asyncio_users[id(config)]
+
+
+def _first_asyncio_user(project: Project, config: PytestConfig | None) -> Module | None:
     for module in project.checked_modules():
         if project.configs.get(module.path) is config and module.asyncio_use is not None:
             return module

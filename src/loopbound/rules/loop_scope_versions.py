@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 from loopbound.asyncio_versions import AsyncioVersions, Feature, since
 from loopbound.findings import Finding
-from loopbound.project import FIXTURE_SCOPE, Module, Project
+from loopbound.module_facts import FIXTURE_SCOPE, Module
+from loopbound.project import Project
 from loopbound.pytest_config import PytestConfig
 from loopbound.rules.base import Rule
 from loopbound.rules.lb3_findings import config_finding, python_finding
