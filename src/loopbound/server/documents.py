@@ -25,6 +25,7 @@ class Checked:
     setup: FileSetup
     findings: list[Finding]
     with_fixes: list[Finding] | None = None
+    graded: list[Finding] | None = None  # the findings as `loopbound check` grades them (server.tree)
 
 
 class BufferError(Exception):

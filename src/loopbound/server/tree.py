@@ -1,0 +1,91 @@
+"""What `loopbound check` says about each file of a workspace folder, kept between saves.
+
+A per-file finding's severity and message depend on the whole project (issue 12's index: which loops
+reach a module, the resources made through the project's own functions). The folder is checked whole
+once, as `loopbound check` would check it; a save re-checks the saved file and grades it against the
+resolved index, resolving it again only when the file's summary (what the index knows of it) changed;
+an unsaved buffer is graded against the last resolved index, never resolving anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loopbound.config import Settings
+from loopbound.discovery import real_path
+from loopbound.engine import CheckResult, check_path, decode, read_bytes, SourceError
+from loopbound.findings import Finding
+from loopbound.index.check import ResolvedIndex, grade_file, resolve_index
+from loopbound.index.model import ModuleSummary
+from loopbound.parallel import now
+from loopbound.cache import default_cache_dir
+from loopbound.server.projects import FileSetup
+
+
+@dataclass
+class FolderCheck:
+    """The last check of a folder's tree: its files' summaries and every file's graded findings."""
+
+    settings: Settings
+    selected: frozenset[str]  # the run's codes, before per-file-ignores
+    python_files: list[Path]
+    summaries: dict[str, ModuleSummary]  # by shown path, as the index is built from them
+    findings: dict[Path, list[Finding]]  # per file (resolved path): per-file and index findings, graded
+    started: float
+    resolved: ResolvedIndex | None = None
+    _known: set[Path] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, result: CheckResult, python_files: list[Path], settings: Settings, selected: frozenset[str],
+           project_codes: frozenset[str], started: float) -> FolderCheck:
+        """A whole-tree result (`loopbound check` in the folder) with the project rules' findings left out."""
+        findings: dict[Path, list[Finding]] = {}
+        for finding in result.findings:
+            if finding.code not in project_codes:
+                findings.setdefault(real_path(Path(finding.path)), []).append(finding)
+        return cls(settings, selected, list(python_files), dict(result.summaries), findings, started,
+                   _known={real_path(path) for path in python_files})
+
+    def holds(self, path: Path) -> bool:
+        return path in self._known
+
+    def index(self) -> ResolvedIndex:
+        """The index resolved from the summaries, built on first need and kept until a summary changes."""
+        if self.resolved is None:
+            self.resolved = resolve_index(self.python_files, self.summaries, self.settings,
+                                          default_cache_dir(self.settings), self.started)
+        return self.resolved
+
+    def grade(self, setup: FileSetup, source: str, findings: list[Finding]) -> list[Finding]:
+        """An unsaved buffer's per-file findings as `loopbound check` would report them once saved, the
+        rest of the project as it was last checked."""
+        if not self.holds(setup.path):
+            return findings
+        return grade_file(self.index(), setup.shown, source, findings, self.settings, self.selected)
+
+    def saved(self, setup: FileSetup) -> None:
+        """A file was written: check it again, resolve again if the index's view of it changed, grade it."""
+        result = check_path(setup.path, setup.shown, self.settings, setup.selected, setup.is_test)
+        try:
+            source = decode(read_bytes(setup.path))
+        except SourceError:
+            source = ""
+        before = self.summaries.get(setup.shown)
+        if result.summary is None:
+            self.summaries.pop(setup.shown, None)
+        else:
+            self.summaries[setup.shown] = result.summary
+        if not self.holds(setup.path) and setup.path.suffix in (".py", ".pyi"):
+            self.python_files.append(setup.path)
+            self._known.add(setup.path)
+            self.resolved = None
+        elif self.resolved is not None and (before != result.summary or self._refined(setup.shown, before)):
+            self.resolved = None
+        self.started = now()
+        self.findings[setup.path] = self.grade(setup, source, result.findings)
+
+    def _refined(self, shown: str, before: ModuleSummary | None) -> bool:
+        """The index read more of the file than its summary holds (from the old text): stale now."""
+        module = self.resolved.index.by_shown.get(shown) if self.resolved is not None else None
+        return module is not None and module.summary is not before
