@@ -10,7 +10,7 @@ import gc
 import io
 import re
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -147,8 +147,13 @@ def needs_parse(data: bytes, settings: Settings, selected: frozenset[str]) -> bo
 
 
 def check_source(data: bytes, path: str, settings: Settings, selected: frozenset[str], *,
-                 is_test: bool = False, prefilter: bool = True, summarise_for_index: bool = True) -> FileResult:
-    """One file's per-file findings, and (`summarise_for_index`) its summary for the project index."""
+                 is_test: bool = False, prefilter: bool = True, summarise_for_index: bool = True,
+                 parse: Callable[[str, str], ast.Module] | None = None) -> FileResult:
+    """One file's per-file findings, and (`summarise_for_index`) its summary for the project index.
+
+    `parse(source, path)` stands for `ast.parse` (it must give the same tree): an editor's buffer reuses
+    the statements of its previous version that an edit left alone.
+    """
     result = FileResult(path)
     indexed = summarise_for_index and bool(selected & INDEXED_CODES)
     if prefilter and not needs_parse(data, settings, selected):
@@ -169,7 +174,7 @@ def check_source(data: bytes, path: str, settings: Settings, selected: frozenset
         return result
     with paused_gc():
         try:
-            tree = ast.parse(source, filename=path)
+            tree = parse(source, path) if parse is not None else ast.parse(source, filename=path)
         except SyntaxError as error:
             result.findings = _suppress([_syntax_finding(path, error, source)], source, selected)
             return result

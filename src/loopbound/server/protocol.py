@@ -165,8 +165,9 @@ class LoopboundServer(LanguageServer):
         if folder_check is None or not folder_check.holds(setup.path) or not is_python(setup.path, None):
             return list(checked.findings)
         if checked.graded is None:
-            if _disk_text(setup.path) == checked.text:
-                checked.graded = folder_check.findings.get(setup.path, [])
+            saved = folder_check.current(setup.path)
+            if saved is not None and _disk_text(setup.path) == checked.text:
+                checked.graded = saved
             else:
                 checked.graded = folder_check.grade(setup, checked.text, checked.findings)
         return list(checked.graded)
@@ -210,12 +211,13 @@ class LoopboundServer(LanguageServer):
         folder_check = self.trees.get(setup.folder) if setup is not None and setup.folder is not None else None
         if setup is None or folder_check is None or not is_python(path, None):
             return
-        resolved = folder_check.resolved
-        folder_check.saved(setup)
-        for checked in self.buffers.values():
-            if checked.setup.folder == setup.folder and (folder_check.resolved is not resolved
-                                                         or checked.setup.path == path):
-                checked.graded = None  # graded against an index resolved again, or the file is on disk now
+        changed = folder_check.saved(setup)
+        for uri, checked in list(self.buffers.items()):
+            if checked.setup.path == path:
+                checked.graded = None  # the file is on disk now: graded as the check of its folder grades it
+            elif checked.setup.folder == setup.folder and changed:
+                checked.graded = None  # the index changed: what it says of the others may change
+                self.publish(uri)
 
     def check_workspace(self) -> None:
         for folder in self.projects.folders:

@@ -35,6 +35,7 @@ class FolderCheck:
     started: float
     resolved: ResolvedIndex | None = None
     _known: set[Path] = field(default_factory=set)
+    _current: set[Path] = field(default_factory=set)  # files whose findings were graded by the current index
 
     @classmethod
     def of(cls, result: CheckResult, python_files: list[Path], settings: Settings, selected: frozenset[str],
@@ -45,7 +46,7 @@ class FolderCheck:
             if finding.code not in project_codes:
                 findings.setdefault(real_path(Path(finding.path)), []).append(finding)
         return cls(settings, selected, list(python_files), dict(result.summaries), findings, started,
-                   _known={real_path(path) for path in python_files})
+                   _known=(known := {real_path(path) for path in python_files}), _current=set(known))
 
     def holds(self, path: Path) -> bool:
         return path in self._known
@@ -64,8 +65,13 @@ class FolderCheck:
             return findings
         return grade_file(self.index(), setup.shown, source, findings, self.settings, self.selected)
 
-    def saved(self, setup: FileSetup) -> None:
-        """A file was written: check it again, resolve again if the index's view of it changed, grade it."""
+    def current(self, path: Path) -> list[Finding] | None:
+        """The file's findings as last graded, unless the index changed since (then grade its text again)."""
+        return self.findings.get(path, []) if path in self._current else None
+
+    def saved(self, setup: FileSetup) -> bool:
+        """A file was written: check it again, grade it, and say whether the index changed with it (a new
+        file, or a summary the index reads changed): what it says of the other files may have changed too."""
         result = check_path(setup.path, setup.shown, self.settings, setup.selected, setup.is_test)
         try:
             source = decode(read_bytes(setup.path))
@@ -76,14 +82,18 @@ class FolderCheck:
             self.summaries.pop(setup.shown, None)
         else:
             self.summaries[setup.shown] = result.summary
+        changed = before != result.summary or self._refined(setup.shown, before)
         if not self.holds(setup.path) and setup.path.suffix in (".py", ".pyi"):
             self.python_files.append(setup.path)
             self._known.add(setup.path)
+            changed = True
+        if changed:
             self.resolved = None
-        elif self.resolved is not None and (before != result.summary or self._refined(setup.shown, before)):
-            self.resolved = None
+            self._current.clear()
         self.started = now()
         self.findings[setup.path] = self.grade(setup, source, result.findings)
+        self._current.add(setup.path)
+        return changed
 
     def _refined(self, shown: str, before: ModuleSummary | None) -> bool:
         """The index read more of the file than its summary holds (from the old text): stale now."""
