@@ -12,6 +12,7 @@ from pathlib import Path
 from loopbound.engine import check_source
 from loopbound.findings import Finding
 from loopbound.server.projects import FileSetup
+from loopbound.server.reparse import Reparser
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 
@@ -45,15 +46,17 @@ def buffer_bytes(text: str) -> bytes:
         raise BufferError(f"character {error.object[error.start]!r} cannot be written as {error.encoding}") from None
 
 
-def check_buffer(text: str, version: int | None, setup: FileSetup) -> tuple[Checked, str | None]:
-    """The per-file rules on the unsaved text, exactly as `loopbound check` would run them on the file."""
+def check_buffer(text: str, version: int | None, setup: FileSetup, parse: Reparser | None = None
+                 ) -> tuple[Checked, str | None]:
+    """The per-file rules on the unsaved text, exactly as `loopbound check` would run them on the file;
+    `parse`, the buffer's own parser, reuses what its last version's tree shares with this one."""
     try:
         data = buffer_bytes(text)
     except BufferError as error:
         return Checked(version, text, setup, []), f"{setup.shown}: {error}"
-    # No index summary: the buffer's findings are published as they are, and summarising cost a third of a check.
+    # No summary: the buffer is graded against the index of the last save (server.tree), never re-resolved.
     result = check_source(data, setup.shown, setup.settings, setup.selected, is_test=setup.is_test,
-                          summarise_for_index=False)
+                          summarise_for_index=False, parse=parse)
     return Checked(version, text, setup, result.findings), result.error
 
 

@@ -82,6 +82,7 @@ def build() -> LoopboundServer:
         ls.debouncer.cancel(uri)
         ls.buffers.pop(uri, None)
         ls.languages.pop(uri, None)
+        ls.parsers.pop(uri, None)
         ls.publish(uri)  # what remains is what the project and workspace checks found on disk
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=KINDS,

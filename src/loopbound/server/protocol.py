@@ -33,6 +33,7 @@ from loopbound.server.convert import Positions, absolute, diagnostic, related_in
 from loopbound.server.documents import Checked, Debouncer, buffer_bytes, check_buffer, is_python
 from loopbound.server.projects import FileSetup, Projects
 from loopbound.server.settings import merged, parse_settings
+from loopbound.server.reparse import Reparser
 from loopbound.server.tree import FolderCheck
 
 CHECK_WORKSPACE = "loopbound.checkWorkspace"
@@ -58,6 +59,7 @@ class LoopboundServer(LanguageServer):
         self.projects = Projects()
         self.buffers: dict[str, Checked] = {}
         self.languages: dict[str, str] = {}
+        self.parsers: dict[str, Reparser] = {}  # per open buffer: its last version's tree, to parse the next
         self.project_findings: dict[Path, dict[Path, list[Finding]]] = {}  # folder -> file -> LB3 findings
         self.trees: dict[Path, FolderCheck] = {}  # folder -> its last whole check (loopbound check in it)
         self.workspace_checked_files: set[Path] = set()  # shown while closed: the workspace check asked for them
@@ -128,7 +130,8 @@ class LoopboundServer(LanguageServer):
             self.buffers[uri] = Checked(document.version, document.source, setup, [])
             self.publish(uri)
             return
-        checked, problem = check_buffer(document.source, document.version, setup)
+        checked, problem = check_buffer(document.source, document.version, setup,
+                                        self.parsers.setdefault(uri, Reparser()))
         if problem is not None:
             self.log(problem, types.MessageType.Warning)
         self.buffers[uri] = checked
