@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_lsp
 from cli_runner import run_loopbound
-from lsp_session import change_document, count_publishes, open_document, save_document, start
+from lsp_session import change_document, count_publishes, eventually, open_document, save_document, start
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
@@ -120,3 +120,27 @@ async def test_a_resource_made_through_the_projects_own_class_shows_the_cli_mess
     assert [(code, row, shown) for code, row, _, shown, _ in expected] == [("LB101", 3, "error"), ("LB201", 20, "error")]
     assert saved == expected
     assert changed == expected  # the buffer's verdict before the save was already the saved tree's
+
+
+@pytest.mark.asyncio
+async def test_the_latent_policy_and_the_show_latent_setting_apply_to_the_index_verdict(client: LanguageClient,
+                                                                                        tmp_path: Path) -> None:
+    root = copy("index_asgi_only", tmp_path)
+    config = root / "loopbound.toml"
+    config.write_text('latent = "error"\n', encoding="utf-8")
+    db = root / "app" / "db.py"
+    await start(client, root)
+    db_uri, shown = await open_document(client, db)
+    expected = cli(root, db)
+    assert [shown for _, _, _, shown, _ in expected] == ["error"]
+    assert editor(shown) == expected
+
+    config.write_text('latent = "report"\n', encoding="utf-8")
+    await save_document(client, config.as_uri())
+    assert [SEVERITIES[types.DiagnosticSeverity(item.severity)] for item in client.diagnostics[db_uri]] == ["latent"]
+    assert editor(list(client.diagnostics[db_uri])) == cli(root, db)
+
+    hidden = types.DidChangeConfigurationParams({"loopbound": {"showLatent": False}})
+    before = len(client.diagnostics[db_uri])
+    client.workspace_did_change_configuration(hidden)
+    assert before == 1 and await eventually(client, db_uri, lambda diagnostics: diagnostics == []) == []
