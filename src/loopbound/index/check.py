@@ -228,19 +228,29 @@ def resolve_index(python_files: Iterable[Path], summaries: dict[str, ModuleSumma
     return ResolvedIndex(index, _maker_words(index), Reachability(index))
 
 
+def file_view(resolved: ResolvedIndex, shown: str, source: str) -> FileView | None:
+    """What engine.check_source needs to find a file's resources made through the project's makers in its
+    one pass; None when the file calls none."""
+    module = resolved.index.by_shown.get(shown)
+    if module is None or not any(f"{word}(" in source for word in resolved.makers):
+        return None
+    return FileView(resolved.index, module, resolved.makers)
+
+
 def grade_file(resolved: ResolvedIndex, shown: str, source: str, findings: list[Finding], settings: Settings,
-               selected: frozenset[str]) -> list[Finding]:
+               selected: frozenset[str], seen_makers: bool = False) -> list[Finding]:
     """One file's per-file findings on its text `source` as check_index leaves them: the findings made
     through the project's makers added, the lifespan pass, and each finding's severity and message.
 
     `selected` is the run's codes, as check_index gets them. The other files are seen as they were when
-    the index was resolved.
+    the index was resolved. `seen_makers`: `findings` come from a check that had the file's `file_view`,
+    and hold the resources made through the project's makers already.
     """
     module = resolved.index.by_shown.get(shown)
     if module is None or not selected & INDEXED_CODES:
         return findings
     found = list(findings)
-    if any(f"{word}(" in source for word in resolved.makers):
+    if not seen_makers and any(f"{word}(" in source for word in resolved.makers):
         found.extend(_indirect_in(module, resolved.index, resolved.makers, settings, selected, source))
     if any(finding.code == GLOBAL_SINGLETON.code for finding in found):
         found = lifespan_findings(resolved.index, found, selected)

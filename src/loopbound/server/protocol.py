@@ -130,8 +130,11 @@ class LoopboundServer(LanguageServer):
             self.buffers[uri] = Checked(document.version, document.source, setup, [])
             self.publish(uri)
             return
+        folder_check = self.trees.get(setup.folder) if setup.folder is not None else None
+        edited = folder_check is not None and _disk_text(path) != document.source
+        view = folder_check.view(setup, document.source) if folder_check is not None and edited else None
         checked, problem = check_buffer(document.source, document.version, setup,
-                                        self.parsers.setdefault(uri, Reparser()))
+                                        self.parsers.setdefault(uri, Reparser()), view)
         if problem is not None:
             self.log(problem, types.MessageType.Warning)
         self.buffers[uri] = checked
@@ -172,7 +175,7 @@ class LoopboundServer(LanguageServer):
             if saved is not None and _disk_text(setup.path) == checked.text:
                 checked.graded = saved
             else:
-                checked.graded = folder_check.grade(setup, checked.text, checked.findings)
+                checked.graded = folder_check.grade(setup, checked.text, checked.findings, checked.seen_makers)
         return list(checked.graded)
 
     def check_project(self, folder: Path) -> set[str]:
@@ -219,8 +222,11 @@ class LoopboundServer(LanguageServer):
             if checked.setup.path == path:
                 checked.graded = None  # the file is on disk now: graded as the check of its folder grades it
             elif checked.setup.folder == setup.folder and changed:
-                checked.graded = None  # the index changed: what it says of the others may change
-                self.publish(uri)
+                if checked.seen_makers:
+                    self.check(uri)  # its check saw the makers of the index before: with the new ones
+                else:
+                    checked.graded = None  # the index changed: what it says of the others may change
+                    self.publish(uri)
 
     def check_workspace(self) -> None:
         for folder in self.projects.folders:

@@ -16,8 +16,9 @@ from loopbound.config import Settings
 from loopbound.discovery import real_path
 from loopbound.engine import CheckResult, check_path, decode, read_bytes, SourceError
 from loopbound.findings import Finding
-from loopbound.index.check import ResolvedIndex, grade_file, resolve_index
+from loopbound.index.check import ResolvedIndex, file_view, grade_file, resolve_index
 from loopbound.index.model import ModuleSummary
+from loopbound.index.view import FileView
 from loopbound.parallel import now
 from loopbound.cache import default_cache_dir
 from loopbound.server.projects import FileSetup
@@ -58,12 +59,17 @@ class FolderCheck:
                                           default_cache_dir(self.settings), self.started)
         return self.resolved
 
-    def grade(self, setup: FileSetup, source: str, findings: list[Finding]) -> list[Finding]:
+    def view(self, setup: FileSetup, source: str) -> FileView | None:
+        """The project's resource makers as a check of the buffer sees them (None: it calls none)."""
+        return file_view(self.index(), setup.shown, source) if self.holds(setup.path) else None
+
+    def grade(self, setup: FileSetup, source: str, findings: list[Finding], seen_makers: bool = False
+              ) -> list[Finding]:
         """An unsaved buffer's per-file findings as `loopbound check` would report them once saved, the
         rest of the project as it was last checked."""
         if not self.holds(setup.path):
             return findings
-        return grade_file(self.index(), setup.shown, source, findings, self.settings, self.selected)
+        return grade_file(self.index(), setup.shown, source, findings, self.settings, self.selected, seen_makers)
 
     def current(self, path: Path) -> list[Finding] | None:
         """The file's findings as last graded, unless the index changed since (then grade its text again)."""
