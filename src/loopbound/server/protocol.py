@@ -132,7 +132,10 @@ class LoopboundServer(LanguageServer):
             return
         folder_check = self.trees.get(setup.folder) if setup.folder is not None else None
         edited = folder_check is not None and _disk_text(path) != document.source
+        resolved = folder_check.resolved if folder_check is not None else None
         view = folder_check.view(setup, document.source) if folder_check is not None and edited else None
+        if folder_check is not None and folder_check.resolved is not resolved:
+            asyncio.get_running_loop().call_soon(settle_memory)  # an index was resolved: kept until a save
         checked, problem = check_buffer(document.source, document.version, setup,
                                         self.parsers.setdefault(uri, Reparser()), view)
         if problem is not None:
