@@ -212,6 +212,7 @@ class ResolvedIndex:
     index: ProjectIndex
     makers: frozenset[str]
     reach: Reachability
+    store: SummaryStore  # where the index read the full summaries of the modules it refined
     _uncalled: dict[frozenset[str], list[Finding]] = field(default_factory=dict)
 
     def uncalled_releases(self, selected: frozenset[str]) -> list[Finding]:
@@ -224,8 +225,9 @@ class ResolvedIndex:
 def resolve_index(python_files: Iterable[Path], summaries: dict[str, ModuleSummary], settings: Settings,
                   cache_dir: Path | None, started: float) -> ResolvedIndex:
     """The index check_index builds from a run's summaries, with its makers and reachability."""
-    index = build_index(python_files, summaries, settings, SummaryStore.open(cache_dir, settings), started)
-    return ResolvedIndex(index, _maker_words(index), Reachability(index))
+    store = SummaryStore.open(cache_dir, settings)
+    index = build_index(python_files, summaries, settings, store, started)
+    return ResolvedIndex(index, _maker_words(index), Reachability(index), store)
 
 
 def file_view(resolved: ResolvedIndex, shown: str, source: str) -> FileView | None:
