@@ -105,7 +105,7 @@ class FolderCheck:
         """The index read more of the file than its summary holds (the full summary, from the old text),
         and the new text's full summary differs."""
         module = self.resolved.index.by_shown.get(shown) if self.resolved is not None else None
-        if self.resolved is None or module is None or module.summary is before:
+        if self.resolved is None or module is None or module.summary == before:
             return False
         every = (b"",)  # full_summary parses a file holding one of the words: every file holds b""
         return self.resolved.store.full_summary(module.path, self.settings, module.is_test, every,
