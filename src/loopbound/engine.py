@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +28,7 @@ from loopbound.source import SourceError, decode, paused_gc, read_bytes
 
 if TYPE_CHECKING:
     from loopbound.project import ModuleReaderFunction
+    from loopbound.index.view import FileView
 
 
 @dataclass
@@ -112,8 +113,16 @@ def needs_parse(data: bytes, settings: Settings, selected: frozenset[str]) -> bo
 
 
 def check_source(data: bytes, path: str, settings: Settings, selected: frozenset[str], *,
-                 is_test: bool = False, prefilter: bool = True, summarise_for_index: bool = True) -> FileResult:
-    """One file's per-file findings, and (`summarise_for_index`) its summary for the project index."""
+                 is_test: bool = False, prefilter: bool = True, summarise_for_index: bool = True,
+                 parse: Callable[[str, str], ast.Module] | None = None, index: FileView | None = None
+                 ) -> FileResult:
+    """One file's per-file findings, and (`summarise_for_index`) its summary for the project index.
+
+    `parse(source, path)` stands for `ast.parse` (it must give the same tree): an editor's buffer reuses
+    the statements of its previous version that an edit left alone. With `index`, the rules also see the
+    project's resource makers, in the same pass: the findings made through one (`made_through`) follow
+    the others, suppressed on their own as the project pass (index.check) suppresses them.
+    """
     result = FileResult(path)
     indexed = summarise_for_index and bool(selected & INDEXED_CODES)
     if prefilter and not needs_parse(data, settings, selected):
@@ -134,11 +143,12 @@ def check_source(data: bytes, path: str, settings: Settings, selected: frozenset
         return result
     with paused_gc():
         try:
-            tree = ast.parse(source, filename=path)
+            tree = parse(source, path) if parse is not None else ast.parse(source, filename=path)
         except SyntaxError as error:
             result.findings = _suppress([_syntax_finding(path, error, source)], source, selected)
             return result
-        context = FileContext(path=path, source=source, tree=tree, registry=settings.registry, is_test_file=is_test)
+        context = FileContext(path=path, source=source, tree=tree, registry=settings.registry, is_test_file=is_test,
+                              index=index)
         if indexed:
             result.summary = summarise(tree, data, settings.registry, is_test, imports=context.imports,
                                        keep=rows_mentioning(source, settings.registry))
@@ -146,7 +156,12 @@ def check_source(data: bytes, path: str, settings: Settings, selected: frozenset
         for group in FILE_RULE_GROUPS:
             if group.codes & selected:
                 findings.extend(finding for finding in group.check(context) if finding.code in selected)
+    made_through = [finding for finding in findings if finding.datum("made_through")] if index is not None else []
+    if made_through:
+        findings = [finding for finding in findings if not finding.datum("made_through")]
     result.findings = _suppress(findings, source, selected, path)
+    if made_through:
+        result.findings += _suppress(made_through, source, selected, path)
     return result
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import hashlib
+from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from loopbound.index.summary import ENTRY_WORDS
 from loopbound.index.view import FileView
 from loopbound.noqa import suppress
 from loopbound.rules.base import FileContext
+from loopbound.rules.import_time import GLOBAL_SINGLETON
 from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.source import SourceError, decode, paused_gc, read_bytes
 
@@ -174,6 +176,11 @@ def _indirect(module: IndexedModule, index: ProjectIndex, words: frozenset[str],
         source = decode(read_bytes(module.path))
     except SourceError:
         return
+    yield from _indirect_in(module, index, words, settings, selected, source)
+
+
+def _indirect_in(module: IndexedModule, index: ProjectIndex, words: frozenset[str], settings: Settings,
+                 selected: frozenset[str], source: str) -> Iterator[Finding]:
     with paused_gc():
         try:
             tree = ast.parse(source, filename=module.shown)
@@ -206,3 +213,61 @@ def _with_severity(finding: Finding, index: ProjectIndex, reach: Reachability) -
         return dataclasses.replace(finding, severity=Severity.LATENT, message=(
             f"{finding.message}; latent: a one-shot script that {how}, and its process exits with its loop"))
     return finding
+
+
+@dataclass
+class ResolvedIndex:
+    """The project index of the last check of the whole tree, resolved once, to grade the findings of a file
+    being edited against (an editor's buffer) until the tree is checked again."""
+
+    index: ProjectIndex
+    makers: frozenset[str]
+    reach: Reachability
+    store: SummaryStore  # where the index read the full summaries of the modules it refined
+    _uncalled: dict[frozenset[str], list[Finding]] = field(default_factory=dict)
+
+    def uncalled_releases(self, selected: frozenset[str]) -> list[Finding]:
+        """What the lifespan pass adds to findings without LB105 ones: the same for every such buffer."""
+        if selected not in self._uncalled:
+            self._uncalled[selected] = lifespan_findings(self.index, [], selected)
+        return self._uncalled[selected]
+
+
+def resolve_index(python_files: Iterable[CheckedFile], summaries: dict[str, ModuleSummary], settings: Settings,
+                  cache_dir: Path | None, started: float) -> ResolvedIndex:
+    """The index check_index builds from a run's summaries, with its makers and reachability."""
+    store = SummaryStore.open(cache_dir, settings)
+    index = build_index(python_files, summaries, settings, store, started)
+    return ResolvedIndex(index, _maker_words(index), Reachability(index), store)
+
+
+def file_view(resolved: ResolvedIndex, shown: str, source: str) -> FileView | None:
+    """What engine.check_source needs to find a file's resources made through the project's makers in its
+    one pass; None when the file calls none."""
+    module = resolved.index.by_shown.get(shown)
+    if module is None or not any(f"{word}(" in source for word in resolved.makers):
+        return None
+    return FileView(resolved.index, module, resolved.makers)
+
+
+def grade_file(resolved: ResolvedIndex, shown: str, source: str, findings: list[Finding], settings: Settings,
+               selected: frozenset[str], seen_makers: bool = False) -> list[Finding]:
+    """One file's per-file findings on its text `source` as check_index leaves them: the findings made
+    through the project's makers added, the lifespan pass, and each finding's severity and message.
+
+    `selected` is the run's codes, as check_index gets them. The other files are seen as they were when
+    the index was resolved. `seen_makers`: `findings` come from a check that had the file's `file_view`,
+    and hold the resources made through the project's makers already.
+    """
+    module = resolved.index.by_shown.get(shown)
+    if module is None or not selected & INDEXED_CODES:
+        return findings
+    found = list(findings)
+    if not seen_makers and any(f"{word}(" in source for word in resolved.makers):
+        found.extend(_indirect_in(module, resolved.index, resolved.makers, settings, selected, source))
+    if any(finding.code == GLOBAL_SINGLETON.code for finding in found):
+        found = lifespan_findings(resolved.index, found, selected)
+    else:
+        found.extend(resolved.uncalled_releases(selected))
+    return sorted((_with_severity(finding, resolved.index, resolved.reach) for finding in found
+                   if finding.path == shown), key=lambda finding: finding.sort_key)

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loopbound.engine import check_source
+from loopbound.engine import check_source, needs_parse
 from loopbound.findings import Finding
+from loopbound.index.view import FileView
 from loopbound.server.projects import FileSetup
+from loopbound.server.reparse import Reparser
 from loopbound.source import detected_encoding
 
 PYTHON_SUFFIXES = (".py", ".pyi")
@@ -24,6 +26,8 @@ class Checked:
     setup: FileSetup
     findings: list[Finding]
     with_fixes: list[Finding] | None = None
+    graded: list[Finding] | None = None  # the findings as `loopbound check` grades them (server.tree)
+    seen_makers: bool = False  # checked with the project's makers in sight: `findings` hold what they make
 
 
 class BufferError(Exception):
@@ -43,16 +47,25 @@ def buffer_bytes(text: str) -> bytes:
         raise BufferError(f"character {error.object[error.start]!r} cannot be written as {error.encoding}") from None
 
 
-def check_buffer(text: str, version: int | None, setup: FileSetup) -> tuple[Checked, str | None]:
-    """The per-file rules on the unsaved text, exactly as `loopbound check` would run them on the file."""
+def check_buffer(text: str, version: int | None, setup: FileSetup, parse: Reparser | None = None,
+                 view: FileView | None = None) -> tuple[Checked, str | None]:
+    """The per-file rules on the unsaved text, exactly as `loopbound check` would run them on the file;
+    `parse`, the buffer's own parser, reuses what its last version's tree shares with this one; with
+    `view`, the same pass finds the resources made through the project's makers."""
     try:
         data = buffer_bytes(text)
     except BufferError as error:
         return Checked(version, text, setup, []), f"{setup.shown}: {error}"
-    # No index summary: the buffer's findings are published as they are, and summarising cost a third of a check.
+    # No summary: the buffer is graded against the index of the last save (server.tree), never re-resolved.
     result = check_source(data, setup.shown, setup.settings, setup.selected, is_test=setup.is_test,
-                          summarise_for_index=False)
-    return Checked(version, text, setup, result.findings), result.error
+                          summarise_for_index=False, parse=parse, index=view,
+                          prefilter=view is None)  # the pre-filter knows the registry's words, not the makers'
+    findings = result.findings
+    if view is not None and not needs_parse(data, setup.settings, setup.selected):
+        # `loopbound check` reads no further than its pre-filter here (not even a syntax error): only the
+        # findings made through the makers, from its project pass, stand.
+        findings = [finding for finding in findings if finding.datum("made_through")]
+    return Checked(version, text, setup, findings, seen_makers=view is not None), result.error
 
 
 def is_python(path: Path, language: str | None) -> bool:

@@ -28,9 +28,10 @@ def build() -> LoopboundServer:
     @guarded
     def did_change_configuration(ls: LoopboundServer, params: types.DidChangeConfigurationParams) -> None:
         ls.change_settings(params.settings)
-        ls.recheck_open()
+        ls.trees.clear()
         for folder in ls.projects.folders:
-            ls.check_project(folder)
+            ls.check_tree(folder)  # re-checks the open buffers in it
+        ls.recheck_open(outside_folders=True)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     @guarded
@@ -43,11 +44,11 @@ def build() -> LoopboundServer:
     def did_open(ls: LoopboundServer, params: types.DidOpenTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.languages[uri] = params.text_document.language_id
-        ls.check(uri)
         path = _path_of(uri)
         folder = ls.projects.folder_of(path) if path is not None else None
-        if folder is not None and folder not in ls.project_findings:
-            ls.check_project(folder)
+        if folder is not None and folder not in ls.trees:
+            ls.check_tree(folder, recheck=False)  # first: the buffer's one publish on open is graded by it
+        ls.check(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     @guarded
@@ -60,11 +61,16 @@ def build() -> LoopboundServer:
     def did_save(ls: LoopboundServer, params: types.DidSaveTextDocumentParams) -> None:
         uri = params.text_document.uri
         path = _path_of(uri)
-        if path is not None and is_config(path):
-            ls.recheck_open()  # the settings or the pytest config may have changed
-        elif ls.current(uri) is None:
-            ls.publish(uri)
         folder = ls.projects.folder_of(path) if path is not None else None
+        if path is not None and is_config(path):
+            # The settings or the pytest config may have changed: the folder and its open buffers again.
+            if folder is not None:
+                ls.check_tree(folder)
+            ls.recheck_open(outside_folders=True)
+        elif path is not None:
+            ls.saved(path)
+            if ls.current(uri) is None:
+                ls.publish(uri)
         published = ls.check_project(folder) if folder is not None else set()
         if uri not in published:
             ls.publish(uri)  # once per save, with the project findings: what a client waiting on a save sees
@@ -76,6 +82,7 @@ def build() -> LoopboundServer:
         ls.debouncer.cancel(uri)
         ls.buffers.pop(uri, None)
         ls.languages.pop(uri, None)
+        ls.parsers.pop(uri, None)
         ls.publish(uri)  # what remains is what the project and workspace checks found on disk
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=KINDS,

@@ -14,10 +14,10 @@ from pathlib import Path
 from loopbound.cache import default_cache_dir
 from loopbound.stamps import Stamp, stamp
 from loopbound.config import Settings, find_config, load_settings
-from loopbound.discovery import checked_file, discover
+from loopbound.discovery import CheckedFile, checked_file, discover
 from loopbound.engine import CheckResult, per_file_selected
 from loopbound.findings import Finding, Severity, apply_latent_policy
-from loopbound.parallel import check_project_cached, check_tree
+from loopbound.parallel import check_project_cached, check_tree, now
 from loopbound.selection import select_codes
 from loopbound.server.settings import ClientSettings
 
@@ -111,11 +111,13 @@ class Projects:
         result.errors[:0] = found.errors
         return result
 
-    def check_folder(self, folder: Path) -> CheckResult:
-        """What `loopbound check` run in the folder finds: every file, per-file and project rules."""
+    def check_folder(self, folder: Path) -> tuple[CheckResult, list[CheckedFile], Settings, frozenset[str], float]:
+        """What `loopbound check` run in the folder finds: every file, per-file and project rules, graded by
+        the project index; with the files, settings and codes of the run, and when it started."""
         settings = self.settings_for(folder)
         found = discover([folder], settings)
-        result = check_tree(found.python_files, found.config_files, settings, self.selected(settings),
+        selected, started = self.selected(settings), now()
+        result = check_tree(found.python_files, found.config_files, settings, selected,
                             cache_dir=default_cache_dir(settings), jobs=1)
         result.errors[:0] = found.errors
-        return result
+        return result, found.python_files, settings, selected, started

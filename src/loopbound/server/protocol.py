@@ -33,6 +33,8 @@ from loopbound.server.convert import Positions, absolute, diagnostic, related_in
 from loopbound.server.documents import Checked, Debouncer, buffer_bytes, check_buffer, is_python
 from loopbound.server.projects import FileSetup, Projects
 from loopbound.server.settings import merged, parse_settings
+from loopbound.server.reparse import Reparser
+from loopbound.server.tree import FolderCheck
 
 CHECK_WORKSPACE = "loopbound.checkWorkspace"
 _PROJECT_CODES = frozenset().union(*(group.codes for group in PROJECT_RULE_GROUPS))
@@ -57,8 +59,10 @@ class LoopboundServer(LanguageServer):
         self.projects = Projects()
         self.buffers: dict[str, Checked] = {}
         self.languages: dict[str, str] = {}
+        self.parsers: dict[str, Reparser] = {}  # per open buffer: its last version's tree, to parse the next
         self.project_findings: dict[Path, dict[Path, list[Finding]]] = {}  # folder -> file -> LB3 findings
-        self.disk_findings: dict[Path, dict[Path, list[Finding]]] = {}  # the workspace check's, per file
+        self.trees: dict[Path, FolderCheck] = {}  # folder -> its last whole check (loopbound check in it)
+        self.workspace_checked_files: set[Path] = set()  # shown while closed: the workspace check asked for them
         self.debouncer = Debouncer()
         self.reported_errors: set[str] = set()
         self.raw_settings: object = None  # as last applied: a change's keys go over them
@@ -126,7 +130,14 @@ class LoopboundServer(LanguageServer):
             self.buffers[uri] = Checked(document.version, document.source, setup, [])
             self.publish(uri)
             return
-        checked, problem = check_buffer(document.source, document.version, setup)
+        folder_check = self.trees.get(setup.folder) if setup.folder is not None else None
+        edited = folder_check is not None and _disk_text(path) != document.source
+        resolved = folder_check.resolved if folder_check is not None else None
+        view = folder_check.view(setup, document.source) if folder_check is not None and edited else None
+        if folder_check is not None and folder_check.resolved is not resolved:
+            asyncio.get_running_loop().call_soon(settle_memory)  # an index was resolved: kept until a save
+        checked, problem = check_buffer(document.source, document.version, setup,
+                                        self.parsers.setdefault(uri, Reparser()), view)
         if problem is not None:
             self.log(problem, types.MessageType.Warning)
         self.buffers[uri] = checked
@@ -135,11 +146,13 @@ class LoopboundServer(LanguageServer):
     def publish(self, uri: str) -> None:
         path = _path_of(uri)
         checked = self.buffers.get(uri)
-        findings: list[Finding] = list(checked.findings) if checked else []
+        findings: list[Finding] = self.graded(checked) if checked else []
         if path is not None:
-            for by_file in (self.project_findings, *([self.disk_findings] if checked is None else [])):
-                for folder_findings in by_file.values():
-                    findings.extend(folder_findings.get(path, []))
+            for folder_findings in self.project_findings.values():
+                findings.extend(folder_findings.get(path, []))
+            if checked is None and path in self.workspace_checked_files:
+                folder_check = self.trees.get(self.projects.folder_of(path) or path)
+                findings.extend(folder_check.findings.get(path, []) if folder_check else [])
         text = checked.text if checked else (self.text_of(str(path)) if path else None)
         if findings and text is not None and path is not None:
             setup = checked.setup if checked else self.setup(path)
@@ -152,6 +165,21 @@ class LoopboundServer(LanguageServer):
                        for finding in sorted(findings, key=lambda finding: finding.sort_key)]
         version = checked.version if checked else None
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, diagnostics, version))
+
+    def graded(self, checked: Checked) -> list[Finding]:
+        """A buffer's per-file findings as `loopbound check` reports them: as the last check of its folder
+        graded the file when the buffer is what is on disk, else graded against that check's index."""
+        setup = checked.setup
+        folder_check = self.trees.get(setup.folder) if setup.folder is not None else None
+        if folder_check is None or not folder_check.holds(setup.path) or not is_python(setup.path, None):
+            return list(checked.findings)
+        if checked.graded is None:
+            saved = folder_check.current(setup.path)
+            if saved is not None and _disk_text(setup.path) == checked.text:
+                checked.graded = saved
+            else:
+                checked.graded = folder_check.grade(setup, checked.text, checked.findings, checked.seen_makers)
+        return list(checked.graded)
 
     def check_project(self, folder: Path) -> set[str]:
         """Run the LB3 pass over a folder and publish every file whose project findings changed."""
@@ -166,22 +194,58 @@ class LoopboundServer(LanguageServer):
         asyncio.get_running_loop().call_soon(settle_memory)
         return published
 
+    def check_tree(self, folder: Path, recheck: bool = True) -> None:
+        """Check the folder whole, as `loopbound check` in it would; publish what changed, and check the
+        open buffers in it again (unless `recheck` is off: the caller checks the one it opens)."""
+        try:
+            result, python_files, settings, selected, started = self.projects.check_folder(folder)
+        except ConfigError as error:
+            self.report_once(str(error))
+            return
+        for problem in result.errors:
+            self.log(problem, types.MessageType.Warning)
+        self.trees[folder] = FolderCheck.of(result, python_files, settings, selected, _PROJECT_CODES, started)
+        self._replace(self.project_findings, folder,
+                      [finding for finding in result.findings if finding.code in _PROJECT_CODES],
+                      publish_open=False)
+        for uri in list(self.workspace.text_documents) if recheck else ():
+            path = _path_of(uri)
+            if path is not None and self.projects.folder_of(path) == folder:
+                self.check(uri)  # again: its settings or the pytest config may be new
+        asyncio.get_running_loop().call_soon(settle_memory)
+
+    def saved(self, path: Path) -> None:
+        """A saved Python file: checked again and graded against the project, as `loopbound check` would."""
+        setup = self.setup(path)
+        folder_check = self.trees.get(setup.folder) if setup is not None and setup.folder is not None else None
+        if setup is None or folder_check is None or not is_python(path, None):
+            return
+        changed = folder_check.saved(setup)
+        for uri, checked in list(self.buffers.items()):
+            if checked.setup.path == path:
+                checked.graded = None  # the file is on disk now: graded as the check of its folder grades it
+            elif checked.setup.folder == setup.folder and changed:
+                if checked.seen_makers:
+                    self.check(uri)  # its check saw the makers of the index before: with the new ones
+                else:
+                    checked.graded = None  # the index changed: what it says of the others may change
+                    self.publish(uri)
+
     def check_workspace(self) -> None:
         for folder in self.projects.folders:
-            try:
-                result = self.projects.check_folder(folder)
-            except ConfigError as error:
-                self.report_once(str(error))
-                continue
-            for problem in result.errors:
-                self.log(problem, types.MessageType.Warning)
-            self._replace(self.disk_findings, folder,
-                          [finding for finding in result.findings if finding.code not in _PROJECT_CODES])
-            self.check_project(folder)
+            self.check_tree(folder)
+            folder_check = self.trees.get(folder)
+            if folder_check is not None:
+                before = set(self.workspace_checked_files)
+                self.workspace_checked_files |= set(folder_check.findings)
+                for path in sorted(set(folder_check.findings) | before):
+                    uri = from_fs_path(str(path))
+                    if uri is not None and uri not in self.buffers:
+                        self.publish(uri)
         self.log(f"checked {len(self.projects.folders)} workspace folder(s)")
 
-    def _replace(self, store: dict[Path, dict[Path, list[Finding]]], folder: Path, findings: list[Finding]
-                 ) -> set[str]:
+    def _replace(self, store: dict[Path, dict[Path, list[Finding]]], folder: Path, findings: list[Finding],
+                 publish_open: bool = True) -> set[str]:
         """Store a folder's findings; publish the files they changed (and open ones they touch); say which."""
         before = store.get(folder, {})
         after: dict[Path, list[Finding]] = {}
@@ -191,14 +255,18 @@ class LoopboundServer(LanguageServer):
         published = set()
         for path in sorted(set(before) | set(after)):
             uri = from_fs_path(str(path))
-            if uri is not None and (before.get(path) != after.get(path) or uri in self.buffers):
+            if uri is None or (uri in self.buffers and not publish_open):
+                continue  # an open buffer the caller checks and publishes itself
+            if before.get(path) != after.get(path) or uri in self.buffers:
                 self.publish(uri)
                 published.add(uri)
         return published
 
-    def recheck_open(self) -> None:
+    def recheck_open(self, outside_folders: bool = False) -> None:
         for uri in list(self.workspace.text_documents):
-            self.check(uri)
+            path = _path_of(uri)
+            if not outside_folders or path is None or self.projects.folder_of(path) is None:
+                self.check(uri)
 
     # ---- code actions -----------------------------------------------------------------------------
 
@@ -215,7 +283,7 @@ class LoopboundServer(LanguageServer):
     def fixable(self, uri: str, checked: Checked) -> list[Finding]:
         """The buffer's findings with their fixes; project findings only while the buffer matches the disk."""
         if checked.with_fixes is None:
-            findings = list(checked.findings)
+            findings = self.graded(checked)
             on_disk = _disk_text(checked.setup.path)
             if on_disk == checked.text:
                 for folder_findings in self.project_findings.values():
@@ -281,7 +349,7 @@ class LoopboundServer(LanguageServer):
         buffer = actions.Buffer(uri, checked.setup.shown, checked.text, self.encoding)
         project = [finding for by_file in self.project_findings.values()
                    for finding in by_file.get(checked.setup.path, [])]
-        return actions.hover(buffer, self.projects.shown([*checked.findings, *project], checked.setup.settings),
+        return actions.hover(buffer, self.projects.shown([*self.graded(checked), *project], checked.setup.settings),
                              params.position)
 
     # ---- settings ---------------------------------------------------------------------------------
