@@ -1,7 +1,7 @@
 """The shortcuts only skip work: with and without them, every file gives the same findings.
 
 The byte-level pre-filter skips files; LB2's candidate functions skip functions whose lines name no
-resource and no release method.
+resource and no release method; LB105 looks only at functions whose lines say `global`.
 
 Runs over every fixture file and, when LOOPBOUND_EQUIVALENCE_CORPUS names a directory (for example
 benchmarks/corpus/src), over every Python file in it.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from conftest import FIXTURES
 
 from loopbound.config import Settings
 from loopbound.engine import check_source, may_have_findings
-from loopbound.rules import ALL_RULES
+from loopbound.rules import ALL_RULES, import_time
 from loopbound.rules.base import FileContext
 from loopbound.rules.lifecycle import Candidates
 
@@ -51,6 +52,25 @@ def test_same_findings_when_every_function_is_a_candidate(path: Path, monkeypatc
     shortcut = _findings(data, path.name, prefilter=False)
     monkeypatch.setattr(Candidates, "__contains__", lambda self, function: True)
     assert _findings(data, path.name, prefilter=False) == shortcut
+
+
+@pytest.mark.parametrize("path", _files(), ids=str)
+def test_same_findings_when_every_function_is_searched_for_global(path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    data = path.read_bytes()
+    shortcut = _findings(data, path.name, prefilter=False)
+    monkeypatch.setattr(import_time, "functions_around", lambda tree, word, source: [
+        node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))])
+    assert _findings(data, path.name, prefilter=False) == shortcut
+
+
+def test_functions_around_a_word_include_nested_and_compound_ones() -> None:
+    source = ("def plain():\n    return 1\n\n"
+              "class Holder:\n    def method(self):\n        global A\n\n"
+              "try:\n    pass\nexcept OSError:\n    def handler():\n        def inner():\n            global B\n"
+              "match x:\n    case 1:\n        def in_case():\n            global C\n")
+    found = import_time.functions_around(ast.parse(source), re.compile(r"\bglobal\b"), source)
+    assert [function.name for function in found] == ["method", "handler", "in_case", "inner"]
 
 
 def test_candidates_follow_aliases() -> None:

@@ -8,7 +8,6 @@ annotation. Fix builders read `variable`, `release`, `awaited` and `constructor`
 from __future__ import annotations
 
 import ast
-import bisect
 import dataclasses
 import re
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from loopbound.findings import Applicability, Finding, Severity
 from loopbound.names import ImportTable
 from loopbound.registry import Binds, Kind, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup, Rule
-from loopbound.rules.import_time import scope_nodes
+from loopbound.rules.import_time import rows_of, scope_nodes, spans_a_row
 from loopbound.rules.resource_flow import (
     FUNCTIONS,
     Creation,
@@ -297,17 +296,10 @@ class Candidates:
         if ctx.index is not None:
             words |= ctx.index.words
         pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
-        self.rows: list[int] = []
-        row, position = 1, 0
-        for match in pattern.finditer(ctx.source):
-            row += ctx.source.count("\n", position, match.start())
-            position = match.start()
-            if not self.rows or self.rows[-1] != row:
-                self.rows.append(row)
+        self.rows = rows_of(pattern, ctx.source)
 
     def __contains__(self, function: Function) -> bool:
-        first = bisect.bisect_left(self.rows, function.lineno)
-        return first < len(self.rows) and self.rows[first] <= (function.end_lineno or function.lineno)
+        return spans_a_row(function, self.rows)
 
 
 def _aliases(tree: ast.Module, words: frozenset[str]) -> set[str]:
