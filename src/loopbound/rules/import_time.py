@@ -510,14 +510,16 @@ def functions_around(tree: ast.Module, word: re.Pattern[str], source: str
 
 def rows_of(word: re.Pattern[str], source: str) -> list[int]:
     """The rows, in order and each once, on which `word` matches."""
-    rows: list[int] = []
+    return list(dict.fromkeys(row for row, _ in matches_by_row(word, source)))
+
+
+def matches_by_row(word: re.Pattern[str], source: str) -> Iterator[tuple[int, str]]:
+    """Each match of `word` with its row, in order."""
     row, position = 1, 0
     for match in word.finditer(source):
         row += source.count("\n", position, match.start())
         position = match.start()
-        if not rows or rows[-1] != row:
-            rows.append(row)
-    return rows
+        yield row, match.group()
 
 
 def spans_a_row(node: ast.AST, rows: list[int]) -> bool:
