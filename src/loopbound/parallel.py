@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 # Below this many bytes to look at, starting processes (~20 ms each with fork, far more where
 # workers must import loopbound) costs more than it saves. Most bytes are only pre-filtered.
 MIN_BYTES_PER_WORKER = 4_000_000
-# Chunks per worker: small enough that the main process and the workers finish together.
-CHUNKS_PER_WORKER = 32
+# Chunks per process: small enough that the main process and the workers finish together.
+CHUNKS_PER_PROCESS = 32
 
 
 @dataclass(frozen=True)
@@ -192,8 +192,8 @@ def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None, *,
     the caller does other things; without, it runs lazily as the results are pulled. `then` (picklable)
     runs after the per-file work: in a worker, or here when there are none (`then_result`)."""
     total = sum(job.stamp[0] for job in jobs_to_run if job.stamp is not None)
-    workers = min(jobs or default_jobs(), total // MIN_BYTES_PER_WORKER, len(jobs_to_run))
-    return _Scheduled(jobs_to_run, settings, workers, then)
+    processes = min(jobs or default_jobs(), total // MIN_BYTES_PER_WORKER, len(jobs_to_run))
+    return _Scheduled(jobs_to_run, settings, processes, then)
 
 
 class _Scheduled:
@@ -207,21 +207,22 @@ class _Scheduled:
     project index, which needs them all, then runs here while a worker runs the LB3 pass.
     """
 
-    def __init__(self, jobs_to_run: list[Job], settings: Settings, workers: int,
+    def __init__(self, jobs_to_run: list[Job], settings: Settings, processes: int,
                  then: Callable[[], CheckResult] | None) -> None:
         self.settings = settings
         self.chunks: list[list[Job]] = [jobs_to_run]
         self.results: list[list[FileResult] | None] = [None]
         self.futures: list[Future[list[FileResult]]] = []
         self.then: Callable[[], CheckResult] | None = then
-        if workers <= 1:
+        if processes <= 1:
             return
         from concurrent.futures import ProcessPoolExecutor  # not imported by runs that need no workers (warm ones)
 
-        size = max(1, len(jobs_to_run) // (workers * CHUNKS_PER_WORKER))
+        size = max(1, len(jobs_to_run) // (processes * CHUNKS_PER_PROCESS))
         self.chunks = [jobs_to_run[start:start + size] for start in range(0, len(jobs_to_run), size)]
         self.results = [None] * len(self.chunks)
-        pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(settings,))
+        # The main process is one of the `processes`: its chunks cost no pickling of their results.
+        pool = ProcessPoolExecutor(processes - 1, initializer=_init_worker, initargs=(settings,))
         self.futures = [pool.submit(_check_chunk, chunk) for chunk in self.chunks]
         if then is not None:
             then_future = pool.submit(then)
