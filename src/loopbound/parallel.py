@@ -83,7 +83,6 @@ def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], setti
         parsed = _check_all(pending.jobs, settings, jobs, then=project_pass if in_worker else None)  # workers start
         if not in_worker:
             project = project_pass()
-        parsed.help()
         result = pending.finish(iter(parsed), progress)
         results = [(*job, file_result) for job, file_result in zip(pending.kept, pending.results)
                    if file_result is not None]
@@ -121,9 +120,7 @@ def run_checks(paths: Sequence[Path], settings: Settings, selected: frozenset[st
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter) -> CheckResult:
     """check_files with the cache and workers (the per-file rules only); same findings, same order."""
     pending = _Pending(paths, settings, selected, cache_dir, now())
-    parsed = _check_all(pending.jobs, settings, jobs)
-    parsed.help()
-    return pending.finish(iter(parsed), progress)
+    return pending.finish(iter(_check_all(pending.jobs, settings, jobs)), progress)
 
 
 class _Pending:
@@ -197,12 +194,13 @@ def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None, *,
 
 
 class _Scheduled:
-    """The per-file jobs in chunks, handed to worker processes in order, while the main process takes
-    chunks from the end once its own work (the LB3 pass) is done: on two cores, the main process is
-    otherwise idle while the workers finish, or the workers idle while it finishes.
+    """The per-file jobs in chunks, handed to worker processes in order, while the main process, as it
+    collects the results in order, checks chunks from the end instead of waiting: on two cores, the
+    main process was idle while the workers finished, or the workers idle while it finished.
 
     A chunk still queued in the pool can be cancelled and checked here instead; the pool hands out
     chunks in order, so once the last chunk not yet taken here is running, so are all before it.
+    Between two such chunks the results that arrived are handed on (a progress bar moves).
     The LB3 pass, when given, is queued after the chunks: it needs none of their results, and the
     project index, which needs them all, then runs here while a worker runs the LB3 pass.
     """
@@ -214,6 +212,7 @@ class _Scheduled:
         self.results: list[list[FileResult] | None] = [None]
         self.futures: list[Future[list[FileResult]]] = []
         self.then: Callable[[], CheckResult] | None = then
+        self.last_to_take = -1  # the chunks after it were checked here, from the end
         if processes <= 1:
             return
         from concurrent.futures import ProcessPoolExecutor  # not imported by runs that need no workers (warm ones)
@@ -224,17 +223,11 @@ class _Scheduled:
         # The main process is one of the `processes`: its chunks cost no pickling of their results.
         pool = ProcessPoolExecutor(processes - 1, initializer=_init_worker, initargs=(settings,))
         self.futures = [pool.submit(_check_chunk, chunk) for chunk in self.chunks]
+        self.last_to_take = len(self.chunks) - 1
         if then is not None:
             then_future = pool.submit(then)
             self.then = then_future.result
         pool.shutdown(wait=False)  # the submitted work still runs; the workers exit once it is done
-
-    def help(self) -> None:
-        """Check the chunks no worker has taken yet, from the last one back."""
-        for index in reversed(range(len(self.futures))):
-            if not self.futures[index].cancel():
-                return
-            self.results[index] = [_check(job, self.settings) for job in self.chunks[index]]
 
     def then_result(self) -> CheckResult:
         if self.then is None:
@@ -247,8 +240,19 @@ class _Scheduled:
         return (result for index in range(len(self.chunks)) for result in self._chunk(index))
 
     def _chunk(self, index: int) -> list[FileResult]:
+        while self.results[index] is None and not self.futures[index].done() and self._take_last():
+            pass
         done = self.results[index]
         return done if done is not None else self.futures[index].result()
+
+    def _take_last(self) -> bool:
+        """Check the last chunk no worker has started; False when every chunk is taken."""
+        last = self.last_to_take
+        if last < 0 or not self.futures[last].cancel():
+            return False
+        self.results[last] = [_check(job, self.settings) for job in self.chunks[last]]
+        self.last_to_take -= 1
+        return True
 
 
 def _check(job: Job, settings: Settings) -> FileResult:
