@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # build the corpus (once), time everything, write RESULTS.md
     python benchmarks/run.py --smoke    # the repo's fixtures, one repeat: CI checks that it runs
+    python benchmarks/run.py --corpus benchmarks/corpus/apps --output /tmp/APPS.md   # the second corpus
 
 Runs are interleaved (warm, ruff cached, cold, ruff --no-cache, single file, one file changed, one
 test module changed, then again) and the median of --repeat runs is reported; Fixit is run once with
@@ -68,19 +69,28 @@ def build_corpus(root: Path) -> Path:
     return source
 
 
-def double_corpus(source: Path) -> Path:
+def double_corpus(source: Path, double: Path, *, config: bool = True) -> Path:
     """Two hard-linked copies of the corpus, for the 2x / 1x scaling ratio."""
-    double = source.parent / "double"
     if not double.exists():
         for copy in ("a", "b"):
             shutil.copytree(source, double / copy, copy_function=os.link, ignore=shutil.ignore_patterns(".git"))
-    _mark_root(double)
+    _mark_root(double, config=config)
     return double
 
 
-def _mark_root(directory: Path) -> None:
+def project_corpus(root: Path) -> Path:
+    """A corpus of projects as their authors keep them (tests, .gitignore files): a `.git` folder makes
+    it a repository root, so that both tools honour its .gitignore files as in a checkout."""
+    if not root.is_dir():
+        raise SystemExit(f"{root}: no such directory (benchmarks/README.md says how to build the second corpus)")
+    _mark_root(root, config=False)
+    return root
+
+
+def _mark_root(directory: Path, *, config: bool = True) -> None:
     (directory / ".git").mkdir(exist_ok=True)
-    (directory / "loopbound.toml").write_text(CORPUS_CONFIG)
+    if config:
+        (directory / "loopbound.toml").write_text(CORPUS_CONFIG)
 
 
 def count_lines(directory: Path) -> tuple[int, int]:
@@ -215,8 +225,9 @@ def _load() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
-def table(timings: dict[str, Timing], files: int, lines: int, single: Path, tree: Path, repeat: int) -> str:
-    out = [(f"Corpus: {files} files, {lines} lines of Python ({', '.join(PINS)}); {os.cpu_count()} CPUs, "
+def table(timings: dict[str, Timing], files: int, lines: int, single: Path, tree: Path, repeat: int,
+          described: str) -> str:
+    out = [(f"Corpus: {files} files, {lines} lines of Python ({described}); {os.cpu_count()} CPUs, "
             f"Python {sys.version.split()[0]}; median of {repeat} interleaved runs (Fixit: one run). "
             f"Single file: `{single.relative_to(tree).as_posix()}`."), "",
            "| run | median s | runs | peak MiB | note |", "|---|---:|---:|---:|---|"]
@@ -242,20 +253,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixit-timeout", type=float, default=1800.0)
     parser.add_argument("--no-double", action="store_true", help="skip the 2x corpus run")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--corpus", type=Path, default=None,
+                        help="time this tree of projects instead of the pinned sdists (its .gitignore files apply)")
     parser.add_argument("--readme", type=Path, default=None,
                         help=f"also put the table between the {README_START} markers of this file (the README)")
     args = parser.parse_args(argv)
     compile_bytecode()
     with tempfile.TemporaryDirectory() as scratch:
+        described = ", ".join(PINS)
         if args.smoke:
             tree, double, repeat = smoke_tree(Path(scratch)), None, 1
+        elif args.corpus is not None:
+            tree, repeat = project_corpus(args.corpus.resolve()), args.repeat
+            double = None if args.no_double else double_corpus(tree, tree.with_name(f"{tree.name}-double"),
+                                                                config=False)
+            described = f"`{tree.name}/`: " + ", ".join(sorted(path.name for path in tree.iterdir()
+                                                            if path.is_dir() and path.name != ".git"))
         else:
             tree = build_corpus(CORPUS)
-            double = None if args.no_double else double_corpus(tree)
+            double = None if args.no_double else double_corpus(tree, tree.parent / "double")
             repeat = args.repeat
         files, lines = count_lines(tree)
         timings, single = measure(tree, repeat, 60.0 if args.smoke else args.fixit_timeout, double)
-        text = table(timings, files, lines, single, tree, repeat)
+        text = table(timings, files, lines, single, tree, repeat, described)
     print(text)
     args.output.write_text(("# Benchmark results (smoke run)\n\n" if args.smoke else "# Benchmark results\n\n") + text)
     if args.readme is not None:

@@ -1,7 +1,8 @@
 """The shortcuts only skip work: with and without them, every file gives the same findings.
 
 The byte-level pre-filter skips files; LB2's candidate functions skip functions whose lines name no
-resource and no release method.
+resource and no release method, and look only at the statements of those that name no resource;
+LB105 looks only at functions whose lines say `global`.
 
 Runs over every fixture file and, when LOOPBOUND_EQUIVALENCE_CORPUS names a directory (for example
 benchmarks/corpus/src), over every Python file in it.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -18,9 +20,9 @@ from conftest import FIXTURES
 
 from loopbound.config import Settings
 from loopbound.engine import check_source, may_have_findings
-from loopbound.rules import ALL_RULES
+from loopbound.rules import ALL_RULES, import_time
 from loopbound.rules.base import FileContext
-from loopbound.rules.lifecycle import Candidates
+from loopbound.rules.lifecycle import LIFECYCLE, Candidates
 
 EVERY_CODE = frozenset(rule.code for rule in ALL_RULES)
 CORPUS = os.environ.get("LOOPBOUND_EQUIVALENCE_CORPUS")
@@ -50,7 +52,27 @@ def test_same_findings_when_every_function_is_a_candidate(path: Path, monkeypatc
     data = path.read_bytes()
     shortcut = _findings(data, path.name, prefilter=False)
     monkeypatch.setattr(Candidates, "__contains__", lambda self, function: True)
+    monkeypatch.setattr(Candidates, "creates", lambda self, function: True)
     assert _findings(data, path.name, prefilter=False) == shortcut
+
+
+@pytest.mark.parametrize("path", _files(), ids=str)
+def test_same_findings_when_every_function_is_searched_for_global(path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    data = path.read_bytes()
+    shortcut = _findings(data, path.name, prefilter=False)
+    monkeypatch.setattr(import_time, "functions_around", lambda tree, word, source: [
+        node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))])
+    assert _findings(data, path.name, prefilter=False) == shortcut
+
+
+def test_functions_around_a_word_include_nested_and_compound_ones() -> None:
+    source = ("def plain():\n    return 1\n\n"
+              "class Holder:\n    def method(self):\n        global A\n\n"
+              "try:\n    pass\nexcept OSError:\n    def handler():\n        def inner():\n            global B\n"
+              "match x:\n    case 1:\n        def in_case():\n            global C\n")
+    found = import_time.functions_around(ast.parse(source), re.compile(r"\bglobal\b"), source)
+    assert [function.name for function in found] == ["method", "handler", "in_case", "inner"]
 
 
 def test_candidates_follow_aliases() -> None:
@@ -60,8 +82,21 @@ def test_candidates_follow_aliases() -> None:
     tree = ast.parse(source)
     candidates = Candidates(FileContext("m.py", source, tree, Settings().registry, False))
     uses_alias, unrelated = (node for node in tree.body if isinstance(node, ast.AsyncFunctionDef))
-    assert uses_alias in candidates
+    assert uses_alias in candidates and candidates.creates(uses_alias)
     assert unrelated not in candidates
+
+
+def test_a_candidate_naming_only_a_release_creates_nothing() -> None:
+    source = ("import httpx\nclient = httpx.AsyncClient()\n\n"
+              "async def shutdown():\n    client.aclose()\n")
+    tree = ast.parse(source)
+    ctx = FileContext("m.py", source, tree, Settings().registry, False)
+    shutdown = tree.body[-1]
+    assert isinstance(shutdown, ast.AsyncFunctionDef)
+    candidates = Candidates(ctx)
+    assert shutdown in candidates and not candidates.creates(shutdown)
+    findings = list(LIFECYCLE.check(ctx))
+    assert [(f.code, dict(f.data)["in_async"]) for f in findings] == [("LB202", "true")]
 
 
 def test_prefilter_skips_files_without_trigger_words() -> None:

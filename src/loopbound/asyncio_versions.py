@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
-from importlib import metadata
 
 Version = tuple[int, ...]  # release numbers, then the post-release number (0 without one)
 
@@ -225,6 +224,8 @@ def since(feature: Feature) -> str:
 
 def installed_version() -> str | None:
     """The pytest-asyncio installed next to loopbound, from its distribution metadata (not imported)."""
+    from importlib import metadata  # a fifth of a cold run's imports; only the LB3 pass asks
+
     try:
         return metadata.version("pytest-asyncio")
     except metadata.PackageNotFoundError:

@@ -82,7 +82,8 @@ def cli() -> None:
 @click.option("--no-cache", is_flag=True, help="Check every file; neither read nor write the results cache.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where to keep the results cache (default: .loopbound_cache/ in the project root).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: the number of CPUs).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1),
+              help="Processes that check files, the main one included (default: the number of CPUs).")
 def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
           output_format: str, output_file: Path | None, statistics: bool, exit_zero: bool, config_path: Path | None,
           isolated: bool, stdin_filename: str | None, quiet: bool, baseline: Path | None,

@@ -1,8 +1,9 @@
 """Checking a tree: the results cache first, then worker processes that read, pre-filter and parse,
-while the parent runs the whole-tree LB3 pass.
+then the project index in the parent, with the whole-tree LB3 pass in a worker beside it.
 
 The parent only stats files: a warm run reads none. Files that miss the cache go to the workers
-in path order and come back in that order, so the output never depends on the number of workers.
+in path order, in chunks, and come back in that order, so the output never depends on the number
+of workers; the parent checks the chunks no worker has started once it has nothing else to do.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial as partial_function
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,11 +25,15 @@ from loopbound.index.check import check_index
 from loopbound.stamps import Stamp, is_settled, stamp
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from loopbound.warm import Partial
 
 # Below this many bytes to look at, starting processes (~20 ms each with fork, far more where
 # workers must import loopbound) costs more than it saves. Most bytes are only pre-filtered.
 MIN_BYTES_PER_WORKER = 4_000_000
+# Chunks per process: small enough that the main process and the workers finish together.
+CHUNKS_PER_PROCESS = 32
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
     """
     paths = [file.path for file in python_files]  # the LB3 pass reads modules, not checked files
     partial = recorder.partial()
+    project: CheckResult | None = None
     if partial is not None:
         results, project = _replay_in_part(partial, settings)
         result = CheckResult.of_files(file_result for *_, file_result in results)
@@ -72,16 +79,23 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
     else:
         started = now()
         pending = _Pending(python_files, settings, selected, cache_dir, started)
-        parsed = _check_all(pending.jobs, settings, jobs)  # workers start now
-        project = _project_result(paths, list(config_files), settings, selected, cache_dir, started)
-        result = pending.finish(parsed, progress)
+        project_pass = partial_function(_project_result, paths, list(config_files), settings, selected, cache_dir,
+                                        started)
+        # A warm replay records what the LB3 pass reads in this process: it cannot run in a worker then.
+        in_worker = recorder.recording() is None
+        parsed = _check_all(pending.jobs, settings, jobs, then=project_pass if in_worker else None)  # workers start
+        if not in_worker:
+            project = project_pass()
+        result = pending.finish(iter(parsed), progress)
         results = [(*job, file_result) for job, file_result in zip(pending.kept, pending.results)
                    if file_result is not None]
     recording = recorder.recording()
-    if recording is not None:
+    if recording is not None and project is not None:
         recording.keep(results, project)
     result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files,
                          config_files)
+    if project is None:
+        project = parsed.then_result()  # the LB3 pass, run alongside the index
     result.findings = sorted([*result.findings, *project.findings], key=lambda finding: finding.sort_key)
     result.errors.extend(project.errors)
     result.warnings.extend(project.warnings)
@@ -109,7 +123,7 @@ def run_checks(files: Sequence[CheckedFile], settings: Settings, selected: froze
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter) -> CheckResult:
     """check_files with the cache and workers (the per-file rules only); same findings, same order."""
     pending = _Pending(files, settings, selected, cache_dir, now())
-    return pending.finish(_check_all(pending.jobs, settings, jobs), progress)
+    return pending.finish(iter(_check_all(pending.jobs, settings, jobs)), progress)
 
 
 class _Pending:
@@ -171,20 +185,76 @@ def _project_result(python_files: list[Path], config_files: list[Path], settings
     return result
 
 
-def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None) -> Iterator[FileResult]:
+def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None, *,
+               then: Callable[[], CheckResult] | None = None) -> _Scheduled:
     """Results in job order. With workers, the work is submitted before this returns and runs while
-    the caller does other things; without, it runs lazily as the results are pulled."""
+    the caller does other things; without, it runs lazily as the results are pulled. `then` (picklable)
+    runs after the per-file work: in a worker, or here when there are none (`then_result`)."""
     total = sum(job.stamp[0] for job in jobs_to_run if job.stamp is not None)
-    workers = min(jobs or default_jobs(), total // MIN_BYTES_PER_WORKER, len(jobs_to_run))
-    if workers <= 1:
-        return (_check(job, settings) for job in jobs_to_run)
-    from concurrent.futures import ProcessPoolExecutor  # not imported by runs that need no workers (warm ones)
+    processes = min(jobs or default_jobs(), total // MIN_BYTES_PER_WORKER, len(jobs_to_run))
+    return _Scheduled(jobs_to_run, settings, processes, then)
 
-    chunk = max(1, len(jobs_to_run) // (workers * 16))
-    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(settings,))
-    results = pool.map(_check_in_worker, jobs_to_run, chunksize=chunk)
-    pool.shutdown(wait=False)  # the submitted work still runs; the workers exit once it is done
-    return results
+
+class _Scheduled:
+    """The per-file jobs in chunks, handed to worker processes in order, while the main process, as it
+    collects the results in order, checks chunks from the end instead of waiting: on two cores, the
+    main process was idle while the workers finished, or the workers idle while it finished.
+
+    A chunk still queued in the pool can be cancelled and checked here instead; the pool hands out
+    chunks in order, so once the last chunk not yet taken here is running, so are all before it.
+    Between two such chunks the results that arrived are handed on (a progress bar moves).
+    The LB3 pass, when given, is queued after the chunks: it needs none of their results, and the
+    project index, which needs them all, then runs here while a worker runs the LB3 pass.
+    """
+
+    def __init__(self, jobs_to_run: list[Job], settings: Settings, processes: int,
+                 then: Callable[[], CheckResult] | None) -> None:
+        self.settings = settings
+        self.chunks: list[list[Job]] = [jobs_to_run]
+        self.results: list[list[FileResult] | None] = [None]
+        self.futures: list[Future[list[FileResult]]] = []
+        self.then: Callable[[], CheckResult] | None = then
+        self.last_to_take = -1  # the chunks after it were checked here, from the end
+        if processes <= 1:
+            return
+        from concurrent.futures import ProcessPoolExecutor  # not imported by runs that need no workers (warm ones)
+
+        size = max(1, len(jobs_to_run) // (processes * CHUNKS_PER_PROCESS))
+        self.chunks = [jobs_to_run[start:start + size] for start in range(0, len(jobs_to_run), size)]
+        self.results = [None] * len(self.chunks)
+        # The main process is one of the `processes`: its chunks cost no pickling of their results.
+        pool = ProcessPoolExecutor(processes - 1, initializer=_init_worker, initargs=(settings,))
+        self.futures = [pool.submit(_check_chunk, chunk) for chunk in self.chunks]
+        self.last_to_take = len(self.chunks) - 1
+        if then is not None:
+            then_future = pool.submit(then)
+            self.then = then_future.result
+        pool.shutdown(wait=False)  # the submitted work still runs; the workers exit once it is done
+
+    def then_result(self) -> CheckResult:
+        if self.then is None:
+            raise ValueError("no work was queued after the per-file checks")
+        return self.then()
+
+    def __iter__(self) -> Iterator[FileResult]:
+        if not self.futures:
+            return (_check(job, self.settings) for job in self.chunks[0])
+        return (result for index in range(len(self.chunks)) for result in self._chunk(index))
+
+    def _chunk(self, index: int) -> list[FileResult]:
+        while self.results[index] is None and not self.futures[index].done() and self._take_last():
+            pass
+        done = self.results[index]
+        return done if done is not None else self.futures[index].result()
+
+    def _take_last(self) -> bool:
+        """Check the last chunk no worker has started; False when every chunk is taken."""
+        last = self.last_to_take
+        if last < 0 or not self.futures[last].cancel():
+            return False
+        self.results[last] = [_check(job, self.settings) for job in self.chunks[last]]
+        self.last_to_take -= 1
+        return True
 
 
 def _check(job: Job, settings: Settings) -> FileResult:
@@ -198,5 +268,5 @@ def _init_worker(settings: Settings) -> None:
     _WORKER_SETTINGS.append(settings)
 
 
-def _check_in_worker(job: Job) -> FileResult:
-    return _check(job, _WORKER_SETTINGS[0])
+def _check_chunk(chunk: list[Job]) -> list[FileResult]:
+    return [_check(job, _WORKER_SETTINGS[0]) for job in chunk]

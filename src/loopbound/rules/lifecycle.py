@@ -8,7 +8,6 @@ annotation. Fix builders read `variable`, `release`, `awaited` and `constructor`
 from __future__ import annotations
 
 import ast
-import bisect
 import dataclasses
 import re
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from loopbound.findings import Applicability, Finding, Severity
 from loopbound.names import ImportTable
 from loopbound.registry import Binds, Kind, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup, Rule
-from loopbound.rules.import_time import scope_nodes
+from loopbound.rules.import_time import matches_by_row, scope_nodes, spans_a_row
 from loopbound.rules.resource_flow import (
     FUNCTIONS,
     Creation,
@@ -197,6 +196,8 @@ class _LifecycleChecker:
         functions = list(walk_functions(self.ctx, self.candidates.__contains__))
         self.index.tables.update(functions)
         for function, imports in functions:
+            if not self.candidates.creates(function):
+                continue
             own = self.index.own(function)
             if not _may_create(own, imports, self.ctx):
                 continue
@@ -289,25 +290,27 @@ class Candidates:
     (`from httpx import AsyncClient as Client`, `Client = httpx.AsyncClient`); an un-awaited release
     takes a release method's name. A function whose lines hold none of these words has no LB2 finding,
     and neither has any function nested in it, so the walks skip it whole: most functions of a file.
+    A candidate whose lines hold only a release method's name (`close` is on many lines) creates
+    nothing: only its statements are looked at, for an un-awaited release.
     """
 
     def __init__(self, ctx: FileContext) -> None:
         registry_words = ctx.registry.name_words
-        words = registry_words | _aliases(ctx.tree, registry_words) | ctx.registry.release_methods
+        creating = registry_words | _aliases(ctx.tree, registry_words)
         if ctx.index is not None:
-            words |= ctx.index.words
+            creating |= ctx.index.words
+        words = creating | ctx.registry.release_methods
         pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
-        self.rows: list[int] = []
-        row, position = 1, 0
-        for match in pattern.finditer(ctx.source):
-            row += ctx.source.count("\n", position, match.start())
-            position = match.start()
-            if not self.rows or self.rows[-1] != row:
-                self.rows.append(row)
+        found = list(matches_by_row(pattern, ctx.source))
+        self.rows = list(dict.fromkeys(row for row, _ in found))
+        self.creating_rows = list(dict.fromkeys(row for row, word in found if word in creating))
 
     def __contains__(self, function: Function) -> bool:
-        first = bisect.bisect_left(self.rows, function.lineno)
-        return first < len(self.rows) and self.rows[first] <= (function.end_lineno or function.lineno)
+        return spans_a_row(function, self.rows)
+
+    def creates(self, function: Function) -> bool:
+        """Whether the function's lines name something that makes a resource (a candidate that may create one)."""
+        return spans_a_row(function, self.creating_rows)
 
 
 def _aliases(tree: ast.Module, words: frozenset[str]) -> set[str]:
@@ -498,7 +501,8 @@ class _FileIndex:
     Outside candidate functions only statements are walked: nothing there but a statement is ever
     looked up, and a lookup that finds no parent means "not inside a function". A function's own
     nodes are those of its body, not of the functions, classes and lambdas nested in it, in the
-    order `_function_nodes` gives them.
+    order `_function_nodes` gives them; of a candidate that creates nothing (and is not inside one
+    that may), its own statements in that order, and the call of each expression statement.
     """
 
     def __init__(self, tree: ast.Module, candidates: Candidates) -> None:
@@ -518,7 +522,9 @@ class _FileIndex:
             if isinstance(node, FUNCTIONS):
                 if node not in candidates:
                     continue  # nothing inside is ever looked up
-                whole, children_owner = True, self._own.setdefault(node, [])
+                whole, children_owner = whole or candidates.creates(node), self._own.setdefault(node, [])
+            elif isinstance(node, ast.Expr) and not whole:
+                self.parents[node.value] = node  # LB202 asks whether the call is in an async function
             elif isinstance(node, (ast.ClassDef, ast.Lambda)):
                 children_owner = None
             children = child_nodes(node) if whole else list(statement_children(node))

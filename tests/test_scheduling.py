@@ -1,0 +1,71 @@
+"""Worker scheduling of a cold run: the main process takes chunks the workers have not started, and the
+LB3 pass runs in a worker alongside the project index. Neither changes a finding or its order."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from loopbound import parallel
+from loopbound.config import Settings
+from loopbound.discovery import checked_file, discover
+from loopbound.engine import CheckResult, FileResult
+from loopbound.parallel import Job, check_tree, run_checks
+from loopbound.rules import ALL_RULES
+
+EVERY_CODE = frozenset(rule.code for rule in ALL_RULES)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Per-file findings (the rule fixtures) and LB3 findings (a suite without a loop config) in one tree."""
+    shutil.copytree(FIXTURES / "rules", tmp_path / "rules")
+    shutil.copytree(FIXTURES / "projects" / "session_fixture_no_loop_config", tmp_path / "suite")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(parallel, "MIN_BYTES_PER_WORKER", 1)  # workers even for a tree this small
+    return tmp_path
+
+
+def _summary(result: CheckResult) -> list[tuple[str, str, int, int, str, str]]:
+    return [(f.path, f.code, f.start.row, f.start.column, f.message, f.severity.value) for f in result.findings]
+
+
+def _check_tree(root: Path, jobs: int) -> CheckResult:
+    settings = Settings(project_root=root)
+    found = discover([root], settings)
+    return check_tree(found.python_files, found.config_files, settings, EVERY_CODE, jobs=jobs)
+
+
+def test_workers_and_the_lb3_pass_in_a_worker_give_the_serial_output(project: Path) -> None:
+    serial = _check_tree(project, jobs=1)
+    assert {f.code[:3] for f in serial.findings} >= {"LB1", "LB2", "LB3"}
+    parallel_result = _check_tree(project, jobs=2)
+    assert _summary(parallel_result) == _summary(serial)
+    assert (parallel_result.errors, parallel_result.warnings) == (serial.errors, serial.warnings)
+
+
+def test_the_main_process_checks_the_chunks_no_worker_took(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(project_root=project)
+    files = [checked_file(path, settings) for path in sorted((project / "rules").glob("*.py"))]
+    serial = run_checks(files, settings, EVERY_CODE, jobs=1)
+    starting = parallel._init_worker
+    in_main: list[str] = []
+    checking = parallel._check
+
+    def slow_start(worker_settings: Settings) -> None:
+        time.sleep(1)  # the workers start late: the main process is first to reach the queued chunks
+        starting(worker_settings)
+
+    def counted(job: Job, job_settings: Settings) -> FileResult:
+        in_main.append(job.shown)  # a forked worker appends to its own copy of the list
+        return checking(job, job_settings)
+
+    monkeypatch.setattr(parallel, "_init_worker", slow_start)
+    monkeypatch.setattr(parallel, "_check", counted)
+    result = run_checks(files, settings, EVERY_CODE, jobs=2)
+    assert _summary(result) == _summary(serial)
+    assert len(files) > 4 and in_main, "the chunks still queued were checked by the main process"
