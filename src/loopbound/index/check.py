@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from loopbound.stamps import is_settled, stamp
@@ -20,12 +20,14 @@ from loopbound.discovery import display_path, is_test_file, real_path
 from loopbound.engine import INDEXED_CODES, CheckResult, SourceError, decode, paused_gc, per_file_selected, read_bytes
 from loopbound.findings import Finding, Severity
 from loopbound.index.lifespan import lifespan_findings
-from loopbound.index.reach import Reachability
+from loopbound.index.reach import Reach, Reachability
 from loopbound.index.resolution import IndexedModule, ProjectIndex, Symbol, module_names
 from loopbound.index.model import ModuleSummary
 from loopbound.index.store import SummaryStore
 from loopbound.index.view import FileView
 from loopbound.noqa import suppress
+from loopbound.resolved_index import ResolvedIndexCache
+from loopbound.resolved_index import question as resolved_question
 from loopbound.rules.base import FileContext
 from loopbound.rules import FILE_RULE_GROUPS
 
@@ -33,6 +35,7 @@ from loopbound.rules import FILE_RULE_GROUPS
 IMPORT_TIME_CODES = frozenset({"LB101", "LB102", "LB103", "LB104", "LB105", "LB106", "LB107"})
 # Leaks whose cost ends with the process when a one-shot script runs them.
 LEAK_CODES = frozenset({"LB201", "LB203"})
+_GRADED_CODES = IMPORT_TIME_CODES | LEAK_CODES
 
 
 def build_index(python_files: Iterable[Path], summaries: dict[str, ModuleSummary], settings: Settings,
@@ -62,6 +65,7 @@ def build_index(python_files: Iterable[Path], summaries: dict[str, ModuleSummary
             return False
         tried.add((module.path, words))
         full = store.full_summary(module.path, settings, module.is_test, words, started)
+        index.note_read(module.path, () if full is not None else words)
         if full is not None:
             module.refined(full)
         return full is not None
@@ -94,6 +98,11 @@ def check_index(python_files: list[Path], settings: Settings, selected: frozense
     answer = store.answer(question)
     if answer is not None:
         return dataclasses.replace(result, findings=answer)
+    resolved = ResolvedIndexCache(cache_dir, settings)
+    asked = resolved_question(files, config_files, settings, selected)
+    answer = resolved.answer(asked, summaries, result.findings, graded)
+    if answer is not None:
+        return dataclasses.replace(result, findings=answer)
     index = build_index(files, summaries, settings, store, started)
     makers = _maker_words(index)
     found = list(result.findings)
@@ -103,6 +112,11 @@ def check_index(python_files: list[Path], settings: Settings, selected: frozense
     found = lifespan_findings(index, found, selected)
     reach = Reachability(index)
     findings = sorted((_with_severity(finding, index, reach) for finding in found), key=lambda finding: finding.sort_key)
+    verdicts = {module.shown: (reach.verdict(module), reach.kind(module))
+                for module in {index.by_shown[finding.path] for finding in found
+                               if needs_verdict(finding) and finding.path in index.by_shown}}
+    resolved.remember(asked, summaries, files, result.findings, {**index.read, **dict.fromkeys(reach.config_paths(), ())}, findings, verdicts,
+                      started)
     if all(is_settled(stamp(path), started) for path in [*files, *config_files]):
         store.remember(question, findings)
     store.save()
@@ -159,6 +173,7 @@ def _calls_a_maker(module: IndexedModule, words: frozenset[str]) -> bool:
 def _indirect(module: IndexedModule, index: ProjectIndex, words: frozenset[str], settings: Settings,
               selected: frozenset[str]) -> Iterator[Finding]:
     """The LB1/LB2 rules run again on a file, seeing the project's makers; only what they add is kept."""
+    index.note_read(module.path)
     try:
         source = decode(read_bytes(module.path))
     except SourceError:
@@ -178,19 +193,30 @@ def _indirect(module: IndexedModule, index: ProjectIndex, words: frozenset[str],
 
 def _with_severity(finding: Finding, index: ProjectIndex, reach: Reachability) -> Finding:
     module = index.by_shown.get(finding.path)
-    if module is None or finding.severity is Severity.LATENT:
+    if module is None:
+        return finding
+    return graded(finding, lambda: reach.verdict(module), lambda: reach.kind(module))
+
+
+def needs_verdict(finding: Finding) -> bool:
+    """Whether `graded` asks for the verdict (and the entry kind) of the finding's module."""
+    return finding.severity is not Severity.LATENT and finding.code in _GRADED_CODES
+
+
+def graded(finding: Finding, verdict_of: Callable[[], Reach], kind_of: Callable[[], tuple[str, str]]) -> Finding:
+    """The finding with the severity its module's reachability gives it; the verdict and the kind of entry
+    point are asked only when the code needs them (a cached resolution answers from what it recorded)."""
+    if not needs_verdict(finding):
         return finding
     if finding.code in IMPORT_TIME_CODES:
-        verdict = reach.verdict(module)
+        verdict = verdict_of()
         if verdict.multi_loop:
             return dataclasses.replace(finding, message=f"{finding.message}: {verdict.reason}")
         return dataclasses.replace(finding, severity=Severity.LATENT, message=f"{finding.message}; {verdict.reason}")
-    if finding.code not in LEAK_CODES:
-        return finding
-    verdict = reach.verdict(module)
+    verdict = verdict_of()
     if verdict.multi_loop:
         return dataclasses.replace(finding, message=f"{finding.message}: {verdict.reason}")
-    kind, how = reach.kind(module)
+    kind, how = kind_of()
     if kind == "single" and "__main__" in how:
         return dataclasses.replace(finding, severity=Severity.LATENT, message=(
             f"{finding.message}; latent: a one-shot script that {how}, and its process exits with its loop"))

@@ -104,6 +104,15 @@ class ProjectIndex:
         # full summary; True when it did.
         self.refine: Callable[[IndexedModule, tuple[bytes, ...], bool], bool] = lambda module, words, entries: False
         self._importers: dict[Path, list[IndexedModule]] | None = None
+        # Files whose bytes the resolution read itself (refined, re-checked, searched for a name): an edit
+        # to one may change its answer even when every summary stays the same (see note_read).
+        self.read: dict[Path, tuple[bytes, ...]] = {}
+
+    def note_read(self, path: Path, words: tuple[bytes, ...] = ()) -> None:
+        """The answer depends on the file's bytes: on all of them (no words), or only on their holding none of
+        `words` (a module searched for words it turned out not to hold)."""
+        known = self.read.get(path)
+        self.read[path] = () if known == () or not words else tuple(dict.fromkeys([*(known or ()), *words]))
 
     def importers(self, module: IndexedModule) -> list[IndexedModule]:
         """The project modules that import `module` (the import graph, reversed, built once)."""
