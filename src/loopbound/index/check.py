@@ -84,23 +84,25 @@ def check_index(python_files: list[Path], settings: Settings, selected: frozense
     """
     if not selected & INDEXED_CODES or not result.summaries:
         return result
-    store = SummaryStore.open(cache_dir, settings)
     summaries = dict(result.summaries)
     files = list(python_files)
-    for path in project_files or ():
-        shown = display_path(path)
-        if shown not in summaries and path.suffix == ".py":
-            light = store.light(real_path(path), is_test_file(path, settings), started)
-            if light is not None:
-                summaries[shown] = light
-                files.append(path)
-    question = _question(files, config_files, result.findings, selected)
-    answer = store.answer(question)
-    if answer is not None:
-        return dataclasses.replace(result, findings=answer)
-    resolved = ResolvedIndexCache(cache_dir, settings)
+    opened = SummaryStore.open(cache_dir, settings) if project_files else None  # not read when the cache answers
+    if opened is not None:
+        for path in project_files or ():
+            shown = display_path(path)
+            if shown not in summaries and path.suffix == ".py":
+                light = opened.light(real_path(path), is_test_file(path, settings), started)
+                if light is not None:
+                    summaries[shown] = light
+                    files.append(path)
+    resolved = ResolvedIndexCache(cache_dir, settings)  # first: it answers whenever the store's graded answer would
     asked = resolved_question(files, config_files, settings, selected)
     answer = resolved.answer(asked, summaries, result.findings, graded)
+    if answer is not None:
+        return dataclasses.replace(result, findings=answer)
+    store = opened or SummaryStore.open(cache_dir, settings)
+    question = _question(files, config_files, result.findings, selected)
+    answer = store.answer(question)
     if answer is not None:
         return dataclasses.replace(result, findings=answer)
     index = build_index(files, summaries, settings, store, started)
