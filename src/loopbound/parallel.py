@@ -74,7 +74,7 @@ def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], setti
                    if file_result is not None]
     recording = warm.recording()
     if recording is not None:
-        recording.keep(results, project)
+        recording.keep(results, project, settings.registry.names_by_module)
     result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files,
                          config_files)
     result.findings = sorted([*result.findings, *project.findings], key=lambda finding: finding.sort_key)

@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from loopbound import warm
 from loopbound.cache import read_cache_file, settings_fingerprint, write_cache_file
 from loopbound.config import Settings
 from loopbound.discovery import display_path
 from loopbound.findings import Finding
-from loopbound.index.model import ModuleSummary
+from loopbound.index.model import ModuleSummary, summary_digest
 from loopbound.index.reach import Reach
 from loopbound.rules.import_time import GLOBAL_SINGLETON
 from loopbound.stamps import Stamp, is_settled, stamp
@@ -72,6 +73,13 @@ def question(files: Sequence[Path], config_files: Sequence[Path], settings: Sett
     return digest.hexdigest()
 
 
+def _note_reads(reads: Iterable[tuple[str, Stamp, tuple[bytes, ...]]]) -> None:
+    """What a warm replay must know to replay an edit of a file the resolution read (warm._same_outcome)."""
+    recording = warm.recording()
+    if recording is not None:
+        recording.index_reads = {os.path.abspath(path): words for path, _, words in reads}
+
+
 def _holds_none(path: str | Path, words: tuple[bytes, ...]) -> bool:
     """Whether the file holds none of `words`; False without words (all its bytes count) or when unreadable."""
     if not words:
@@ -87,11 +95,6 @@ def _holds_none(path: str | Path, words: tuple[bytes, ...]) -> bool:
 def _settled(file_stamp: Stamp, started: float) -> Stamp:
     """The stamp, or None (compare the digest) when an edit in the same clock tick could have kept it."""
     return file_stamp if is_settled(file_stamp, started) else None
-
-
-def _digest(summary: ModuleSummary) -> str:
-    """Equal summaries have equal reprs (plain frozen data: strings, numbers, tuples)."""
-    return hashlib.blake2b(repr(summary).encode(), digest_size=16).hexdigest()
 
 
 def _by_path(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
@@ -115,10 +118,11 @@ class ResolvedIndexCache:
             return None
         if not all(stamp(path) == recorded_stamp or _holds_none(path, words) for path, recorded_stamp, words in recorded.reads):
             return None
+        _note_reads(recorded.reads)
         if summaries.keys() != recorded.modules.keys():
             return None
         for shown, (path, recorded_stamp, digest) in recorded.modules.items():
-            if (recorded_stamp is None or stamp(path) != recorded_stamp) and _digest(summaries[shown]) != digest:
+            if (recorded_stamp is None or stamp(path) != recorded_stamp) and summary_digest(summaries[shown]) != digest:
                 return None
         now = _by_path(findings)
         answer = dict(recorded.answer)
@@ -143,10 +147,11 @@ class ResolvedIndexCache:
         # A file searched for words and not refined may also have held them and been unparsable: all its bytes count.
         reads = tuple((str(path), stamp(path), words if _holds_none(path, words) else ())
                       for path, words in sorted(read.items()))
+        _note_reads(reads)
         if not all(is_settled(recorded_stamp, started) for _, recorded_stamp, _ in reads):
             return
         paths = {display_path(path): str(path) for path in files}
-        modules = {shown: (paths[shown], _settled(stamp(paths[shown]), started), _digest(summary))
+        modules = {shown: (paths[shown], _settled(stamp(paths[shown]), started), summary_digest(summary))
                    for shown, summary in summaries.items()}
         write_cache_file(self.path, Resolution(asked, modules, reads, _by_path(findings), _by_path(answer), verdicts))
 

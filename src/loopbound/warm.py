@@ -13,8 +13,10 @@ The next run with the same arguments, working directory, environment (the variab
 change a report), terminal and interpreter stats those paths, and when every stamp is unchanged it
 writes the recorded output and exits with the recorded status, having imported nothing but this
 module. Any difference, or any doubt (a path changed in the seconds before the recorded run, an
-error, a progress bar) means a full run, except one: when only the contents of a few checked
-Python files moved (see Partial), the run reuses the recorded discovery and the other files'
+error, a progress bar) means a full run, except two: when only the contents of a few checked
+Python files moved and each still holds nothing the checker could act on (see `_same_outcome`), the
+recorded output is still the answer and is replayed without loading the checker; otherwise, when only
+such contents moved (see Partial), the run reuses the recorded discovery and the other files'
 results, checks those files again, reruns the LB3 pass if it read one of them, and reports.
 """
 
@@ -30,7 +32,7 @@ if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only wha
     from collections.abc import Iterable, Sequence
     from typing import Any, TextIO
 
-FORMAT = 3
+FORMAT = 4
 SNAPSHOT_PREFIX = "warm-"
 KEPT_SNAPSHOTS = 8
 # Options after which a run has effects besides its report, or reads what no stamp covers.
@@ -64,6 +66,9 @@ def main() -> None:
         snapshot = _find(key, arguments)
         changed = _changes(snapshot) if snapshot is not None else None
         if snapshot is not None and changed == {}:
+            _replay(snapshot)
+        if snapshot is not None and changed and _same_outcome(snapshot, changed):
+            _save_restamped(snapshot, changed)
             _replay(snapshot)
         _start_recording(key, Partial.of(snapshot, changed) if snapshot is not None and changed else None)
     from loopbound.cli import cli
@@ -125,7 +130,7 @@ def _find(key: str, arguments: list[str]) -> dict[str, Any] | None:
     for folder in _candidate_folders(arguments):
         try:
             with open(os.path.join(folder, _file_name(key)), "rb") as stream:
-                snapshot = marshal.load(stream)
+                snapshot = marshal.loads(stream.read())  # marshal.load(stream) reads in small pieces: 4x the CPU
         except (OSError, EOFError, ValueError, TypeError):
             continue
         if isinstance(snapshot, dict) and snapshot.get("format") == FORMAT and snapshot.get("key") == key:
@@ -144,6 +149,52 @@ def _changes(snapshot: dict[str, Any]) -> dict[str, Stamp] | None:
         if current != recorded:
             changed[path] = current
     return changed
+
+
+def _same_outcome(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> bool:
+    """Whether the recorded run, given the changed files' new bytes, would print what it printed.
+
+    So it is when each changed file is one the recorded run checked and the pre-filter cleared (no
+    findings, not parsed), the new bytes still name no registry module and say no `noqa` (so the
+    pre-filter clears them again), their light summary for the project index is the recorded one, the
+    LB3 pass did not read the file, and the index's resolution read it at most to learn that it holds
+    none of some words, which it still does not hold. A run that built fixes for its output (they may
+    read any file of the project) is not replayed this way.
+    """
+    if snapshot.get("fixes") is not False or snapshot.get("index_reads") is None or Partial.of(snapshot, changed) is None:
+        return False
+    cleared = dict(zip(snapshot["replaceable"], snapshot["cleared"]))
+    reads: dict[str, tuple[bytes, ...]] = snapshot["index_reads"]
+    barred = set(snapshot["project_inputs"])
+    words = [word.encode() for word in snapshot["module_words"]] + [b"noqa"]
+    for path in changed:
+        recorded = cleared.get(path)
+        names = {path, os.path.realpath(path)}  # the LB3 pass and the index know files by their resolved paths
+        if recorded is None or not names.isdisjoint(barred) or any(reads.get(name) == () for name in names):
+            return False
+        try:
+            with open(path, "rb") as stream:
+                data = stream.read()
+        except OSError:
+            return False
+        searched = [word for name in names for word in reads.get(name, ())]
+        if any(word in data for word in [*words, *searched]):
+            return False
+        is_test, digest = recorded
+        if digest is not None:
+            from loopbound.index.light import light_summary
+            from loopbound.index.model import summary_digest
+
+            if summary_digest(light_summary(data, is_test)) != digest:
+                return False
+    return True
+
+
+def _save_restamped(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> None:
+    """The snapshot with the changed files' new stamps, once an edit in the same clock tick could not keep them."""
+    if all(is_settled(recorded, now()) for recorded in changed.values()) and snapshot.get("cache_dir") is not None:
+        stamps = [changed.get(path, recorded) for path, recorded in zip(snapshot["paths"], snapshot["stamps"])]
+        _write_snapshot(snapshot["cache_dir"], _file_name(snapshot["key"]), {**snapshot, "stamps": stamps})
 
 
 class Partial:
@@ -225,6 +276,10 @@ class Recording:
         self.results: list[tuple[str, str, frozenset[str], bool, object]] = []
         self.project: object = None
         self.project_inputs: set[str] = set()  # the files the LB3 pass read: a change reruns it
+        # The files the project index's resolution read, with the words whose absence was all it learnt from
+        # one (none: all its bytes count); None when not known (a run that did not resolve the index).
+        self.index_reads: dict[str, tuple[bytes, ...]] | None = None
+        self.module_words: list[str] = []  # the registry's modules: a file naming none is cleared by the pre-filter
 
     def note(self, paths: Iterable[str | os.PathLike[str]]) -> None:
         for path in paths:
@@ -239,10 +294,13 @@ class Recording:
         """A path whose existence matters but whose stamp moves all the time (a `.git` folder)."""
         self.presence.setdefault(os.path.abspath(path), os.path.exists(path))
 
-    def keep(self, results: Sequence[tuple[str, str, frozenset[str], bool, object]], project: object) -> None:
-        """Each checked file's job (path, shown path, codes, test or not) and result, and the LB3 result."""
+    def keep(self, results: Sequence[tuple[str, str, frozenset[str], bool, object]], project: object,
+             module_words: Iterable[str] = ()) -> None:
+        """Each checked file's job (path, shown path, codes, test or not) and result, the LB3 result, and the
+        registry's module names (what the pre-filter looks for first)."""
         self.results = list(results)
         self.project = project
+        self.module_words = sorted(module_words)
 
     def save(self, status: int) -> None:
         if self.partial is not None:
@@ -267,6 +325,9 @@ class Recording:
         checked ones), and which of them the LB3 pass read."""
         if self.discovered is None or not self.results:
             return {"state": None, "replaceable": [], "project_inputs": []}
+        fast = {"cleared": [_cleared(is_test, result) for *_, is_test, result in self.results],
+                "module_words": self.module_words, "index_reads": self.index_reads,
+                "fixes": "loopbound.fixes.command" in sys.modules}
         import pickle
 
         if replaceable is None:
@@ -276,7 +337,7 @@ class Recording:
             state = pickle.dumps((self.discovered, self.results, self.project), protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
             return {"state": None, "replaceable": [], "project_inputs": []}  # replayed whole or not at all
-        return {"state": state, "replaceable": replaceable, "project_inputs": project_inputs}
+        return {"state": state, "replaceable": replaceable, "project_inputs": project_inputs, **fast}
 
     def _save_partial(self, status: int) -> None:
         """The recorded snapshot with the changed files' new stamps, this run's output and results."""
@@ -313,6 +374,16 @@ class Recording:
             folders[:] = [name for name in folders if name != "__pycache__"]  # compiled bytecode comes and goes
             self.note([folder, *(os.path.join(folder, name) for name in names if name.endswith(".py"))])
         self.note(folder for folder in sys.path if folder and os.path.isdir(folder))
+
+
+def _cleared(is_test: bool, result: Any) -> tuple[bool, str | None] | None:
+    """For a file the pre-filter cleared (nothing found, not parsed): (is it a test module, the digest of its
+    light summary, None when the run made none); None for any other file."""
+    if result.parsed or result.findings or result.error is not None:
+        return None
+    from loopbound.index.model import summary_digest
+
+    return is_test, None if result.summary is None else summary_digest(result.summary)
 
 
 def _write_snapshot(directory: str, name: str, snapshot: dict[str, Any]) -> None:
