@@ -216,20 +216,27 @@ def test_a_changed_config_is_a_full_run(project: Path, monkeypatch: pytest.Monke
             _full(monkeypatch, capsys)
 
 
-def test_a_run_in_part_resolves_the_project_index_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    """Only the edited test module is checked again, yet another module's finding changes with it: the
-    test module now imports the engine's module, so a loop per test reaches it (latent becomes error)."""
-    root = tmp_path / "app_project"
+def _app_project(root: Path, files: dict[str, str]) -> Path:
+    """A repository whose app/db.py makes an engine at import, a pytest config, and `files`."""
     (root / "app").mkdir(parents=True)
     (root / "tests").mkdir()
     (root / ".git").mkdir()
     (root / "app" / "__init__.py").write_text("")
     (root / "app" / "db.py").write_text('from sqlalchemy.ext.asyncio import create_async_engine\n\n'
                                         'engine = create_async_engine("postgresql+asyncpg://localhost/db")\n')
-    test_module = root / "tests" / "test_api.py"
-    test_module.write_text("import pytest\n\n\n@pytest.mark.asyncio\nasync def test_a():\n    assert True\n")
     (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n')
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root
+
+
+def test_a_run_in_part_resolves_the_project_index_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Only the edited test module is checked again, yet another module's finding changes with it: the
+    test module now imports the engine's module, so a loop per test reaches it (latent becomes error)."""
+    root = _app_project(tmp_path / "app_project", {
+        "tests/test_api.py": "import pytest\n\n\n@pytest.mark.asyncio\nasync def test_a():\n    assert True\n"})
+    test_module = root / "tests" / "test_api.py"
     monkeypatch.chdir(root)
     _a_minute_later(monkeypatch)
     _full(monkeypatch, capsys)
@@ -249,17 +256,10 @@ def test_a_run_in_part_resolves_the_project_index_again(tmp_path: Path, monkeypa
 def _service_project(root: Path) -> Path:
     """An engine made at import in app/db.py, which nothing imports yet; app/service.py, which the pre-filter
     clears, is imported by a test module that runs each test on its own loop."""
-    (root / "app").mkdir(parents=True)
-    (root / "tests").mkdir()
-    (root / ".git").mkdir()
-    (root / "app" / "__init__.py").write_text("")
-    (root / "app" / "db.py").write_text('from sqlalchemy.ext.asyncio import create_async_engine\n\n'
-                                        'engine = create_async_engine("postgresql+asyncpg://localhost/db")\n')
-    (root / "app" / "service.py").write_text("from app import dc\n\n\ndef answer():\n    return 42\n")
-    (root / "tests" / "test_api.py").write_text("import pytest\n\nfrom app.service import answer\n\n\n"
-                                                "@pytest.mark.asyncio\nasync def test_a():\n    assert answer()\n")
-    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n')
-    return root
+    return _app_project(root, {
+        "app/service.py": "from app import dc\n\n\ndef answer():\n    return 42\n",
+        "tests/test_api.py": ("import pytest\n\nfrom app.service import answer\n\n\n"
+                              "@pytest.mark.asyncio\nasync def test_a():\n    assert answer()\n")})
 
 
 def _replays_unchanged(arguments: list[str] = COMMAND) -> bool:
@@ -323,3 +323,18 @@ def test_an_edit_of_a_module_the_index_searched_for_words_is_checked_when_it_add
     service.write_text(original + "# uvicorn\n")  # a word of code that runs a loop: the index parses the file
     assert not _replays_unchanged()
     assert _full(monkeypatch, capsys) == _fresh(root, monkeypatch, capsys) == before
+
+
+def test_a_file_that_names_no_registry_module_nor_noqa_is_cleared_by_the_pre_filter() -> None:
+    """What the replay of an unseen edit relies on (warm._same_outcome); holds for every fixture file."""
+    from loopbound.config import Settings
+    from loopbound.engine import needs_parse
+    from loopbound.rules import ALL_RULES
+
+    settings = Settings()
+    words = [word.encode() for word in settings.registry.names_by_module] + [b"noqa"]
+    every_code = frozenset(rule.code for rule in ALL_RULES)
+    files = sorted(FIXTURES.rglob("*.py"))
+    unnamed = [path for path in files if not any(word in path.read_bytes() for word in words)]
+    assert len(unnamed) > 10
+    assert not [path for path in unnamed if needs_parse(path.read_bytes(), settings, every_code)]

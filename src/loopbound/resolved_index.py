@@ -82,14 +82,7 @@ def _note_reads(reads: Iterable[tuple[str, Stamp, tuple[bytes, ...]]]) -> None:
 
 def _holds_none(path: str | Path, words: tuple[bytes, ...]) -> bool:
     """Whether the file holds none of `words`; False without words (all its bytes count) or when unreadable."""
-    if not words:
-        return False
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read()
-    except OSError:
-        return False
-    return not any(word in data for word in words)
+    return bool(words) and warm.read_holding_none(str(path), words) is not None
 
 
 def _settled(file_stamp: Stamp, started: float) -> Stamp:

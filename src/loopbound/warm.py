@@ -172,13 +172,8 @@ def _same_outcome(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> bool:
         names = {path, os.path.realpath(path)}  # the LB3 pass and the index know files by their resolved paths
         if recorded is None or not names.isdisjoint(barred) or any(reads.get(name) == () for name in names):
             return False
-        try:
-            with open(path, "rb") as stream:
-                data = stream.read()
-        except OSError:
-            return False
-        searched = [word for name in names for word in reads.get(name, ())]
-        if any(word in data for word in [*words, *searched]):
+        data = read_holding_none(path, [*words, *(word for name in names for word in reads.get(name, ()))])
+        if data is None:
             return False
         is_test, digest = recorded
         if digest is not None:
@@ -188,6 +183,16 @@ def _same_outcome(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> bool:
             if summary_digest(light_summary(data, is_test)) != digest:
                 return False
     return True
+
+
+def read_holding_none(path: str, words: Sequence[bytes]) -> bytes | None:
+    """The file's bytes when they hold none of `words`; None when they hold one or cannot be read."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except OSError:
+        return None
+    return None if any(word in data for word in words) else data
 
 
 def _save_restamped(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> None:
