@@ -43,13 +43,14 @@ def build_index(python_files: Iterable[Path], summaries: dict[str, ModuleSummary
     """Every checked module with the summary the per-file pass gave it, resolved together."""
     modules: list[IndexedModule] = []
     aliases: dict[Path, list[str]] = {}
+    packages: dict[str, int] = {}  # module_names' memo of package folders
     for path in python_files:
         shown = display_path(path)
         summary = summaries.get(shown)
         if summary is None or path.suffix != ".py":
             continue  # unreadable, unparsable, or a stub
         resolved = real_path(path)
-        name, names = module_names(resolved, settings.project_root)
+        name, names = module_names(resolved, settings.project_root, packages)
         modules.append(IndexedModule(resolved, shown, name, resolved.name == "__init__.py",
                                      is_test_file(path, settings), summary))
         aliases[resolved] = names
