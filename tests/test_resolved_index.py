@@ -118,3 +118,46 @@ def test_every_file_edited_in_turn_gives_the_findings_of_a_run_without_cache(pro
         for text in (original + "\n# edited\n", original.replace("\n", "\n\n", 1), original):
             rewrite(path, text)
             assert run(project) == run(project, cache=False), (path, text)
+
+
+def _named_file_runs(root: Path) -> list[tuple[Path, list[Finding], list[Finding], bool]]:
+    """Each Python file checked alone, with the rest of the project given as a list and as a function:
+    (file, findings with the list, findings with the function, whether the function was needed)."""
+    settings = Settings(project_root=root)
+    every = discover([Path(".")], settings).python_files
+    runs = []
+    for path in every:
+        found = discover([path], settings)
+        eager = check_tree(found.python_files, found.config_files, settings, EVERY_CODE, jobs=1,
+                           project_files=every).findings
+        asked: list[bool] = []
+
+        def rest() -> list[Path]:
+            asked.append(True)
+            return every
+
+        lazy = check_tree(found.python_files, found.config_files, settings, EVERY_CODE, jobs=1,
+                          project_files=rest).findings
+        runs.append((path, eager, lazy, bool(asked)))
+    return runs
+
+
+@pytest.mark.parametrize("project", sorted(path.name for path in FIXTURES.iterdir() if path.is_dir()), indirect=True)
+def test_a_named_file_gives_the_same_findings_whether_or_not_the_project_is_read(project: Path) -> None:
+    for path, eager, lazy, _ in _named_file_runs(project):
+        assert lazy == eager, path
+
+
+@pytest.mark.parametrize("project", ["index_function_loop_suite"], indirect=True)
+def test_a_test_module_with_a_loop_per_test_is_answered_without_reading_the_project(project: Path) -> None:
+    test_module = project / "tests" / "test_queries.py"
+    rewrite(test_module, test_module.read_text() + "\n\nasync def test_leak() -> None:\n"
+                                                   "    from sqlalchemy.ext.asyncio import create_async_engine\n\n"
+                                                   "    engine = create_async_engine('sqlite+aiosqlite://')\n"
+                                                   "    await engine.connect()\n")
+    runs = {path.as_posix(): (eager, lazy, asked) for path, eager, lazy, asked in _named_file_runs(project)}
+    eager, lazy, asked = runs["tests/test_queries.py"]
+    assert [(finding.code, finding.severity.value) for finding in eager] == [("LB201", "error")]
+    assert lazy == eager and not asked
+    assert runs["app/db.py"][2] and runs["app/db.py"][0] == [f for f in run(project, cache=False)
+                                                          if f.path == "app/db.py"]

@@ -18,7 +18,7 @@ from loopbound.cache import ModuleStore, ProjectCache, ResultCache, file_key, pr
 from loopbound.config import Settings
 from loopbound.discovery import display_path, is_test_file
 from loopbound.engine import CheckResult, FileResult, check_path, check_project, per_file_selected
-from loopbound.index.check import check_index
+from loopbound.index.check import ProjectFiles, check_index
 from loopbound.stamps import Stamp, is_settled, stamp
 
 # Below this many bytes to look at, starting processes (~20 ms each with fork, far more where
@@ -50,10 +50,11 @@ def default_jobs() -> int:
 def check_tree(python_files: Sequence[Path], config_files: Sequence[Path], settings: Settings,
                selected: frozenset[str], *, cache_dir: Path | None = None, jobs: int | None = None,
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter,
-               project_files: Sequence[Path] | None = None) -> CheckResult:
+               project_files: ProjectFiles = None) -> CheckResult:
     """Every finding of the per-file rules, the project index and the LB3 pass, sorted; per-file errors first.
 
-    `project_files`: the whole project when only part of it is checked, for the project index. A run in
+    `project_files`: the whole project (or a function giving it, called only when the index needs it) when
+    only part of it is checked, for the project index. A run in
     part (warm.partial) checks only the changed files again; the index is resolved again over every
     file's summary either way, since what one file's findings mean depends on the others.
     """

@@ -144,6 +144,8 @@ class ResolvedIndexCache:
         if not all(is_settled(recorded_stamp, started) for _, recorded_stamp, _ in reads):
             return
         paths = {display_path(path): str(path) for path in files}
+        if not summaries.keys() <= paths.keys():
+            return  # a summary of no file on disk (source read from stdin): nothing to compare it with later
         modules = {shown: (paths[shown], _settled(stamp(paths[shown]), started), summary_digest(summary))
                    for shown, summary in summaries.items()}
         write_cache_file(self.path, Resolution(asked, modules, reads, _by_path(findings), _by_path(answer), verdicts))

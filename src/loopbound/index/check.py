@@ -23,6 +23,7 @@ from loopbound.index.lifespan import lifespan_findings
 from loopbound.index.reach import Reach, Reachability
 from loopbound.index.resolution import IndexedModule, ProjectIndex, Symbol, module_names
 from loopbound.index.model import ModuleSummary
+from loopbound.rules.import_time import GLOBAL_SINGLETON
 from loopbound.index.store import SummaryStore
 from loopbound.index.view import FileView
 from loopbound.noqa import suppress
@@ -75,18 +76,28 @@ def build_index(python_files: Iterable[Path], summaries: dict[str, ModuleSummary
     return index
 
 
+ProjectFiles = Sequence[Path] | Callable[[], Sequence[Path] | None] | None
+
+
 def check_index(python_files: list[Path], settings: Settings, selected: frozenset[str], result: CheckResult,
-                cache_dir: Path | None, started: float, project_files: Sequence[Path] | None = None,
+                cache_dir: Path | None, started: float, project_files: ProjectFiles = None,
                 config_files: Sequence[Path] = ()) -> CheckResult:
     """The per-file `result` with the project's own findings added and each finding's severity decided.
 
     `project_files`, when only part of the project is checked (pre-commit passes the changed files),
     are the rest of it: read for their imports, so that a test suite that is not checked still counts.
+    Given as a function, they are found only when the checked files' findings may depend on them.
     """
     if not selected & INDEXED_CODES or not result.summaries:
         return result
     summaries = dict(result.summaries)
     files = list(python_files)
+    if callable(project_files):
+        alone = _answer_alone(files, summaries, result.findings, settings, SummaryStore.open(cache_dir, settings),
+                              started)
+        if alone is not None:
+            return dataclasses.replace(result, findings=alone)
+        project_files = project_files()
     opened = SummaryStore.open(cache_dir, settings) if project_files else None  # not read when the cache answers
     if opened is not None:
         for path in project_files or ():
@@ -124,6 +135,52 @@ def check_index(python_files: list[Path], settings: Settings, selected: frozense
         store.remember(question, findings)
     store.save()
     return dataclasses.replace(result, findings=findings)
+
+
+def _answer_alone(files: list[Path], summaries: dict[str, ModuleSummary], findings: list[Finding], settings: Settings,
+                  store: SummaryStore, started: float) -> list[Finding] | None:
+    """The answer for named files without the rest of the project, when it provably cannot depend on it; else None.
+
+    The rest of the project enters through light summaries, which define no resource maker and no global:
+    when the checked modules make no resource in a function (no maker, so nothing is re-checked and no
+    importer is parsed) and store no global (nothing for the lifespan rules), the only question left is
+    each graded finding's verdict, and a module that is itself a multi-loop entry point (a test module
+    run by pytest-asyncio with a loop per test) answers it without its importers. Its loop scope also
+    depends on the conftest.py files above it, which are read.
+    """
+    for summary in summaries.values():
+        for function in summary.functions:
+            made = [*function.returns, *(value for _, value in function.stored_attributes)]
+            if function.stored_globals or any(value.registry for value in made):
+                return None
+    if any(finding.code == GLOBAL_SINGLETON.code for finding in findings):
+        return None
+    alone = dict(summaries)
+    with_conftests = list(files)
+    for conftest in _conftests_above(files, settings.project_root):
+        shown = display_path(conftest)
+        light = store.light(real_path(conftest), is_test_file(conftest, settings), started)
+        if shown not in alone and light is not None:
+            alone[shown] = light
+            with_conftests.append(conftest)
+    index = build_index(with_conftests, alone, settings, store, started)
+    reach = Reachability(index)
+    graded_modules = {index.by_shown[finding.path] for finding in findings
+                      if needs_verdict(finding) and finding.path in index.by_shown}
+    if any(reach.kind(module)[0] != "many" for module in graded_modules):
+        return None
+    return sorted((_with_severity(finding, index, reach) for finding in findings), key=lambda finding: finding.sort_key)
+
+
+def _conftests_above(files: list[Path], root: Path) -> list[Path]:
+    """Every conftest.py in the folders of `files` and above them, up to the project root."""
+    folders: set[Path] = set()
+    for path in files:
+        folder = real_path(path).parent
+        while folder not in folders and (folder == root or root in folder.parents):
+            folders.add(folder)
+            folder = folder.parent
+    return sorted(folder / "conftest.py" for folder in folders if (folder / "conftest.py").is_file())
 
 
 def _question(files: list[Path], config_files: Sequence[Path], findings: list[Finding], selected: frozenset[str]) -> str:
