@@ -102,6 +102,8 @@ class ResolvedIndexCache:
 
     def __init__(self, cache_dir: Path | None, settings: Settings) -> None:
         self.path = cache_dir / f"resolved-{settings_fingerprint(settings)}.pickle" if cache_dir is not None else None
+        # The recorded modules whose files kept their (settled) stamps, by shown path: their digests serve again.
+        self.unchanged: dict[str, tuple[str, Stamp, str]] = {}
 
     def answer(self, asked: str, summaries: dict[str, ModuleSummary], findings: list[Finding],
                grade: Grade) -> list[Finding] | None:
@@ -109,13 +111,15 @@ class ResolvedIndexCache:
         recorded = read_cache_file(self.path) if self.path is not None else None
         if not isinstance(recorded, Resolution) or recorded.question != asked:
             return None
+        self.unchanged = {shown: module for shown, module in recorded.modules.items()
+                          if module[1] is not None and stamp(module[0]) == module[1]}
         if not all(stamp(path) == recorded_stamp or _holds_none(path, words) for path, recorded_stamp, words in recorded.reads):
             return None
         _note_reads(recorded.reads)
         if summaries.keys() != recorded.modules.keys():
             return None
-        for shown, (path, recorded_stamp, digest) in recorded.modules.items():
-            if (recorded_stamp is None or stamp(path) != recorded_stamp) and summary_digest(summaries[shown]) != digest:
+        for shown, (_, _, digest) in recorded.modules.items():
+            if shown not in self.unchanged and summary_digest(summaries[shown]) != digest:
                 return None
         now = _by_path(findings)
         answer = dict(recorded.answer)
@@ -146,9 +150,17 @@ class ResolvedIndexCache:
         paths = {display_path(path): str(path) for path in files}
         if not summaries.keys() <= paths.keys():
             return  # a summary of no file on disk (source read from stdin): nothing to compare it with later
-        modules = {shown: (paths[shown], _settled(stamp(paths[shown]), started), summary_digest(summary))
+        modules = {shown: self._module(paths[shown], _settled(stamp(paths[shown]), started), shown, summary)
                    for shown, summary in summaries.items()}
         write_cache_file(self.path, Resolution(asked, modules, reads, _by_path(findings), _by_path(answer), verdicts))
+
+
+    def _module(self, path: str, file_stamp: Stamp, shown: str, summary: ModuleSummary) -> tuple[str, Stamp, str]:
+        """What a later run compares of one module; the digest is computed again only for a file that moved."""
+        known = self.unchanged.get(shown)
+        if known is not None and file_stamp is not None and known[:2] == (path, file_stamp):
+            return known
+        return path, file_stamp, summary_digest(summary)
 
 
 def _as_they_are(finding: Finding, verdict_of: Callable[[], Reach], kind_of: Callable[[], Kind]) -> Finding:
