@@ -32,6 +32,7 @@ from loopbound.index.model import ModuleSummary, summary_digest
 from loopbound.index.reach import Reach
 from loopbound.rules.import_time import GLOBAL_SINGLETON
 from loopbound.stamps import Stamp, is_settled, stamp
+from loopbound.unseen_edits import read_holding_none
 
 Kind = tuple[str, str]  # Reachability.kind: ("many" / "single" / "", how)
 Grade = Callable[[Finding, Callable[[], Reach], Callable[[], Kind]], Finding]  # index.check.graded
@@ -74,7 +75,7 @@ def question(files: Sequence[Path], config_files: Sequence[Path], settings: Sett
 
 
 def _note_reads(reads: Iterable[tuple[str, Stamp, tuple[bytes, ...]]]) -> None:
-    """What a warm replay must know to replay an edit of a file the resolution read (warm._same_outcome)."""
+    """What a warm replay must know to replay an edit of a file the resolution read (unseen_edits.same_outcome)."""
     recording = warm.recording()
     if recording is not None:
         recording.index_reads = {os.path.abspath(path): words for path, _, words in reads}
@@ -82,7 +83,7 @@ def _note_reads(reads: Iterable[tuple[str, Stamp, tuple[bytes, ...]]]) -> None:
 
 def _holds_none(path: str | Path, words: tuple[bytes, ...]) -> bool:
     """Whether the file holds none of `words`; False without words (all its bytes count) or when unreadable."""
-    return bool(words) and warm.read_holding_none(str(path), words) is not None
+    return bool(words) and read_holding_none(str(path), words) is not None
 
 
 def _settled(file_stamp: Stamp, started: float) -> Stamp:

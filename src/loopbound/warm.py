@@ -14,7 +14,7 @@ change a report), terminal and interpreter stats those paths, and when every sta
 writes the recorded output and exits with the recorded status, having imported nothing but this
 module. Any difference, or any doubt (a path changed in the seconds before the recorded run, an
 error, a progress bar) means a full run, except two: when only the contents of a few checked
-Python files moved and each still holds nothing the checker could act on (see `_same_outcome`), the
+Python files moved and each still holds nothing the checker could act on (see unseen_edits.py), the
 recorded output is still the answer and is replayed without loading the checker; otherwise, when only
 such contents moved (see Partial), the run reuses the recorded discovery and the other files'
 results, checks those files again, reruns the LB3 pass if it read one of them, and reports.
@@ -27,6 +27,7 @@ import sys
 TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 
 from loopbound.stamps import Stamp, is_settled, stamp
+from loopbound.unseen_edits import cleared, same_outcome
 
 if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only what it uses
     from collections.abc import Iterable, Sequence
@@ -67,7 +68,7 @@ def main() -> None:
         changed = _changes(snapshot) if snapshot is not None else None
         if snapshot is not None and changed == {}:
             _replay(snapshot)
-        if snapshot is not None and changed and _same_outcome(snapshot, changed):
+        if snapshot is not None and changed and Partial.of(snapshot, changed) and same_outcome(snapshot, changed):
             _save_restamped(snapshot, changed)
             _replay(snapshot)
         _start_recording(key, Partial.of(snapshot, changed) if snapshot is not None and changed else None)
@@ -149,50 +150,6 @@ def _changes(snapshot: dict[str, Any]) -> dict[str, Stamp] | None:
         if current != recorded:
             changed[path] = current
     return changed
-
-
-def _same_outcome(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> bool:
-    """Whether the recorded run, given the changed files' new bytes, would print what it printed.
-
-    So it is when each changed file is one the recorded run checked and the pre-filter cleared (no
-    findings, not parsed), the new bytes still name no registry module and say no `noqa` (so the
-    pre-filter clears them again), their light summary for the project index is the recorded one, the
-    LB3 pass did not read the file, and the index's resolution read it at most to learn that it holds
-    none of some words, which it still does not hold. A run that built fixes for its output (they may
-    read any file of the project) is not replayed this way.
-    """
-    if snapshot.get("fixes") is not False or snapshot.get("index_reads") is None or Partial.of(snapshot, changed) is None:
-        return False
-    cleared = dict(zip(snapshot["replaceable"], snapshot["cleared"]))
-    reads: dict[str, tuple[bytes, ...]] = snapshot["index_reads"]
-    barred = set(snapshot["project_inputs"])
-    words = [word.encode() for word in snapshot["module_words"]] + [b"noqa"]
-    for path in changed:
-        recorded = cleared.get(path)
-        names = {path, os.path.realpath(path)}  # the LB3 pass and the index know files by their resolved paths
-        if recorded is None or not names.isdisjoint(barred) or any(reads.get(name) == () for name in names):
-            return False
-        data = read_holding_none(path, [*words, *(word for name in names for word in reads.get(name, ()))])
-        if data is None:
-            return False
-        is_test, digest = recorded
-        if digest is not None:
-            from loopbound.index.light import light_summary
-            from loopbound.index.model import summary_digest
-
-            if summary_digest(light_summary(data, is_test)) != digest:
-                return False
-    return True
-
-
-def read_holding_none(path: str, words: Sequence[bytes]) -> bytes | None:
-    """The file's bytes when they hold none of `words`; None when they hold one or cannot be read."""
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read()
-    except OSError:
-        return None
-    return None if any(word in data for word in words) else data
 
 
 def _save_restamped(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> None:
@@ -330,7 +287,7 @@ class Recording:
         checked ones), and which of them the LB3 pass read."""
         if self.discovered is None or not self.results:
             return {"state": None, "replaceable": [], "project_inputs": []}
-        fast = {"cleared": [_cleared(is_test, result) for *_, is_test, result in self.results],
+        fast = {"cleared": [cleared(is_test, result) for *_, is_test, result in self.results],
                 "module_words": self.module_words, "index_reads": self.index_reads,
                 "fixes": "loopbound.fixes.command" in sys.modules}
         import pickle
@@ -379,16 +336,6 @@ class Recording:
             folders[:] = [name for name in folders if name != "__pycache__"]  # compiled bytecode comes and goes
             self.note([folder, *(os.path.join(folder, name) for name in names if name.endswith(".py"))])
         self.note(folder for folder in sys.path if folder and os.path.isdir(folder))
-
-
-def _cleared(is_test: bool, result: Any) -> tuple[bool, str | None] | None:
-    """For a file the pre-filter cleared (nothing found, not parsed): (is it a test module, the digest of its
-    light summary, None when the run made none); None for any other file."""
-    if result.parsed or result.findings or result.error is not None:
-        return None
-    from loopbound.index.model import summary_digest
-
-    return is_test, None if result.summary is None else summary_digest(result.summary)
 
 
 def _write_snapshot(directory: str, name: str, snapshot: dict[str, Any]) -> None:
