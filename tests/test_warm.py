@@ -13,6 +13,7 @@ import pytest
 from conftest import FIXTURES
 
 from loopbound import parallel, warm
+from loopbound.unseen_edits import same_outcome
 
 LATER = 60.0  # runs happen "a minute later", so that the files the test just wrote are settled
 COMMAND = ["check", "--output-format", "concise", "."]
@@ -216,20 +217,27 @@ def test_a_changed_config_is_a_full_run(project: Path, monkeypatch: pytest.Monke
             _full(monkeypatch, capsys)
 
 
-def test_a_run_in_part_resolves_the_project_index_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    """Only the edited test module is checked again, yet another module's finding changes with it: the
-    test module now imports the engine's module, so a loop per test reaches it (latent becomes error)."""
-    root = tmp_path / "app_project"
+def _app_project(root: Path, files: dict[str, str]) -> Path:
+    """A repository whose app/db.py makes an engine at import, a pytest config, and `files`."""
     (root / "app").mkdir(parents=True)
     (root / "tests").mkdir()
     (root / ".git").mkdir()
     (root / "app" / "__init__.py").write_text("")
     (root / "app" / "db.py").write_text('from sqlalchemy.ext.asyncio import create_async_engine\n\n'
                                         'engine = create_async_engine("postgresql+asyncpg://localhost/db")\n')
-    test_module = root / "tests" / "test_api.py"
-    test_module.write_text("import pytest\n\n\n@pytest.mark.asyncio\nasync def test_a():\n    assert True\n")
     (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n')
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root
+
+
+def test_a_run_in_part_resolves_the_project_index_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Only the edited test module is checked again, yet another module's finding changes with it: the
+    test module now imports the engine's module, so a loop per test reaches it (latent becomes error)."""
+    root = _app_project(tmp_path / "app_project", {
+        "tests/test_api.py": "import pytest\n\n\n@pytest.mark.asyncio\nasync def test_a():\n    assert True\n"})
+    test_module = root / "tests" / "test_api.py"
     monkeypatch.chdir(root)
     _a_minute_later(monkeypatch)
     _full(monkeypatch, capsys)
@@ -244,3 +252,90 @@ def test_a_run_in_part_resolves_the_project_index_again(tmp_path: Path, monkeypa
     assert checked == ["test_api.py"]
     assert "app/db.py:3:10: LB101 `sqlalchemy" in in_part[1] and "imports app/db.py" in in_part[1]
     assert _fresh(root, monkeypatch, capsys) == in_part
+
+
+def _service_project(root: Path) -> Path:
+    """An engine made at import in app/db.py, which nothing imports yet; app/service.py, which the pre-filter
+    clears, is imported by a test module that runs each test on its own loop."""
+    return _app_project(root, {
+        "app/service.py": "from app import dc\n\n\ndef answer():\n    return 42\n",
+        "tests/test_api.py": ("import pytest\n\nfrom app.service import answer\n\n\n"
+                              "@pytest.mark.asyncio\nasync def test_a():\n    assert answer()\n")})
+
+
+def _replays_unchanged(arguments: list[str] = COMMAND) -> bool:
+    """Whether the recorded run's output is still the answer, decided without loading the checker."""
+    key = warm.run_key(arguments)
+    snapshot = warm._find(key, arguments)
+    assert snapshot is not None
+    changed = warm._changes(snapshot)
+    return bool(changed) and warm.Partial.of(snapshot, changed) is not None and same_outcome(snapshot, changed)
+
+
+def test_an_edit_the_checker_cannot_see_is_replayed_without_loading_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    root = _service_project(tmp_path / "app_project")
+    monkeypatch.chdir(root)
+    _a_minute_later(monkeypatch)
+    _full(monkeypatch, capsys)
+    before = _full(monkeypatch, capsys)
+    assert "app/db.py:3:10: LB101 (latent)" in before[1]
+    service = root / "app" / "service.py"
+    service.write_text(service.read_text() + "\n# a comment, and a blank line\n\n")
+    assert _replays_unchanged()
+    assert _main(monkeypatch, capsys, COMMAND, replay_only=True) == before
+    assert _fresh(root, monkeypatch, capsys) == before
+
+
+@pytest.mark.parametrize("edit", [
+    "from app import db\n\n\ndef answer():\n    return 42\n",  # the import graph moves (same size as before)
+    "from app import dc\n\n\ndef answer():\n    return 42  # noqa\n",  # a noqa comment the checker reads
+    "from app import dc\n\n\ndef answer():\n    return 42\n# asyncio\n",  # a registry module's name
+])
+def test_an_edit_the_checker_may_see_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str], edit: str) -> None:
+    root = _service_project(tmp_path / "app_project")
+    monkeypatch.chdir(root)
+    _a_minute_later(monkeypatch)
+    _full(monkeypatch, capsys)
+    _full(monkeypatch, capsys)
+    service = root / "app" / "service.py"
+    recorded = service.stat()
+    service.write_text(edit)
+    os.utime(service, ns=(recorded.st_atime_ns, recorded.st_mtime_ns))  # as `cp -p` or a checkout may leave it
+    assert not _replays_unchanged()
+    after = _full(monkeypatch, capsys)
+    assert after == _fresh(root, monkeypatch, capsys)
+
+
+def test_an_edit_of_a_module_the_index_searched_for_words_is_checked_when_it_adds_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _service_project(tmp_path / "app_project")
+    (root / "app" / "service.py").write_text("from app import db\n\n\ndef answer():\n    return 42\n")
+    monkeypatch.chdir(root)
+    _a_minute_later(monkeypatch)
+    _full(monkeypatch, capsys)
+    before = _full(monkeypatch, capsys)
+    assert "app/db.py:3:10: LB101 `sqlalchemy" in before[1]  # the test module reaches it through app/service.py
+    service = root / "app" / "service.py"
+    original = service.read_text()
+    service.write_text(original + "# nothing the index looks for\n")
+    assert _replays_unchanged()
+    service.write_text(original + "# uvicorn\n")  # a word of code that runs a loop: the index parses the file
+    assert not _replays_unchanged()
+    assert _full(monkeypatch, capsys) == _fresh(root, monkeypatch, capsys) == before
+
+
+def test_a_file_that_names_no_registry_module_nor_noqa_is_cleared_by_the_pre_filter() -> None:
+    """What the replay of an unseen edit relies on (unseen_edits.same_outcome); holds for every fixture file."""
+    from loopbound.config import Settings
+    from loopbound.engine import needs_parse
+    from loopbound.rules import ALL_RULES
+
+    settings = Settings()
+    words = [word.encode() for word in settings.registry.names_by_module] + [b"noqa"]
+    every_code = frozenset(rule.code for rule in ALL_RULES)
+    files = sorted(FIXTURES.rglob("*.py"))
+    unnamed = [path for path in files if not any(word in path.read_bytes() for word in words)]
+    assert len(unnamed) > 10
+    assert not [path for path in unnamed if needs_parse(path.read_bytes(), settings, every_code)]

@@ -141,11 +141,16 @@ class ProjectEntry:
 
 
 def _watched_in(folder: str) -> tuple[str, ...]:
-    named = [name for name in WATCHED_NAMES if os.path.exists(os.path.join(folder, name))]
+    """The watched names the folder holds: one listing, then a stat only for a name it lists (in any case,
+    as a case-insensitive filesystem finds it; the stat leaves out a broken link); a stat per name where
+    the folder cannot be listed."""
     try:
-        requirements = sorted(fnmatch.filter(os.listdir(folder), _WATCHED_PATTERN))
+        listing = os.listdir(folder)
+        listed = {name.lower() for name in listing}
     except OSError:
-        requirements = []
+        listing, listed = [], {name.lower() for name in WATCHED_NAMES}
+    named = [name for name in WATCHED_NAMES if name.lower() in listed and os.path.exists(os.path.join(folder, name))]
+    requirements = sorted(fnmatch.filter(listing, _WATCHED_PATTERN))
     return tuple(dict.fromkeys([*named, *requirements]))
 
 

@@ -116,7 +116,7 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
             return check_tree(found.python_files, found.config_files, settings, selected, jobs=jobs,
                               progress=with_progress,
                               cache_dir=None if no_cache else cache_dir or default_cache_dir(settings),
-                              project_files=_whole_project(paths, settings))
+                              project_files=lambda: _whole_project(paths, settings))
 
         result = check_found()
         result.errors[:0] = found.errors

@@ -21,7 +21,7 @@ from loopbound.cache import ModuleStore, ProjectCache, ResultCache, file_key, pr
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile
 from loopbound.engine import CheckResult, FileResult, check_path, check_project, per_file_selected
-from loopbound.index.check import check_index
+from loopbound.index.check import ProjectFiles, check_index
 from loopbound.stamps import Stamp, is_settled, stamp
 
 if TYPE_CHECKING:
@@ -60,11 +60,12 @@ def default_jobs() -> int:
 def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path], settings: Settings,
                selected: frozenset[str], *, cache_dir: Path | None = None, jobs: int | None = None,
                progress: Callable[[Sequence[Job]], Iterable[Job]] = iter,
-               project_files: Sequence[CheckedFile] | None = None) -> CheckResult:
+               project_files: ProjectFiles = None) -> CheckResult:
     """Every finding of the per-file rules, the project index and the LB3 pass, sorted; per-file errors first.
 
-    `project_files`: the whole project when only part of it is checked, for the project index. A run in
-    part (recorder.partial) checks only the changed files again; the index is resolved again over every
+    `project_files`: the whole project (or a function giving it, called only when the index needs it) when
+    only part of it is checked, for the project index. A run in part (recorder.partial) checks only the
+    changed files again; the index is resolved again over every
     file's summary either way, since what one file's findings mean depends on the others.
     """
     paths = [file.path for file in python_files]  # the LB3 pass reads modules, not checked files
@@ -91,7 +92,7 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
                    if file_result is not None]
     recording = recorder.recording()
     if recording is not None and project is not None:
-        recording.keep(results, project)
+        recording.keep(results, project, settings.registry.names_by_module)
     result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files,
                          config_files)
     if project is None:

@@ -11,23 +11,25 @@ from __future__ import annotations
 import ast
 import dataclasses
 import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from loopbound.stamps import is_settled, stamp
 from loopbound.config import Settings
-from loopbound.discovery import CheckedFile, relative_to_root
+from loopbound.discovery import CheckedFile, checked_file, relative_to_root
 from loopbound.engine import INDEXED_CODES, CheckResult, per_file_selected
 from loopbound.findings import Finding, Severity
 from loopbound.index.lifespan import lifespan_findings
-from loopbound.index.reach import Reachability
+from loopbound.index.reach import Reach, Reachability
 from loopbound.index.resolution import IndexedModule, ProjectIndex, Symbol, module_names
 from loopbound.index.model import ModuleSummary
 from loopbound.index.store import SummaryStore
 from loopbound.index.summary import ENTRY_WORDS
 from loopbound.index.view import FileView
 from loopbound.noqa import suppress
+from loopbound.resolved_index import ResolvedIndexCache
+from loopbound.resolved_index import question as resolved_question
 from loopbound.rules.base import FileContext
 from loopbound.rules.import_time import GLOBAL_SINGLETON
 from loopbound.rules import FILE_RULE_GROUPS
@@ -37,6 +39,7 @@ from loopbound.source import SourceError, decode, paused_gc, read_bytes
 IMPORT_TIME_CODES = frozenset({"LB101", "LB102", "LB103", "LB104", "LB105", "LB106", "LB107"})
 # Leaks whose cost ends with the process when a one-shot script runs them.
 LEAK_CODES = frozenset({"LB201", "LB203"})
+_GRADED_CODES = IMPORT_TIME_CODES | LEAK_CODES
 
 
 def build_index(python_files: Iterable[CheckedFile], summaries: dict[str, ModuleSummary], settings: Settings,
@@ -44,13 +47,13 @@ def build_index(python_files: Iterable[CheckedFile], summaries: dict[str, Module
     """Every checked module with the summary the per-file pass gave it, resolved together."""
     modules: list[IndexedModule] = []
     aliases: dict[Path, list[str]] = {}
-    depths: dict[Path, int] = {}
+    packages: dict[str, int] = {}  # module_names' memo of package folders
     for file in python_files:
         summary = summaries.get(file.shown)
         if summary is None or file.path.suffix != ".py":
             continue  # unreadable, unparsable, or a stub
         resolved = file.real
-        name, names = module_names(resolved, settings.project_root, depths)
+        name, names = module_names(resolved, settings.project_root, packages)
         modules.append(IndexedModule(resolved, file.shown, name, resolved.name == "__init__.py", file.is_test, summary))
         aliases[resolved] = names
     index = ProjectIndex(modules, settings.registry, aliases)
@@ -65,6 +68,7 @@ def build_index(python_files: Iterable[CheckedFile], summaries: dict[str, Module
             return False
         tried.add((module.path, words))
         full = store.full_summary(module.path, settings, module.is_test, words, started, loops_only)
+        index.note_read(module.path, () if full is not None else words)
         if full is not None:
             module.refined(full)
         return full is not None
@@ -74,26 +78,43 @@ def build_index(python_files: Iterable[CheckedFile], summaries: dict[str, Module
     return index
 
 
+ProjectFiles = Sequence[CheckedFile] | Callable[[], Sequence[CheckedFile] | None] | None
+
+
 def check_index(python_files: list[CheckedFile], settings: Settings, selected: frozenset[str], result: CheckResult,
-                cache_dir: Path | None, started: float, project_files: Sequence[CheckedFile] | None = None,
+                cache_dir: Path | None, started: float, project_files: ProjectFiles = None,
                 config_files: Sequence[Path] = ()) -> CheckResult:
     """The per-file `result` with the project's own findings added and each finding's severity decided.
 
     `project_files`, when only part of the project is checked (pre-commit passes the changed files),
     are the rest of it: read for their imports, so that a test suite that is not checked still counts.
+    Given as a function, they are found only when the checked files' findings may depend on them.
     """
     if not selected & INDEXED_CODES or not result.summaries:
         return result
-    store = SummaryStore.open(cache_dir, settings)
     summaries = dict(result.summaries)
     files = list(python_files)
-    for file in project_files or ():
-        if file.shown not in summaries and file.path.suffix == ".py":
-            light = store.light(file.real, file.is_test, started)
-            if light is not None:
-                summaries[file.shown] = light
-                files.append(file)
+    if callable(project_files):
+        alone = _answer_alone(files, summaries, result.findings, settings, SummaryStore.open(cache_dir, settings),
+                              started)
+        if alone is not None:
+            return dataclasses.replace(result, findings=alone)
+        project_files = project_files()
+    opened = SummaryStore.open(cache_dir, settings) if project_files else None  # not read when the cache answers
+    if opened is not None:
+        for file in project_files or ():
+            if file.shown not in summaries and file.path.suffix == ".py":
+                light = opened.light(file.real, file.is_test, started)
+                if light is not None:
+                    summaries[file.shown] = light
+                    files.append(file)
     paths = [file.path for file in files]
+    resolved = ResolvedIndexCache(cache_dir, settings)  # first: it answers whenever the store's graded answer would
+    asked = resolved_question(paths, config_files, settings, selected)
+    answer = resolved.answer(asked, summaries, result.findings, graded)
+    if answer is not None:
+        return dataclasses.replace(result, findings=answer)
+    store = opened or SummaryStore.open(cache_dir, settings)
     question = _question(paths, config_files, result.findings, selected)
     answer = store.answer(question)
     if answer is not None:
@@ -107,10 +128,61 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
     found = lifespan_findings(index, found, selected)
     reach = Reachability(index)
     findings = sorted((_with_severity(finding, index, reach) for finding in found), key=lambda finding: finding.sort_key)
+    verdicts = {module.shown: (reach.verdict(module), reach.kind(module))
+                for module in {index.by_shown[finding.path] for finding in found
+                               if needs_verdict(finding) and finding.path in index.by_shown}}
+    resolved.remember(asked, summaries, paths, result.findings, {**index.read, **dict.fromkeys(reach.config_paths(), ())},
+                      findings, verdicts, started)
     if all(is_settled(stamp(path), started) for path in [*paths, *config_files]):
         store.remember(question, findings)
     store.save()
     return dataclasses.replace(result, findings=findings)
+
+
+def _answer_alone(files: list[CheckedFile], summaries: dict[str, ModuleSummary], findings: list[Finding], settings: Settings,
+                  store: SummaryStore, started: float) -> list[Finding] | None:
+    """The answer for named files without the rest of the project, when it provably cannot depend on it; else None.
+
+    The rest of the project enters through light summaries, which define no resource maker and no global:
+    when the checked modules make no resource in a function (no maker, so nothing is re-checked and no
+    importer is parsed) and store no global (nothing for the lifespan rules), the only question left is
+    each graded finding's verdict, and a module that is itself a multi-loop entry point (a test module
+    run by pytest-asyncio with a loop per test) answers it without its importers. Its loop scope also
+    depends on the conftest.py files above it, which are read.
+    """
+    for summary in summaries.values():
+        for function in summary.functions:
+            made = [*function.returns, *(value for _, value in function.stored_attributes)]
+            if function.stored_globals or any(value.registry for value in made):
+                return None
+    if any(finding.code == GLOBAL_SINGLETON.code for finding in findings):
+        return None
+    alone = dict(summaries)
+    with_conftests = list(files)
+    for conftest in _conftests_above(files, settings.project_root):
+        file = checked_file(conftest, settings)
+        light = store.light(file.real, file.is_test, started)
+        if file.shown not in alone and light is not None:
+            alone[file.shown] = light
+            with_conftests.append(file)
+    index = build_index(with_conftests, alone, settings, store, started)
+    reach = Reachability(index)
+    graded_modules = {index.by_shown[finding.path] for finding in findings
+                      if needs_verdict(finding) and finding.path in index.by_shown}
+    if any(reach.kind(module)[0] != "many" for module in graded_modules):
+        return None
+    return sorted((_with_severity(finding, index, reach) for finding in findings), key=lambda finding: finding.sort_key)
+
+
+def _conftests_above(files: list[CheckedFile], root: Path) -> list[Path]:
+    """Every conftest.py in the folders of `files` and above them, up to the project root."""
+    folders: set[Path] = set()
+    for file in files:
+        folder = file.real.parent
+        while folder not in folders and (folder == root or root in folder.parents):
+            folders.add(folder)
+            folder = folder.parent
+    return sorted(folder / "conftest.py" for folder in folders if (folder / "conftest.py").is_file())
 
 
 def _question(files: list[Path], config_files: Sequence[Path], findings: list[Finding], selected: frozenset[str]) -> str:
@@ -172,6 +244,7 @@ def _calls_a_maker(module: IndexedModule, index: ProjectIndex, words: frozenset[
 def _indirect(module: IndexedModule, index: ProjectIndex, words: frozenset[str], settings: Settings,
               selected: frozenset[str]) -> Iterator[Finding]:
     """The LB1/LB2 rules run again on a file, seeing the project's makers; only what they add is kept."""
+    index.note_read(module.path)
     try:
         source = decode(read_bytes(module.path))
     except SourceError:
@@ -196,19 +269,30 @@ def _indirect_in(module: IndexedModule, index: ProjectIndex, words: frozenset[st
 
 def _with_severity(finding: Finding, index: ProjectIndex, reach: Reachability) -> Finding:
     module = index.by_shown.get(finding.path)
-    if module is None or finding.severity is Severity.LATENT:
+    if module is None:
+        return finding
+    return graded(finding, lambda: reach.verdict(module), lambda: reach.kind(module))
+
+
+def needs_verdict(finding: Finding) -> bool:
+    """Whether `graded` asks for the verdict (and the entry kind) of the finding's module."""
+    return finding.severity is not Severity.LATENT and finding.code in _GRADED_CODES
+
+
+def graded(finding: Finding, verdict_of: Callable[[], Reach], kind_of: Callable[[], tuple[str, str]]) -> Finding:
+    """The finding with the severity its module's reachability gives it; the verdict and the kind of entry
+    point are asked only when the code needs them (a cached resolution answers from what it recorded)."""
+    if not needs_verdict(finding):
         return finding
     if finding.code in IMPORT_TIME_CODES:
-        verdict = reach.verdict(module)
+        verdict = verdict_of()
         if verdict.multi_loop:
             return dataclasses.replace(finding, message=f"{finding.message}: {verdict.reason}")
         return dataclasses.replace(finding, severity=Severity.LATENT, message=f"{finding.message}; {verdict.reason}")
-    if finding.code not in LEAK_CODES:
-        return finding
-    verdict = reach.verdict(module)
+    verdict = verdict_of()
     if verdict.multi_loop:
         return dataclasses.replace(finding, message=f"{finding.message}: {verdict.reason}")
-    kind, how = reach.kind(module)
+    kind, how = kind_of()
     if kind == "single" and "__main__" in how:
         return dataclasses.replace(finding, severity=Severity.LATENT, message=(
             f"{finding.message}; latent: a one-shot script that {how}, and its process exits with its loop"))

@@ -108,6 +108,7 @@ def _mentioned(index: ProjectIndex, module: IndexedModule, name: str) -> bool:
     """Whether any module but the definition's own line names `name`: its own module or one importing it."""
     word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
     for candidate in (module, *index.reverse_closure(module)):
+        index.note_read(candidate.path)
         try:
             hits = len(word.findall(candidate.path.read_bytes()))
         except OSError:

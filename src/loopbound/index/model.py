@@ -111,3 +111,11 @@ class ModuleSummary:
     def called(self) -> frozenset[str]:
         """Every call target in the module, at import time or in a function."""
         return frozenset(self.import_time_calls).union(*(function.calls for function in self.functions))
+
+
+def summary_digest(summary: ModuleSummary | None) -> str:
+    """Equal summaries give equal digests: they are plain frozen data (strings, numbers, tuples) whose repr
+    is their value. Caches compare these instead of keeping every module's summary."""
+    from hashlib import blake2b  # this module is loaded by runs that import little else (warm.py)
+
+    return blake2b(repr(summary).encode(), digest_size=16).hexdigest()

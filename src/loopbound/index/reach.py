@@ -96,6 +96,10 @@ class Reachability:
         setting = config.asyncio(key) if config is not None else None
         return setting.value.strip() if setting is not None else None
 
+    def config_paths(self) -> set[Path]:
+        """The pytest configs the loop scopes were read from: an edit to one may change a verdict."""
+        return {config.path for config in self._configs.values() if config is not None}
+
     def verdict(self, module: IndexedModule) -> Reach:
         if module.path not in self._verdicts:
             self._verdicts[module.path] = self._search(module)

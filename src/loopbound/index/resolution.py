@@ -9,6 +9,7 @@ and `from app import db` from a namespace folder both find `app/db.py`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,33 +73,40 @@ class Maker:
         return f"`{shown}(...)` (it creates a `{self.origin.qualname}` at `{self.site}`)"
 
 
-def module_names(path: Path, root: Path, depths: dict[Path, int] | None = None) -> tuple[str, list[str]]:
+def module_names(path: Path, root: Path, packages: dict[str, int] | None = None) -> tuple[str, list[str]]:
     """The canonical dotted name (by `__init__.py` files) and every other name the module may be imported by.
 
-    `depths` keeps each folder's package depth between calls: a project's files share a few folders.
+    Plain string work on the path, with `packages` (how many package folders end at a folder) kept across
+    the calls of one index: pathlib and a stat per folder level per module cost a run on one named file a
+    third of a second over a large project.
     """
-    parts = list(path.with_suffix("").parts)
+    text = str(path)
+    folder, name = os.path.split(text)
+    parts = [*folder.split(os.sep), os.path.splitext(name)[0]]
     if parts[-1] == "__init__":
         parts.pop()
-    package_depth = _package_depth(path.parent, {} if depths is None else depths)
-    own = 0 if path.name == "__init__.py" else 1
+    package_depth = _package_depth(folder, {} if packages is None else packages)
+    own = 0 if name == "__init__.py" else 1
     canonical = ".".join(parts[len(parts) - package_depth - own:]) if package_depth + own else parts[-1]
-    root_parts = root.parts
-    if tuple(parts[:len(root_parts)]) == root_parts:
-        relative = parts[len(root_parts):]
+    prefix = str(root) if str(root).endswith(os.sep) else str(root) + os.sep
+    if text.startswith(prefix):
+        relative = text[len(prefix):].split(os.sep)
+        relative[-1] = os.path.splitext(relative[-1])[0]
     else:
         relative = parts[len(parts) - package_depth - own:]
+    if relative and relative[-1] == "__init__":
+        relative.pop()
     aliases = [".".join(relative[start:]) for start in range(len(relative))]
     return canonical, [alias for alias in aliases if alias]
 
 
-def _package_depth(folder: Path, depths: dict[Path, int]) -> int:
-    """How many folders up from `folder` (itself included) hold an `__init__.py`, without a gap."""
-    if folder not in depths:
-        parent = folder.parent
-        depths[folder] = (1 + _package_depth(parent, depths)
-                          if parent != folder and (folder / "__init__.py").is_file() else 0)
-    return depths[folder]
+def _package_depth(folder: str, packages: dict[str, int]) -> int:
+    """How many folders, from `folder` up, hold an `__init__.py` without a gap."""
+    if folder not in packages:
+        parent = os.path.dirname(folder)
+        is_package = parent != folder and os.path.isfile(os.path.join(folder, "__init__.py"))
+        packages[folder] = _package_depth(parent, packages) + 1 if is_package else 0
+    return packages[folder]
 
 
 class ProjectIndex:
@@ -121,6 +129,15 @@ class ProjectIndex:
         self.refine: Callable[[IndexedModule, tuple[bytes, ...], bool], bool] = lambda module, words, entries: False
         self.refine_loops: Callable[[IndexedModule], bool] = lambda module: False
         self._importers: dict[Path, list[IndexedModule]] | None = None
+        # Files whose bytes the resolution read itself (refined, re-checked, searched for a name): an edit
+        # to one may change its answer even when every summary stays the same (see note_read).
+        self.read: dict[Path, tuple[bytes, ...]] = {}
+
+    def note_read(self, path: Path, words: tuple[bytes, ...] = ()) -> None:
+        """The answer depends on the file's bytes: on all of them (no words), or only on their holding none of
+        `words` (a module searched for words it turned out not to hold)."""
+        known = self.read.get(path)
+        self.read[path] = () if known == () or not words else tuple(dict.fromkeys([*(known or ()), *words]))
 
     def importers(self, module: IndexedModule) -> list[IndexedModule]:
         """The project modules that import `module` (the import graph, reversed, built once)."""

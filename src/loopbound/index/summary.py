@@ -12,6 +12,8 @@ import bisect
 import functools
 import re
 from collections.abc import Callable, Iterator
+from loopbound.index.light import light_summary as light_summary  # re-exported: the summariser's importers use both
+from loopbound.index.light import scan_imports as scan_imports
 from loopbound.index.entries import call_hooks, decorator_hook, main_entries, module_entries, read_tests
 from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary, Tests
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
@@ -318,74 +320,3 @@ def summarise_loops(tree: ast.Module, data: bytes, registry: Registry, is_test: 
     much as parsing it, and the search only wants to know whether it runs event loops."""
     return _Summariser(tree, data, registry, is_test, None, lambda function: False, loops_only=True).run()
 
-
-_IMPORT_LINE = re.compile(
-    rb"[ \t]*(?:from[ \t]+(?P<dots>\.*)[ \t]*(?P<module>[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n#;]*)"
-    rb"|import[ \t]+(?P<modules>[^\n#;]+))")
-_ASYNC_TEST = re.compile(rb"async[ \t]+def[ \t]+test")
-_LOOP_SCOPE = re.compile(rb"loop_scope[ \t]*=[ \t]*[\"'](\w+)")
-_SESSION_LOOP_FIXTURE = re.compile(
-    rb"scope[ \t]*=[ \t]*[\"']session[\"'][^@]{0,300}?\n[ \t]*(?:async[ \t]+)?def[ \t]+(?:event_loop|anyio_backend)\b")
-
-
-def _scan(data: bytes) -> Iterator[tuple[int, str, tuple[tuple[str, str], ...], bool]]:
-    """Import statements read from the bytes: (level, module, ((name, bound as), ...), is a `from` import).
-
-    A search for the word `import` is what costs nothing on files of thousands of lines; only its own line
-    is then matched. A docstring line that reads like an import adds an edge, which is harmless here.
-    """
-    position = data.find(b"import")
-    while position >= 0:
-        start = data.rfind(b"\n", 0, position) + 1
-        match = _IMPORT_LINE.match(data, start)
-        if match is not None and match.start("names" if match["names"] is not None else "modules") > position:
-            if match["modules"] is not None:
-                for part in match["modules"].decode("ascii", "replace").split(","):
-                    words = part.split()
-                    if words:
-                        top = words[0].split(".", 1)[0]
-                        yield 0, words[0], ((words[0], words[2] if len(words) == 3 else top),), False
-            else:
-                text = match["names"].decode("ascii", "replace").strip("()\\ \t\r\n").replace("\n", " ")
-                pairs = tuple((words[0], words[2] if len(words) == 3 else words[0])
-                              for words in (part.split() for part in text.split(",")) if words)
-                yield len(match["dots"]), match["module"].decode("ascii", "replace"), pairs, True
-            position = match.end()
-        else:
-            position += 6
-        position = data.find(b"import", position)
-
-
-Scanned = list[tuple[int, str, tuple[tuple[str, str], ...], bool]]
-
-
-def scan_imports(data: bytes) -> Iterator[tuple[int, str, tuple[str, ...]]]:
-    return _imports_of(list(_scan(data)))
-
-
-def _imports_of(scanned: Scanned) -> Iterator[tuple[int, str, tuple[str, ...]]]:
-    for level, module, pairs, is_from in scanned:
-        yield level, module, tuple(name for name, _ in pairs) if is_from else ()
-
-
-def _scanned_bindings(scanned: Scanned) -> Iterator[BindingRow]:
-    for level, module, pairs, is_from in scanned:
-        for name, bound in pairs:
-            if is_from:
-                if name != "*":
-                    yield bound, module, level, name
-            else:
-                yield bound, name if bound != name.split(".", 1)[0] else bound, 0, None
-
-
-def light_summary(data: bytes, is_test: bool) -> ModuleSummary:
-    """A summary from the bytes: the imports, and a test module's async tests and loop scopes."""
-    tests = Tests(0, 0, "", ())
-    if is_test and (b"async" in data or b"_loop" in data or b"anyio_backend" in data):
-        scopes = tuple(match.group(1).decode() for match in _LOOP_SCOPE.finditer(data))
-        tests = Tests(len(_ASYNC_TEST.findall(data)), data.count(b"pytest_asyncio.fixture"),
-                      scopes[0] if scopes and b"pytestmark" in data else "", scopes,
-                      _SESSION_LOOP_FIXTURE.search(data) is not None)
-    scanned = list(_scan(data))
-    return ModuleSummary(bindings=tuple(_scanned_bindings(scanned)), imports=tuple(_imports_of(scanned)),
-                         functions=(), classes=(), hooks=(), entries=(), tests=tests, import_time_calls=(), light=True)
