@@ -44,7 +44,7 @@ def build(finding: Finding, ctx: FixContext) -> Fix | None:
         usage = analyse(ctx, name, finding.start.row)
     except Unfixable:
         return None
-    if importers(ctx.path, {name, *usage.dependents}, ctx.files, ctx.read):
+    if importers(ctx.path, {name, *usage.dependents}, ctx.files, ctx.read, ctx.settings.project_root):
         return None  # another module imports the name: renaming or removing it would break that module
     if not ctx.is_test:
         per_loop = _as_accessor(usage, resource)
