@@ -78,7 +78,7 @@ def test_fix_keeps_every_imported_name_and_the_project_passes(tmp_path: Path) ->
     run = run_loopbound("check", "--no-cache", "--select", "LB101", "--fix", "--unsafe-fixes", cwd=root)
     assert "Fixed 1 finding in 1 file." in run.stderr, run.stderr
     fixed = (root / "app" / "db.py").read_text()
-    assert "def get_private():" in fixed and "await get_private().get(url)" in fixed
+    assert "def get_private() -> httpx.AsyncClient:" in fixed and "await get_private().get(url)" in fixed
     for name in ("imported", "attribute", "relative", "reexported", "patched", "via_package"):
         assert f"\n{name} = httpx.AsyncClient()\n" in fixed, name
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=root,

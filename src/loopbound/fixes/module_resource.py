@@ -175,12 +175,27 @@ def _as_accessor(usage: Usage, resource: Resource) -> cst.Module | None:
     for name, statement in {usage.name: usage.definition, **usage.dependents}.items():
         value = value_of(statement).visit(swap)
         assert isinstance(value, cst.BaseExpression)
-        created = accessor(name, value, resource if name == usage.name else None, asyncio_name, weakref_name)
+        value_type = _made_by_class(value, resource if name == usage.name else None)
+        if value_type is None:
+            module, typing_name = ensure_module_import(module, "typing")
+            value_type = f"{typing_name}.Any"
+        created = accessor(name, value, resource if name == usage.name else None, asyncio_name, weakref_name,
+                           value_type)
         created[0] = created[0].with_changes(leading_lines=statement.leading_lines)
         replacements[statement] = cst.FlattenSentinel(created)
     users = {user: cast(cst.FunctionDef, user.visit(swap)) for user in usage.users}
     transformer = _Rewriter(replacements, users)
     return _spaced(module.visit(transformer), transformer.created)
+
+
+def _made_by_class(value: cst.BaseExpression, resource: Resource | None) -> str | None:
+    """`httpx.AsyncClient` for `httpx.AsyncClient(...)`: the registry row is a class (a capitalised name),
+    called by a plain name or attribute chain that is valid as an annotation in this module."""
+    if resource is None or not resource.qualname.rpartition(".")[2][:1].isupper() or not isinstance(value, cst.Call):
+        return None
+    if not isinstance(value.func, (cst.Name, cst.Attribute)):
+        return None
+    return cst.Module([]).code_for_node(value.func)
 
 
 def _in_memory_database(statement: cst.SimpleStatementLine) -> bool:
