@@ -17,7 +17,6 @@ from loopbound.findings import Finding, Fix
 from loopbound.fixes.context import Builder, FixContext, Reader
 from loopbound.fixes.files import read_source
 from loopbound.fixes.text import newline_of
-from loopbound.fixes.windows import Windows
 from loopbound.project import is_test_module
 from loopbound.pytest_config import PytestConfigError, locate
 
@@ -81,7 +80,6 @@ class _Contexts:
         self.settings, self.files = settings, files
         self.read = _memoized(read)  # importers of several names read the same files
         self.files_seen: dict[str, FixContext | None] = {}
-        self.windows: dict[str, Windows] = {}
         self.statements: dict[tuple[str, int], FixContext | None] = {}
 
     def whole(self, path: str) -> FixContext | None:
@@ -103,9 +101,7 @@ class _Contexts:
         whole = self.whole(finding.path)
         if whole is None:
             return None
-        if finding.path not in self.windows:
-            self.windows[finding.path] = Windows(whole.text)
-        found = self.windows[finding.path].around(finding.start.row, newline_of(whole.text))
+        found = whole.windows().around(finding.start.row, newline_of(whole.text))
         if found is None:
             return whole
         text, first_row = found

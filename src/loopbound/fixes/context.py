@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from loopbound.config import Settings
 from loopbound.findings import Applicability, Edit, Finding, Fix, Location
 from loopbound.fixes.text import edits_between, line_starts, newline_of, to_location
+from loopbound.fixes.windows import Windows
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -56,6 +57,13 @@ class FixContext:
 
             self._wrapper = MetadataWrapper(self.module(), unsafe_skip_copy=True)
         return self._wrapper
+
+    def windows(self) -> Windows:
+        """Where the text's statements start, scanned once per file."""
+        if "windows" not in self.memo:
+            self.memo["windows"] = Windows(self.text)
+        windows: Windows = self.memo["windows"]
+        return windows
 
     def top_level(self, node: cst.CSTNode) -> cst.CSTNode:
         """The statement of the module's body that holds node: found by row, so that the fixes that need

@@ -38,14 +38,21 @@ _FUNCTION_SCOPE = ('"function"', "'function'")
 def build(finding: Finding, ctx: FixContext) -> Fix | None:
     name, constructor = finding.datum("binding"), finding.datum("constructor")
     resource = ctx.settings.registry.lookup(constructor)
-    if not name or resource is None:
+    if not name or resource is None or (not ctx.is_test and _in_memory_database_at(ctx, name, finding.start.row)):
         return None
     try:
         usage = analyse(ctx, name, finding.start.row)
     except Unfixable:
         return None
-    if importers(ctx.path, {name, *usage.dependents}, ctx.files, ctx.read, ctx.settings.project_root):
+    fix = _rewrite(ctx, usage, resource)
+    if fix is not None and importers(ctx.path, {name, *usage.dependents}, ctx.files, ctx.read,
+                                     ctx.settings.project_root):
         return None  # another module imports the name: renaming or removing it would break that module
+    return fix
+
+
+def _rewrite(ctx: FixContext, usage: Usage, resource: Resource) -> Fix | None:
+    name = usage.name
     if not ctx.is_test:
         per_loop = _as_accessor(usage, resource)
         if per_loop is None:
@@ -60,6 +67,20 @@ def build(finding: Finding, ctx: FixContext) -> Fix | None:
         return None
     return fix_from_module(ctx, Applicability.UNSAFE, f"Replace `{name}` with a factory `get_{name}()` and "
                            "release it in each function that uses it", factory)
+
+
+def _in_memory_database_at(ctx: FixContext, name: str, row: int) -> bool:
+    """`name = create_async_engine("sqlite+aiosqlite://")` on `row`, read from that statement alone: application
+    code gets no fix for it (`_as_accessor`), known before the whole module's scope analysis."""
+    found = ctx.windows().around(row)
+    if found is None or found[1] != row or len(found[0]) > 10_000:
+        return False
+    try:
+        statement = cst.parse_module(found[0]).body[0]
+    except cst.ParserSyntaxError:
+        return False
+    return (isinstance(statement, cst.SimpleStatementLine) and assigned_name(statement) == name
+            and _in_memory_database(statement))
 
 
 def _release(name: str, resource: Resource) -> list[cst.BaseStatement]:
