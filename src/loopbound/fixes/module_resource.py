@@ -26,7 +26,7 @@ from loopbound.findings import Applicability, Finding, Fix
 from loopbound.fixes.context import FixContext, fix_from_module
 from loopbound.fixes.escapes import escapes
 from loopbound.fixes.importers import importers
-from loopbound.fixes.imports import ensure_module_import, is_docstring
+from loopbound.fixes.imports import dotted_name, ensure_module_import, is_docstring
 from loopbound.fixes.module_globals import Unfixable, Usage, analyse, assigned_name, value_of
 from loopbound.fixes.per_loop import CallGetters, accessor, generated_names
 from loopbound.fixes.type_comments import signature_type_comment, split_signature_comment, variable_type_comment
@@ -198,8 +198,7 @@ def _as_accessor(usage: Usage, resource: Resource) -> cst.Module | None:
         assert isinstance(value, cst.BaseExpression)
         value_type = _made_by_class(value, resource if name == usage.name else None)
         if value_type is None:
-            module, typing_name = ensure_module_import(module, "typing")
-            value_type = f"{typing_name}.Any"
+            module, value_type = _any_type(module)
         created = accessor(name, value, resource if name == usage.name else None, asyncio_name, weakref_name,
                            value_type)
         created[0] = created[0].with_changes(leading_lines=statement.leading_lines)
@@ -207,6 +206,18 @@ def _as_accessor(usage: Usage, resource: Resource) -> cst.Module | None:
     users = {user: cast(cst.FunctionDef, user.visit(swap)) for user in usage.users}
     transformer = _Rewriter(replacements, users)
     return _spaced(module.visit(transformer), transformer.created)
+
+
+def _any_type(module: cst.Module) -> tuple[cst.Module, str]:
+    """`Any` where the module has `from typing import Any`, else `typing.Any` (importing `typing`)."""
+    for statement in module.body:
+        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and statement.body else None
+        if (isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None
+                and dotted_name(small.module) == "typing" and not isinstance(small.names, cst.ImportStar)
+                and any(alias.asname is None and dotted_name(alias.name) == "Any" for alias in small.names)):
+            return module, "Any"
+    module, typing_name = ensure_module_import(module, "typing")
+    return module, f"{typing_name}.Any"
 
 
 def _made_by_class(value: cst.BaseExpression, resource: Resource | None) -> str | None:
