@@ -12,7 +12,9 @@ from pathlib import Path
 
 from cli_runner import run_loopbound
 
-from loopbound.fixes.importers import importers, module_names
+import pytest
+
+from loopbound.fixes.importers import importable_names, importers
 
 DB = '''import httpx
 
@@ -76,7 +78,7 @@ def test_fix_keeps_every_imported_name_and_the_project_passes(tmp_path: Path) ->
     run = run_loopbound("check", "--no-cache", "--select", "LB101", "--fix", "--unsafe-fixes", cwd=root)
     assert "Fixed 1 finding in 1 file." in run.stderr, run.stderr
     fixed = (root / "app" / "db.py").read_text()
-    assert "def get_private():" in fixed and "await get_private().get(url)" in fixed
+    assert "def get_private() -> httpx.AsyncClient:" in fixed and "await get_private().get(url)" in fixed
     for name in ("imported", "attribute", "relative", "reexported", "patched", "via_package"):
         assert f"\n{name} = httpx.AsyncClient()\n" in fixed, name
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=root,
@@ -84,10 +86,11 @@ def test_fix_keeps_every_imported_name_and_the_project_passes(tmp_path: Path) ->
     assert tests.returncode == 0, tests.stdout + tests.stderr
 
 
-def test_importers_name_each_use(tmp_path: Path) -> None:
+def test_importers_name_each_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _project(tmp_path)
+    monkeypatch.chdir(root)
     texts = {place: (root / place).read_text() for place in FILES}
-    uses = {name: sorted(importers("app/db.py", {name}, list(FILES), texts.__getitem__))
+    uses = {name: sorted(importers("app/db.py", {name}, list(FILES), texts.__getitem__, root))
             for name in ("imported", "attribute", "relative", "reexported", "patched", "via_package", "private")}
     assert uses == {  # the test module reads each as `app.db.<name>` too (rows 12-14)
         "imported": ["tests/test_app.py:12", "tests/test_app.py:6"],
@@ -100,6 +103,22 @@ def test_importers_name_each_use(tmp_path: Path) -> None:
     }
 
 
-def test_module_names_follow_the_path_from_any_root() -> None:
-    assert module_names("src/app/db.py") == {"src.app.db", "app.db", "db"}
-    assert module_names("app/__init__.py") == {"app"}
+def test_module_names_are_the_index_names(tmp_path: Path) -> None:
+    """A `src/` layout: the package name by its `__init__.py`, and every suffix of the path from the root."""
+    for place in ("src/app/__init__.py", "src/app/db.py"):
+        (tmp_path / place).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / place).write_text("")
+    assert importable_names(str(tmp_path / "src/app/db.py"), tmp_path) == {"src.app.db", "app.db", "db"}
+    assert importable_names(str(tmp_path / "src/app/__init__.py"), tmp_path) == {"src.app", "app"}
+
+
+def test_relative_imports_resolve_from_the_importers_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`from .. import engine` in app/api/v1.py reads app/__init__.py; `from . import engine` there reads app/api."""
+    files = {"app/__init__.py": "engine = 1\n", "app/api/__init__.py": "engine = 2\n",
+             "app/api/v1.py": "from .. import engine\n", "app/api/v2.py": "from . import engine\n"}
+    for place, text in files.items():
+        (tmp_path / place).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / place).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    assert importers("app/__init__.py", {"engine"}, list(files), files.__getitem__, tmp_path) == ["app/api/v1.py:1"]
+    assert importers("app/api/__init__.py", {"engine"}, list(files), files.__getitem__, tmp_path) == ["app/api/v2.py:1"]

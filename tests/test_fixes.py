@@ -126,7 +126,7 @@ def test_diff_prints_and_writes_nothing(project: Path) -> None:
     run = run_loopbound("check", "--diff", "--unsafe-fixes", cwd=project)
     assert run.code == 1, run.stderr
     assert "--- app/client.py\n+++ app/client.py\n" in run.stdout
-    assert "+def get_client():" in run.stdout and "+async def test_get(client):" in run.stdout
+    assert "+def get_client() -> httpx.AsyncClient:" in run.stdout and "+async def test_get(client):" in run.stdout
     assert "Would fix 2 findings in 2 files." in run.stderr
     assert _snapshot(project) == before
 

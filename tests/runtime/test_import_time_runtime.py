@@ -87,3 +87,14 @@ def test_fixture_based_resource_passes_and_is_clean(case: Case, tmp_path: Path, 
 def test_fix_turns_the_module_level_resource_green(case: Case, tmp_path: Path, server_env: ServerEnv) -> None:
     project = copy_project(case.module_level, tmp_path)
     fix_green_and_idempotent(project, server_env(case.servers), "2 passed")
+
+
+def test_module_level_asgi_client_serves_every_loop(tmp_path: Path, server_env: ServerEnv) -> None:
+    """The registry's `loop_free_arguments`, proven: an `httpx.AsyncClient` over `ASGITransport` holds no
+    pool (the transport makes each request's loop objects in the caller's loop), so one client made at
+    import serves a new loop per test, with warnings as errors; LB101 is silent on it."""
+    project = copy_project("httpx_module_asgi_client", tmp_path)
+    run = run_pytest(project, server_env(()), "-W", "error")
+    assert run.exit_code == 0, run.output
+    assert "3 passed" in run.output, run.output
+    assert reported(project) == []

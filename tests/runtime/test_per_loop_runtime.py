@@ -47,6 +47,6 @@ def test_app_global_becomes_one_resource_per_loop(name: str, tmp_path: Path,
 
     fix_green_and_idempotent(project, env, "2 passed")
     fixed = (project / "app" / "service.py").read_text()
-    assert f"def get_{binding}():" in fixed and f"async def dispose_{binding}():" in fixed
+    assert f"def get_{binding}() -> " in fixed and f"async def dispose_{binding}() -> None:" in fixed
     assert f"\n{binding} = " not in fixed
     assert _serve(project, env) == "made 1"

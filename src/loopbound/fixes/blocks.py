@@ -9,7 +9,7 @@ from loopbound.fixes.context import FixContext
 
 
 def statement_block(ctx: FixContext, row: int) -> tuple[cst.IndentedBlock, int] | None:
-    """The indented block holding the statement that starts at `row`, and its index there.
+    """The indented block holding the statement that starts at `row` (of the file), and its index there.
 
     One walk per file indexes every block's statements by row (the innermost wins), so that a file
     with hundreds of findings is not walked once per finding. The nodes belong to `ctx.module()`.
@@ -29,7 +29,7 @@ def statement_block(ctx: FixContext, row: int) -> tuple[cst.IndentedBlock, int] 
 
         ctx.module().visit(Indexer())
         ctx.memo["blocks"], ctx.memo["functions"] = by_row, functions
-    found: tuple[cst.IndentedBlock, int] | None = ctx.memo["blocks"].get(row)
+    found: tuple[cst.IndentedBlock, int] | None = ctx.memo["blocks"].get(row - ctx.first_row + 1)
     return found
 
 

@@ -16,6 +16,7 @@ from loopbound.discovery import is_test_file
 from loopbound.findings import Finding, Fix
 from loopbound.fixes.context import Builder, FixContext, Reader
 from loopbound.fixes.files import read_source
+from loopbound.fixes.text import newline_of
 from loopbound.project import is_test_module
 from loopbound.pytest_config import PytestConfigError, locate
 
@@ -34,6 +35,10 @@ BUILDERS: dict[str, str] = {
     "LB308": "loopbound.fixes.loop_alignment:widen_fixture_loop",
 }
 
+# Builders that rewrite only the function holding the finding: they get a context over that
+# function's top-level statement (`windows.py`), not over the whole file.
+WITHIN_STATEMENT = frozenset({"LB201", "LB203", "LB204"})
+
 
 def builder_for(code: str) -> Builder | None:
     target = BUILDERS.get(code)
@@ -49,14 +54,16 @@ def _read_file(path: str) -> str:
 
 
 def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reader | None = None,
-                 notes: list[str] | None = None, files: Iterable[str] = ()) -> list[Finding]:
+                 notes: list[str] | None = None, files: Iterable[str] = (), whole_file_edits: bool = False
+                 ) -> list[Finding]:
     """The same findings, each with its Fix when its rule has a builder that can rewrite this case.
 
     `files` are the other checked files: a fix that removes a module-level name looks there for importers.
+    A fix built on one statement (`WITHIN_STATEMENT`) has the same result as one built on the whole
+    file, but its edits may split that change into other hunks, as a diff of a shorter text does:
+    `whole_file_edits` keeps the hunks the outputs that print edits (JSON, SARIF) always showed.
     """
-    checked = tuple(files)
-    reader = read or _read_file
-    contexts: dict[str, FixContext | None] = {}
+    contexts = _Contexts(settings, read or _read_file, tuple(files))
     attached = []
     for finding in findings:
         # A resource made through the project's own code ("made_through") is beyond what the codemods rewrite.
@@ -64,21 +71,66 @@ def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reade
         if builder is None:
             attached.append(finding)
             continue
-        if finding.path not in contexts:
-            contexts[finding.path] = _context(finding.path, settings, reader, checked)
-        context = contexts[finding.path]
+        within = finding.code in WITHIN_STATEMENT and not whole_file_edits
+        context = contexts.around(finding) if within else contexts.whole(finding.path)
         fix = _build(builder, finding, context, notes) if context else None
         attached.append(dataclasses.replace(finding, fix=fix) if fix else finding)
     return attached
 
 
-def _context(path: str, settings: Settings, reader: Reader, files: tuple[str, ...]) -> FixContext | None:
-    try:
-        text = reader(path)
-    except (OSError, UnicodeDecodeError, SyntaxError):
-        return None  # the check already reported the unreadable file
-    return FixContext(path, text, settings, is_test_file(Path(path), settings) and collected_by_pytest(Path(path)),
-                      reader, files)
+class _Contexts:
+    """Fix contexts made once per file, and once per top-level statement that a finding is in."""
+
+    def __init__(self, settings: Settings, read: Reader, files: tuple[str, ...]) -> None:
+        self.settings, self.files = settings, files
+        self.read = _memoized(read)  # importers of several names read the same files
+        self.files_seen: dict[str, FixContext | None] = {}
+        self.statements: dict[tuple[str, int], FixContext | None] = {}
+
+    def whole(self, path: str) -> FixContext | None:
+        if path not in self.files_seen:
+            try:
+                text = self.read(path)
+            except (OSError, UnicodeDecodeError, SyntaxError):
+                text = None  # the check already reported the unreadable file
+            self.files_seen[path] = None if text is None else FixContext(
+                path, text, self.settings, is_test_file(Path(path), self.settings) and collected_by_pytest(Path(path)),
+                self.read, self.files)
+        return self.files_seen[path]
+
+    def around(self, finding: Finding) -> FixContext | None:
+        """A context over the top-level statement holding the finding; the whole file's when that
+        slice does not parse on its own (a statement boundary the text scan got wrong)."""
+        import libcst
+
+        whole = self.whole(finding.path)
+        if whole is None:
+            return None
+        found = whole.windows().around(finding.start.row, newline_of(whole.text))
+        if found is None:
+            return whole
+        text, first_row = found
+        key = (finding.path, first_row)
+        if key not in self.statements:
+            context = FixContext(whole.path, text, whole.settings, whole.is_test, whole.read, whole.files,
+                                 first_row=first_row, newline=newline_of(whole.text))
+            try:
+                context.module()
+            except libcst.ParserSyntaxError:
+                context = whole
+            self.statements[key] = context
+        return self.statements[key]
+
+
+def _memoized(read: Reader) -> Reader:
+    texts: dict[str, str] = {}
+
+    def memoized(path: str) -> str:
+        if path not in texts:
+            texts[path] = read(path)
+        return texts[path]
+
+    return memoized
 
 
 def collected_by_pytest(path: Path) -> bool:

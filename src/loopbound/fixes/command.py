@@ -26,6 +26,7 @@ class FixOptions:
     diff: bool
     unsafe: bool
     quiet: bool
+    edits_shown: bool = False  # the output prints each fix's edits (FORMATS_WITH_EDITS)
 
 
 @dataclass
@@ -47,7 +48,8 @@ def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settin
     entry point reaches, resources made through the project's own code).
     """
     if not (options.fix or options.diff):
-        result.findings = attach_fixes(result.findings, settings, files=[file.shown for file in python_files])
+        result.findings = attach_fixes(result.findings, settings, files=[file.shown for file in python_files],
+                                       whole_file_edits=options.edits_shown)
         return Fixing()
     if stdin is not None:
         return _fix_stdin(result, options, settings, selected, stdin)
@@ -57,7 +59,8 @@ def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settin
     _echo_problems(run)
     if write and recheck is not None:
         remaining = recheck() if run.changed else result
-        result.findings = attach_fixes(remaining.findings, settings, files=[file.shown for file in python_files])
+        result.findings = attach_fixes(remaining.findings, settings, files=[file.shown for file in python_files],
+                                       whole_file_edits=options.edits_shown)
     else:
         result.findings = run.findings
     result.errors.extend(error for error in run.errors if error not in result.errors)

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loopbound.config import Settings
-from loopbound.findings import Applicability, Edit, Finding, Fix
+from loopbound.findings import Applicability, Edit, Finding, Fix, Location
 from loopbound.fixes.text import edits_between, line_starts, newline_of, to_location
+from loopbound.fixes.windows import Windows
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -32,6 +33,8 @@ class FixContext:
     is_test: bool
     read: Reader  # the current text of another file (a config file an LB3 fix edits)
     files: tuple[str, ...] = ()  # every checked Python file, as findings name them (to find importers)
+    first_row: int = 1  # the file's row of `text`'s first line: `text` may be one top-level statement of it
+    newline: str = ""  # the file's line ending, when `text` is a slice of it
     _module: cst.Module | None = field(default=None, repr=False)
     _wrapper: MetadataWrapper | None = field(default=None, repr=False)
     _spans: dict[int, tuple[int, int]] | None = field(default=None, repr=False)
@@ -54,6 +57,13 @@ class FixContext:
 
             self._wrapper = MetadataWrapper(self.module(), unsafe_skip_copy=True)
         return self._wrapper
+
+    def windows(self) -> Windows:
+        """Where the text's statements start, scanned once per file."""
+        if "windows" not in self.memo:
+            self.memo["windows"] = Windows(self.text)
+        windows: Windows = self.memo["windows"]
+        return windows
 
     def top_level(self, node: cst.CSTNode) -> cst.CSTNode:
         """The statement of the module's body that holds node: found by row, so that the fixes that need
@@ -107,11 +117,13 @@ def fix_from_module(ctx: FixContext, applicability: Applicability, message: str,
     same_frame = all(len(a) == len(b) and "".join(map(old.code_for_node, a)) == "".join(map(old.code_for_node, b))
                      for a, b in ((old.header, new.header), (old.footer, new.footer)))
     if spans is None or not same_frame:
-        return fix_from_texts(applicability, message, {ctx.path: ctx.text}, {ctx.path: new.code})
+        whole = fix_from_texts(applicability, message, {ctx.path: ctx.text}, {ctx.path: new.code})
+        return whole if whole is None or ctx.first_row == 1 else Fix(
+            applicability, message, tuple(_shifted(edit, ctx.first_row - 1) for edit in whole.edits))
     if "line_starts" not in ctx.memo:
         ctx.memo["line_starts"] = line_starts(ctx.text)
     starts: list[int] = ctx.memo["line_starts"]
-    newline = newline_of(ctx.text)
+    newline = ctx.newline or newline_of(ctx.text)
     edits: list[Edit] = []
     matcher = difflib.SequenceMatcher(None, [id(s) for s in old.body], [id(s) for s in new.body], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -120,11 +132,16 @@ def fix_from_module(ctx: FixContext, applicability: Applicability, message: str,
         start = spans[id(old.body[i1])][0] if i1 < len(old.body) else ctx._body_end
         end = spans[id(old.body[i2 - 1])][1] if i2 > i1 else start
         code = "".join(old.code_for_node(statement) for statement in new.body[j1:j2])
-        first_row = to_location(starts, start).row
+        first_row = to_location(starts, start).row + ctx.first_row - 1
         edits.extend(edits_between(ctx.path, ctx.text[start:end], code, newline=newline, first_row=first_row))
     if not edits:
         return None
     return Fix(applicability, message, tuple(edits))
+
+
+def _shifted(edit: Edit, rows: int) -> Edit:
+    return Edit(edit.path, Location(edit.start.row + rows, edit.start.column),
+                Location(edit.end.row + rows, edit.end.column), edit.content)
 
 
 def replace_in_module(ctx: FixContext, old: cst.CSTNode, new: cst.CSTNode) -> cst.Module:

@@ -1,36 +1,44 @@
 """Who else uses a module-level name: the check a fix makes before it removes or renames one.
 
-This scans the other checked files on its own, with `ast`; it belongs on the project-wide module
-index (issue 12, `loopbound.index`) once that exists, and should move there.
+Module names and relative imports are resolved as the project index resolves them
+(`index.resolution.module_names` and `absolute_module`): a name the index would not see imported must
+not be one this check misses. A name that several modules share counts for each of them, so that an
+ambiguous import declines the fix rather than breaks a module.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import re
 from collections.abc import Callable, Iterable
-from pathlib import PurePosixPath
+from pathlib import Path
 
+from loopbound.discovery import real_path
+from loopbound.index.resolution import absolute_module, module_names
 from loopbound.names import dotted
 
 
-def module_names(path: str) -> set[str]:
-    """The dotted names a file may be imported under: through its packages (folders with
-    `__init__.py` as seen from the path given), and its path from the checked root, without a `src.`."""
-    pure = PurePosixPath(path.replace("\\", "/"))
-    parts = [*pure.parent.parts, pure.stem] if pure.stem != "__init__" else list(pure.parent.parts)
-    parts = [part for part in parts if part not in (".", "")]
-    names = {".".join(parts[index:]) for index in range(len(parts)) if parts[index:]}
-    return {name for name in names if all(piece.isidentifier() for piece in name.split("."))}
+def importable_names(path: str, root: Path) -> set[str]:
+    """The dotted names a file may be imported under (its canonical name and every other the index knows)."""
+    canonical, aliases = module_names(real_path(Path(path)), root)
+    return {canonical, *aliases}
 
 
-def importers(path: str, names: set[str], files: Iterable[str], read: Callable[[str], str]) -> list[str]:
+def importers(path: str, names: set[str], files: Iterable[str], read: Callable[[str], str], root: Path) -> list[str]:
     """`file:row` of every use of `names` of the module at `path` from another checked file.
 
     The forms: `from m import name` (relative ones resolved), `from m import *`, `import m` (or
     `from pkg import m`) then `m.name`, and strings naming `m.name` (`mock.patch("m.name")`).
-    A file whose text does not mention a name is not parsed.
+    Only a file whose text mentions one of the names and the module's own name (or, for a package,
+    holds a relative import and lies inside it) can use them: no other is parsed.
     """
-    modules = module_names(path)
+    modules = importable_names(path, root)
+    stem = min(modules, key=len).rpartition(".")[2]
+    mentions_module = re.compile(rf"\b{re.escape(stem)}\b").search
+    mentions_name = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b").search
+    # `from . import name` names no module: only a package's `__init__` is read so, from inside the package.
+    package = str(real_path(Path(path)).parent) + os.sep if Path(path).name == "__init__.py" else None
     found: list[str] = []
     for other in files:
         if other == path:
@@ -39,23 +47,28 @@ def importers(path: str, names: set[str], files: Iterable[str], read: Callable[[
             text = read(other)
         except (OSError, UnicodeDecodeError, SyntaxError):
             continue
-        if not any(name in text for name in names):
+        if not any(name in text for name in names) or not mentions_name(text):
+            continue  # substring tests first: a regex search of every checked file costs more than parsing a few
+        if not ((stem in text and mentions_module(text)) or (
+                package is not None and "from ." in text and str(real_path(Path(other))).startswith(package))):
             continue
         try:
             tree = ast.parse(text)
         except SyntaxError:
             continue
-        found.extend(f"{other}:{row}" for row in _uses(tree, other, modules, names))
+        found.extend(f"{other}:{row}" for row in _uses(tree, other, root, modules, names))
     return found
 
 
-def _uses(tree: ast.Module, path: str, modules: set[str], names: set[str]) -> list[int]:
+def _uses(tree: ast.Module, path: str, root: Path, modules: set[str], names: set[str]) -> list[int]:
     rows: list[int] = []
     aliases: set[str] = set()  # local names bound to the module itself
-    folder = [part for part in PurePosixPath(path.replace("\\", "/")).parent.parts if part not in (".", "")]
+    importer: str | None = None
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            source = _absolute(node, folder)
+            if node.level and importer is None:
+                importer = module_names(real_path(Path(path)), root)[0]
+            source = absolute_module(importer or "", Path(path).name == "__init__.py", node.level, node.module or "")
             for alias in node.names:
                 if source in modules and (alias.name in names or alias.name == "*"):
                     rows.append(node.lineno)
@@ -73,11 +86,3 @@ def _uses(tree: ast.Module, path: str, modules: set[str], names: set[str]) -> li
         if isinstance(node, ast.Attribute) and node.attr in names and dotted(node.value) in aliases:
             rows.append(node.lineno)
     return rows
-
-
-def _absolute(node: ast.ImportFrom, folder: list[str]) -> str:
-    """`from .db import x` in `app/api.py` -> `app.db`: the importer's folder, less a level per extra dot."""
-    if not node.level:
-        return node.module or ""
-    parents = folder[:len(folder) - (node.level - 1)]
-    return ".".join([*parents, *([node.module] if node.module else [])])

@@ -171,8 +171,11 @@ def is_docstring(statement: cst.BaseStatement) -> bool:
 
 
 def ensure_module_import(module: cst.Module, target: str, near: str = "") -> tuple[cst.Module, str]:
-    """The local name for `target`, importing it when the module does not yet."""
+    """The local name for `target`, importing it when the module does not yet: in the standard library's
+    block for a standard-library module, as isort and ruff's `I` rules place it."""
     name = local_name_of_module(module, target)
     if name is not None:
         return module, name
+    if target.split(".")[0] in sys.stdlib_module_names:
+        return add_stdlib_import(module, target), target
     return add_import(module, target, near), target

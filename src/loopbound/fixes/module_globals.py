@@ -7,6 +7,7 @@ reassigned) raises `Unfixable`: the finding then stays without a fix.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -35,12 +36,10 @@ class Usage:
 
 def analyse(ctx: FixContext, name: str, row: int) -> Usage:
     wrapper = ctx.metadata()
-    positions = wrapper.resolve(PositionProvider)
     parents = wrapper.resolve(ParentNodeProvider)
     scope = wrapper.resolve(ScopeProvider)[wrapper.module]
     assert scope is not None
-    definition = next((statement for statement in wrapper.module.body
-                       if positions[statement].start.line <= row <= positions[statement].end.line), None)
+    definition = _statement_at(ctx, row)
     if not isinstance(definition, cst.SimpleStatementLine) or assigned_name(definition) != name:
         raise Unfixable
     usage = Usage(wrapper.module, name, definition)
@@ -64,6 +63,19 @@ def analyse(ctx: FixContext, name: str, row: int) -> Usage:
         raise Unfixable  # `global engine`: a local of the same name would be a SyntaxError
     usage.exports = _exports(wrapper.module, names)
     return usage
+
+
+def _statement_at(ctx: FixContext, row: int) -> cst.BaseStatement | None:
+    """The module-level statement holding `row`: by the text scan's statement rows, one per statement of
+    libcst's module body; by libcst's positions (a pass over the whole file) where the two disagree."""
+    body = ctx.module().body
+    rows = ctx.windows().rows
+    if len(rows) == len(body):
+        index = bisect.bisect_right(rows, row) - 1
+        return body[index] if index >= 0 else None
+    positions = ctx.metadata().resolve(PositionProvider)
+    return next((statement for statement in body
+                 if positions[statement].start.line <= row <= positions[statement].end.line), None)
 
 
 def _declares_global(function: cst.FunctionDef, names: set[str]) -> bool:

@@ -26,7 +26,7 @@ from loopbound.findings import Applicability, Finding, Fix
 from loopbound.fixes.context import FixContext, fix_from_module
 from loopbound.fixes.escapes import escapes
 from loopbound.fixes.importers import importers
-from loopbound.fixes.imports import ensure_module_import, is_docstring
+from loopbound.fixes.imports import dotted_name, ensure_module_import, is_docstring
 from loopbound.fixes.module_globals import Unfixable, Usage, analyse, assigned_name, value_of
 from loopbound.fixes.per_loop import CallGetters, accessor, generated_names
 from loopbound.fixes.type_comments import signature_type_comment, split_signature_comment, variable_type_comment
@@ -38,14 +38,21 @@ _FUNCTION_SCOPE = ('"function"', "'function'")
 def build(finding: Finding, ctx: FixContext) -> Fix | None:
     name, constructor = finding.datum("binding"), finding.datum("constructor")
     resource = ctx.settings.registry.lookup(constructor)
-    if not name or resource is None:
+    if not name or resource is None or (not ctx.is_test and _in_memory_database_at(ctx, name, finding.start.row)):
         return None
     try:
         usage = analyse(ctx, name, finding.start.row)
     except Unfixable:
         return None
-    if importers(ctx.path, {name, *usage.dependents}, ctx.files, ctx.read):
+    fix = _rewrite(ctx, usage, resource)
+    if fix is not None and importers(ctx.path, {name, *usage.dependents}, ctx.files, ctx.read,
+                                     ctx.settings.project_root):
         return None  # another module imports the name: renaming or removing it would break that module
+    return fix
+
+
+def _rewrite(ctx: FixContext, usage: Usage, resource: Resource) -> Fix | None:
+    name = usage.name
     if not ctx.is_test:
         per_loop = _as_accessor(usage, resource)
         if per_loop is None:
@@ -60,6 +67,20 @@ def build(finding: Finding, ctx: FixContext) -> Fix | None:
         return None
     return fix_from_module(ctx, Applicability.UNSAFE, f"Replace `{name}` with a factory `get_{name}()` and "
                            "release it in each function that uses it", factory)
+
+
+def _in_memory_database_at(ctx: FixContext, name: str, row: int) -> bool:
+    """`name = create_async_engine("sqlite+aiosqlite://")` on `row`, read from that statement alone: application
+    code gets no fix for it (`_as_accessor`), known before the whole module's scope analysis."""
+    found = ctx.windows().around(row)
+    if found is None or found[1] != row or len(found[0]) > 10_000:
+        return False
+    try:
+        statement = cst.parse_module(found[0]).body[0]
+    except cst.ParserSyntaxError:
+        return False
+    return (isinstance(statement, cst.SimpleStatementLine) and assigned_name(statement) == name
+            and _in_memory_database(statement))
 
 
 def _release(name: str, resource: Resource) -> list[cst.BaseStatement]:
@@ -175,12 +196,38 @@ def _as_accessor(usage: Usage, resource: Resource) -> cst.Module | None:
     for name, statement in {usage.name: usage.definition, **usage.dependents}.items():
         value = value_of(statement).visit(swap)
         assert isinstance(value, cst.BaseExpression)
-        created = accessor(name, value, resource if name == usage.name else None, asyncio_name, weakref_name)
+        value_type = _made_by_class(value, resource if name == usage.name else None)
+        if value_type is None:
+            module, value_type = _any_type(module)
+        created = accessor(name, value, resource if name == usage.name else None, asyncio_name, weakref_name,
+                           value_type)
         created[0] = created[0].with_changes(leading_lines=statement.leading_lines)
         replacements[statement] = cst.FlattenSentinel(created)
     users = {user: cast(cst.FunctionDef, user.visit(swap)) for user in usage.users}
     transformer = _Rewriter(replacements, users)
     return _spaced(module.visit(transformer), transformer.created)
+
+
+def _any_type(module: cst.Module) -> tuple[cst.Module, str]:
+    """`Any` where the module has `from typing import Any`, else `typing.Any` (importing `typing`)."""
+    for statement in module.body:
+        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and statement.body else None
+        if (isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None
+                and dotted_name(small.module) == "typing" and not isinstance(small.names, cst.ImportStar)
+                and any(alias.asname is None and dotted_name(alias.name) == "Any" for alias in small.names)):
+            return module, "Any"
+    module, typing_name = ensure_module_import(module, "typing")
+    return module, f"{typing_name}.Any"
+
+
+def _made_by_class(value: cst.BaseExpression, resource: Resource | None) -> str | None:
+    """`httpx.AsyncClient` for `httpx.AsyncClient(...)`: the registry row is a class (a capitalised name),
+    called by a plain name or attribute chain that is valid as an annotation in this module."""
+    if resource is None or not resource.qualname.rpartition(".")[2][:1].isupper() or not isinstance(value, cst.Call):
+        return None
+    if not isinstance(value.func, (cst.Name, cst.Attribute)):
+        return None
+    return cst.Module([]).code_for_node(value.func)
 
 
 def _in_memory_database(statement: cst.SimpleStatementLine) -> bool:

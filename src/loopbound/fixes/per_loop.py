@@ -5,19 +5,21 @@ loop, but in an application it trades the connection pool for a new engine or cl
 The accessor keeps exactly one per loop: production's single loop shares one, as before, and each
 test loop gets its own. Each loop's instance is held in a `WeakKeyDictionary` keyed by the loop, so
 it goes when its loop goes; `dispose_<name>()` releases the current loop's instance, for a shutdown
-hook (FastAPI's lifespan, aiohttp's on_cleanup) or a test fixture's teardown:
+hook (FastAPI's lifespan, aiohttp's on_cleanup) or a test fixture's teardown. The cache and the getter
+are annotated with the class the value is made by (`httpx.AsyncClient(...)`), or `typing.Any` when a
+function makes it (`create_async_engine` says nothing checkable about its result here):
 
-    _engine_by_loop = weakref.WeakKeyDictionary()
+    _engine_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, typing.Any] = weakref.WeakKeyDictionary()
 
 
-    def get_engine():
+    def get_engine() -> typing.Any:
         loop = asyncio.get_running_loop()
         if loop not in _engine_by_loop:
             _engine_by_loop[loop] = create_async_engine(URL)
         return _engine_by_loop[loop]
 
 
-    async def dispose_engine():
+    async def dispose_engine() -> None:
         engine = _engine_by_loop.pop(asyncio.get_running_loop(), None)
         if engine is not None:
             await engine.dispose()
@@ -32,7 +34,7 @@ import libcst as cst
 from loopbound.registry import Resource
 
 _GETTER = '''
-def get_{name}():
+def get_{name}() -> {value_type}:
     """One `{name}` per running event loop: made on first use in each loop, shared within it."""
     loop = {asyncio}.get_running_loop()
     if loop not in {cache}:
@@ -41,7 +43,7 @@ def get_{name}():
 '''
 
 _DISPOSER = '''
-async def dispose_{name}():
+async def dispose_{name}() -> None:
     """Release this loop's `{name}`: call it from a shutdown hook or a test fixture's teardown."""
     {name} = {cache}.pop({asyncio}.get_running_loop(), None)
     if {name} is not None:
@@ -55,15 +57,18 @@ def generated_names(name: str) -> set[str]:
 
 
 def accessor(name: str, value: cst.BaseExpression, resource: Resource | None, asyncio: str,
-             weakref: str) -> list[cst.BaseStatement]:
+             weakref: str, value_type: str) -> list[cst.BaseStatement]:
     """The cache, the getter and (for the resource itself, when it has a release) the disposer.
 
     `value` is the original constructor expression with reads of other accessed globals already
     turned into calls; a dependent global (`sessionmaker(bind=get_engine())`) passes resource=None.
+    `value_type` annotates the cache and the getter, so that the fixed module passes `mypy --strict`.
     """
     cache = f"_{name}_by_loop"
-    statements: list[cst.BaseStatement] = [cst.parse_statement(f"{cache} = {weakref}.WeakKeyDictionary()\n")]
-    getter = cst.parse_module(_GETTER.format(name=name, asyncio=asyncio, cache=cache)).body[0]
+    statements: list[cst.BaseStatement] = [cst.parse_statement(
+        f"{cache}: {weakref}.WeakKeyDictionary[{asyncio}.AbstractEventLoop, {value_type}] = "
+        f"{weakref}.WeakKeyDictionary()\n")]
+    getter = cst.parse_module(_GETTER.format(name=name, asyncio=asyncio, cache=cache, value_type=value_type)).body[0]
     statements.append(getter.visit(_Placeholder(value)))  # type: ignore[arg-type]
     release = resource.release_statements(name) if resource is not None else ()
     if release:

@@ -109,6 +109,15 @@ def _package_depth(folder: str, packages: dict[str, int]) -> int:
     return packages[folder]
 
 
+def absolute_module(importer: str, is_package: bool, level: int, name: str) -> str:
+    """A relative import's module as an absolute dotted name, seen from the module named `importer`."""
+    if not level:
+        return name
+    package = importer.split(".") if is_package else importer.split(".")[:-1]
+    base = package[: len(package) - (level - 1)] if level - 1 <= len(package) else []
+    return ".".join([*base, name] if name else base)
+
+
 class ProjectIndex:
     def __init__(self, modules: list[IndexedModule], registry: Registry, aliases: dict[Path, list[str]]) -> None:
         self.registry = registry
@@ -182,11 +191,7 @@ class ProjectIndex:
 
     def absolute(self, module: IndexedModule, level: int, name: str) -> str:
         """A relative import's module as an absolute dotted name (`from ..db import x` in `app.api.v1`)."""
-        if not level:
-            return name
-        package = module.name.split(".") if module.is_package else module.name.split(".")[:-1]
-        base = package[: len(package) - (level - 1)] if level - 1 <= len(package) else []
-        return ".".join([*base, name] if name else base)
+        return absolute_module(module.name, module.is_package, level, name)
 
     def imported_modules(self, module: IndexedModule) -> Iterator[IndexedModule]:
         """Project modules an import statement of `module` loads, packages above them included."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from loopbound.findings import Applicability, Finding, Severity
+from loopbound.fixture_handover import loop_free_call
 from loopbound.names import ImportTable, is_main_guard, is_type_checking
 from loopbound.registry import LOOP_METHODS, LOOP_RECEIVER_METHODS, Kind, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup, Rule
@@ -287,6 +288,14 @@ def resource_of(call: ast.Call, ctx: FileContext, imports: ImportTable) -> Resou
     return None if is_safe_call(call, resource, imports) else resource
 
 
+def _loop_bound(call: ast.Call, ctx: FileContext, imports: ImportTable) -> Resource | None:
+    """What a call made once and shared would hold bound to a loop: not a client over an in-process
+    ASGI transport or an engine with `NullPool` (the registry's `loop_free_arguments`), which serve
+    every loop (fixtures/runtime/httpx_module_asgi_client passes with one client for every test loop)."""
+    resource = resource_of(call, ctx, imports)
+    return None if resource is None or loop_free_call(call, resource, imports) else resource
+
+
 def _runs_a_loop(func: ast.Attribute) -> bool:
     """`loop.run_until_complete(...)`, `get_event_loop().run_forever()`; not `ws.run_forever()`."""
     if func.attr in LOOP_METHODS:
@@ -369,7 +378,7 @@ class _ImportTimeWalker:
                 yield self.ctx.finding(IMPORT_TIME_LOOP, child,
                                        f"`.{child.func.attr}()` runs an event loop at import time")
                 continue
-            resource = resource_of(child, self.ctx, self.ctx.imports)
+            resource = _loop_bound(child, self.ctx, self.ctx.imports)
             if resource is not None:
                 yield self._report(child, resource, where, statement, owner)
 
@@ -426,7 +435,7 @@ class _ImportTimeWalker:
         elif isinstance(value, ast.IfExp):
             alternatives = [value.body, value.orelse]
         else:
-            return resource_of(value, self.ctx, imports) if isinstance(value, ast.Call) else None
+            return _loop_bound(value, self.ctx, imports) if isinstance(value, ast.Call) else None
         return next(filter(None, (self._created(alternative, imports) for alternative in alternatives)), None)
 
     def _singletons(self) -> Iterator[Finding]:
