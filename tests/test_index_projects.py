@@ -7,11 +7,14 @@ ends in `_clean` must expect nothing.
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from annotations import expected_with_severity
+from cli_runner import run_loopbound
 
 from loopbound.config import Settings
 from loopbound.discovery import discover
@@ -53,3 +56,19 @@ def test_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         f"unexpected: {sorted((actual - wanted).elements())}, missing: {sorted((wanted - actual).elements())}, "
         f"messages: {messages}"
     )
+
+
+def test_a_path_outside_the_working_directorys_project_is_not_reached_by_its_suites(tmp_path: Path) -> None:
+    """Run from inside one repository on a folder elsewhere: the repository's test suites never import that
+    folder's modules, even where they import a module of the same name (`app.db`)."""
+    here = tmp_path / "here"
+    (here / ".git").mkdir(parents=True)
+    (here / "pyproject.toml").write_text('[tool.pytest.ini_options]\nasyncio_mode = "auto"\n', encoding="utf-8")
+    (here / "tests").mkdir()
+    (here / "tests" / "test_app.py").write_text(
+        "from app.db import engine\n\n\nasync def test_one() -> None:\n    assert engine\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(FIXTURES / "projects" / "index_asgi_only", elsewhere)
+    run = run_loopbound("check", "--no-cache", "--output-format", "json", str(elsewhere), cwd=here)
+    findings = json.loads(run.stdout)
+    assert [(finding["code"], finding["severity"]) for finding in findings] == [("LB101", "latent")], run.stdout

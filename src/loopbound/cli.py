@@ -36,8 +36,11 @@ def _selectors(values: tuple[str, ...]) -> list[str]:
 def _whole_project(paths: tuple[Path, ...], settings: Settings) -> list[CheckedFile] | None:
     """Every Python file of the project when the paths are only part of it: which event loops reach a
     checked module depends on the test suites and apps that import it."""
-    if all(real_path(path) == settings.project_root for path in paths or (Path("."),)):
+    checked = [real_path(path) for path in paths or (Path("."),)]
+    if all(path == settings.project_root for path in checked):
         return None
+    if any(path != settings.project_root and settings.project_root not in path.parents for path in checked):
+        return None  # a path outside the project the settings came from: that project's suites do not run it
     if settings.config_path is None and not (settings.project_root / ".git").exists():
         return None  # no configuration, no repository: the folder a run starts in is not known to be a project
     try:
