@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from lsprotocol import types
@@ -9,6 +10,7 @@ from lsprotocol import types
 from loopbound.config import Settings
 from loopbound.findings import Finding, LatentPolicy, Location, Severity
 from loopbound.server.convert import Positions, diagnostic, related_places
+from loopbound.server.documents import Debouncer
 from loopbound.server.projects import Projects
 from loopbound.server.settings import ClientSettings, merged, parse_settings
 
@@ -86,3 +88,24 @@ def test_a_configuration_change_goes_over_the_initialization_options() -> None:
     assert merged(start, {}) == start and merged(start, None) == start  # Neovim's `{}`, VS Code's null
     assert merged(start, {"loopbound": {"ignore": []}}) == {"unsafeFixes": True, "ignore": []}
     assert merged(None, {"showLatent": False}) == {"showLatent": False}
+
+
+def test_debouncer_checks_a_lone_edit_at_once_and_coalesces_a_burst() -> None:
+    async def scenario() -> tuple[list[str], float, list[str]]:
+        loop = asyncio.get_running_loop()
+        debouncer, runs = Debouncer(), []
+        started = loop.time()
+        debouncer.schedule("doc", 0.2, lambda: runs.append("first"))
+        await asyncio.sleep(0)  # one turn of the loop: no waiting for the delay
+        waited = loop.time() - started
+        lone = list(runs)
+        for edit in ("second", "third", "fourth"):  # a burst right after a check
+            debouncer.schedule("doc", 0.2, lambda edit=edit: runs.append(edit))
+        await asyncio.sleep(0.05)
+        assert runs == ["first"]  # the burst waits for the delay
+        await asyncio.sleep(0.3)
+        return lone, waited, runs
+
+    lone, waited, runs = asyncio.run(scenario())
+    assert lone == ["first"] and waited < 0.1
+    assert runs == ["first", "fourth"]  # the burst became one check, of the last edit

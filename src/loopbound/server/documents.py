@@ -74,9 +74,15 @@ def is_python(path: Path, language: str | None) -> bool:
 
 @dataclass
 class Debouncer:
-    """One pending check per document; a newer edit replaces the pending one."""
+    """One pending check per document; a newer edit replaces the pending one.
 
-    pending: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    Leading edge first: an edit to a document with no check in the last `delay` is checked at once (a
+    single keystroke waits for nothing); edits that follow within `delay` of a check wait and coalesce
+    into one check, `delay` after the last of them.
+    """
+
+    pending: dict[str, asyncio.Handle] = field(default_factory=dict)
+    last_run: dict[str, float] = field(default_factory=dict)
 
     def schedule(self, key: str, delay: float, callback: Callable[[], None]) -> None:
         self.cancel(key)
@@ -84,9 +90,13 @@ class Debouncer:
 
         def run() -> None:
             self.pending.pop(key, None)
-            callback()
+            try:
+                callback()
+            finally:
+                self.last_run[key] = loop.time()
 
-        self.pending[key] = loop.call_later(delay, run)
+        quiet = loop.time() - self.last_run.get(key, float("-inf")) >= delay
+        self.pending[key] = loop.call_soon(run) if quiet else loop.call_later(delay, run)
 
     def cancel(self, key: str) -> None:
         handle = self.pending.pop(key, None)
