@@ -251,9 +251,8 @@ def test_files_modified_just_now_are_not_trusted(loop_project: Path, monkeypatch
     assert parsed == ["test_ticket.py"]
 
 
-def test_after_editing_one_test_module_only_that_module_is_read_again(loop_project: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    cold = _tree(loop_project)
+def _counted_module_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the modules the LB3 pass reads from now on, in order."""
     from loopbound import project
 
     read: list[str] = []
@@ -264,6 +263,13 @@ def test_after_editing_one_test_module_only_that_module_is_read_again(loop_proje
         return real(path, is_test)
 
     monkeypatch.setattr(project, "read_module_file", counting)
+    return read
+
+
+def test_after_editing_one_test_module_only_that_module_is_read_again(loop_project: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = _tree(loop_project)
+    read = _counted_module_reads(monkeypatch)
     test_module = loop_project / "test_ticket.py"
     test_module.write_text(test_module.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     warm = _tree(loop_project)
@@ -276,16 +282,7 @@ def test_a_few_modules_read_again_do_not_rewrite_the_module_store(loop_project: 
     cold = _tree(loop_project)
     store = next((loop_project / ".loopbound_cache").glob("modules-*.pickle"))
     written = store.stat().st_mtime_ns
-    from loopbound import project
-
-    read: list[str] = []
-    real = project.read_module_file
-
-    def counting(path: Path, is_test: bool) -> Any:
-        read.append(path.name)
-        return real(path, is_test)
-
-    monkeypatch.setattr(project, "read_module_file", counting)
+    read = _counted_module_reads(monkeypatch)
     test_module = loop_project / "test_ticket.py"
     test_module.write_text(test_module.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     assert _codes(_tree(loop_project)) == _codes(cold)
