@@ -95,10 +95,7 @@ class LoopboundServer(LanguageServer):
         uri = from_fs_path(str(path))
         if uri in self.buffers:
             return self.buffers[uri].text
-        try:
-            return read_source(str(path)).text
-        except (OSError, UnicodeDecodeError, SyntaxError, LookupError):
-            return None
+        return _disk_text(path)
 
     def read(self, shown: str) -> str:
         text = self.text_of(shown)
