@@ -17,6 +17,7 @@ from loopbound.fixes.text import edits_between
 from loopbound.noqa import NOQA, add_noqa
 from loopbound.rules.checker import SYNTAX_ERROR
 from loopbound.server.convert import Positions, absolute, diagnostic, rule_summary, text_edits
+from loopbound.server.documents import PYTHON_SUFFIXES
 
 FIX_ALL = "source.fixAll.loopbound"
 KINDS = [types.CodeActionKind.QuickFix, FIX_ALL]
@@ -78,7 +79,7 @@ def quick_fixes(buffer: Buffer, findings: list[Finding], selection: types.Range,
 
 def noqa_action(buffer: Buffer, finding: Finding, shown: types.Diagnostic) -> types.CodeAction | None:
     """`--add-noqa` for one finding; none for syntax errors, config files, or lines inside a string."""
-    if finding.code == SYNTAX_ERROR.code or not finding.path.endswith((".py", ".pyi")):
+    if finding.code == SYNTAX_ERROR.code or not finding.path.endswith(PYTHON_SUFFIXES):
         return None
     updated, changed, _ = add_noqa(buffer.text, [finding])
     if not changed:

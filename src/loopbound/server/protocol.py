@@ -95,10 +95,7 @@ class LoopboundServer(LanguageServer):
         uri = from_fs_path(str(path))
         if uri in self.buffers:
             return self.buffers[uri].text
-        try:
-            return read_source(str(path)).text
-        except (OSError, UnicodeDecodeError, SyntaxError, LookupError):
-            return None
+        return _disk_text(path)
 
     def read(self, shown: str) -> str:
         text = self.text_of(shown)
@@ -143,13 +140,16 @@ class LoopboundServer(LanguageServer):
         self.buffers[uri] = checked
         self.publish(uri)
 
+    def project_findings_of(self, path: Path) -> list[Finding]:
+        """The LB3 findings the last project passes put on a file, over every workspace folder."""
+        return [finding for by_file in self.project_findings.values() for finding in by_file.get(path, [])]
+
     def publish(self, uri: str) -> None:
         path = _path_of(uri)
         checked = self.buffers.get(uri)
         findings: list[Finding] = self.graded(checked) if checked else []
         if path is not None:
-            for folder_findings in self.project_findings.values():
-                findings.extend(folder_findings.get(path, []))
+            findings.extend(self.project_findings_of(path))
             if checked is None and path in self.workspace_checked_files:
                 folder_check = self.trees.get(self.projects.folder_of(path) or path)
                 findings.extend(folder_check.findings.get(path, []) if folder_check else [])
@@ -286,8 +286,7 @@ class LoopboundServer(LanguageServer):
             findings = self.graded(checked)
             on_disk = _disk_text(checked.setup.path)
             if on_disk == checked.text:
-                for folder_findings in self.project_findings.values():
-                    findings.extend(folder_findings.get(checked.setup.path, []))
+                findings.extend(self.project_findings_of(checked.setup.path))
             findings = self.projects.shown(findings, checked.setup.settings)
             checked.with_fixes = attach_fixes(findings, checked.setup.settings, read=self.read)
         return checked.with_fixes
@@ -347,8 +346,7 @@ class LoopboundServer(LanguageServer):
         if checked is None:
             return None
         buffer = actions.Buffer(uri, checked.setup.shown, checked.text, self.encoding)
-        project = [finding for by_file in self.project_findings.values()
-                   for finding in by_file.get(checked.setup.path, [])]
+        project = self.project_findings_of(checked.setup.path)
         return actions.hover(buffer, self.projects.shown([*self.graded(checked), *project], checked.setup.settings),
                              params.position)
 

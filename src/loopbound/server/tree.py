@@ -22,6 +22,7 @@ from loopbound.index.view import FileView
 from loopbound.parallel import now
 from loopbound.cache import default_cache_dir
 from loopbound.server.projects import FileSetup
+from loopbound.server.documents import PYTHON_SUFFIXES
 from loopbound.source import SourceError, decode, read_bytes
 
 
@@ -90,7 +91,7 @@ class FolderCheck:
         else:
             self.summaries[setup.shown] = result.summary
         changed = before != result.summary or self._refined(setup.shown, before)
-        if not self.holds(setup.path) and setup.path.suffix in (".py", ".pyi"):
+        if not self.holds(setup.path) and setup.path.suffix in PYTHON_SUFFIXES:
             self.python_files.append(checked_file(setup.path, self.settings))
             self._known.add(setup.path)
             changed = True
