@@ -9,9 +9,12 @@ from __future__ import annotations
 import bisect
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from loopbound.findings import Edit, Location
+
+T = TypeVar("T")
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -69,8 +72,8 @@ def edits_between(path: str, old: str, new: str, *, newline: str | None = None,
         before, after = "".join(old_lines[i1:i2]), "".join(new_lines[j1:j2])
         prefix = suffix = 0
         if i2 - i1 == 1 and j2 - j1 == 1:
-            prefix = _common_prefix(before, after)
-            suffix = _common_prefix(before[prefix:][::-1], after[prefix:][::-1])
+            prefix = common_prefix(before, after)
+            suffix = common_prefix(before[prefix:][::-1], after[prefix:][::-1])
         start = offsets[i1] + prefix
         end = offsets[i2] - suffix
         begin, finish = to_location(starts, start), to_location(starts, end)
@@ -79,7 +82,8 @@ def edits_between(path: str, old: str, new: str, *, newline: str | None = None,
     return tuple(edits)
 
 
-def _common_prefix(left: str, right: str) -> int:
+def common_prefix(left: Sequence[T], right: Sequence[T]) -> int:
+    """How many leading items (characters, lines) the two have in common."""
     size = 0
     for a, b in zip(left, right):
         if a != b:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 
+from loopbound.fixes.text import common_prefix
+
 
 class Reparser:
     """`ast.parse` for the successive versions of one buffer, reusing the last version's statements."""
@@ -35,7 +37,7 @@ class Reparser:
         old_lines, old = self._lines, self._tree
         if old_lines is None or old is None or "\r" in source or "barry_as_FLUFL" in source:
             return None
-        same_before = _common_prefix(old_lines, lines)
+        same_before = common_prefix(old_lines, lines)
         if same_before == len(lines) == len(old_lines):
             return old
         body = old.body
@@ -71,15 +73,6 @@ class Reparser:
 def _first_line(statement: ast.stmt) -> int:
     decorators = getattr(statement, "decorator_list", None)
     return min([statement.lineno, *(decorator.lineno for decorator in decorators)]) if decorators else statement.lineno
-
-
-def _common_prefix(old: list[str], new: list[str]) -> int:
-    count = 0
-    for before, now in zip(old, new):
-        if before != now:
-            break
-        count += 1
-    return count
 
 
 def _common_suffix(old: list[str], new: list[str], prefix: int) -> int:
