@@ -54,10 +54,6 @@ class Symbol:
     module: IndexedModule
     name: str  # `make_engine`, `ApiClient`, `ApiClient.aclose`
 
-    @property
-    def site(self) -> str:
-        return f"{self.module.shown}"
-
 
 @dataclass(frozen=True)
 class Maker:
