@@ -94,13 +94,15 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
         return result
     summaries = dict(result.summaries)
     files = list(python_files)
+    opened: SummaryStore | None = None  # not read when the cache answers, unless the named files were tried alone
     if callable(project_files):
-        alone = _answer_alone(files, summaries, result.findings, settings, SummaryStore.open(cache_dir, settings),
-                              started)
+        opened = SummaryStore.open(cache_dir, settings)
+        alone = _answer_alone(files, summaries, result.findings, settings, opened, started)
         if alone is not None:
             return dataclasses.replace(result, findings=alone)
         project_files = project_files()
-    opened = SummaryStore.open(cache_dir, settings) if project_files else None  # not read when the cache answers
+    if opened is None and project_files:
+        opened = SummaryStore.open(cache_dir, settings)
     if opened is not None:
         for file in project_files or ():
             if file.shown not in summaries and file.path.suffix == ".py":

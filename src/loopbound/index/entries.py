@@ -124,13 +124,13 @@ def _qualified_calls(nodes: list[ast.stmt], imports: ImportTable) -> Iterator[tu
 
 def main_entries(body: list[ast.stmt], imports: ImportTable) -> Iterator[Entry]:
     """The `if __name__ == "__main__":` block: a script's loops."""
-    runs = [(call, repeated) for call, name, repeated in _qualified_calls(body, imports)
-            if name in _LOOP_RUNNERS or name == "run_until_complete"]
+    calls = list(_qualified_calls(body, imports))
+    runs = [(call, repeated) for call, name, repeated in calls if name in _LOOP_RUNNERS or name == "run_until_complete"]
     if len(runs) > 1 or any(repeated for _, repeated in runs):
         yield Entry("runs `asyncio.run()` more than once, each time on a new event loop", True, runs[0][0].lineno)
     elif runs:
         yield Entry("runs one event loop (`asyncio.run()` under `__main__`)", False, runs[0][0].lineno)
-    for call, name, _ in _qualified_calls(body, imports):
+    for call, name, _ in calls:
         if name in _SERVERS or name in _BOT_RUNS or name == "run":
             yield Entry("runs one event loop (a server or a bot under `__main__`)", False, call.lineno)
             return

@@ -129,16 +129,15 @@ def _uncalled_releases(index: ProjectIndex, managed: set[tuple[Path, str]]) -> I
     for module in index.modules:
         for function in module.summary.functions:
             for name, made in function.stored_globals:
-                if (module.path, name) in managed or index.made(module, made) is None:
+                origin = index.made(module, made) if (module.path, name) not in managed else None
+                if origin is None:
                     continue
                 releasers = _release_candidates(module, function).get(name, [])
                 if not releasers or any(_mentioned(index, module, release.rsplit(".", 1)[-1]) for release in releasers):
                     continue
-                origin = index.made(module, made)
-                shown = origin[0].qualname if origin else made.ref
                 location = Location(made.row, made.column + 1)
                 yield Finding(GLOBAL_SINGLETON.code, GLOBAL_SINGLETON.name,
-                              f"`{function.name}()` stores a `{shown}` in the global `{name}`; "
+                              f"`{function.name}()` stores a `{origin[0].qualname}` in the global `{name}`; "
                               f"`{releasers[0]}()` releases it, but nothing in the project calls "
                               f"`{releasers[0]}()`", module.shown, location, location, GLOBAL_SINGLETON.severity,
                               data=(("variable", name),))

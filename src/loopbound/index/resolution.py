@@ -10,6 +10,7 @@ and `from app import db` from a namespace folder both find `app/db.py`.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +54,6 @@ class IndexedModule:
 class Symbol:
     module: IndexedModule
     name: str  # `make_engine`, `ApiClient`, `ApiClient.aclose`
-
-    @property
-    def site(self) -> str:
-        return f"{self.module.shown}"
 
 
 @dataclass(frozen=True)
@@ -160,9 +157,9 @@ class ProjectIndex:
     def reverse_closure(self, module: IndexedModule) -> Iterator[IndexedModule]:
         """Every module that imports `module`, directly or through others, nearest first."""
         seen = {module.path}
-        queue = [module]
+        queue = deque([module])
         while queue:
-            current = queue.pop(0)
+            current = queue.popleft()
             for importer in self.importers(current):
                 if importer.path not in seen:
                     seen.add(importer.path)

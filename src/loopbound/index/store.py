@@ -32,7 +32,6 @@ Entry = tuple[Stamp, str, ModuleSummary]  # (stamp, content digest, summary)
 class SummaryStore:
     path: Path | None
     entries: dict[str, Entry] = field(default_factory=dict)  # by resolved path and test status
-    summarised: list[str] = field(default_factory=list)  # files summarised (not served) this run
     changed: bool = False
     # The last run's answer, (what it depended on, its findings): a run where nothing changed reuses it.
     graded: tuple[str, list[Finding]] | None = None
@@ -75,8 +74,6 @@ class SummaryStore:
             if cached is not None and cached[1] == digest:
                 return digest, cached[2]
             fresh = _summarise(data, path, settings, is_test, loops_only)
-            if fresh is not None:
-                self.summarised.append(str(path))
             return (digest, fresh) if fresh is not None else None
 
         return self._summary(key, path, started, make)
