@@ -27,10 +27,6 @@ class Report:
                 self.sources[path] = ""
         return self.sources[path].splitlines()
 
-    @property
-    def fixable(self) -> int:
-        return sum(1 for finding in self.findings if finding.fix is not None)
-
     def fix_counts(self) -> tuple[int, int, int]:
         """How many findings have a safe fix, an unsafe fix, none."""
         safe = sum(1 for finding in self.findings if finding.fix and finding.fix.applicability.value == "safe")
