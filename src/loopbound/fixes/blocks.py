@@ -14,6 +14,19 @@ def statement_block(ctx: FixContext, row: int) -> tuple[cst.IndentedBlock, int] 
     One walk per file indexes every block's statements by row (the innermost wins), so that a file
     with hundreds of findings is not walked once per finding. The nodes belong to `ctx.module()`.
     """
+    return _index(ctx)[0].get(row - ctx.first_row + 1)
+
+
+def function_of(ctx: FixContext, block: cst.IndentedBlock) -> cst.FunctionDef | None:
+    """The function whose body is `block` (a block `statement_block` returned)."""
+    return _index(ctx)[1].get(id(block))
+
+
+_Index = tuple[dict[int, tuple[cst.IndentedBlock, int]], dict[int, cst.FunctionDef]]
+
+
+def _index(ctx: FixContext) -> _Index:
+    """Each block's statements by their row in ctx's text, and each function by its body's id: one walk per context."""
     if "blocks" not in ctx.memo:
         positions = ctx.metadata().resolve(PositionProvider)
         by_row: dict[int, tuple[cst.IndentedBlock, int]] = {}
@@ -28,16 +41,9 @@ def statement_block(ctx: FixContext, row: int) -> tuple[cst.IndentedBlock, int] 
                 functions[id(node.body)] = node
 
         ctx.module().visit(Indexer())
-        ctx.memo["blocks"], ctx.memo["functions"] = by_row, functions
-    found: tuple[cst.IndentedBlock, int] | None = ctx.memo["blocks"].get(row - ctx.first_row + 1)
-    return found
-
-
-def function_of(ctx: FixContext, block: cst.IndentedBlock) -> cst.FunctionDef | None:
-    """The function whose body is `block` (a block `statement_block` returned)."""
-    statement_block(ctx, 0)
-    function: cst.FunctionDef | None = ctx.memo["functions"].get(id(block))
-    return function
+        ctx.memo["blocks"] = (by_row, functions)
+    index: _Index = ctx.memo["blocks"]
+    return index
 
 
 def function_at(module: cst.Module, row: int) -> tuple[cst.Module, cst.FunctionDef | None]:

@@ -7,6 +7,7 @@ package (or running a plain `loopbound check`) never imports libcst.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from importlib import import_module
 from pathlib import Path
@@ -83,7 +84,7 @@ class _Contexts:
 
     def __init__(self, settings: Settings, read: Reader, files: tuple[str, ...]) -> None:
         self.settings, self.files = settings, files
-        self.read = _memoized(read)  # importers of several names read the same files
+        self.read: Reader = functools.cache(read)  # importers of several names read the same files
         self.files_seen: dict[str, FixContext | None] = {}
         self.statements: dict[tuple[str, int], FixContext | None] = {}
 
@@ -120,17 +121,6 @@ class _Contexts:
                 context = whole
             self.statements[key] = context
         return self.statements[key]
-
-
-def _memoized(read: Reader) -> Reader:
-    texts: dict[str, str] = {}
-
-    def memoized(path: str) -> str:
-        if path not in texts:
-            texts[path] = read(path)
-        return texts[path]
-
-    return memoized
 
 
 def collected_by_pytest(path: Path) -> bool:

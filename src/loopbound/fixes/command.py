@@ -12,7 +12,7 @@ import click
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile
 from loopbound.engine import CheckResult
-from loopbound.findings import Applicability
+from loopbound.findings import Applicability, Finding
 from loopbound.fixes.builders import attach_fixes
 from loopbound.fixes.run import FixRun, fix_paths, fix_text, unified_diffs
 
@@ -47,9 +47,12 @@ def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settin
     the LB3 pass, but only the whole check resolves the project index (which findings a multi-loop
     entry point reaches, resources made through the project's own code).
     """
+    def attach(findings: list[Finding]) -> list[Finding]:
+        return attach_fixes(findings, settings, files=[file.shown for file in python_files],
+                            whole_file_edits=options.edits_shown)
+
     if not (options.fix or options.diff):
-        result.findings = attach_fixes(result.findings, settings, files=[file.shown for file in python_files],
-                                       whole_file_edits=options.edits_shown)
+        result.findings = attach(result.findings)
         return Fixing()
     if stdin is not None:
         return _fix_stdin(result, options, settings, selected, stdin)
@@ -59,8 +62,7 @@ def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settin
     _echo_problems(run)
     if write and recheck is not None:
         remaining = recheck() if run.changed else result
-        result.findings = attach_fixes(remaining.findings, settings, files=[file.shown for file in python_files],
-                                       whole_file_edits=options.edits_shown)
+        result.findings = attach(remaining.findings)
     else:
         result.findings = run.findings
     result.errors.extend(error for error in run.errors if error not in result.errors)

@@ -44,7 +44,7 @@ def widen_fixture_loop(finding: Finding, ctx: FixContext) -> Fix | None:
     scope = finding.datum("fixture_scope")
     if not scope or finding.datum("align") != "marks":
         return None
-    widened = _with_fixture_loop_scope(ctx.module(), finding.start.row, scope)
+    widened = _with_fixture_loop_scope(ctx, finding.start.row, scope)
     if widened is None:
         return None
     texts = _marked_targets(finding, ctx, scope, {ctx.path: widened})
@@ -85,10 +85,9 @@ def _marked_targets(finding: Finding, ctx: FixContext, loop: str,
     return old, new
 
 
-def _with_fixture_loop_scope(module: cst.Module, row: int, scope: str) -> str | None:
-    """The module with `loop_scope=scope` on the `pytest_asyncio.fixture` decorator of the function at `row`."""
-    wrapper = MetadataWrapper(module)
-    positions = wrapper.resolve(PositionProvider)
+def _with_fixture_loop_scope(ctx: FixContext, row: int, scope: str) -> str | None:
+    """ctx's module with `loop_scope=scope` on the `pytest_asyncio.fixture` decorator of the function at `row`."""
+    positions = ctx.metadata().resolve(PositionProvider)
     changed = False
 
     class Widen(cst.CSTTransformer):
@@ -107,7 +106,7 @@ def _with_fixture_loop_scope(module: cst.Module, row: int, scope: str) -> str | 
                 break
             return updated_node.with_changes(decorators=decorators)
 
-    transformed = wrapper.module.visit(Widen())
+    transformed = ctx.module().visit(Widen())
     return transformed.code if changed else None
 
 

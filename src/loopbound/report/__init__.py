@@ -18,6 +18,8 @@ class Report:
     files_checked: int = 0
     sources: dict[str, str] = field(default_factory=dict)  # stdin, or files already read
     checked_paths: list[str] = field(default_factory=list)  # every file checked, as findings name them
+    # Each source's lines, split once per text rather than once per finding (reporters ask per finding).
+    _lines: dict[str, tuple[str, list[str]]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def source_lines(self, path: str) -> list[str]:
         if path not in self.sources:
@@ -25,11 +27,11 @@ class Report:
                 self.sources[path] = Path(path).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 self.sources[path] = ""
-        return self.sources[path].splitlines()
-
-    @property
-    def fixable(self) -> int:
-        return sum(1 for finding in self.findings if finding.fix is not None)
+        text = self.sources[path]
+        cached = self._lines.get(path)
+        if cached is None or cached[0] is not text:
+            cached = self._lines[path] = (text, text.splitlines())
+        return cached[1]
 
     def fix_counts(self) -> tuple[int, int, int]:
         """How many findings have a safe fix, an unsafe fix, none."""
