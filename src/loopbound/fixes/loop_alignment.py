@@ -130,9 +130,9 @@ def _is_asyncio_mark(decorator: cst.Decorator) -> bool:
     return dotted_name(expression) in ("pytest.mark.asyncio", "mark.asyncio")
 
 
-def _loop_scope_argument(loop: str) -> cst.Arg:
+def _keyword_argument(keyword: str, value: str) -> cst.Arg:
     no_space = cst.SimpleWhitespace("")
-    return cst.Arg(cst.SimpleString(f'"{loop}"'), keyword=cst.Name("loop_scope"),
+    return cst.Arg(cst.SimpleString(f'"{value}"'), keyword=cst.Name(keyword),
                    equal=cst.AssignEqual(whitespace_before=no_space, whitespace_after=no_space))
 
 
@@ -145,13 +145,13 @@ def _with_keyword(decorator: cst.Decorator, keyword: str, value: str, renames: t
     """The decorator called with `keyword="value"`: an existing one (or one of `renames`) replaced, else added."""
     expression = decorator.decorator
     if not isinstance(expression, cst.Call):
-        return decorator.with_changes(decorator=cst.Call(expression, [_loop_scope_argument(value)]))
+        return decorator.with_changes(decorator=cst.Call(expression, [_keyword_argument(keyword, value)]))
     args = list(expression.args)
     for index, arg in enumerate(args):
         if arg.keyword is not None and arg.keyword.value in (keyword, *renames):
             args[index] = arg.with_changes(keyword=cst.Name(keyword), value=cst.SimpleString(f'"{value}"'))
             return decorator.with_changes(decorator=expression.with_changes(args=args))
-    return decorator.with_changes(decorator=expression.with_changes(args=[*args, _loop_scope_argument(value)]))
+    return decorator.with_changes(decorator=expression.with_changes(args=[*args, _keyword_argument(keyword, value)]))
 
 
 def mark_tests(module: cst.Module, rows: Sequence[int], loop: str) -> str | None:
