@@ -65,3 +65,8 @@ def test_unknown_calls_and_what_they_build_on() -> None:
     source = ("async def session(db_engine):\n    maker = async_sessionmaker(db_engine)\n"
               "    async with maker() as session:\n        yield session\n")
     assert handover(source) == (Handover.UNKNOWN, ("db_engine",))
+
+
+def test_reads_the_cases_of_a_match() -> None:
+    source = "async def pool(kind):\n    match kind:\n        case _:\n            return await asyncpg.create_pool('postgresql://')\n"
+    assert handover(source)[0] is Handover.LOOP_BOUND

@@ -14,7 +14,7 @@ import ast
 import enum
 from collections.abc import Iterable
 
-from loopbound.names import ImportTable
+from loopbound.names import ImportTable, scope_statements
 from loopbound.registry import Registry, Resource, SafeArgument
 
 _MOCKS = ("unittest.mock.", "mock.", "pytest_mock.")
@@ -125,7 +125,7 @@ def fixture_handover(node: ast.FunctionDef | ast.AsyncFunctionDef, imports: Impo
     reader = _Reader(imports, registry, module_bound, parameters)
     declared_global: set[str] = set()
     result = Handover.NOTHING_BOUND
-    for statement in _in_order(node.body):
+    for statement in scope_statements(node.body):
         if isinstance(statement, ast.Global):
             declared_global.update(statement.names)
         elif isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
@@ -150,16 +150,3 @@ def fixture_handover(node: ast.FunctionDef | ast.AsyncFunctionDef, imports: Impo
         result = Handover.LOOP_BOUND
     return result, tuple(sorted(reader.flows))
 
-
-def _in_order(body: list[ast.stmt]) -> Iterable[ast.stmt]:
-    """The statements of a body and of the blocks nested in it, in source order (not nested functions)."""
-    for statement in body:
-        yield statement
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        for field in ("body", "orelse", "finalbody"):
-            nested = getattr(statement, field, None)
-            if isinstance(nested, list):
-                yield from _in_order(nested)
-        for handler in getattr(statement, "handlers", []):
-            yield from _in_order(handler.body)

@@ -264,10 +264,6 @@ class ModuleReader:
         yield mark
 
 
-def read_module(path: Path, display: str, source: str, tree: ast.Module, is_test_module: bool) -> Module:
-    return ModuleReader(Module(path, display, source, tree), is_test_module).read()
-
-
 # A test module without any of these cannot hold an LB3 finding nor an asyncio test: no async test
 # or fixture, no asyncio mark, no event_loop (`pytest_asyncio` contains `asyncio`). conftest.py files
 # are always read, since their fixtures serve the tests below them.

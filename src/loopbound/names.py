@@ -13,18 +13,18 @@ LOCAL = "<local>"
 _TYPING_MODULES = ("typing", "typing_extensions")
 
 
-def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+def scope_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Statements that run in this scope, including those nested in if/try/with/for/while/match."""
     for statement in body:
         yield statement
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
         for name in ("body", "orelse", "finalbody"):
-            yield from _scope_statements(getattr(statement, name, []))
+            yield from scope_statements(getattr(statement, name, []))
         for handler in getattr(statement, "handlers", []):
-            yield from _scope_statements(handler.body)
+            yield from scope_statements(handler.body)
         for case in getattr(statement, "cases", []):
-            yield from _scope_statements(case.body)
+            yield from scope_statements(case.body)
 
 
 def dotted(node: ast.expr) -> str | None:
@@ -78,7 +78,7 @@ class ImportTable:
         return child
 
     def _bind_scope(self, body: list[ast.stmt]) -> None:
-        for statement in _scope_statements(body):
+        for statement in scope_statements(body):
             if isinstance(statement, ast.Import):
                 for alias in statement.names:
                     if alias.asname:

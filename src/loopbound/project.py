@@ -98,21 +98,22 @@ class Project:
         if self.target is not None:
             return self.target
         config = self.config_for(module.path)
-        start = config.directory if config is not None else module.path.parent
-        if start not in self.versions:
-            self.versions[start] = detect(start, real_path(self.project_root), self.installed,
-                                          self.declaration_folders)
-        return self.versions[start]
+        return self._versions_at(config.directory if config is not None else module.path.parent)
 
     def config_versions(self, config: PytestConfig | None) -> AsyncioVersions:
         """The releases governed by `config`: those of the first module it governs."""
         module = next((module for path, module in self.modules.items() if self.configs.get(path) is config), None)
         if module is None and config is not None:
-            if self.target is not None:
-                return self.target
-            return self.versions.setdefault(config.directory, detect(
-                config.directory, real_path(self.project_root), self.installed, self.declaration_folders))
+            return self.target if self.target is not None else self._versions_at(config.directory)
         return self.asyncio_versions(module) if module is not None else AsyncioVersions.unknown()
+
+    def _versions_at(self, start: Path) -> AsyncioVersions:
+        """The declarations found searching up from `start`, detected once per folder."""
+        if start not in self.versions:
+            self.versions[start] = detect(start, real_path(self.project_root), self.installed,
+                                          self.declaration_folders)
+        return self.versions[start]
+
     reader: ModuleReaderFunction | None = field(default=None, repr=False)  # the LB3 module store's, if any
 
     def config_for(self, path: Path) -> PytestConfig | None:

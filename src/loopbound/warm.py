@@ -69,10 +69,11 @@ def main() -> None:
         changed = _changes(snapshot) if snapshot is not None else None
         if snapshot is not None and changed == {}:
             _replay(snapshot)
-        if snapshot is not None and changed and Partial.of(snapshot, changed) and same_outcome(snapshot, changed):
-            _save_restamped(snapshot, changed)
-            _replay(snapshot)
-        _start_recording(key, Partial.of(snapshot, changed) if snapshot is not None and changed else None)
+        partial = Partial.of(snapshot, changed) if snapshot is not None else None
+        if partial is not None and same_outcome(partial.snapshot, partial.changed):
+            _save_restamped(partial.snapshot, partial.changed)
+            _replay(partial.snapshot)
+        _start_recording(key, partial)
     from loopbound.cli import cli
 
     try:
