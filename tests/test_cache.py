@@ -258,9 +258,9 @@ def _counted_module_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     read: list[str] = []
     real = project.read_module_file
 
-    def counting(path: Path, is_test: bool) -> Any:
+    def counting(path: Path, is_test: bool, *registry: Any) -> Any:
         read.append(path.name)
-        return real(path, is_test)
+        return real(path, is_test, *registry)
 
     monkeypatch.setattr(project, "read_module_file", counting)
     return read

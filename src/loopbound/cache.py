@@ -44,7 +44,7 @@ CACHEDIR_TAG = (
     "# This file is a cache directory tag created by loopbound.\n"
     "# For information about cache directory tags see https://bford.info/cachedir/\n"
 )
-FORMAT = 3
+FORMAT = 4
 
 
 def default_cache_dir(settings: Settings) -> Path:
@@ -138,6 +138,7 @@ class ProjectEntry:
     inputs: tuple[tuple[str, Stamp], ...]  # files: their contents count
     folders: tuple[FolderInput, ...]  # folders: only which watched names they hold counts
     result: CheckResult
+    digests: tuple[tuple[str, bool, str], ...]  # each module read (path, as a test module or not), its facts' digest
 
 
 def _watched_in(folder: str) -> tuple[str, ...]:
@@ -184,25 +185,27 @@ class ProjectCache:
             return None
         if not all(_folder_unchanged(*folder) for folder in entry.folders):
             return None
-        _note_for_replay(entry.inputs, entry.folders)
+        _note_for_replay(entry.inputs, entry.folders, entry.digests)
         return entry.result
 
     def put(self, question: str, inputs: list[Path], folders: list[Path], result: CheckResult,
-            started: float) -> None:
+            started: float, digests: dict[tuple[str, bool], str]) -> None:
         _prepare(self.path.parent)  # before the stamps: creating the cache folder changes the project's
         searched = tuple((folder, stamp(folder), _watched_in(folder)) for folder in map(str, folders))
         present = [os.path.join(folder, name) for folder, _, names in searched for name in names
                    if name not in _NOT_CONTENT]
         stamps = tuple((path, stamp(path)) for path in sorted({*map(str, inputs), *present}))
-        _note_for_replay(stamps, searched)
+        digested = tuple((path, is_test, digest) for (path, is_test), digest in sorted(digests.items()))
+        _note_for_replay(stamps, searched, digested)
         if result.errors or not all(is_settled(recorded, started) for _, recorded in stamps):
             return
-        write_cache_file(self.path, ProjectEntry(question, stamps, searched, result))
+        write_cache_file(self.path, ProjectEntry(question, stamps, searched, result, digested))
 
 
 class ModuleStore:
-    """The LB3 pass's facts per module (fixtures, tests, marks, the source for `# noqa`), kept between
-    runs: after one test module changes, the pass re-reads that module only.
+    """The LB3 pass's facts per module (fixtures, tests, marks, the source for `# noqa`) and their digest
+    (lb3_digest.py), kept between runs: after one test module changes, the pass re-reads that module only,
+    and the warm replay compares the digest of an edited module with the one recorded here.
 
     An entry is reused while the file's stamp is unchanged; modules whose stamp is not settled are
     read but not kept. Entries of modules this run did not read are dropped on save. A store that
@@ -214,10 +217,13 @@ class ModuleStore:
 
     def __init__(self, directory: Path, settings: Settings, started: float) -> None:
         self.path = directory / f"modules-{settings_fingerprint(settings)}.pickle"
+        self.registry = settings.registry
         self.started = started
         loaded = read_cache_file(self.path)
-        self.entries: dict[tuple[str, bool], tuple[Stamp, Module | None]] = loaded if isinstance(loaded, dict) else {}
-        self.used: dict[tuple[str, bool], tuple[Stamp, Module | None]] = {}
+        self.entries: dict[tuple[str, bool], tuple[Stamp, Module | None, str]] = (
+            loaded if isinstance(loaded, dict) else {})
+        self.used: dict[tuple[str, bool], tuple[Stamp, Module | None, str]] = {}
+        self.digests: dict[tuple[str, bool], str] = {}  # of every module this run read
         self.fresh = 0  # modules read from their files, not from the store
         self.reused = 0
 
@@ -226,17 +232,20 @@ class ModuleStore:
         file_stamp = stamp(path)
         cached = self.entries.get(key)
         if cached is not None and cached[0] == file_stamp:
-            module = cached[1]
+            _, module, digest = cached
             self.reused += 1
             if module is not None:
                 module.display = display_path(path)  # shown relative to this run's directory
         else:
+            from loopbound.lb3_digest import facts_digest
             from loopbound.project import read_module_file
 
-            module = read_module_file(path, is_test)
+            module = read_module_file(path, is_test, self.registry)
+            digest = facts_digest(module)
             self.fresh += 1
+        self.digests[key] = digest
         if is_settled(file_stamp, self.started):
-            self.used[key] = (file_stamp, module)
+            self.used[key] = (file_stamp, module, digest)
         return module
 
     def save(self) -> None:
@@ -245,11 +254,14 @@ class ModuleStore:
             write_cache_file(self.path, self.used)
 
 
-def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...], folders: tuple[FolderInput, ...]) -> None:
+def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...], folders: tuple[FolderInput, ...],
+                     digests: tuple[tuple[str, bool, str], ...]) -> None:
     """The LB3 pass's inputs are the warm replay's inputs too; for a searched folder, the watched names
-    it does not hold (the replay drops those of folders it watches itself)."""
+    it does not hold (the replay drops those of folders it watches itself); the digest of each module's
+    facts, which an edit that keeps it leaves the pass's answer as it was."""
     recording = recorder.recording()
     if recording is not None:
+        recording.lb3_digests.update(((os.path.abspath(path), is_test), digest) for path, is_test, digest in digests)
         for path, recorded in stamps:
             recording.note_stamped(path, recorded)
         recording.project_inputs.update(path for path, _ in stamps)

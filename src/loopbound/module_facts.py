@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loopbound.discovery import display_path
 from loopbound.fixture_handover import Handover, fixture_handover, module_bound_names
 from loopbound.names import ImportTable
 from loopbound.registry import Registry
@@ -270,8 +269,11 @@ class ModuleReader:
 _TRIGGERS = re.compile(rb"async(?:io|\s+def\b)|event_loop")  # a literal first: a fast search
 
 
-def parse(path: Path, prefilter: bool = False) -> Module | None:
-    """A module for the project view; None when it cannot be read or parsed (the per-file pass says why)."""
+def parse(path: Path, prefilter: bool = False, display: str | None = None) -> Module | None:
+    """A module for the project view; None when it cannot be read or parsed (the per-file pass says why).
+
+    `display`: the path findings show, when the caller knows it (discovery, which works it out, is not
+    imported by the warm replay, which reads facts only to compare them)."""
     try:
         data = read_bytes(path)
         if prefilter and not ((b"async" in data or b"event_loop" in data) and _TRIGGERS.search(data)):
@@ -280,7 +282,18 @@ def parse(path: Path, prefilter: bool = False) -> Module | None:
         tree = ast.parse(source, filename=str(path))
     except (SourceError, SyntaxError, ValueError):
         return None
-    return Module(path, display_path(path), source, tree)
+    if display is None:
+        from loopbound.discovery import display_path
+
+        display = display_path(path)
+    return Module(path, display, source, tree)
+
+
+def read_facts(path: Path, is_test: bool, registry: Registry, display: str | None = None) -> Module | None:
+    """One module as the LB3 rules see it (its fixtures, tests, marks and what each fixture hands over),
+    or None when it holds none."""
+    module = parse(path, prefilter=is_test, display=display)
+    return None if module is None else release_trees(note_handovers(ModuleReader(module, is_test).read(), registry))
 
 
 def note_handovers(module: Module, registry: Registry) -> Module:

@@ -92,7 +92,7 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
                    if file_result is not None]
     recording = recorder.recording()
     if recording is not None and project is not None:
-        recording.keep(results, project, settings.registry.names_by_module)
+        recording.keep(results, project, settings.registry.names_by_module, settings.registry)
     result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files,
                          config_files)
     if project is None:
@@ -181,7 +181,7 @@ def _project_result(python_files: list[Path], config_files: list[Path], settings
     modules = ModuleStore(cache_dir, settings, started)
     result = check_project(python_files, config_files, settings, selected, inputs=read, folders=folders,
                            reader=modules.read)
-    cache.put(question, [*config_files, *read], folders, result, started)
+    cache.put(question, [*config_files, *read], folders, result, started, modules.digests)
     modules.save()
     return result
 

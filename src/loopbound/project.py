@@ -26,11 +26,8 @@ from loopbound.module_facts import (
     SCOPES,
     Fixture,
     Module,
-    ModuleReader,
     Test,
-    note_handovers,
-    parse,
-    release_trees,
+    read_facts,
 )
 from loopbound.pytest_config import (
     PytestConfig,
@@ -377,5 +374,4 @@ def _read(path: Path, is_test: bool, registry: Registry) -> Module | None:
 def read_module_file(path: Path, is_test: bool, registry: Registry = DEFAULT_REGISTRY) -> Module | None:
     """One module as the LB3 rules see it (its fixtures, tests, marks and what each fixture hands over),
     or None when it holds none."""
-    module = parse(path, prefilter=is_test)
-    return None if module is None else release_trees(note_handovers(ModuleReader(module, is_test).read(), registry))
+    return read_facts(path, is_test, registry)

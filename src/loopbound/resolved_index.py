@@ -81,6 +81,16 @@ def _note_reads(reads: Iterable[tuple[str, Stamp, tuple[bytes, ...]]]) -> None:
         recording.index_reads = {os.path.abspath(path): words for path, _, words in reads}
 
 
+def note_reads(read: dict[Path, tuple[bytes, ...]]) -> tuple[tuple[str, Stamp, tuple[bytes, ...]], ...]:
+    """The files a resolution of the index read (with the words whose absence was all it learnt from each),
+    noted for the warm replay, as the cache keeps them."""
+    # A file searched for words and not refined may also have held them and been unparsable: all its bytes count.
+    reads = tuple((str(path), stamp(path), words if _holds_none(path, words) else ())
+                  for path, words in sorted(read.items()))
+    _note_reads(reads)
+    return reads
+
+
 def _holds_none(path: str | Path, words: tuple[bytes, ...]) -> bool:
     """Whether the file holds none of `words`; False without words (all its bytes count) or when unreadable."""
     return bool(words) and read_holding_none(str(path), words) is not None
@@ -142,10 +152,7 @@ class ResolvedIndexCache:
         keep a stamp)."""
         if self.path is None:
             return
-        # A file searched for words and not refined may also have held them and been unparsable: all its bytes count.
-        reads = tuple((str(path), stamp(path), words if _holds_none(path, words) else ())
-                      for path, words in sorted(read.items()))
-        _note_reads(reads)
+        reads = note_reads(read)
         if not all(is_settled(recorded_stamp, started) for _, recorded_stamp, _ in reads):
             return
         paths = {display_path(path): str(path) for path in files}

@@ -244,6 +244,10 @@ class Recording:
         # one (none: all its bytes count); None when not known (a run that did not resolve the index).
         self.index_reads: dict[str, tuple[bytes, ...]] | None = None
         self.module_words: list[str] = []  # the registry's modules: a file naming none is cleared by the pre-filter
+        self.registry: bytes | None = None  # pickled: what the LB3 pass read each module's facts with
+        # The digest of each module the LB3 pass read (absolute path, read as a test module): an edit that
+        # keeps it leaves the pass's answer as it was (lb3_digest.py).
+        self.lb3_digests: dict[tuple[str, bool], str] = {}
 
     def note(self, paths: Iterable[str | os.PathLike[str]]) -> None:
         for path in paths:
@@ -259,12 +263,15 @@ class Recording:
         self.presence.setdefault(os.path.abspath(path), os.path.exists(path))
 
     def keep(self, results: Sequence[tuple[str, str, frozenset[str], bool, object]], project: object,
-             module_words: Iterable[str] = ()) -> None:
-        """Each checked file's job (path, shown path, codes, test or not) and result, the LB3 result, and the
-        registry's module names (what the pre-filter looks for first)."""
+             module_words: Iterable[str] = (), registry: object = None) -> None:
+        """Each checked file's job (path, shown path, codes, test or not) and result, the LB3 result, the
+        registry's module names (what the pre-filter looks for first) and the registry itself."""
+        import pickle
+
         self.results = list(results)
         self.project = project
         self.module_words = sorted(module_words)
+        self.registry = None if registry is None else pickle.dumps(registry, protocol=pickle.HIGHEST_PROTOCOL)
 
     def save(self, status: int) -> None:
         if self.partial is not None:
@@ -284,14 +291,16 @@ class Recording:
                     "cache_dir": self.cache_dir, **self._state()}
         _write_snapshot(self.cache_dir, _file_name(self.key), snapshot)
 
-    def _state(self, replaceable: list[str] | None = None, project_inputs: list[str] | None = None) -> dict[str, Any]:
+    def _state(self, replaceable: list[str] | None = None, project_inputs: list[str] | None = None,
+               lb3_digests: dict[tuple[str, bool], str] | None = None) -> dict[str, Any]:
         """What a later run needs to check only the files that changed: which files those may be (the
-        checked ones), and which of them the LB3 pass read."""
+        checked ones), which of them the LB3 pass read, and the digests of their facts."""
         if self.discovered is None or not self.results:
             return {"state": None, "replaceable": [], "project_inputs": []}
         fast = {"cleared": [cleared(is_test, result) for *_, is_test, result in self.results],
                 "module_words": self.module_words, "index_reads": self.index_reads,
-                "fixes": "loopbound.fixes.command" in sys.modules}
+                "fixes": "loopbound.fixes.command" in sys.modules, "registry": self.registry,
+                "lb3_digests": self.lb3_digests or lb3_digests or {}}
         import pickle
 
         if replaceable is None:
@@ -314,7 +323,7 @@ class Recording:
         base = partial.snapshot
         stamps = [partial.changed.get(path, recorded) for path, recorded in zip(base["paths"], base["stamps"])]
         snapshot = {**base, "stamps": stamps, "output": self.output, "status": status,
-                    **self._state(base["replaceable"], base["project_inputs"])}
+                    **self._state(base["replaceable"], base["project_inputs"], base.get("lb3_digests"))}
         _write_snapshot(base["cache_dir"], _file_name(self.key), snapshot)
 
     def _note_surroundings(self) -> None:

@@ -28,7 +28,7 @@ from loopbound.index.store import SummaryStore
 from loopbound.index.summary import ENTRY_WORDS
 from loopbound.index.view import FileView
 from loopbound.noqa import suppress
-from loopbound.resolved_index import ResolvedIndexCache
+from loopbound.resolved_index import ResolvedIndexCache, note_reads
 from loopbound.resolved_index import question as resolved_question
 from loopbound.rules.base import FileContext
 from loopbound.rules.import_time import GLOBAL_SINGLETON
@@ -161,18 +161,21 @@ def _answer_alone(files: list[CheckedFile], summaries: dict[str, ModuleSummary],
         return None
     alone = dict(summaries)
     with_conftests = list(files)
+    read_whole: dict[Path, tuple[bytes, ...]] = {}  # conftest.py files not checked: what the replay must watch
     for conftest in _conftests_above(files, settings.project_root):
         file = checked_file(conftest, settings)
         light = store.light(file.real, file.is_test, started)
         if file.shown not in alone and light is not None:
             alone[file.shown] = light
             with_conftests.append(file)
+            read_whole[file.real] = ()
     index = build_index(with_conftests, alone, settings, store, started)
     reach = Reachability(index)
     graded_modules = {index.by_shown[finding.path] for finding in findings
                       if needs_verdict(finding) and finding.path in index.by_shown}
     if any(reach.kind(module)[0] != "many" for module in graded_modules):
         return None
+    note_reads({**index.read, **dict.fromkeys(reach.config_paths(), ()), **read_whole})
     return sorted((_with_severity(finding, index, reach) for finding in findings), key=lambda finding: finding.sort_key)
 
 
