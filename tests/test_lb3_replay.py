@@ -12,6 +12,7 @@ import pytest
 from conftest import FIXTURES
 from test_warm import _a_minute_later, _fresh, _full, _main, _replays_unchanged
 
+from loopbound import parallel
 from loopbound.config import Settings
 from loopbound.engine import check_project
 from loopbound.lb3_digest import NO_FACTS, facts_digest, module_digest
@@ -109,6 +110,33 @@ def test_a_run_after_a_replayed_edit_still_sees_the_next_one(suite: Path, monkey
     after = _full(monkeypatch, capsys, COMMAND)
     assert "LB303" not in after[1] and "LB308" in after[1]
     assert after == _fresh(suite, monkeypatch, capsys, COMMAND)
+
+
+@pytest.mark.parametrize(("edit", "reruns"), [
+    (lambda text: text + "\n# a comment\n", False),
+    (lambda text: text.replace("@pytest.mark.asyncio\n", '@pytest.mark.asyncio(loop_scope="session")\n'), True),
+])
+def test_a_checked_edit_reruns_the_lb3_pass_only_when_its_facts_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], edit: object,
+        reruns: bool) -> None:
+    """A test module that names asyncio is checked again after an edit; the LB3 pass's recorded result
+    stands when the module's digest does."""
+    root = tmp_path / "suite"
+    shutil.copytree(FIXTURES / "projects" / "session_fixture_no_loop_config", root)
+    monkeypatch.chdir(root)
+    _a_minute_later(monkeypatch)
+    _full(monkeypatch, capsys, COMMAND)
+    _full(monkeypatch, capsys, COMMAND)
+    test_module = root / "test_ticket.py"
+    test_module.write_text(edit(test_module.read_text()))  # type: ignore[operator]
+    assert not _replays_unchanged(COMMAND)
+    passes: list[int] = []
+    real = parallel._project_result
+    with monkeypatch.context() as patches:
+        patches.setattr(parallel, "_project_result", lambda *args: passes.append(1) or real(*args))
+        after = _full(monkeypatch, capsys, COMMAND)
+    assert bool(passes) is reruns
+    assert after == _fresh(root, monkeypatch, capsys, COMMAND)
 
 
 # Edits of one line each; those that keep a module's digest must keep the LB3 pass's findings.

@@ -75,7 +75,7 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
         results, project = _replay_in_part(partial, settings)
         result = CheckResult.of_files(file_result for *_, file_result in results)
         started = now()
-        if partial.reruns_project:
+        if partial.reruns_project and not partial.keeps_lb3_facts():
             project = _project_result(paths, list(config_files), settings, selected, cache_dir, started)
     else:
         started = now()

@@ -17,7 +17,8 @@ error, a progress bar) means a full run, except two: when only the contents of a
 Python files moved and each still holds nothing the checker could act on (see unseen_edits.py), the
 recorded output is still the answer and is replayed without loading the checker; otherwise, when only
 such contents moved (see Partial), the run reuses the recorded discovery and the other files'
-results, checks those files again, reruns the LB3 pass if it read one of them, and reports.
+results, checks those files again, reruns the LB3 pass if it read one of them and the facts it reads
+from it changed, and reports.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 
 from loopbound import recorder
 from loopbound.stamps import Stamp, is_settled, stamp
-from loopbound.unseen_edits import cleared, same_outcome
+from loopbound.unseen_edits import cleared, same_lb3_facts, same_outcome
 
 if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only what it uses
     from collections.abc import Iterable, Sequence
@@ -165,7 +166,7 @@ class Partial:
     """A recorded run of which only the contents of a few checked files changed (no folder, config nor
     loopbound module moved): discovery and the findings of the other files are the recorded ones, the
     changed files are checked again, and the LB3 pass reruns (from its per-module cache) only when it
-    read one of them."""
+    read one of them and the facts it reads from it changed."""
 
     LIMIT = 16  # more changed files than this: the full run, with its cache and workers
 
@@ -191,6 +192,13 @@ class Partial:
 
             self._state = pickle.loads(self.snapshot["state"])
         return self._state
+
+    def keeps_lb3_facts(self) -> bool:
+        """Whether the LB3 pass reads from each changed file it read the facts it read (lb3_digest.py):
+        then its recorded result stands."""
+        barred = set(self.snapshot["project_inputs"])
+        read = {name for path in self.changed for name in (path, os.path.realpath(path))} & barred
+        return same_lb3_facts(self.snapshot, read)
 
     def is_changed(self, path: str) -> bool:
         # The name first: an absolute path per checked file costs more than the rest of the lookup.
