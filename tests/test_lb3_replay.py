@@ -195,3 +195,21 @@ def test_a_module_whose_digest_holds_keeps_its_findings(tmp_path: Path, monkeypa
                     changed += 1
         path.write_text(original)
     assert (kept and changed) or not with_facts  # edits of each kind: the test can fail
+
+
+def test_the_module_store_reads_with_the_configured_registry(tmp_path: Path) -> None:
+    """A fixture handing over a configured resource is loop-bound with the cache as without it."""
+    import time
+
+    from loopbound.cache import ModuleStore
+    from loopbound.config import load_settings
+    from loopbound.fixture_handover import Handover
+
+    (tmp_path / "pyproject.toml").write_text('[tool.loopbound.resources]\n'
+                                             '"mycompany.http.make_client" = { release = "aclose", awaited = true }\n')
+    conftest = tmp_path / "conftest.py"
+    conftest.write_text("import pytest_asyncio\nfrom mycompany.http import make_client\n\n\n"
+                        '@pytest_asyncio.fixture(scope="session")\nasync def client():\n    yield await make_client()\n')
+    settings = load_settings(tmp_path / "pyproject.toml")
+    stored = ModuleStore(tmp_path / "cache", settings, time.time()).read(conftest, False)
+    assert stored is not None and stored.all_fixtures[0].handover is Handover.LOOP_BOUND
