@@ -22,6 +22,7 @@ from loopbound.config import Settings
 from loopbound.discovery import CheckedFile
 from loopbound.engine import CheckResult, FileResult, check_path, check_project, per_file_selected
 from loopbound.index.check import ProjectFiles, check_index
+from loopbound.index.model import LoopTable
 from loopbound.stamps import Stamp, is_settled, stamp
 
 if TYPE_CHECKING:
@@ -93,13 +94,22 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
     recording = recorder.recording()
     if recording is not None and project is not None:
         recording.keep(results, project, settings.registry.names_by_module)
+    lb3: list[CheckResult] = [project] if project is not None else []
+
+    def loops() -> LoopTable:
+        """The LB3 pass's loop table: the pass runs alongside the index, and only the grading waits for it."""
+        if not lb3:
+            lb3.append(parsed.then_result())
+        return lb3[0].loops or {}
+
     result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files,
-                         config_files)
-    if project is None:
-        project = parsed.then_result()  # the LB3 pass, run alongside the index
+                         config_files, loops)
+    loops()
+    project = lb3[0]
     result.findings = sorted([*result.findings, *project.findings], key=lambda finding: finding.sort_key)
     result.errors.extend(project.errors)
     result.warnings.extend(project.warnings)
+    result.loops = project.loops
     return result
 
 
