@@ -123,9 +123,11 @@ class ResultCache:
 
 
 # The names whose appearance or removal in a searched folder can change the LB3 pass's answer: pytest
-# configs, pytest-asyncio declarations (locks, pins, ranges; requirements*.txt by pattern), conftest.py.
+# configs, pytest-asyncio declarations (locks, pins, ranges; requirements*.txt and requirements/*.txt by
+# pattern), conftest.py.
 WATCHED_NAMES = (*CONFIG_NAMES, *DECLARATION_NAMES, "conftest.py", ".git")
 _WATCHED_PATTERN = "requirements*.txt"
+_REQUIREMENTS_FOLDER = "requirements/"  # its own stamp moves when a file is added to it or removed
 _NOT_CONTENT = ("conftest.py", ".git")  # read as modules, or only their presence counts
 FolderInput = tuple[str, Stamp, tuple[str, ...]]  # a searched folder, its stamp, the watched names in it
 
@@ -151,12 +153,20 @@ def _watched_in(folder: str) -> tuple[str, ...]:
         listing, listed = [], {name.lower() for name in WATCHED_NAMES}
     named = [name for name in WATCHED_NAMES if name.lower() in listed and os.path.exists(os.path.join(folder, name))]
     requirements = sorted(fnmatch.filter(listing, _WATCHED_PATTERN))
+    if "requirements" in listed:  # asyncio_declarations reads requirements/*.txt too
+        try:
+            inner = sorted(fnmatch.filter(os.listdir(os.path.join(folder, _REQUIREMENTS_FOLDER)), "*.txt"))
+            requirements += [_REQUIREMENTS_FOLDER, *(_REQUIREMENTS_FOLDER + name for name in inner)]
+        except OSError:
+            pass  # a file named `requirements`, or a folder that cannot be listed: asyncio_declarations reads none
     return tuple(dict.fromkeys([*named, *requirements]))
 
 
 def _folder_unchanged(folder: str, recorded: Stamp, present: tuple[str, ...]) -> bool:
     """A folder whose stamp moved (a file added anywhere in the project root) still counts as unchanged
     while it holds the same watched names: a stat per folder, not one per name a config could have."""
+    if _REQUIREMENTS_FOLDER in present:  # a file added to the requirements folder leaves this folder's stamp
+        return _watched_in(folder) == present
     return stamp(folder) == recorded or _watched_in(folder) == present
 
 
