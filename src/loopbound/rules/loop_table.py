@@ -36,8 +36,9 @@ def module_loops(project: Project, module: Module) -> ModuleLoops | None:
     """The narrowest loop scope the module's async tests run on, its async fixtures' when it has no test;
     None when it has neither.
 
-    An async test no plugin claims (strict mode, no asyncio mark) is counted as running on its own loop:
-    `--asyncio-mode=auto` on a command line loopbound never sees would make it so.
+    An async test or fixture no plugin claims (strict mode, no asyncio mark) is counted as running on its
+    own loop: `--asyncio-mode=auto` on a command line loopbound never sees would make it so. anyio's tests
+    and fixtures share one loop under a session-scoped `anyio_backend` fixture.
     """
     defaults = project.defaults_for(module)
     versions = project.asyncio_versions(module)
@@ -59,6 +60,9 @@ def module_loops(project: Project, module: Module) -> ModuleLoops | None:
             if handled_by_pytest_asyncio(fixture, defaults):
                 own = fixture_loop_scope(fixture, defaults) if _understood(versions, Feature.LOOP_SCOPE) else None
                 scopes.append(_on_event_loop(own or "function", event_loop, versions, ignored))
+            elif fixture.is_async:  # anyio's plugin runs it for anyio tests; else as an unclaimed test
+                backend = _visible(project, module, "anyio_backend")
+                scopes.append("session" if backend is not None and backend.scope == "session" else "function")
     if not scopes:
         return None
     narrowest = min(scopes, key=SCOPES.index)
