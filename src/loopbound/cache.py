@@ -183,8 +183,8 @@ def project_question(python_files: list[Path], config_files: list[Path], setting
 class ProjectCache:
     """One LB3 result per settings fingerprint: reused only when the same question meets unchanged inputs."""
 
-    def __init__(self, directory: Path, settings: Settings) -> None:
-        self.path = directory / f"project-{settings_fingerprint(settings)}.pickle"
+    def __init__(self, directory: Path, settings: Settings, kind: str = "project") -> None:
+        self.path = directory / f"{kind}-{settings_fingerprint(settings)}.pickle"
 
     def get(self, question: str) -> CheckResult | None:
         entry = read_cache_file(self.path)
@@ -210,6 +210,30 @@ class ProjectCache:
         write_cache_file(self.path, ProjectEntry(question, stamps, searched, result))
 
 
+def project_result(python_files: list[Path], config_files: list[Path], settings: Settings, selected: frozenset[str],
+                   cache_dir: Path | None, started: float, kind: str = "project") -> CheckResult:
+    """The LB3 pass (engine.check_project) through the project cache and, below it, the module store.
+    `kind` names the pair of cache files: the loop table of the files a run in part leaves unchecked has
+    its own ("rest"), so that it and the pass over the checked files do not overwrite each other."""
+    from loopbound.engine import check_project
+
+    if cache_dir is None:
+        return check_project(python_files, config_files, settings, selected)
+    cache = ProjectCache(cache_dir, settings, kind)
+    question = project_question(python_files, config_files, settings, selected)
+    cached = cache.get(question)
+    if cached is not None:
+        return cached
+    read: list[Path] = []
+    folders: list[Path] = []
+    modules = ModuleStore(cache_dir, settings, started, "modules" if kind == "project" else f"{kind}-modules")
+    result = check_project(python_files, config_files, settings, selected, inputs=read, folders=folders,
+                           reader=modules.read)
+    cache.put(question, [*config_files, *read], folders, result, started)
+    modules.save()
+    return result
+
+
 class ModuleStore:
     """The LB3 pass's facts per module (fixtures, tests, marks, the source for `# noqa`), kept between
     runs: after one test module changes, the pass re-reads that module only.
@@ -222,8 +246,8 @@ class ModuleStore:
 
     FEW = 8
 
-    def __init__(self, directory: Path, settings: Settings, started: float) -> None:
-        self.path = directory / f"modules-{settings_fingerprint(settings)}.pickle"
+    def __init__(self, directory: Path, settings: Settings, started: float, kind: str = "modules") -> None:
+        self.path = directory / f"{kind}-{settings_fingerprint(settings)}.pickle"
         self.started = started
         loaded = read_cache_file(self.path)
         self.entries: dict[tuple[str, bool], tuple[Stamp, Module | None]] = loaded if isinstance(loaded, dict) else {}

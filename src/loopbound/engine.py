@@ -243,14 +243,6 @@ def _project(python_files: Iterable[Path], config_files: Iterable[Path], setting
                  settings.registry, reader)
 
 
-def loop_table_of(python_files: Iterable[Path], config_files: Iterable[Path], settings: Settings,
-                  reader: ModuleReaderFunction | None = None) -> LoopTable:
-    """The loop table of files the LB3 pass does not check (the rest of a project checked in part)."""
-    from loopbound.rules.loop_table import loop_table
-
-    return loop_table(_project(python_files, config_files, settings, reader))
-
-
 def check_project(python_files: Iterable[Path], config_files: Iterable[Path], settings: Settings,
                   selected: frozenset[str], *, inputs: list[Path] | None = None,
                   folders: list[Path] | None = None, reader: ModuleReaderFunction | None = None) -> CheckResult:

@@ -18,8 +18,8 @@ from pathlib import Path
 from loopbound.stamps import is_settled, stamp
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile, relative_to_root
-from loopbound.cache import ModuleStore
-from loopbound.engine import INDEXED_CODES, CheckResult, loop_table_of, per_file_selected
+from loopbound.cache import project_result
+from loopbound.engine import INDEXED_CODES, CheckResult, per_file_selected
 from loopbound.findings import Finding, Severity
 from loopbound.index.lifespan import lifespan_findings
 from loopbound.index.reach import Reach, Reachability
@@ -33,7 +33,7 @@ from loopbound.resolved_index import ResolvedIndexCache
 from loopbound.resolved_index import question as resolved_question
 from loopbound.rules.base import FileContext
 from loopbound.rules.import_time import GLOBAL_SINGLETON
-from loopbound.rules import FILE_RULE_GROUPS
+from loopbound.rules import FILE_RULE_GROUPS, PROJECT_RULE_GROUPS
 from loopbound.source import SourceError, decode, paused_gc, read_bytes
 
 # Findings about something made once and shared by every loop: reachability decides their severity.
@@ -41,6 +41,7 @@ IMPORT_TIME_CODES = frozenset({"LB101", "LB102", "LB103", "LB104", "LB105", "LB1
 # Leaks whose cost ends with the process when a one-shot script runs them.
 LEAK_CODES = frozenset({"LB201", "LB203"})
 _GRADED_CODES = IMPORT_TIME_CODES | LEAK_CODES
+PROJECT_CODES = frozenset().union(*(group.codes for group in PROJECT_RULE_GROUPS))  # the LB3 rules'
 
 
 def build_index(python_files: Iterable[CheckedFile], summaries: dict[str, ModuleSummary], settings: Settings,
@@ -116,7 +117,7 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
                     rest.append(file)
     files.extend(rest)
     if rest:
-        loops = _with_rest(loops, rest, config_files, settings, cache_dir, started)
+        loops = _with_rest(loops, rest, config_files, settings, selected, cache_dir, started)
     loops = _once(loops)
     paths = [file.path for file in files]
     resolved = ResolvedIndexCache(cache_dir, settings)  # first: it answers whenever the store's graded answer would
@@ -278,17 +279,16 @@ def _once(loops: Callable[[], LoopTable]) -> Callable[[], LoopTable]:
 
 
 def _with_rest(loops: Callable[[], LoopTable], rest: list[CheckedFile], config_files: Sequence[Path],
-               settings: Settings, cache_dir: Path | None, started: float) -> Callable[[], LoopTable]:
+               settings: Settings, selected: frozenset[str], cache_dir: Path | None,
+               started: float) -> Callable[[], LoopTable]:
     """The checked files' table with the rows of the rest of the project's test modules (a run in part:
-    its LB3 pass read only the checked files), read through the LB3 pass's module store."""
+    its LB3 pass read only the checked files), from a pass over the rest that computes the table alone,
+    cached as the LB3 pass is."""
 
     def table() -> LoopTable:
-        modules = ModuleStore(cache_dir, settings, started) if cache_dir is not None else None
-        rows = loop_table_of([file.path for file in rest], config_files, settings,
-                             modules.read if modules is not None else None)
-        if modules is not None:
-            modules.save()
-        return {**rows, **loops()}
+        pass_over_rest = project_result([file.path for file in rest], list(config_files), settings,
+                                        selected - PROJECT_CODES, cache_dir, started, kind="rest")
+        return {**(pass_over_rest.loops or {}), **loops()}
 
     return table
 
