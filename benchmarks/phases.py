@@ -75,10 +75,11 @@ def main(root: Path) -> None:
             per_file.findings.extend(finding for finding in group.check(context) if finding.code in selected)
             timed("rules " + ",".join(sorted(group.codes)), started, str(path))
     started = time.process_time()
-    check_project([file.path for file in found.python_files], found.config_files, settings, selected)
+    project = check_project([file.path for file in found.python_files], found.config_files, settings, selected)
     timed("LB3 project pass (parses test modules and conftest.py files)", started)
     started = time.process_time()
-    check_index(list(found.python_files), settings, selected, per_file, None, time.time())
+    check_index(list(found.python_files), settings, selected, per_file, None, time.time(),
+                loops=lambda: project.loops or {})
     timed("project index (resolution, reachability, re-reads)", started)
     print(f"{len(found.python_files)} files, {parsed} parsed ({lines} lines)\n")
     print("| phase | CPU s |\n|---|---:|")

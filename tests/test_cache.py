@@ -161,13 +161,13 @@ def _codes(result: CheckResult) -> list[tuple[str, int, str]]:
 
 def _count_project_passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real = parallel.check_project
+    real = engine.check_project
 
     def counting(*args: Any, **kwargs: Any) -> CheckResult:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(parallel, "check_project", counting)
+    monkeypatch.setattr(engine, "check_project", counting)  # cache.project_result looks it up at each call
     return calls
 
 

@@ -70,3 +70,26 @@ def test_one_pass_with_the_makers_grades_edits_as_the_command_lines_two_passes(
         one, _ = check_buffer(text, 1, setup, reparse, check.view(setup, text))
         two, _ = check_buffer(text, 1, setup)
         assert check.grade(setup, text, one.findings, one.seen_makers) == check.grade(setup, text, two.findings)
+
+
+def test_an_edit_is_graded_with_the_loop_table_of_the_last_lb3_pass(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The editor runs the LB3 pass on a save: a new pin (pytest-asyncio 0.21 to 1.2, which ignores the
+    session `event_loop` fixture) moves the loop table, and the next edit of the engine's module is graded
+    with it, as `loopbound check` would grade the saved file."""
+    projects, check = folder_check("index_session_event_loop_pinned_0_21", tmp_path, monkeypatch)
+    root = Path.cwd()
+    setup = projects.setup((root / "app" / "db.py").resolve())
+    text = (root / "app" / "db.py").read_text(encoding="utf-8") + "\n"
+
+    def engine_severity() -> str:
+        checked, _ = check_buffer(text, 1, setup, Reparser(), check.view(setup, text))
+        [engine] = [finding for finding in check.grade(setup, text, checked.findings, checked.seen_makers)
+                    if finding.code == "LB101"]
+        return engine.severity.value
+
+    assert engine_severity() == "latent"
+    assert not check.ran_lb3(projects.check_project(root).loops)  # nothing moved
+    (root / "requirements.txt").write_text("pytest-asyncio==1.2.0\n", encoding="utf-8")
+    assert check.ran_lb3(projects.check_project(root).loops)
+    assert engine_severity() == "error"

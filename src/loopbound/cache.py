@@ -123,9 +123,11 @@ class ResultCache:
 
 
 # The names whose appearance or removal in a searched folder can change the LB3 pass's answer: pytest
-# configs, pytest-asyncio declarations (locks, pins, ranges; requirements*.txt by pattern), conftest.py.
+# configs, pytest-asyncio declarations (locks, pins, ranges; requirements*.txt and requirements/*.txt by
+# pattern), conftest.py.
 WATCHED_NAMES = (*CONFIG_NAMES, *DECLARATION_NAMES, "conftest.py", ".git")
 _WATCHED_PATTERN = "requirements*.txt"
+_REQUIREMENTS_FOLDER = "requirements/"  # its own stamp moves when a file is added to it or removed
 _NOT_CONTENT = ("conftest.py", ".git")  # read as modules, or only their presence counts
 FolderInput = tuple[str, Stamp, tuple[str, ...]]  # a searched folder, its stamp, the watched names in it
 
@@ -152,12 +154,20 @@ def _watched_in(folder: str) -> tuple[str, ...]:
         listing, listed = [], {name.lower() for name in WATCHED_NAMES}
     named = [name for name in WATCHED_NAMES if name.lower() in listed and os.path.exists(os.path.join(folder, name))]
     requirements = sorted(fnmatch.filter(listing, _WATCHED_PATTERN))
+    if "requirements" in listed:  # asyncio_declarations reads requirements/*.txt too
+        try:
+            inner = sorted(fnmatch.filter(os.listdir(os.path.join(folder, _REQUIREMENTS_FOLDER)), "*.txt"))
+            requirements += [_REQUIREMENTS_FOLDER, *(_REQUIREMENTS_FOLDER + name for name in inner)]
+        except OSError:
+            pass  # a file named `requirements`, or a folder that cannot be listed: asyncio_declarations reads none
     return tuple(dict.fromkeys([*named, *requirements]))
 
 
 def _folder_unchanged(folder: str, recorded: Stamp, present: tuple[str, ...]) -> bool:
     """A folder whose stamp moved (a file added anywhere in the project root) still counts as unchanged
     while it holds the same watched names: a stat per folder, not one per name a config could have."""
+    if _REQUIREMENTS_FOLDER in present:  # a file added to the requirements folder leaves this folder's stamp
+        return _watched_in(folder) == present
     return stamp(folder) == recorded or _watched_in(folder) == present
 
 
@@ -174,8 +184,8 @@ def project_question(python_files: list[Path], config_files: list[Path], setting
 class ProjectCache:
     """One LB3 result per settings fingerprint: reused only when the same question meets unchanged inputs."""
 
-    def __init__(self, directory: Path, settings: Settings) -> None:
-        self.path = directory / f"project-{settings_fingerprint(settings)}.pickle"
+    def __init__(self, directory: Path, settings: Settings, kind: str = "project") -> None:
+        self.path = directory / f"{kind}-{settings_fingerprint(settings)}.pickle"
 
     def get(self, question: str) -> CheckResult | None:
         entry = read_cache_file(self.path)
@@ -202,6 +212,30 @@ class ProjectCache:
         write_cache_file(self.path, ProjectEntry(question, stamps, searched, result, digested))
 
 
+def project_result(python_files: list[Path], config_files: list[Path], settings: Settings, selected: frozenset[str],
+                   cache_dir: Path | None, started: float, kind: str = "project") -> CheckResult:
+    """The LB3 pass (engine.check_project) through the project cache and, below it, the module store.
+    `kind` names the pair of cache files: the loop table of the files a run in part leaves unchecked has
+    its own ("rest"), so that it and the pass over the checked files do not overwrite each other."""
+    from loopbound.engine import check_project
+
+    if cache_dir is None:
+        return check_project(python_files, config_files, settings, selected)
+    cache = ProjectCache(cache_dir, settings, kind)
+    question = project_question(python_files, config_files, settings, selected)
+    cached = cache.get(question)
+    if cached is not None:
+        return cached
+    read: list[Path] = []
+    folders: list[Path] = []
+    modules = ModuleStore(cache_dir, settings, started, "modules" if kind == "project" else f"{kind}-modules")
+    result = check_project(python_files, config_files, settings, selected, inputs=read, folders=folders,
+                           reader=modules.read)
+    cache.put(question, [*config_files, *read], folders, result, started, modules.digests)
+    modules.save()
+    return result
+
+
 class ModuleStore:
     """The LB3 pass's facts per module (fixtures, tests, marks, the source for `# noqa`) and their digest
     (lb3_digest.py), kept between runs: after one test module changes, the pass re-reads that module only,
@@ -215,8 +249,8 @@ class ModuleStore:
 
     FEW = 8
 
-    def __init__(self, directory: Path, settings: Settings, started: float) -> None:
-        self.path = directory / f"modules-{settings_fingerprint(settings)}.pickle"
+    def __init__(self, directory: Path, settings: Settings, started: float, kind: str = "modules") -> None:
+        self.path = directory / f"{kind}-{settings_fingerprint(settings)}.pickle"
         self.registry = settings.registry
         self.started = started
         loaded = read_cache_file(self.path)

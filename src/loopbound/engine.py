@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile, matches_any, relative_to_root
 from loopbound.findings import Finding, Location
-from loopbound.index.model import ModuleSummary
+from loopbound.index.model import LoopTable, ModuleSummary
 from loopbound.index.summary import light_summary, rows_mentioning, summarise
 from loopbound.noqa import suppress as _suppress
 from loopbound.registry import Registry
@@ -27,7 +27,7 @@ from loopbound.selection import resolve_selector
 from loopbound.source import SourceError, decode, paused_gc, read_bytes
 
 if TYPE_CHECKING:
-    from loopbound.project import ModuleReaderFunction
+    from loopbound.project import ModuleReaderFunction, Project
     from loopbound.index.view import FileView
 
 
@@ -209,6 +209,9 @@ class CheckResult:
     files_checked: int = 0
     summaries: dict[str, ModuleSummary] = field(default_factory=dict)  # by shown path, for the project index
     warnings: list[str] = field(default_factory=list)  # reported, but the run does not fail for them
+    # The LB3 pass's loop table (rules/loop_table.py), for the project index's reachability; None when the
+    # pass did not run or its codes and the index's are all deselected.
+    loops: LoopTable | None = None
 
     @classmethod
     def of_files(cls, results: Iterable[FileResult]) -> CheckResult:
@@ -230,6 +233,16 @@ def check_files(files: Iterable[CheckedFile], settings: Settings, selected: froz
     return CheckResult.of_files(check_file(file, settings, selected) for file in files)
 
 
+def _project(python_files: Iterable[Path], config_files: Iterable[Path], settings: Settings,
+             reader: ModuleReaderFunction | None) -> Project:
+    from loopbound.asyncio_declarations import target
+    from loopbound.project import build
+
+    stated = settings.target_pytest_asyncio
+    return build(python_files, config_files, settings.project_root, target(stated) if stated else None,
+                 settings.registry, reader)
+
+
 def check_project(python_files: Iterable[Path], config_files: Iterable[Path], settings: Settings,
                   selected: frozenset[str], *, inputs: list[Path] | None = None,
                   folders: list[Path] | None = None, reader: ModuleReaderFunction | None = None) -> CheckResult:
@@ -241,18 +254,14 @@ def check_project(python_files: Iterable[Path], config_files: Iterable[Path], se
     searched for a config (for the cache); `reader`
     reads one module for the pass (the cache's keeps each module's facts between runs).
     """
-    from loopbound.project import build
     from loopbound.rules import PROJECT_RULE_GROUPS
 
     groups = [group for group in PROJECT_RULE_GROUPS if group.codes & selected]
     result = CheckResult()
-    if not groups:
+    graded = bool(selected & INDEXED_CODES)  # the project index grades with the loop table
+    if not groups and not graded:
         return result
-    from loopbound.asyncio_declarations import target
-
-    stated = settings.target_pytest_asyncio
-    project = build(python_files, config_files, settings.project_root, target(stated) if stated else None,
-                    settings.registry, reader)
+    project = _project(python_files, config_files, settings, reader)
     if inputs is not None:
         from loopbound.project import inputs as project_inputs
 
@@ -261,6 +270,12 @@ def check_project(python_files: Iterable[Path], config_files: Iterable[Path], se
         from loopbound.project import searched_folders
 
         folders.extend(searched_folders(project))
+    if graded:
+        from loopbound.rules.loop_table import loop_table
+
+        result.loops = loop_table(project)
+    if not groups:
+        return result
     result.errors.extend(str(error) for error in project.config_errors.values())
     result.warnings.extend(f"{error}; it governs none of the checked files"
                            for path, error in project.config_warnings.items() if path not in project.config_errors)

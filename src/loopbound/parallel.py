@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loopbound import recorder
-from loopbound.cache import ModuleStore, ProjectCache, ResultCache, file_key, project_question
+from loopbound.cache import ResultCache, file_key, project_result
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile
-from loopbound.engine import CheckResult, FileResult, check_path, check_project, per_file_selected
+from loopbound.engine import CheckResult, FileResult, check_path, per_file_selected
 from loopbound.index.check import ProjectFiles, check_index
+from loopbound.index.model import LoopTable
 from loopbound.stamps import Stamp, is_settled, stamp
 
 if TYPE_CHECKING:
@@ -76,11 +77,11 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
         result = CheckResult.of_files(file_result for *_, file_result in results)
         started = now()
         if partial.reruns_project and not partial.keeps_lb3_facts():
-            project = _project_result(paths, list(config_files), settings, selected, cache_dir, started)
+            project = project_result(paths, list(config_files), settings, selected, cache_dir, started)
     else:
         started = now()
         pending = _Pending(python_files, settings, selected, cache_dir, started)
-        project_pass = partial_function(_project_result, paths, list(config_files), settings, selected, cache_dir,
+        project_pass = partial_function(project_result, paths, list(config_files), settings, selected, cache_dir,
                                         started)
         # A warm replay records what the LB3 pass reads in this process: it cannot run in a worker then.
         in_worker = recorder.recording() is None
@@ -93,20 +94,29 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
     recording = recorder.recording()
     if recording is not None and project is not None:
         recording.keep(results, project, settings.registry.names_by_module, settings.registry)
+    lb3: list[CheckResult] = [project] if project is not None else []
+
+    def loops() -> LoopTable:
+        """The LB3 pass's loop table: the pass runs alongside the index, and only the grading waits for it."""
+        if not lb3:
+            lb3.append(parsed.then_result())
+        return lb3[0].loops or {}
+
     result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files,
-                         config_files)
-    if project is None:
-        project = parsed.then_result()  # the LB3 pass, run alongside the index
+                         config_files, loops)
+    loops()
+    project = lb3[0]
     result.findings = sorted([*result.findings, *project.findings], key=lambda finding: finding.sort_key)
     result.errors.extend(project.errors)
     result.warnings.extend(project.warnings)
+    result.loops = project.loops
     return result
 
 
 def check_project_cached(python_files: Sequence[CheckedFile], config_files: Sequence[Path], settings: Settings,
                          selected: frozenset[str], cache_dir: Path | None) -> CheckResult:
     """The LB3 pass alone, through the project cache: what an editor needs after a save."""
-    return _project_result([file.path for file in python_files], list(config_files), settings, selected, cache_dir, now())
+    return project_result([file.path for file in python_files], list(config_files), settings, selected, cache_dir, now())
 
 
 def _replay_in_part(partial: Partial, settings: Settings
@@ -165,25 +175,6 @@ class _Pending:
         if self.cache is not None:
             self.cache.save()
         return CheckResult.of_files(result for result in self.results if result is not None)
-
-
-def _project_result(python_files: list[Path], config_files: list[Path], settings: Settings,
-                    selected: frozenset[str], cache_dir: Path | None, started: float) -> CheckResult:
-    if cache_dir is None:
-        return check_project(python_files, config_files, settings, selected)
-    cache = ProjectCache(cache_dir, settings)
-    question = project_question(python_files, config_files, settings, selected)
-    cached = cache.get(question)
-    if cached is not None:
-        return cached
-    read: list[Path] = []
-    folders: list[Path] = []
-    modules = ModuleStore(cache_dir, settings, started)
-    result = check_project(python_files, config_files, settings, selected, inputs=read, folders=folders,
-                           reader=modules.read)
-    cache.put(question, [*config_files, *read], folders, result, started, modules.digests)
-    modules.save()
-    return result
 
 
 def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None, *,

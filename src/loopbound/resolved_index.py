@@ -3,10 +3,11 @@
 Resolving the index (the import graph, the project's resource makers, which entry points reach which
 module, the lifespan-managed globals) is a function of every module's summary, of the files the
 resolution read itself (modules it parsed for more than their summary, re-checked through a maker, or
-searched for a release function's name), of the pytest configs its loop scopes came from, and of the
-settings and codes. A run records those with its answer (`.loopbound_cache/resolved-<settings>.pickle`).
+searched for a release function's name), of the LB3 pass's loop table (how many loops each test module
+runs, for the pytest-asyncio releases the project's declarations and lock files pin), and of the settings
+and codes. A run records those with its answer (`.loopbound_cache/resolved-<settings>.pickle`).
 
-A later run whose summaries, recorded reads and configs are unchanged takes that answer over: a module
+A later run whose summaries, recorded reads and loop table are unchanged takes that answer over: a module
 whose per-file findings are those of the recorded run keeps its recorded findings, and the per-file
 findings of any other module are graded with the verdict recorded for it. The index is resolved again
 when that cannot be done exactly: a summary changed, a file the resolution read changed, a module needs
@@ -52,12 +53,13 @@ class Resolution:
     # gave it. A file whose stamp is unchanged has the same summary; another one's (or one whose stamp was
     # not settled: None) is compared by digest.
     modules: dict[str, tuple[str, Stamp, str]]
-    # The files the resolution read (and the pytest configs it used), with the words whose absence was all it
-    # learnt from one (none: it depends on all the bytes).
+    # The files the resolution read, with the words whose absence was all it learnt from one (none: it
+    # depends on all the bytes).
     reads: tuple[tuple[str, Stamp, tuple[bytes, ...]], ...]
     per_file: dict[str, list[Finding]]  # the per-file findings it graded, by shown path
     answer: dict[str, list[Finding]]  # what it answered, by shown path
     verdicts: Verdicts  # of every module one of whose findings was graded by reachability
+    loops: str  # the loop table's digest (index.model.loop_table_digest)
 
 
 def question(files: Sequence[Path], config_files: Sequence[Path], settings: Settings,
@@ -117,8 +119,9 @@ class ResolvedIndexCache:
         self.unchanged: dict[str, tuple[str, Stamp, str]] = {}
 
     def answer(self, asked: str, summaries: dict[str, ModuleSummary], findings: list[Finding],
-               grade: Grade) -> list[Finding] | None:
-        """The findings the recorded resolution gives these per-file findings, sorted; None when it cannot tell."""
+               grade: Grade, loops: Callable[[], str]) -> list[Finding] | None:
+        """The findings the recorded resolution gives these per-file findings, sorted; None when it cannot tell.
+        `loops` gives the loop table's digest: asked last, since it may wait for the LB3 pass."""
         recorded = read_cache_file(self.path) if self.path is not None else None
         if not isinstance(recorded, Resolution) or recorded.question != asked:
             return None
@@ -144,10 +147,13 @@ class ResolvedIndexCache:
             if regraded is None:
                 return None
             answer[path] = regraded
+        if loops() != recorded.loops:
+            return None
         return sorted((finding for found in answer.values() for finding in found), key=lambda finding: finding.sort_key)
 
     def remember(self, asked: str, summaries: dict[str, ModuleSummary], files: Iterable[Path], findings: list[Finding],
-                 read: dict[Path, tuple[bytes, ...]], answer: list[Finding], verdicts: Verdicts, started: float) -> None:
+                 read: dict[Path, tuple[bytes, ...]], answer: list[Finding], verdicts: Verdicts, started: float,
+                 loops: str) -> None:
         """Keep this resolution, when every file it read was settled (an edit in the same clock tick could
         keep a stamp)."""
         if self.path is None:
@@ -160,7 +166,8 @@ class ResolvedIndexCache:
             return  # a summary of no file on disk (source read from stdin): nothing to compare it with later
         modules = {shown: self._module(paths[shown], _settled(stamp(paths[shown]), started), shown, summary)
                    for shown, summary in summaries.items()}
-        write_cache_file(self.path, Resolution(asked, modules, reads, _by_path(findings), _by_path(answer), verdicts))
+        write_cache_file(self.path, Resolution(asked, modules, reads, _by_path(findings), _by_path(answer), verdicts,
+                                                loops))
 
 
     def _module(self, path: str, file_stamp: Stamp, shown: str, summary: ModuleSummary) -> tuple[str, Stamp, str]:

@@ -84,3 +84,21 @@ def test_lifespan_managed_global_passes_and_is_silent(tmp_path: Path, server_env
     assert run.exit_code == 0, run.output
     assert "2 passed" in run.output, run.output
     assert findings(project) == []
+
+
+def test_session_event_loop_fixture_ignored_since_1_0_fails_and_is_an_error(tmp_path: Path,
+                                                                            server_env: ServerEnv) -> None:
+    """A conftest.py's session `event_loop` fixture shared one loop under 0.21; 1.x ignores it, so the engine made
+    at import meets a second loop in the second test. The loop table tells reachability so: an error naming the
+    test module and the release that ignores the fixture, beside LB303 on the fixture itself."""
+    project = copy_project("index_session_event_loop_1x", tmp_path)
+    run = run_pytest(project, server_env(("DATABASE_URL",)), *STRICT)
+    assert run.exit_code == 1, run.output
+    assert "FAILED tests/test_db.py::test_second_query" in run.output, run.output
+    assert "attached to a different loop" in run.output, run.output
+    found = {(finding["filename"], finding["code"]): finding for finding in findings(project)}
+    assert set(found) == {("app/db.py", "LB101"), ("tests/conftest.py", "LB303")}, found
+    engine = found[("app/db.py", "LB101")]
+    assert engine["severity"] == "error", engine
+    assert "tests/test_db.py runs each test on its own event loop" in str(engine["message"]), engine
+    assert "ignored by pytest-asyncio 1.5.0" in str(engine["message"]), engine

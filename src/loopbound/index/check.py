@@ -17,13 +17,14 @@ from pathlib import Path
 
 from loopbound.stamps import is_settled, stamp
 from loopbound.config import Settings
-from loopbound.discovery import CheckedFile, checked_file, relative_to_root
+from loopbound.discovery import CheckedFile, relative_to_root
+from loopbound.cache import project_result
 from loopbound.engine import INDEXED_CODES, CheckResult, per_file_selected
 from loopbound.findings import Finding, Severity
 from loopbound.index.lifespan import lifespan_findings
 from loopbound.index.reach import Reach, Reachability
 from loopbound.index.resolution import IndexedModule, ProjectIndex, Symbol, module_names
-from loopbound.index.model import ModuleSummary
+from loopbound.index.model import LoopTable, ModuleSummary, loop_table_digest
 from loopbound.index.store import SummaryStore
 from loopbound.index.summary import ENTRY_WORDS
 from loopbound.index.view import FileView
@@ -32,7 +33,7 @@ from loopbound.resolved_index import ResolvedIndexCache, note_reads
 from loopbound.resolved_index import question as resolved_question
 from loopbound.rules.base import FileContext
 from loopbound.rules.import_time import GLOBAL_SINGLETON
-from loopbound.rules import FILE_RULE_GROUPS
+from loopbound.rules import FILE_RULE_GROUPS, PROJECT_RULE_GROUPS
 from loopbound.source import SourceError, decode, paused_gc, read_bytes
 
 # Findings about something made once and shared by every loop: reachability decides their severity.
@@ -40,6 +41,7 @@ IMPORT_TIME_CODES = frozenset({"LB101", "LB102", "LB103", "LB104", "LB105", "LB1
 # Leaks whose cost ends with the process when a one-shot script runs them.
 LEAK_CODES = frozenset({"LB201", "LB203"})
 _GRADED_CODES = IMPORT_TIME_CODES | LEAK_CODES
+PROJECT_CODES = frozenset().union(*(group.codes for group in PROJECT_RULE_GROUPS))  # the LB3 rules'
 
 
 def build_index(python_files: Iterable[CheckedFile], summaries: dict[str, ModuleSummary], settings: Settings,
@@ -83,12 +85,14 @@ ProjectFiles = Sequence[CheckedFile] | Callable[[], Sequence[CheckedFile] | None
 
 def check_index(python_files: list[CheckedFile], settings: Settings, selected: frozenset[str], result: CheckResult,
                 cache_dir: Path | None, started: float, project_files: ProjectFiles = None,
-                config_files: Sequence[Path] = ()) -> CheckResult:
+                config_files: Sequence[Path] = (), loops: Callable[[], LoopTable] = dict) -> CheckResult:
     """The per-file `result` with the project's own findings added and each finding's severity decided.
 
     `project_files`, when only part of the project is checked (pre-commit passes the changed files),
     are the rest of it: read for their imports, so that a test suite that is not checked still counts.
     Given as a function, they are found only when the checked files' findings may depend on them.
+    `loops` gives the LB3 pass's loop table of the checked files (engine.check_project): asked for only
+    once the findings are graded (or a cached answer is compared), so the pass can run meanwhile.
     """
     if not selected & INDEXED_CODES or not result.summaries:
         return result
@@ -97,27 +101,35 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
     opened: SummaryStore | None = None  # not read when the cache answers, unless the named files were tried alone
     if callable(project_files):
         opened = SummaryStore.open(cache_dir, settings)
-        alone = _answer_alone(files, summaries, result.findings, settings, opened, started)
+        alone = _answer_alone(files, summaries, result.findings, settings, opened, started, loops)
         if alone is not None:
             return dataclasses.replace(result, findings=alone)
         project_files = project_files()
     if opened is None and project_files:
         opened = SummaryStore.open(cache_dir, settings)
+    rest: list[CheckedFile] = []
     if opened is not None:
         for file in project_files or ():
             if file.shown not in summaries and file.path.suffix == ".py":
                 light = opened.light(file.real, file.is_test, started)
                 if light is not None:
                     summaries[file.shown] = light
-                    files.append(file)
+                    rest.append(file)
+    files.extend(rest)
+    if rest:
+        loops = _with_rest(loops, rest, config_files, settings, selected, cache_dir, started)
+    loops = _once(loops)
     paths = [file.path for file in files]
     resolved = ResolvedIndexCache(cache_dir, settings)  # first: it answers whenever the store's graded answer would
     asked = resolved_question(paths, config_files, settings, selected)
-    answer = resolved.answer(asked, summaries, result.findings, graded)
+    answer = resolved.answer(asked, summaries, result.findings, graded, lambda: loop_table_digest(loops()))
     if answer is not None:
         return dataclasses.replace(result, findings=answer)
     store = opened or SummaryStore.open(cache_dir, settings)
-    question = _question(paths, config_files, result.findings, selected)
+
+    def question() -> str:
+        return _question(paths, config_files, result.findings, selected, loop_table_digest(loops()))
+
     answer = store.answer(question)
     if answer is not None:
         return dataclasses.replace(result, findings=answer)
@@ -128,29 +140,30 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
         if makers and _calls_a_maker(module, index, makers):
             found.extend(_indirect(module, index, makers, settings, selected))
     found = lifespan_findings(index, found, selected)
-    reach = Reachability(index)
+    reach = Reachability(index, loops)
     findings = sorted((_with_severity(finding, index, reach) for finding in found), key=lambda finding: finding.sort_key)
     verdicts = {module.shown: (reach.verdict(module), reach.kind(module))
                 for module in {index.by_shown[finding.path] for finding in found
                                if needs_verdict(finding) and finding.path in index.by_shown}}
-    resolved.remember(asked, summaries, paths, result.findings, {**index.read, **dict.fromkeys(reach.config_paths(), ())},
-                      findings, verdicts, started)
-    if all(is_settled(stamp(path), started) for path in [*paths, *config_files]):
-        store.remember(question, findings)
+    if cache_dir is not None:
+        digest = loop_table_digest(loops())
+        resolved.remember(asked, summaries, paths, result.findings, index.read, findings, verdicts, started, digest)
+        if all(is_settled(stamp(path), started) for path in [*paths, *config_files]):
+            store.remember(question(), findings)
     store.save()
     return dataclasses.replace(result, findings=findings)
 
 
 def _answer_alone(files: list[CheckedFile], summaries: dict[str, ModuleSummary], findings: list[Finding], settings: Settings,
-                  store: SummaryStore, started: float) -> list[Finding] | None:
+                  store: SummaryStore, started: float, loops: Callable[[], LoopTable]) -> list[Finding] | None:
     """The answer for named files without the rest of the project, when it provably cannot depend on it; else None.
 
     The rest of the project enters through light summaries, which define no resource maker and no global:
     when the checked modules make no resource in a function (no maker, so nothing is re-checked and no
     importer is parsed) and store no global (nothing for the lifespan rules), the only question left is
     each graded finding's verdict, and a module that is itself a multi-loop entry point (a test module
-    run by pytest-asyncio with a loop per test) answers it without its importers. Its loop scope also
-    depends on the conftest.py files above it, which are read.
+    run by pytest-asyncio with a loop per test) answers it without its importers. Its loop scope comes from
+    the LB3 pass's loop table, which read the conftest.py files above it.
     """
     for summary in summaries.values():
         for function in summary.functions:
@@ -159,41 +172,23 @@ def _answer_alone(files: list[CheckedFile], summaries: dict[str, ModuleSummary],
                 return None
     if any(finding.code == GLOBAL_SINGLETON.code for finding in findings):
         return None
-    alone = dict(summaries)
-    with_conftests = list(files)
-    read_whole: dict[Path, tuple[bytes, ...]] = {}  # conftest.py files not checked: what the replay must watch
-    for conftest in _conftests_above(files, settings.project_root):
-        file = checked_file(conftest, settings)
-        light = store.light(file.real, file.is_test, started)
-        if file.shown not in alone and light is not None:
-            alone[file.shown] = light
-            with_conftests.append(file)
-            read_whole[file.real] = ()
-    index = build_index(with_conftests, alone, settings, store, started)
-    reach = Reachability(index)
+    index = build_index(files, summaries, settings, store, started)
+    reach = Reachability(index, loops)
     graded_modules = {index.by_shown[finding.path] for finding in findings
                       if needs_verdict(finding) and finding.path in index.by_shown}
     if any(reach.kind(module)[0] != "many" for module in graded_modules):
         return None
-    note_reads({**index.read, **dict.fromkeys(reach.config_paths(), ()), **read_whole})
+    note_reads(index.read)
     return sorted((_with_severity(finding, index, reach) for finding in findings), key=lambda finding: finding.sort_key)
 
 
-def _conftests_above(files: list[CheckedFile], root: Path) -> list[Path]:
-    """Every conftest.py in the folders of `files` and above them, up to the project root."""
-    folders: set[Path] = set()
-    for file in files:
-        folder = file.real.parent
-        while folder not in folders and (folder == root or root in folder.parents):
-            folders.add(folder)
-            folder = folder.parent
-    return sorted(folder / "conftest.py" for folder in folders if (folder / "conftest.py").is_file())
-
-
-def _question(files: list[Path], config_files: Sequence[Path], findings: list[Finding], selected: frozenset[str]) -> str:
+def _question(files: list[Path], config_files: Sequence[Path], findings: list[Finding], selected: frozenset[str],
+              loops: str) -> str:
     """What the answer depends on: every file's path and stamp (the summaries follow from them), the
-    pytest configs, the per-file findings, and the codes."""
+    pytest configs, the per-file findings, the codes, and the loop table's digest (the pytest-asyncio
+    releases a lock file pins are in it, not in any checked file)."""
     digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{loops}\n".encode())
     for path in sorted({*files, *config_files}):
         digest.update(f"{path}\0{stamp(path)}\n".encode())
     for finding in findings:
@@ -272,6 +267,33 @@ def _indirect_in(module: IndexedModule, index: ProjectIndex, words: frozenset[st
     yield from suppress(findings, source, file_selected, module.shown) if findings else ()
 
 
+def _once(loops: Callable[[], LoopTable]) -> Callable[[], LoopTable]:
+    """The table, asked for once: the LB3 pass's result is waited for (or a table built) a single time."""
+    kept: list[LoopTable] = []
+
+    def table() -> LoopTable:
+        if not kept:
+            kept.append(loops())
+        return kept[0]
+
+    return table
+
+
+def _with_rest(loops: Callable[[], LoopTable], rest: list[CheckedFile], config_files: Sequence[Path],
+               settings: Settings, selected: frozenset[str], cache_dir: Path | None,
+               started: float) -> Callable[[], LoopTable]:
+    """The checked files' table with the rows of the rest of the project's test modules (a run in part:
+    its LB3 pass read only the checked files), from a pass over the rest that computes the table alone,
+    cached as the LB3 pass is."""
+
+    def table() -> LoopTable:
+        pass_over_rest = project_result([file.path for file in rest], list(config_files), settings,
+                                        selected - PROJECT_CODES, cache_dir, started, kind="rest")
+        return {**(pass_over_rest.loops or {}), **loops()}
+
+    return table
+
+
 def _with_severity(finding: Finding, index: ProjectIndex, reach: Reachability) -> Finding:
     module = index.by_shown.get(finding.path)
     if module is None:
@@ -323,11 +345,12 @@ class ResolvedIndex:
 
 
 def resolve_index(python_files: Iterable[CheckedFile], summaries: dict[str, ModuleSummary], settings: Settings,
-                  cache_dir: Path | None, started: float) -> ResolvedIndex:
-    """The index check_index builds from a run's summaries, with its makers and reachability."""
+                  cache_dir: Path | None, started: float, loops: LoopTable) -> ResolvedIndex:
+    """The index check_index builds from a run's summaries, with its makers and reachability (by the
+    loop table of the LB3 pass that ran last)."""
     store = SummaryStore.open(cache_dir, settings)
     index = build_index(python_files, summaries, settings, store, started)
-    return ResolvedIndex(index, _maker_words(index), Reachability(index), store)
+    return ResolvedIndex(index, _maker_words(index), Reachability(index, lambda: loops), store)
 
 
 def file_view(resolved: ResolvedIndex, shown: str, source: str) -> FileView | None:

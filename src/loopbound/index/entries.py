@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from loopbound.index.model import ClassSummary, Entry, Hook, Tests
+from loopbound.index.model import ClassSummary, Entry, Hook
 from loopbound.names import ImportTable, dotted, is_main_guard
 
 _STARTUP_EVENTS = frozenset({"startup", "before_server_start", "after_server_start", "main_process_start",
@@ -39,7 +39,6 @@ _THREADS = frozenset({"threading.Thread", "concurrent.futures.ThreadPoolExecutor
 _BOT_RUNS = frozenset({"run_polling", "start_polling", "run_webhook", "infinity_polling", "run_forever"})
 _ISOLATED = frozenset({"unittest.IsolatedAsyncioTestCase", "unittest.async_case.IsolatedAsyncioTestCase",
                        "IsolatedAsyncioTestCase", "django.test.TestCase", "django.test.TransactionTestCase"})
-_ASYNC_FIXTURES = frozenset({"pytest_asyncio.fixture", "pytest.fixture"})
 _ENTRY_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in (
     *_APPLICATIONS, *_SERVERS, *_NEW_LOOPS, *_THREADS, *_BOT_RUNS, "run", "run_until_complete", "serve"))
 
@@ -161,54 +160,3 @@ def module_entries(tree: ast.Module, imports: ImportTable, classes: list[ClassSu
 
 def _is_main_block(statement: ast.stmt) -> bool:
     return isinstance(statement, ast.If) and is_main_guard(statement.test)
-
-
-def read_tests(tree: ast.Module, imports: ImportTable) -> Tests:
-    """A test module's async tests and fixtures, and the loop scopes its marks write."""
-    async_tests = async_fixtures = 0
-    scopes: list[str] = []
-    module_scope = ""
-    for statement in tree.body:
-        if isinstance(statement, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark"
-                                                     for t in statement.targets):
-            module_scope = next(iter(_mark_scopes(statement.value)), "")
-    definitions: list[tuple[ast.AST, list[ast.expr]]] = []
-    for statement in tree.body:
-        if isinstance(statement, ast.ClassDef):
-            scopes.extend(scope for decorator in statement.decorator_list for scope in _mark_scopes(decorator))
-            definitions.extend((node, node.decorator_list) for node in statement.body if isinstance(node, ast.AsyncFunctionDef))
-        elif isinstance(statement, ast.AsyncFunctionDef):
-            definitions.append((statement, statement.decorator_list))
-    for node, decorators in definitions:
-        assert isinstance(node, ast.AsyncFunctionDef)
-        qualified = {imports.qualify(d.func if isinstance(d, ast.Call) else d) for d in decorators}
-        if qualified & _ASYNC_FIXTURES:
-            async_fixtures += 1
-        elif node.name.startswith("test"):
-            async_tests += 1
-            scopes.extend(scope for decorator in decorators for scope in _mark_scopes(decorator))
-    return Tests(async_tests, async_fixtures, module_scope, tuple(scopes), _session_loop_fixture(tree))
-
-
-_LOOP_FIXTURES = frozenset({"event_loop", "anyio_backend"})
-
-
-def _session_loop_fixture(tree: ast.Module) -> bool:
-    """`@pytest.fixture(scope="session") def event_loop()` / `def anyio_backend()`: one loop for every test."""
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in _LOOP_FIXTURES:
-            for decorator in node.decorator_list:
-                if isinstance(decorator, ast.Call) and any(
-                        keyword.arg == "scope" and isinstance(keyword.value, ast.Constant)
-                        and keyword.value.value == "session" for keyword in decorator.keywords):
-                    return True
-    return False
-
-
-def _mark_scopes(node: ast.expr) -> Iterator[str]:
-    """`pytest.mark.asyncio(loop_scope="session")` (also in a list): the loop scopes it names."""
-    for inner in ast.walk(node):
-        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr == "asyncio":
-            for keyword in inner.keywords:
-                if keyword.arg in ("loop_scope", "scope") and isinstance(keyword.value, ast.Constant):
-                    yield str(keyword.value.value)

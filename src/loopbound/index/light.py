@@ -1,5 +1,4 @@
-"""A module's light summary, read from its bytes alone: its imports, and a test module's async tests and loop
-scopes. It imports nothing but `re` and the summary's data classes, so that a run that only needs to know
+"""A module's light summary, read from its bytes alone: its imports. It imports nothing but `re` and the summary's data classes, so that a run that only needs to know
 whether an edited file's light summary moved (warm.py) does not load the checker."""
 
 from __future__ import annotations
@@ -7,15 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from loopbound.index.model import BindingRow, ModuleSummary, Tests
+from loopbound.index.model import BindingRow, ModuleSummary
 
 _IMPORT_LINE = re.compile(
     rb"[ \t]*(?:from[ \t]+(?P<dots>\.*)[ \t]*(?P<module>[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n#;]*)"
     rb"|import[ \t]+(?P<modules>[^\n#;]+))")
-_ASYNC_TEST = re.compile(rb"async[ \t]+def[ \t]+test")
-_LOOP_SCOPE = re.compile(rb"loop_scope[ \t]*=[ \t]*[\"'](\w+)")
-_SESSION_LOOP_FIXTURE = re.compile(
-    rb"scope[ \t]*=[ \t]*[\"']session[\"'][^@]{0,300}?\n[ \t]*(?:async[ \t]+)?def[ \t]+(?:event_loop|anyio_backend)\b")
 
 
 def _scan(data: bytes) -> Iterator[tuple[int, str, tuple[tuple[str, str], ...], bool]]:
@@ -69,13 +64,7 @@ def _scanned_bindings(scanned: Scanned) -> Iterator[BindingRow]:
 
 
 def light_summary(data: bytes, is_test: bool) -> ModuleSummary:
-    """A summary from the bytes: the imports, and a test module's async tests and loop scopes."""
-    tests = Tests(0, 0, "", ())
-    if is_test and (b"async" in data or b"_loop" in data or b"anyio_backend" in data):
-        scopes = tuple(match.group(1).decode() for match in _LOOP_SCOPE.finditer(data))
-        tests = Tests(len(_ASYNC_TEST.findall(data)), data.count(b"pytest_asyncio.fixture"),
-                      scopes[0] if scopes and b"pytestmark" in data else "", scopes,
-                      _SESSION_LOOP_FIXTURE.search(data) is not None)
+    """A summary from the bytes: the imports. How a test module's tests run is the LB3 pass's loop table."""
     scanned = list(_scan(data))
     return ModuleSummary(bindings=tuple(_scanned_bindings(scanned)), imports=tuple(_imports_of(scanned)),
-                         functions=(), classes=(), hooks=(), entries=(), tests=tests, import_time_calls=(), light=True)
+                         functions=(), classes=(), hooks=(), entries=(), import_time_calls=(), light=True)

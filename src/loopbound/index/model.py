@@ -74,17 +74,22 @@ class Entry:
     row: int
 
 
-@dataclass(frozen=True)
-class Tests:
-    """A test module's async tests and fixtures, with the loop scopes written in the module."""
+class ModuleLoops(NamedTuple):
+    """How pytest runs a test module's (or a conftest.py's) async tests and fixtures, as the LB3 pass's loop
+    model reads them for the pytest-asyncio releases the project runs on (rules/loop_table.py)."""
 
-    async_tests: int
-    async_fixtures: int
-    module_loop_scope: str  # from `pytestmark`, "" when the module sets none
-    scopes: tuple[str, ...]  # every loop scope written on a test or class mark
-    # A session-scoped `event_loop` (pytest-asyncio before 1.0) or `anyio_backend` fixture defined here:
-    # the tests below it share one loop.
-    session_loop_fixture: bool = False
+    scope: str  # the narrowest loop scope its async tests run on (its async fixtures', when it has no test)
+    note: str = ""  # what the project's releases decide that the code alone does not say ("" when nothing)
+
+
+LoopTable = dict[str, ModuleLoops]  # by the module's resolved path
+
+
+def loop_table_digest(table: LoopTable) -> str:
+    """Equal tables give equal digests: what the caches of graded findings compare."""
+    from hashlib import blake2b
+
+    return blake2b(repr(sorted(table.items())).encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,6 @@ class ModuleSummary:
     classes: tuple[ClassSummary, ...]
     hooks: tuple[Hook, ...]
     entries: tuple[Entry, ...]
-    tests: Tests
     import_time_calls: tuple[str, ...]  # what runs while the module is imported
     # Read from the bytes alone (imports, async tests) for a file the pre-filter shows makes no resource;
     # the index parses it when it needs more (an entry point, a hook, a call of a project factory).

@@ -9,11 +9,12 @@ chain. Otherwise it is latent: only single-loop programs import it, or nothing i
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from loopbound.index.model import LoopTable
 from loopbound.index.resolution import IndexedModule, ProjectIndex
-from loopbound.pytest_config import PytestConfig, PytestConfigError, locate
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,21 @@ class Reach:
 
 
 class Reachability:
-    def __init__(self, index: ProjectIndex) -> None:
+    """Entry points and verdicts over a resolved index. How many loops a test module runs is the LB3 pass's
+    loop table (rules/loop_table.py), asked for only when a search meets a module the table could name."""
+
+    def __init__(self, index: ProjectIndex, loops: Callable[[], LoopTable]) -> None:
         self.index = index
-        self._configs: dict[Path, PytestConfig | None] = {}
+        self._loops = loops
+        self._table: LoopTable | None = None
         self._kinds: dict[Path, tuple[str, str]] = {}  # module -> ("many" or "single" or "", how)
         self._many_test_dirs: set[Path] | None = None
-        self._loop_fixture_dirs: set[Path] | None = None
         self._verdicts: dict[Path, Reach] = {}
+
+    def table(self) -> LoopTable:
+        if self._table is None:
+            self._table = self._loops()
+        return self._table
 
     def kind(self, module: IndexedModule) -> tuple[str, str]:
         """("many", how) for a multi-loop entry point, ("single", how) for a single-loop one, else ("", "")."""
@@ -45,12 +54,11 @@ class Reachability:
         many = next((entry.kind for entry in entries if entry.many), None)
         if many:
             return "many", many
-        tests = module.summary.tests
-        if module.is_test and (tests.async_tests or tests.async_fixtures):
-            scope = self._loop_scope(module)
-            if scope != "session":
-                per = "test" if scope == "function" else scope
-                return "many", f"runs each {per} on its own event loop"
+        loops = self.table().get(str(module.path))
+        if loops is not None:
+            if loops.scope != "session":
+                per = "test" if loops.scope == "function" else loops.scope
+                return "many", f"runs each {per} on its own event loop" + (f" ({loops.note})" if loops.note else "")
             return "single", "runs every test on one session-wide event loop"
         if module.path.name == "conftest.py" and self._under_many_loop_tests(module.path.parent):
             return "many", "is loaded by pytest for tests that each run on their own event loop"
@@ -60,45 +68,9 @@ class Reachability:
     def _under_many_loop_tests(self, folder: Path) -> bool:
         """pytest imports every conftest.py above a test module: for many-loop tests, it is an entry too."""
         if self._many_test_dirs is None:
-            self._many_test_dirs = {module.path.parent for module in self.index.modules
-                                    if module.is_test and module.path.name != "conftest.py"
-                                    and (module.summary.tests.async_tests or module.summary.tests.async_fixtures)
-                                    and self._loop_scope(module) != "session"}
+            self._many_test_dirs = {Path(path).parent for path, loops in self.table().items()
+                                    if Path(path).name != "conftest.py" and loops.scope != "session"}
         return any(folder == directory or folder in directory.parents for directory in self._many_test_dirs)
-
-    def _loop_scope(self, module: IndexedModule) -> str:
-        """The widest-known loop scope the module's async tests run in: marks first, then the pytest config."""
-        tests = module.summary.tests
-        if self._session_loop_fixture(module):
-            return "session"
-        default = self._config_scope(module.path, "asyncio_default_test_loop_scope") or "function"
-        scopes = set(tests.scopes)
-        if tests.async_tests > len(tests.scopes):
-            scopes.add(tests.module_loop_scope or default)
-        if tests.async_fixtures and not tests.async_tests:
-            scopes.add(self._config_scope(module.path, "asyncio_default_fixture_loop_scope") or "function")
-        return "session" if scopes == {"session"} else min(scopes - {"session"}, key=_SCOPES.index, default="function")
-
-    def _session_loop_fixture(self, module: IndexedModule) -> bool:
-        """The module or a conftest.py above it overrides `event_loop` / `anyio_backend` for the session."""
-        if self._loop_fixture_dirs is None:
-            self._loop_fixture_dirs = {other.path.parent for other in self.index.modules
-                                       if other.summary.tests.session_loop_fixture and other.path.name == "conftest.py"}
-        folder = module.path.parent
-        return module.summary.tests.session_loop_fixture or any(
-            folder == directory or directory in folder.parents for directory in self._loop_fixture_dirs)
-
-    def _config_scope(self, path: Path, key: str) -> str | None:
-        try:
-            config = locate(path, self._configs)
-        except (PytestConfigError, OSError):
-            return None
-        setting = config.asyncio(key) if config is not None else None
-        return setting.value.strip() if setting is not None else None
-
-    def config_paths(self) -> set[Path]:
-        """The pytest configs the loop scopes were read from: an edit to one may change a verdict."""
-        return {config.path for config in self._configs.values() if config is not None}
 
     def verdict(self, module: IndexedModule) -> Reach:
         if module.path not in self._verdicts:
@@ -139,6 +111,3 @@ class Reachability:
 
     def _shown(self, path: Path) -> str:
         return self.index.by_path[path].shown
-
-
-_SCOPES = ("function", "class", "module", "package", "session")

@@ -47,9 +47,10 @@ class SummaryStore:
         entries, graded = stored.get("entries"), stored.get("graded")
         return cls(path, entries if isinstance(entries, dict) else {}, graded=graded if isinstance(graded, tuple) else None)
 
-    def answer(self, question: str) -> list[Finding] | None:
-        """The findings of the last run that asked the same question (same files, stamps, findings, codes)."""
-        return list(self.graded[1]) if self.graded is not None and self.graded[0] == question else None
+    def answer(self, question: Callable[[], str]) -> list[Finding] | None:
+        """The findings of the last run that asked the same question (same files, stamps, findings, codes,
+        loop table); the question is worked out only when a last run is at hand."""
+        return list(self.graded[1]) if self.graded is not None and self.graded[0] == question() else None
 
     def remember(self, question: str, findings: list[Finding]) -> None:
         self.graded = (question, findings)

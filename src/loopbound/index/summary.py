@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable, Iterator
 from loopbound.index.light import light_summary as light_summary  # re-exported: the summariser's importers use both
 from loopbound.index.light import scan_imports as scan_imports
-from loopbound.index.entries import call_hooks, decorator_hook, main_entries, module_entries, read_tests
-from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary, Tests
+from loopbound.index.entries import call_hooks, decorator_hook, main_entries, module_entries
+from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
 from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call, scope_nodes
@@ -103,7 +103,7 @@ class _Summariser:
             self.entries.extend(module_entries(self.tree, self.imports, classes))
         return ModuleSummary(
             bindings=tuple(self.bindings), imports=tuple(scan_imports(self.data)), functions=tuple(functions),
-            classes=tuple(classes), hooks=tuple(self.hooks), entries=tuple(self.entries), tests=self._tests(),
+            classes=tuple(classes), hooks=tuple(self.hooks), entries=tuple(self.entries),
             import_time_calls=tuple(dict.fromkeys(import_time)), partial=self.keep is not None,
             loops_unread=self.runs_loops and self.keep is not None and not self.loops_only)
 
@@ -246,9 +246,6 @@ class _Summariser:
                 import_time.extend(self._calls([statement]))
         bases = tuple(filter(None, (self.imports.qualify(base) or dotted(base) for base in cls.bases)))
         return ClassSummary(cls.name, cls.lineno, bases, tuple(methods))
-
-    def _tests(self) -> Tests:
-        return read_tests(self.tree, self.imports) if self.is_test else Tests(0, 0, "", ())
 
     def _decorator_hooks(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         if not self.entry_words:

@@ -42,8 +42,11 @@ _REACHABILITY = (
     "not failing the run; `latent = \"error\"` or `\"hide\"` in `[tool.loopbound]` changes that): only "
     "single-loop programs import it (an ASGI app that `uvicorn` serves, one `asyncio.run(main())` under "
     "`__main__`, a bot's `run_polling()`, a test suite whose tests and fixtures all share the session loop), or "
-    "nothing in the project imports it, which is library code whose users' loops are unknown. When only some "
-    "files are checked (pre-commit), the rest of the project is read for its imports."
+    "nothing in the project imports it, which is library code whose users' loops are unknown. A test module's loop "
+    "scopes are the LB3 rules' model, for the pytest-asyncio releases the project pins or locks: a session-scoped "
+    "custom `event_loop` fixture shares one loop only where every release honours it (before 1.0; 1.x ignores it, "
+    "and the message says so), and `asyncio_default_test_loop_scope` counts only from 0.26. When only some files "
+    "are checked (pre-commit), the rest of the project is read for its imports and its test modules' loop scopes."
 )
 _THROUGH_PROJECT_CODE = (
     " Resources made through the project's own functions and classes count too, in the same module or another "

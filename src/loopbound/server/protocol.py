@@ -191,6 +191,11 @@ class LoopboundServer(LanguageServer):
         for problem in result.errors:
             self.log(problem, types.MessageType.Warning)
         published = self._replace(self.project_findings, folder, result.findings)
+        folder_check = self.trees.get(folder)
+        if folder_check is not None and folder_check.ran_lb3(result.loops):
+            # How many loops a test module runs moved (a mark, a conftest.py, a pinned release): every
+            # open buffer of the folder is graded again.
+            self._recheck_folder(folder)
         asyncio.get_running_loop().call_soon(settle_memory)
         return published
 
@@ -208,11 +213,15 @@ class LoopboundServer(LanguageServer):
         self._replace(self.project_findings, folder,
                       [finding for finding in result.findings if finding.code in _PROJECT_CODES],
                       publish_open=False)
-        for uri in list(self.workspace.text_documents) if recheck else ():
+        if recheck:
+            self._recheck_folder(folder)  # its settings or the pytest config may be new
+        asyncio.get_running_loop().call_soon(settle_memory)
+
+    def _recheck_folder(self, folder: Path) -> None:
+        for uri in list(self.workspace.text_documents):
             path = _path_of(uri)
             if path is not None and self.projects.folder_of(path) == folder:
-                self.check(uri)  # again: its settings or the pytest config may be new
-        asyncio.get_running_loop().call_soon(settle_memory)
+                self.check(uri)
 
     def saved(self, path: Path) -> None:
         """A saved Python file: checked again and graded against the project, as `loopbound check` would."""

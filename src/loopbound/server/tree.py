@@ -17,7 +17,7 @@ from loopbound.discovery import CheckedFile, checked_file, real_path
 from loopbound.engine import CheckResult, check_path
 from loopbound.findings import Finding
 from loopbound.index.check import ResolvedIndex, file_view, grade_file, resolve_index
-from loopbound.index.model import ModuleSummary
+from loopbound.index.model import LoopTable, ModuleSummary
 from loopbound.index.view import FileView
 from loopbound.parallel import now
 from loopbound.cache import default_cache_dir
@@ -36,6 +36,7 @@ class FolderCheck:
     summaries: dict[str, ModuleSummary]  # by shown path, as the index is built from them
     findings: dict[Path, list[Finding]]  # per file (resolved path): per-file and index findings, graded
     started: float
+    loops: LoopTable = field(default_factory=dict)  # the last LB3 pass's loop table: how many loops each test runs
     resolved: ResolvedIndex | None = None
     _known: set[Path] = field(default_factory=set)
     _current: set[Path] = field(default_factory=set)  # files whose findings were graded by the current index
@@ -49,7 +50,7 @@ class FolderCheck:
             if finding.code not in project_codes:
                 findings.setdefault(real_path(Path(finding.path)), []).append(finding)
         return cls(settings, selected, list(python_files), dict(result.summaries), findings, started,
-                   _known=(known := {file.real for file in python_files}), _current=set(known))
+                   dict(result.loops or {}), _known=(known := {file.real for file in python_files}), _current=set(known))
 
     def holds(self, path: Path) -> bool:
         return path in self._known
@@ -58,8 +59,17 @@ class FolderCheck:
         """The index resolved from the summaries, built on first need and kept until a summary changes."""
         if self.resolved is None:
             self.resolved = resolve_index(self.python_files, self.summaries, self.settings,
-                                          default_cache_dir(self.settings), self.started)
+                                          default_cache_dir(self.settings), self.started, self.loops)
         return self.resolved
+
+    def ran_lb3(self, loops: LoopTable | None) -> bool:
+        """The LB3 pass ran again (on a save): whether its loop table moved, and with it every verdict."""
+        if loops is None or loops == self.loops:
+            return False
+        self.loops = dict(loops)
+        self.resolved = None
+        self._current.clear()
+        return True
 
     def view(self, setup: FileSetup, source: str) -> FileView | None:
         """The project's resource makers as a check of the buffer sees them (None: it calls none)."""

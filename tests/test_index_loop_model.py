@@ -1,0 +1,85 @@
+"""Reachability and the LB3 pass read loop scopes from one model (issue 12): the loop table.
+
+A session-scoped `event_loop` fixture makes every test share one loop only under the pytest-asyncio releases
+that honour it (before 1.0). Which releases a project runs on is written in its declaration files (a pin in
+requirements, a lock file), never in a checked Python file: the caches of graded findings must see an edit
+of one, through the real command line, with every cache warm.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from cli_runner import run_loopbound
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SESSION_EVENT_LOOP = FIXTURES / "projects" / "index_session_event_loop_pinned_0_21"
+
+# Each way a project pins pytest-asyncio, with the text for a release: (file, text of version).
+DECLARATIONS = {
+    "requirements.txt": ("requirements.txt", "pytest-asyncio=={}\n"),
+    "requirements folder": ("requirements/test.txt", "pytest\npytest-asyncio=={}\n"),
+    "pyproject.toml": ("pyproject.toml",
+                       '[project]\nname = "demo"\nversion = "0"\ndependencies = ["pytest-asyncio=={}"]\n'),
+    "uv.lock": ("uv.lock", 'version = 1\n\n[[package]]\nname = "pytest-asyncio"\nversion = "{}"\n'),
+    "poetry.lock": ("poetry.lock", '[[package]]\nname = "pytest-asyncio"\nversion = "{}"\n'),
+}
+
+
+def _settle(*paths: Path, step: int = 0) -> None:
+    """Files and folders dated well before the run, a different date at each step: the caches record only
+    what an edit in the same clock tick could not have left with its stamp."""
+    moment = time.time() - 600 + step
+    for path in paths:
+        os.utime(path, (moment, moment))
+
+
+def _engine_finding(root: Path) -> tuple[str, str]:
+    run = run_loopbound("check", "--output-format", "json", "--exit-zero", ".", cwd=root)
+    assert run.stderr == "", run.stderr
+    engine = [finding for finding in json.loads(run.stdout) if finding["code"] == "LB101"]
+    assert len(engine) == 1, run.stdout
+    return engine[0]["severity"], engine[0]["message"]
+
+
+@pytest.mark.parametrize("declaration", sorted(DECLARATIONS))
+def test_changing_the_pin_flips_the_verdict_through_warm_caches(declaration: str, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(SESSION_EVENT_LOOP, root)
+    (root / "requirements.txt").unlink()
+    (root / ".git").mkdir()  # the declaration search stops at the repository root
+    name, text = DECLARATIONS[declaration]
+    pinned = root / name
+    pinned.parent.mkdir(exist_ok=True)
+    pinned.write_text(text.format("0.0.0"), encoding="utf-8")
+    _settle(*root.rglob("*"), root)
+    for step, (release, severity) in enumerate([("0.21.1", "latent"), ("1.2.0", "error"), ("0.21.1", "latent")],
+                                               start=1):
+        pinned.write_text(text.format(release), encoding="utf-8")  # only the pin moves: no folder, no module
+        _settle(pinned, step=step)
+        for run in ("cold or after the edit", "warm"):
+            found, message = _engine_finding(root)
+            assert found == severity, f"pytest-asyncio {release}, {run}: {message}"
+        if severity == "error":
+            assert "tests/test_db.py runs each test on its own event loop" in message
+            assert "the custom `event_loop` fixture of tests/conftest.py is ignored by pytest-asyncio 1.2.0" in message
+        else:
+            assert "tests/test_db.py runs every test on one session-wide event loop" in message
+
+
+def test_a_named_engine_module_is_graded_by_the_suites_the_run_does_not_check(tmp_path: Path) -> None:
+    """pre-commit passes the changed files only: the test suite's loop table is read from the rest."""
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURES / "projects" / "index_session_event_loop_fixture", root)
+    (root / ".git").mkdir()
+    for release, severity in [("1.2.0", "error"), ("0.21.1", "latent")]:
+        (root / "requirements.txt").write_text(f"pytest-asyncio=={release}\n", encoding="utf-8")
+        run = run_loopbound("check", "--output-format", "json", "--exit-zero", "app/db.py",
+                            cwd=root)
+        engine = [finding for finding in json.loads(run.stdout) if finding["code"] == "LB101"]
+        assert [finding["severity"] for finding in engine] == [severity], run.stdout
