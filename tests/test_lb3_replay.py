@@ -131,9 +131,9 @@ def test_a_checked_edit_reruns_the_lb3_pass_only_when_its_facts_changed(
     test_module.write_text(edit(test_module.read_text()))  # type: ignore[operator]
     assert not _replays_unchanged(COMMAND)
     passes: list[int] = []
-    real = parallel._project_result
+    real = parallel.project_result
     with monkeypatch.context() as patches:
-        patches.setattr(parallel, "_project_result", lambda *args: passes.append(1) or real(*args))
+        patches.setattr(parallel, "project_result", lambda *args: passes.append(1) or real(*args))
         after = _full(monkeypatch, capsys, COMMAND)
     assert bool(passes) is reruns
     assert after == _fresh(root, monkeypatch, capsys, COMMAND)
