@@ -181,6 +181,8 @@ class _Walked:
         self.root = str(settings.project_root)
         self.cwd = _real_directory(os.getcwd())
         self.folders: dict[str, Path] = {}
+        self.test_path = _matcher_of(settings.test_files)
+        self.test_names: dict[str, bool] = {}  # most names recur (`__init__.py`, `models.py`)
 
     def add(self, directory: str, name: str, real_folder: str, found: Discovered, seen: set[str]) -> None:
         real = os.path.join(real_folder, name)
@@ -197,7 +199,13 @@ class _Walked:
             shown = _relative(real, self.cwd)
             found.python_files.append(CheckedFile(path, shown if shown is not None else path.as_posix(),
                                                   self.folder(real_folder) / name, relative,
-                                                  _is_test(name, relative, self.settings)))
+                                                  self.test_path(relative) or self.is_test_name(name)))
+
+    def is_test_name(self, name: str) -> bool:
+        known = self.test_names.get(name)
+        if known is None:
+            known = self.test_names[name] = self.test_path(name)
+        return known
 
     def folder(self, directory: str) -> Path:
         known = self.folders.get(directory)
@@ -372,9 +380,13 @@ _MATCHERS: dict[tuple[str, ...], Callable[[str], bool]] = {}
 
 def matches_any(patterns: tuple[str, ...], relative: str) -> bool:
     """Whether a gitignore-style pattern list matches; each list is compiled once, not per file."""
+    return _matcher_of(patterns)(relative)
+
+
+def _matcher_of(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     if patterns not in _MATCHERS:
         _MATCHERS[patterns] = _matcher(patterns)
-    return _MATCHERS[patterns](relative)
+    return _MATCHERS[patterns]
 
 
 def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
