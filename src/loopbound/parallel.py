@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 MIN_BYTES_PER_WORKER = 4_000_000
 # Chunks per process: small enough that the main process and the workers finish together. The main
 # process, done with its share, waits for the chunk a worker is on and the one queued behind it: with
-# 32 (70 files of the benchmark corpus each) that wait was a tenth of the run's wall time, while a
+# 32 (70 files of the benchmark corpus each) that wait was about a twentieth of the wall time, while a
 # chunk costs the parent about 50 µs.
 CHUNKS_PER_PROCESS = 128
 
