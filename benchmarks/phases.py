@@ -27,7 +27,7 @@ from loopbound.index.summary import light_summary, rows_mentioning, summarise
 from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.rules.base import FileContext
 from loopbound.selection import select_codes
-from loopbound.source import decode
+from loopbound.source import decode, read_bytes
 
 
 def main(root: Path) -> None:
@@ -51,7 +51,7 @@ def main(root: Path) -> None:
     for file in found.python_files:
         path = file.path
         started = time.process_time()
-        data = path.read_bytes()
+        data = read_bytes(path)  # as the checker reads it
         timed("read", started)
         started = time.process_time()
         passes = needs_parse(data, settings, selected)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cli_runner import run_loopbound
 
+from loopbound import unsaved
 from loopbound.config import Settings
 from loopbound.discovery import checked_file
 from loopbound.engine import check_file, check_source
@@ -90,10 +91,10 @@ def test_unreadable_file_is_an_error_and_others_are_checked(tree: Path, monkeypa
     target = tree / "secret.py"
     target.write_text(BAD)
 
-    def deny(self: Path) -> bytes:
+    def deny(path: object, *args: object, **kwargs: object) -> bytes:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(unsaved, "open", deny, raising=False)  # files are read through unsaved.read_bytes
     result = check_file(checked_file(target, Settings()), Settings(), EVERY)
     assert result.error is not None and result.error.endswith("secret.py: cannot read the file: permission denied")
 

@@ -12,7 +12,7 @@ import pytest
 from cli_runner import run_loopbound
 
 from loopbound.config import Settings
-from loopbound.discovery import discover
+from loopbound.discovery import checked_file, discover
 
 BAD = "import httpx\nclient = httpx.AsyncClient()\n"
 RUFF = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
@@ -90,3 +90,35 @@ def test_a_broken_config_that_governs_a_checked_file_is_an_error(tmp_path: Path)
     run = run_loopbound("check", "--output-format", "concise", ".", cwd=tmp_path)
     assert run.code == 2
     assert "loopbound: error: " in run.stderr and "pytest.ini:1:" in run.stderr
+
+
+@pytest.mark.parametrize("cwd", ["root", "inside", "outside"])
+def test_a_walked_file_is_described_as_checked_file_describes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 cwd: str) -> None:
+    """The walk builds each CheckedFile from strings it already has; `checked_file` works each field out
+    from the path alone: symlinked files and folders, a project root reached through a symlink, a file
+    named just `.py`, test files by folder and by name, and a working folder inside, at or outside the
+    walked one must all come out alike."""
+    real_root = tmp_path / "real"
+    for name in ["pkg/__init__.py", "tests/helpers.py", "pkg/test_core.py", "pkg/core_test.py", "pkg/.py",
+                 "pkg/deep/er/mod.pyi", "elsewhere/shared.py", "pkg/pytest.ini", "tox.ini"]:
+        (real_root / name).parent.mkdir(parents=True, exist_ok=True)
+        (real_root / name).write_text(BAD, encoding="utf-8")
+    (tmp_path / "outside.py").write_text(BAD, encoding="utf-8")
+    (real_root / "pkg" / "linked.py").symlink_to(tmp_path / "outside.py")
+    (real_root / "pkg" / "same.py").symlink_to(real_root / "elsewhere" / "shared.py")
+    (real_root / "pkg" / "linked_folder").symlink_to(real_root / "elsewhere", target_is_directory=True)
+    (tmp_path / "root").symlink_to(real_root, target_is_directory=True)
+    settings = Settings(project_root=real_root)
+    start = {"root": tmp_path / "root", "inside": real_root / "pkg", "outside": tmp_path}[cwd]
+    monkeypatch.chdir(start)
+    walked = Path("root") if cwd == "outside" else Path("..") if cwd == "inside" else Path(".")
+    found = discover([walked], settings)
+    assert [file.path for file in found.python_files] == sorted(file.path for file in found.python_files)
+    assert found.python_files == [checked_file(file.path, settings) for file in found.python_files]
+    names = [file.path.name for file in found.python_files]
+    assert {"linked.py", "helpers.py", "mod.pyi", "shared.py"} <= set(names)
+    assert ".py" not in names and "same.py" not in names, "a name without a suffix, a second path to a file"
+    assert {path.name for path in found.config_files} == {"pytest.ini", "tox.ini"}
+    assert {file.path.name for file in found.python_files if file.is_test} == {"helpers.py", "test_core.py",
+                                                                               "core_test.py"}

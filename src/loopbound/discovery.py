@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path, PurePath
 
 import pathspec
@@ -116,7 +117,7 @@ def relative_to_root(path: Path | str, settings: Settings) -> str:
 
 def checked_file(path: Path, settings: Settings) -> CheckedFile:
     relative = relative_to_root(path, settings)
-    return CheckedFile(path, display_path(path), real_path(path), relative, _is_test(path, relative, settings))
+    return CheckedFile(path, display_path(path), real_path(path), relative, _is_test(path.name, relative, settings))
 
 
 def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.GitIgnoreSpec:
@@ -144,8 +145,12 @@ def _discover(paths: list[Path], settings: Settings) -> Discovered:
         if not os.path.lexists(path):
             raise DiscoveryError(f"{path}: no such file or directory")
         if path.is_dir():
-            for file, absolute in _walk(path, excludes, settings, found):
-                _add(Path(file), found, seen, settings, absolute=absolute)
+            walked = _Walked(settings)
+            for directory, name, absolute, real_folder in _walk(path, excludes, settings, found):
+                if real_folder is None:  # a symlink
+                    _add(Path(os.path.join(directory, name)), found, seen, settings, absolute=absolute)
+                else:
+                    walked.add(directory, name, real_folder, found, seen)
         elif path.is_file() or path.is_symlink():
             _add(path, found, seen, settings, explicit=True)
     found.python_files.sort(key=lambda file: file.path)
@@ -165,16 +170,60 @@ def _add(path: Path, found: Discovered, seen: set[str], settings: Settings, expl
         found.config_files.append(path)
 
 
+class _Walked:
+    """A walked file that is no symlink, made into a CheckedFile from the strings the walk already has:
+    its real path is its folder's plus its name, so what `checked_file` works out with a realpath, a
+    getcwd and a path parse per call comes from one prefix test each (the same answers), and its
+    Paths are its folders' (made once per folder) joined with its name."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = str(settings.project_root)
+        self.cwd = _real_directory(os.getcwd())
+        self.folders: dict[str, Path] = {}
+        self.test_path = _matcher_of(settings.test_files)
+        self.test_names: dict[str, bool] = {}  # most names recur (`__init__.py`, `models.py`)
+
+    def add(self, directory: str, name: str, real_folder: str, found: Discovered, seen: set[str]) -> None:
+        real = os.path.join(real_folder, name)
+        if real in seen:
+            return
+        seen.add(real)
+        if name in PYTEST_CONFIG_NAMES:
+            found.config_files.append(self.folder(directory) / name)
+        elif name not in (".py", ".pyi"):  # as `Path.suffix` has it: a name that is only a suffix has none
+            path = self.folder(directory) / name
+            relative = _relative(real, self.root)
+            if relative is None:
+                relative = path.as_posix()
+            shown = _relative(real, self.cwd)
+            found.python_files.append(CheckedFile(path, shown if shown is not None else path.as_posix(),
+                                                  self.folder(real_folder) / name, relative,
+                                                  self.test_path(relative) or self.is_test_name(name)))
+
+    def is_test_name(self, name: str) -> bool:
+        known = self.test_names.get(name)
+        if known is None:
+            known = self.test_names[name] = self.test_path(name)
+        return known
+
+    def folder(self, directory: str) -> Path:
+        known = self.folders.get(directory)
+        if known is None:
+            known = self.folders[directory] = Path(directory)
+        return known
+
+
 Ignores = list[tuple[str, pathspec.GitIgnoreSpec]]  # (resolved folder of a .gitignore, its patterns)
 
 
-def _walk(root: Path, excludes: Excludes, settings: Settings, found: Discovered) -> list[tuple[str, str]]:
-    """The files to check under `root`, as (path as given, absolute path) strings: a tree's worth of
-    Path objects is a third of a warm run."""
+def _walk(root: Path, excludes: Excludes, settings: Settings, found: Discovered) -> list[tuple[str, str, str, str | None]]:
+    """The files to check under `root`, as (folder as given, name, absolute path, real folder unless
+    the file is a symlink) strings: a tree's worth of Path objects is a third of a warm run."""
     ignores: Ignores = []
     if settings.respect_gitignore:
         ignores = [(str(real_path(folder)), spec) for folder, spec in _parent_gitignores(root)]
-    files: list[tuple[str, str]] = []
+    files: list[tuple[str, str, str, str | None]] = []
     absolute = os.path.abspath(root)
     _walk_directory(str(root), _Place(absolute, _real_directory(absolute)), ignores, excludes, settings, found, files)
     return files
@@ -218,8 +267,7 @@ def _read_gitignore(folder: Path) -> pathspec.GitIgnoreSpec | None:
     return _spec(lines)
 
 
-def _ignored(absolute: str, is_dir: bool, ignores: Ignores) -> bool:
-    resolved = _resolved(absolute)
+def _ignored(resolved: str, is_dir: bool, ignores: Ignores) -> bool:
     for base, spec in ignores:
         relative = _relative(resolved, base)
         if relative is not None and spec.match_file(relative + ("/" if is_dir else "")):
@@ -275,7 +323,7 @@ class Excludes:
 
 
 def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: Excludes, settings: Settings,
-                    found: Discovered, files: list[tuple[str, str]]) -> None:
+                    found: Discovered, files: list[tuple[str, str, str, str | None]]) -> None:
     """One folder, listed once: its listing also says whether it holds a .gitignore, so no folder
     costs a failed open."""
     recording = recorder.recording()
@@ -283,7 +331,7 @@ def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: E
         recording.note([directory])
     try:
         with os.scandir(directory) as listing:
-            entries = sorted(listing, key=lambda entry: entry.name)
+            entries = list(listing)
     except OSError as error:
         found.errors.append(f"{directory}: cannot list the directory: {error.strerror}")
         return
@@ -293,34 +341,38 @@ def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: E
             recording.note([os.path.join(directory, ".gitignore")])
         if spec:
             ignores = [*ignores, (place.real, spec)]
-    for entry in entries:
-        # Directory symlinks are not followed: that is what keeps a symlink loop from looping.
+    # Directory symlinks are not followed: that is what keeps a symlink loop from looping. Most of a
+    # tree is decided here, without matching a pattern, and only what is left is sorted.
+    kept = sorted(((entry.name, entry) for entry in entries
+                   if entry.is_dir(follow_symlinks=False) or entry.name.endswith((".py", ".pyi"))
+                   or entry.name in PYTEST_CONFIG_NAMES), key=itemgetter(0))
+    for name, entry in kept:
         is_dir = entry.is_dir(follow_symlinks=False)
-        if not (is_dir or entry.name.endswith((".py", ".pyi")) or entry.name in PYTEST_CONFIG_NAMES):
-            continue  # most of a tree: decided without matching a pattern
-        absolute = place.child(entry.name, entry.is_symlink())
-        if excludes.match(absolute, entry.name, is_dir, settings):
+        is_symlink = entry.is_symlink()
+        absolute = place.child(name, is_symlink)
+        if excludes.match(absolute, name, is_dir, settings):
             continue
-        if ignores and _ignored(absolute, is_dir, ignores):
+        real = None if is_symlink else _KNOWN_REAL[absolute]
+        if ignores and _ignored(_resolved(absolute) if real is None else real, is_dir, ignores):
             continue
-        if is_dir and any(marker in entry.name for marker in TEMPLATE_MARKERS):
+        if is_dir and any(marker in name for marker in TEMPLATE_MARKERS):
             found.notes.append(f"{os.path.normpath(entry.path)}: skipped, its name is a template (`{{{{...}}}}`, `{{%...%}}`); "
                                "name it on the command line to check it")
             continue
         if not is_dir:
-            files.append((entry.path, absolute))
+            files.append((directory, name, absolute, place.real if real is not None else None))
         else:
-            child = _Place(absolute, _KNOWN_REAL[absolute])
-            _walk_directory(entry.path, child, ignores, excludes, settings, found, files)
+            _walk_directory(entry.path, _Place(absolute, _KNOWN_REAL[absolute]), ignores, excludes, settings, found,
+                            files)
 
 
 def is_test_file(path: Path, settings: Settings) -> bool:
     """Test modules and conftest.py get fixture-shaped fixes and the pytest rules."""
-    return _is_test(path, relative_to_root(path, settings), settings)
+    return _is_test(path.name, relative_to_root(path, settings), settings)
 
 
-def _is_test(path: Path, relative: str, settings: Settings) -> bool:
-    return matches_any(settings.test_files, relative) or matches_any(settings.test_files, path.name)
+def _is_test(name: str, relative: str, settings: Settings) -> bool:
+    return matches_any(settings.test_files, relative) or matches_any(settings.test_files, name)
 
 
 _MATCHERS: dict[tuple[str, ...], Callable[[str], bool]] = {}
@@ -328,9 +380,13 @@ _MATCHERS: dict[tuple[str, ...], Callable[[str], bool]] = {}
 
 def matches_any(patterns: tuple[str, ...], relative: str) -> bool:
     """Whether a gitignore-style pattern list matches; each list is compiled once, not per file."""
+    return _matcher_of(patterns)(relative)
+
+
+def _matcher_of(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     if patterns not in _MATCHERS:
         _MATCHERS[patterns] = _matcher(patterns)
-    return _MATCHERS[patterns](relative)
+    return _MATCHERS[patterns]
 
 
 def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
@@ -340,9 +396,20 @@ def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     if any(pattern.include is False for pattern in spec.patterns):
         return spec.match_file
     expressions = [pattern.regex for pattern in spec.patterns if pattern.include and pattern.regex is not None]
+    if not expressions:
+        return lambda path: False
+    if len({expression.flags for expression in expressions}) == 1 and not any(
+            "(?P=" in expression.pattern for expression in expressions):
+        # One alternation matches where any of its parts does; its groups' names, which repeat, are dropped.
+        alternatives = (_NAMED_GROUP.sub("(?:", expression.pattern) for expression in expressions)
+        expressions = [re.compile("|".join(f"(?:{alternative})" for alternative in alternatives),
+                                  expressions[0].flags)]
 
     def match(path: str) -> bool:
         path = normalize_file(path)
         return any(expression.match(path) for expression in expressions)
 
     return match
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")

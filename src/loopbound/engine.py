@@ -50,6 +50,13 @@ def _trigger_pattern(words: frozenset[str]) -> re.Pattern[bytes]:
     return re.compile(rb"\b(?:" + alternatives.encode() + rb")\b")
 
 
+@lru_cache(maxsize=256)
+def _names_under(module_names: frozenset[str]) -> tuple[tuple[bytes, ...], re.Pattern[bytes]]:
+    """A registry module's names and the group triggers, as bytes to look for and as one pattern."""
+    names = module_names.union(*_GROUP_TRIGGERS)
+    return tuple(name.encode() for name in names), _trigger_pattern(names)
+
+
 def may_have_findings(data: bytes, registry: Registry) -> bool:
     """The byte-level pre-filter: most files create no registry resource and are never parsed.
 
@@ -69,8 +76,8 @@ def may_have_findings(data: bytes, registry: Registry) -> bool:
         if module is None:
             return False
         word = module.group().decode()
-        names = pairs[word].union(*_GROUP_TRIGGERS)
-        if any(name.encode() in data for name in names) and _trigger_pattern(names).search(data) is not None:
+        encoded, pattern = _names_under(pairs[word])
+        if any(name in data for name in encoded) and pattern.search(data) is not None:
             return True
         remaining, position = remaining - {word}, module.end()
     return False
@@ -79,24 +86,27 @@ def may_have_findings(data: bytes, registry: Registry) -> bool:
 def _import_lines(data: bytes) -> bytes:
     """Every line that holds `import`, with the lines a backslash joins to it, one after the other."""
     pieces: list[bytes] = []
-    found = data.find(b"import")
+    find, rfind = data.find, data.rfind
+    found = find(b"import")
     while found != -1:
-        start = data.rfind(b"\n", 0, found) + 1
+        start = rfind(b"\n", 0, found) + 1
         while start > 1 and _continued(data, start - 1):
-            start = data.rfind(b"\n", 0, start - 1) + 1
-        end = data.find(b"\n", found)
+            start = rfind(b"\n", 0, start - 1) + 1
+        end = find(b"\n", found)
         while end != -1 and _continued(data, end):
-            end = data.find(b"\n", end + 1)
-        end = len(data) if end == -1 else end
+            end = find(b"\n", end + 1)
+        if end == -1:
+            pieces.append(data[start:])
+            break
         pieces.append(data[start:end])
-        found = data.find(b"import", end)
+        found = find(b"import", end)
     return b"\n".join(pieces)
 
 
 def _continued(data: bytes, newline: int) -> bool:
     """Whether the line ending at `newline` ends with a backslash (LF or CRLF)."""
-    before = data[max(0, newline - 2):newline]
-    return before.endswith(b"\\") or before == b"\\\r"
+    before = data[newline - 1] if newline else 0
+    return before == 92 or (before == 13 and newline > 1 and data[newline - 2] == 92)  # `\`, or `\` and CR
 
 
 _PER_FILE_CODES = frozenset({SYNTAX_ERROR.code, UNUSED_NOQA.code}).union(*(group.codes for group in FILE_RULE_GROUPS))
@@ -192,7 +202,8 @@ def check_file(file: CheckedFile, settings: Settings, selected: frozenset[str]) 
                       file.is_test)
 
 
-def check_path(path: Path, shown: str, settings: Settings, selected: frozenset[str], is_test: bool) -> FileResult:
+def check_path(path: str | Path, shown: str, settings: Settings, selected: frozenset[str], is_test: bool
+               ) -> FileResult:
     """Read and check one file whose shown path, codes and test status are already known (the cache
     keys on them, so parallel.py works them out before reading)."""
     try:

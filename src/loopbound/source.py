@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import io
+import os
 import tokenize
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ class SourceError(Exception):
     """The file cannot be read or decoded; the message is for the user."""
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
     try:
         return unsaved.read_bytes(path)
     except PermissionError:
