@@ -117,8 +117,9 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
     if answer is not None:
         return dataclasses.replace(result, findings=answer)
     store = opened or SummaryStore.open(cache_dir, settings)
-    question = _question(paths, config_files, result.findings, selected)
-    answer = store.answer(question)
+    # Without a cache folder nothing is answered or kept: the question (every file's stamp) is not asked.
+    question = _question(paths, config_files, result.findings, selected) if store.path is not None else None
+    answer = store.answer(question) if question is not None else None
     if answer is not None:
         return dataclasses.replace(result, findings=answer)
     index = build_index(files, summaries, settings, store, started)
@@ -135,7 +136,7 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
                                if needs_verdict(finding) and finding.path in index.by_shown}}
     resolved.remember(asked, summaries, paths, result.findings, {**index.read, **dict.fromkeys(reach.config_paths(), ())},
                       findings, verdicts, started)
-    if all(is_settled(stamp(path), started) for path in [*paths, *config_files]):
+    if question is not None and all(is_settled(stamp(path), started) for path in [*paths, *config_files]):
         store.remember(question, findings)
     store.save()
     return dataclasses.replace(result, findings=findings)
