@@ -270,11 +270,16 @@ class ModuleReader:
 _TRIGGERS = re.compile(rb"async(?:io|\s+def\b)|event_loop")  # a literal first: a fast search
 
 
+def may_matter(data: bytes) -> bool:
+    """Whether a test module's bytes hold a word without which it holds nothing for the LB3 rules."""
+    return (b"async" in data or b"event_loop" in data) and _TRIGGERS.search(data) is not None
+
+
 def parse(path: Path, prefilter: bool = False) -> Module | None:
     """A module for the project view; None when it cannot be read or parsed (the per-file pass says why)."""
     try:
         data = read_bytes(path)
-        if prefilter and not ((b"async" in data or b"event_loop" in data) and _TRIGGERS.search(data)):
+        if prefilter and not may_matter(data):
             return None
         source = decode(data)
         tree = ast.parse(source, filename=str(path))

@@ -10,6 +10,7 @@ its own name gets the next one out. Nothing here is imported or run: it is all r
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import os
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 from loopbound import asyncio_versions
 from loopbound.asyncio_declarations import detect
 from loopbound.asyncio_versions import AsyncioVersions, Feature
-from loopbound.discovery import real_path
+from loopbound.discovery import display_path, real_path
 from loopbound.fixture_handover import Handover
 from loopbound.module_facts import (
     SCOPES,
@@ -28,6 +29,7 @@ from loopbound.module_facts import (
     Module,
     ModuleReader,
     Test,
+    may_matter,
     note_handovers,
     parse,
     release_trees,
@@ -358,10 +360,42 @@ def _module(project: Project, path: Path, is_test: bool) -> Module | None:
 MEMO: dict[tuple[Path, bool], tuple[Stamp, Module | None]] | None = None
 
 
+# The LB3 facts of the test modules and conftest.py files this process parsed for the per-file rules in
+# a `loopbound check` run, by (resolved path, read as a test module), with the stamp the file had before
+# it was read: the LB3 pass, queued after the per-file work in the same process, takes them instead of
+# parsing the files again. None where nothing is kept (parallel.py turns it on for the LB3 pass's process).
+PARSED: dict[tuple[Path, bool], tuple[Stamp, Module]] | None = None
+
+
+def parsed_keeper(path: Path, file_stamp: Stamp, data: bytes,
+                  registry: Registry) -> Callable[[str, ast.Module], None] | None:
+    """What notes in PARSED the facts of a file the per-file pass is about to parse, given its text and
+    tree once the per-file rules are done with it (it strips the tree); None when the LB3 pass will not
+    ask for it as read here: not a conftest.py nor named as pytest names test modules by default, its
+    bytes fail the LB3 pre-filter, or its stamp is too recent to vouch for its bytes later."""
+    kept = PARSED
+    if kept is None or file_stamp is None or not is_settled(file_stamp, time.time()):
+        return None
+    is_test = is_test_module(path.name, None)
+    if not (is_test or path.name == "conftest.py") or (is_test and not may_matter(data)):
+        return None
+    resolved = real_path(path)
+
+    def keep(source: str, tree: ast.Module) -> None:
+        kept[(resolved, is_test)] = (file_stamp, read_facts(Module(resolved, display_path(resolved), source, tree),
+                                                            is_test, registry))
+
+    return keep
+
+
 def _read(path: Path, is_test: bool, registry: Registry) -> Module | None:
-    """The module, from MEMO while its file keeps the stamp the results cache trusts (size, times, inode)."""
+    """The module, from MEMO while its file keeps the stamp the results cache trusts (size, times, inode),
+    or from PARSED."""
     from loopbound import unsaved
 
+    parsed = PARSED.pop((path, is_test), None) if PARSED is not None else None
+    if parsed is not None and parsed[0] == stamp(path):
+        return parsed[1]
     if MEMO is None or unsaved.stands_in(path):
         return read_module_file(path, is_test, registry)
     recorded = stamp(path)
@@ -378,4 +412,9 @@ def read_module_file(path: Path, is_test: bool, registry: Registry = DEFAULT_REG
     """One module as the LB3 rules see it (its fixtures, tests, marks and what each fixture hands over),
     or None when it holds none."""
     module = parse(path, prefilter=is_test)
-    return None if module is None else release_trees(note_handovers(ModuleReader(module, is_test).read(), registry))
+    return None if module is None else read_facts(module, is_test, registry)
+
+
+def read_facts(module: Module, is_test: bool, registry: Registry) -> Module:
+    """A parsed module's facts, its syntax tree then stripped to the nodes findings point at."""
+    return release_trees(note_handovers(ModuleReader(module, is_test).read(), registry))
