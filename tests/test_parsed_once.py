@@ -15,6 +15,7 @@ from loopbound import parallel, project, stamps
 from loopbound.config import Settings
 from loopbound.discovery import discover, real_path
 from loopbound.engine import CheckResult, check_project, needs_parse
+from loopbound.module_facts import may_matter
 from loopbound.parallel import check_tree
 from loopbound.rules import ALL_RULES
 from loopbound.stamps import stamp
@@ -25,9 +26,10 @@ SUITES = ("session_fixture_no_loop_config", "asgi_client_session_latent", "index
 
 @pytest.fixture
 def suites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Test suites with per-file and LB3 findings."""
+    """Test suites with per-file and LB3 findings, and a test module the LB3 pass has no word for."""
     for name in SUITES:
         shutil.copytree(FIXTURES / "projects" / name, tmp_path / name)
+    (tmp_path / SUITES[0] / "test_plain.py").write_text("def test_plain():\n    assert True\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -71,12 +73,14 @@ def test_the_lb3_pass_reads_again_none_of_the_test_modules_the_per_file_pass_par
     read = _read_by_the_lb3_pass(monkeypatch)
     result = _run(suites, jobs)
     # A forked worker counts in its own copy of `read`: with jobs=2 only the findings can be compared.
-    parsed = {str(real_path(file.path)) for file in found.python_files
-              if (file.path.name == "conftest.py" or file.path.name.startswith("test_"))
-              and needs_parse(file.path.read_bytes(), settings, EVERY_CODE)}
-    assert parsed
-    if jobs == 1:
-        assert read and not parsed & set(read)
+    candidates = {str(real_path(file.path)): file.path.read_bytes() for file in found.python_files
+                  if file.path.name == "conftest.py" or file.path.name.startswith("test_")}
+    parsed = {path for path, data in candidates.items() if needs_parse(data, settings, EVERY_CODE)}
+    without_words = {path for path, data in candidates.items()
+                     if Path(path).name.startswith("test_") and not may_matter(data)}
+    assert parsed and without_words and candidates.keys() - parsed - without_words
+    if jobs == 1:  # only what the per-file pass did not parse, and test modules it can use, are read again
+        assert set(read) == candidates.keys() - parsed - without_words
     assert [finding for finding in _summary(result) if finding[1].startswith("LB3")] == _summary(alone)
     assert project.PARSED is None  # nothing is kept once the run is over
 
