@@ -93,14 +93,18 @@ class Project:
     declaration_folders: list[Path] = field(default_factory=list)
     # loop_model.first_asyncio_user's answer per config (by identity): asked once per module otherwise
     asyncio_users: dict[int, Module | None] = field(default_factory=dict, repr=False)
+    module_versions: dict[Path, AsyncioVersions] = field(default_factory=dict, repr=False)  # asked per fixture
 
     def asyncio_versions(self, module: Module) -> AsyncioVersions:
         """The pytest-asyncio releases the module's tests run on: declared next to its pytest config (or
         above the module when there is none), else installed, else any."""
         if self.target is not None:
             return self.target
-        config = self.config_for(module.path)
-        return self._versions_at(config.directory if config is not None else module.path.parent)
+        if module.path not in self.module_versions:
+            config = self.config_for(module.path)
+            self.module_versions[module.path] = self._versions_at(config.directory if config is not None
+                                                                  else module.path.parent)
+        return self.module_versions[module.path]
 
     def config_versions(self, config: PytestConfig | None) -> AsyncioVersions:
         """The releases governed by `config`: those of the first module it governs."""
