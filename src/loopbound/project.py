@@ -360,10 +360,10 @@ MEMO: dict[tuple[Path, bool], tuple[Stamp, Module | None]] | None = None
 
 
 # The LB3 facts of the test modules and conftest.py files this process read for the per-file rules in a
-# `loopbound check` run, by (resolved path, read as a test module), with the stamp the file had before it
-# was read (None: a test module without a word the LB3 pass looks for): the LB3 pass, queued after the
-# per-file work in the same process, takes them instead of reading the files again. None where nothing is
-# kept (parallel.py turns it on for the LB3 pass's process).
+# `loopbound check` run (None for a test module without a word the LB3 pass looks for), by (resolved
+# path, read as a test module), with the stamp the file had before it was read: the LB3 pass, queued
+# after the per-file work in the same process, takes them instead of reading the files again. None where
+# nothing is kept (parallel.py turns it on for the LB3 pass's process).
 PARSED: dict[tuple[Path, bool], tuple[Stamp, Module | None]] | None = None
 
 
