@@ -87,6 +87,16 @@ def test_toml_lock_files(tmp_path: Path, name: str) -> None:
     assert span(versions) == ("0.23.8", "0.23.8") and versions.source == name
 
 
+@pytest.mark.parametrize("written", ["Pytest_Asyncio", "pytest.-asyncio", "\\u0070ytest-asyncio"])
+def test_a_lock_file_names_the_package_in_any_spelling(tmp_path: Path, written: str) -> None:
+    """A lock file that does not spell the name plainly is parsed all the same (one that never names
+    pytest-asyncio is not parsed at all)."""
+    lock = LOCK.replace('"pytest-asyncio"', f'"{written}"')
+    assert span(found(tmp_path, {"uv.lock": lock})) == ("0.23.8", "0.23.8")
+    pipfile = '{"_meta": {}, "develop": {"%s": {"version": "==0.21.1"}}}' % written
+    assert span(found(tmp_path, {"uv.lock": "", "Pipfile.lock": pipfile})) == ("0.21.1", "0.21.1")
+
+
 def test_pipfile_lock(tmp_path: Path) -> None:
     lock = {"_meta": {}, "develop": {"pytest-asyncio": {"version": "==0.21.1"}}}
     assert span(found(tmp_path, {"Pipfile.lock": json.dumps(lock)})) == ("0.21.1", "0.21.1")

@@ -57,18 +57,31 @@ def _toml(path: Path) -> dict[str, Any]:
         return {}
 
 
+# Every spelling of the name `_normal` maps to it holds this (a lock file's escapes aside).
+_MENTION = re.compile(r"pytest[-_.]+asyncio", re.IGNORECASE)
+
+
 def _locked(path: Path) -> list[str]:
     """Exact versions of pytest-asyncio in a lock file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    if not _MENTION.search(text) and "\\u" not in text and "\\U" not in text:
+        return []  # hundreds of kilobytes of TOML or JSON, and no word of pytest-asyncio: nothing to parse
     if path.name == "Pipfile.lock":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
+            data = json.loads(text)
+        except ValueError:
             return []
         entries = [section.get(name) for section in data.values() if isinstance(section, dict)
                    for name in section if _normal(name) == _NAME]
         return [str(entry["version"]).lstrip("=") for entry in entries
                 if isinstance(entry, dict) and isinstance(entry.get("version"), str)]
-    packages = _toml(path).get("package", [])
+    try:
+        packages = tomllib.loads(text).get("package", [])
+    except tomllib.TOMLDecodeError:
+        return []
     return [str(package["version"]) for package in packages if isinstance(package, dict)
             and _normal(str(package.get("name", ""))) == _NAME and isinstance(package.get("version"), str)]
 

@@ -95,6 +95,7 @@ def show(version: Version) -> str:
 
 
 KNOWN = tuple(parse_version(release) for release in RELEASES)
+_SINCE_VERSION = {feature: parse_version(since) for feature, since in _SINCE.items()}  # asked for every fixture
 
 
 def _compare(version: Version, other: Version) -> int:
@@ -185,10 +186,10 @@ class AsyncioVersions:
     def has(self, feature: Feature, *, every: bool = True, among: Feature | None = None) -> bool:
         """Whether every (or some) release has `feature`; with nothing known, only the releases that have
         `among` (the key being written) are asked, so an unknown project gets what those all accept."""
-        since = parse_version(_SINCE[feature])
+        since = _SINCE_VERSION[feature]
         versions = self.versions
         if not self.known and among is not None:
-            floor = parse_version(_SINCE[among])
+            floor = _SINCE_VERSION[among]
             versions = tuple(version for version in versions if _compare(version, floor) >= 0)
         answers = [_compare(version, since) >= 0 for version in versions]
         return all(answers) if every else any(answers)

@@ -25,6 +25,7 @@ from loopbound.rules.base import FileContext
 from loopbound.rules.checker import SYNTAX_ERROR, UNUSED_NOQA
 from loopbound.selection import resolve_selector
 from loopbound.source import SourceError, decode, paused_gc, read_bytes
+from loopbound.stamps import Stamp
 
 if TYPE_CHECKING:
     from loopbound.project import ModuleReaderFunction, Project
@@ -124,14 +125,15 @@ def needs_parse(data: bytes, settings: Settings, selected: frozenset[str]) -> bo
 
 def check_source(data: bytes, path: str, settings: Settings, selected: frozenset[str], *,
                  is_test: bool = False, prefilter: bool = True, summarise_for_index: bool = True,
-                 parse: Callable[[str, str], ast.Module] | None = None, index: FileView | None = None
-                 ) -> FileResult:
+                 parse: Callable[[str, str], ast.Module] | None = None, index: FileView | None = None,
+                 parsed: Callable[[str, ast.Module], None] | None = None) -> FileResult:
     """One file's per-file findings, and (`summarise_for_index`) its summary for the project index.
 
     `parse(source, path)` stands for `ast.parse` (it must give the same tree): an editor's buffer reuses
     the statements of its previous version that an edit left alone. With `index`, the rules also see the
     project's resource makers, in the same pass: the findings made through one (`made_through`) follow
-    the others, suppressed on their own as the project pass (index.check) suppresses them.
+    the others, suppressed on their own as the project pass (index.check) suppresses them. `parsed` gets
+    the text and the tree once the rules are done with it (project.parsed_keeper).
     """
     result = FileResult(path)
     indexed = summarise_for_index and bool(selected & INDEXED_CODES)
@@ -166,6 +168,8 @@ def check_source(data: bytes, path: str, settings: Settings, selected: frozenset
         for group in FILE_RULE_GROUPS:
             if group.codes & selected:
                 findings.extend(finding for finding in group.check(context) if finding.code in selected)
+        if parsed is not None:
+            parsed(source, tree)
     made_through = [finding for finding in findings if finding.datum("made_through")] if index is not None else []
     if made_through:
         findings = [finding for finding in findings if not finding.datum("made_through")]
@@ -202,15 +206,21 @@ def check_file(file: CheckedFile, settings: Settings, selected: frozenset[str]) 
                       file.is_test)
 
 
-def check_path(path: str | Path, shown: str, settings: Settings, selected: frozenset[str], is_test: bool
-               ) -> FileResult:
+def check_path(path: str | Path, shown: str, settings: Settings, selected: frozenset[str], is_test: bool,
+               stamped: Stamp = None) -> FileResult:
     """Read and check one file whose shown path, codes and test status are already known (the cache
-    keys on them, so parallel.py works them out before reading)."""
+    keys on them, so parallel.py works them out before reading). `stamped`: the file's stamp from before
+    it was read, when the LB3 pass may take the facts of a test module parsed here (project.PARSED)."""
     try:
         data = read_bytes(path)
     except SourceError as error:
         return FileResult(shown, error=f"{shown}: {error}")
-    return check_source(data, shown, settings, selected, is_test=is_test)
+    keep = None
+    if stamped is not None:
+        from loopbound.project import parsed_keeper
+
+        keep = parsed_keeper(Path(path), stamped, data, settings.registry)
+    return check_source(data, shown, settings, selected, is_test=is_test, parsed=keep)
 
 
 @dataclass

@@ -269,6 +269,11 @@ class ModuleReader:
 _TRIGGERS = re.compile(rb"async(?:io|\s+def\b)|event_loop")  # a literal first: a fast search
 
 
+def may_matter(data: bytes) -> bool:
+    """Whether a test module's bytes hold a word without which it holds nothing for the LB3 rules."""
+    return (b"async" in data or b"event_loop" in data) and _TRIGGERS.search(data) is not None
+
+
 def parse(path: Path, prefilter: bool = False, display: str | None = None) -> Module | None:
     """A module for the project view; None when it cannot be read or parsed (the per-file pass says why).
 
@@ -276,7 +281,7 @@ def parse(path: Path, prefilter: bool = False, display: str | None = None) -> Mo
     imported by the warm replay, which reads facts only to compare them)."""
     try:
         data = read_bytes(path)
-        if prefilter and not ((b"async" in data or b"event_loop" in data) and _TRIGGERS.search(data)):
+        if prefilter and not may_matter(data):
             return None
         source = decode(data)
         tree = ast.parse(source, filename=str(path))
@@ -293,7 +298,12 @@ def read_facts(path: Path, is_test: bool, registry: Registry, display: str | Non
     """One module as the LB3 rules see it (its fixtures, tests, marks and what each fixture hands over),
     or None when it holds none."""
     module = parse(path, prefilter=is_test, display=display)
-    return None if module is None else release_trees(note_handovers(ModuleReader(module, is_test).read(), registry))
+    return None if module is None else facts_of(module, is_test, registry)
+
+
+def facts_of(module: Module, is_test: bool, registry: Registry) -> Module:
+    """A parsed module's facts, its syntax tree then stripped to the nodes findings point at."""
+    return release_trees(note_handovers(ModuleReader(module, is_test).read(), registry))
 
 
 def note_handovers(module: Module, registry: Registry) -> Module:

@@ -89,7 +89,9 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
                                         started)
         # A warm replay records what the LB3 pass reads in this process: it cannot run in a worker then.
         in_worker = recorder.recording() is None
-        parsed = _check_all(pending.jobs, settings, jobs, then=project_pass if in_worker else None)  # workers start
+        # Without the LB3 cache, the pass takes the facts of the test modules its process parsed already.
+        parsed = _check_all(pending.jobs, settings, jobs, then=project_pass if in_worker else None,
+                            keep_parsed=in_worker and cache_dir is None)  # workers start
         if not in_worker:
             project = project_pass()
         result = pending.finish(iter(parsed), progress)
@@ -185,13 +187,14 @@ class _Pending:
 
 
 def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None, *,
-               then: Callable[[], CheckResult] | None = None) -> _Scheduled:
+               then: Callable[[], CheckResult] | None = None, keep_parsed: bool = False) -> _Scheduled:
     """Results in job order. With workers, the work is submitted before this returns and runs while
     the caller does other things; without, it runs lazily as the results are pulled. `then` (picklable)
-    runs after the per-file work: in a worker, or here when there are none (`then_result`)."""
+    runs after the per-file work: in a worker, or here when there are none (`then_result`).
+    `keep_parsed`: the processes that may run `then` keep the LB3 facts of what they parse (project.PARSED)."""
     total = sum(job.stamp[0] for job in jobs_to_run if job.stamp is not None)
     processes = min(jobs or default_jobs(), total // MIN_BYTES_PER_WORKER, len(jobs_to_run))
-    return _Scheduled(jobs_to_run, settings, processes, then)
+    return _Scheduled(jobs_to_run, settings, processes, then, keep_parsed and then is not None)
 
 
 class _Scheduled:
@@ -207,7 +210,7 @@ class _Scheduled:
     """
 
     def __init__(self, jobs_to_run: list[Job], settings: Settings, processes: int,
-                 then: Callable[[], CheckResult] | None) -> None:
+                 then: Callable[[], CheckResult] | None, keep_parsed: bool) -> None:
         self.settings = settings
         self.chunks: list[list[Job]] = [jobs_to_run]
         self.results: list[list[FileResult] | None] = [None]
@@ -215,6 +218,9 @@ class _Scheduled:
         self.then: Callable[[], CheckResult] | None = then
         self.last_to_take = -1  # the chunks after it were checked here, from the end
         if processes <= 1:
+            if keep_parsed and then is not None:  # `then` runs here, after the per-file work
+                _keep_parsed(True)
+                self.then = partial_function(_then_kept, then)
             return
         from concurrent.futures import ProcessPoolExecutor  # not imported by runs that need no workers (warm ones)
 
@@ -222,7 +228,7 @@ class _Scheduled:
         self.chunks = [jobs_to_run[start:start + size] for start in range(0, len(jobs_to_run), size)]
         self.results = [None] * len(self.chunks)
         # The main process is one of the `processes`: its chunks cost no pickling of their results.
-        pool = ProcessPoolExecutor(processes - 1, initializer=_init_worker, initargs=(settings,))
+        pool = ProcessPoolExecutor(processes - 1, initializer=_init_worker, initargs=(settings, keep_parsed))
         self.futures = [pool.submit(_check_chunk, chunk) for chunk in self.chunks]
         self.last_to_take = len(self.chunks) - 1
         if then is not None:
@@ -257,14 +263,30 @@ class _Scheduled:
 
 
 def _check(job: Job, settings: Settings) -> FileResult:
-    return check_path(job.path, job.shown, settings, job.selected, job.is_test)
+    """The file's per-file results; its LB3 facts too when this process keeps them (project.PARSED)."""
+    return check_path(job.path, job.shown, settings, job.selected, job.is_test, stamped=job.stamp)
+
+
+def _keep_parsed(keep: bool) -> None:
+    """Keep in this process the LB3 facts of the test modules the per-file pass parses, or stop."""
+    from loopbound import project
+
+    project.PARSED = {} if keep else None
+
+
+def _then_kept(then: Callable[[], CheckResult]) -> CheckResult:
+    try:
+        return then()
+    finally:
+        _keep_parsed(False)
 
 
 _WORKER_SETTINGS: list[Settings] = []
 
 
-def _init_worker(settings: Settings) -> None:
+def _init_worker(settings: Settings, keep_parsed: bool) -> None:
     _WORKER_SETTINGS.append(settings)
+    _keep_parsed(keep_parsed)
 
 
 def _check_chunk(chunk: list[Job]) -> list[FileResult]:

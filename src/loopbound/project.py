@@ -10,8 +10,8 @@ its own name gets the next one out. Nothing here is imported or run: it is all r
 
 from __future__ import annotations
 
+import ast
 import fnmatch
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,19 +20,22 @@ from pathlib import Path
 from loopbound import asyncio_versions
 from loopbound.asyncio_declarations import detect
 from loopbound.asyncio_versions import AsyncioVersions, Feature
-from loopbound.discovery import real_path
+from loopbound.discovery import display_path, real_path
 from loopbound.fixture_handover import Handover
 from loopbound.module_facts import (
     SCOPES,
     Fixture,
     Module,
     Test,
+    facts_of,
+    may_matter,
     read_facts,
 )
 from loopbound.pytest_config import (
     PytestConfig,
     PytestConfigError,
     locate,
+    locate_from,
 )
 from loopbound.pytest_config import load as load_config
 from loopbound.registry import DEFAULT_REGISTRY, Registry
@@ -88,14 +91,18 @@ class Project:
     declaration_folders: list[Path] = field(default_factory=list)
     # loop_model.first_asyncio_user's answer per config (by identity): asked once per module otherwise
     asyncio_users: dict[int, Module | None] = field(default_factory=dict, repr=False)
+    module_versions: dict[Path, AsyncioVersions] = field(default_factory=dict, repr=False)  # asked per fixture
 
     def asyncio_versions(self, module: Module) -> AsyncioVersions:
         """The pytest-asyncio releases the module's tests run on: declared next to its pytest config (or
         above the module when there is none), else installed, else any."""
         if self.target is not None:
             return self.target
-        config = self.config_for(module.path)
-        return self._versions_at(config.directory if config is not None else module.path.parent)
+        if module.path not in self.module_versions:
+            config = self.config_for(module.path)
+            self.module_versions[module.path] = self._versions_at(config.directory if config is not None
+                                                                  else module.path.parent)
+        return self.module_versions[module.path]
 
     def config_versions(self, config: PytestConfig | None) -> AsyncioVersions:
         """The releases governed by `config`: those of the first module it governs."""
@@ -235,10 +242,11 @@ def conftest_paths(path: Path, config: PytestConfig | None, project_root: Path) 
     return found
 
 
-def locate_config(project: Project, path: Path) -> PytestConfig | None:
-    """The governing config of `path`; a broken one is recorded once and treated as missing."""
+def locate_config(project: Project, path: Path, folder: Path | None = None) -> PytestConfig | None:
+    """The governing config of `path`; a broken one is recorded once and treated as missing. `folder`:
+    the resolved folder of `path`, when known."""
     try:
-        return locate(path, project.config_cache)
+        return locate(path, project.config_cache) if folder is None else locate_from(folder, project.config_cache)
     except PytestConfigError as error:
         project.config_errors.setdefault(real_path(error.path), error)
         for folder in (path.parent, *path.parent.parents):
@@ -285,23 +293,17 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
     for path in config_files:
         load_explicit_config(project, path)
     # What a folder decides for all its files, found once per folder rather than once per file.
-    real_folders: dict[Path, Path] = {}
     folder_configs: dict[Path, PytestConfig | None] = {}
     folder_conftests: dict[Path, list[Path]] = {}
     for path in python_files:
-        if os.path.islink(path):
-            folder, name = real_path(path).parent, real_path(path).name
-        else:  # a file's resolved path is its folder's plus its name: no path built for most files
-            if path.parent not in real_folders:
-                real_folders[path.parent] = real_path(path.parent)
-            folder, name = real_folders[path.parent], path.name
+        resolved = real_path(path)  # known to discovery for the files it found: no system call
+        folder, name = resolved.parent, resolved.name
         if folder not in folder_configs:
-            folder_configs[folder] = locate_config(project, folder / name)
+            folder_configs[folder] = locate_config(project, resolved, folder)
         config = folder_configs[folder]
         is_test = is_test_module(name, config)
         if not (is_test or name == "conftest.py"):
             continue
-        resolved = folder / name
         if _governed_by_broken_config(project, resolved):
             continue
         module = _module(project, resolved, is_test)
@@ -355,10 +357,47 @@ def _module(project: Project, path: Path, is_test: bool) -> Module | None:
 MEMO: dict[tuple[Path, bool], tuple[Stamp, Module | None]] | None = None
 
 
+# The LB3 facts of the test modules and conftest.py files this process read for the per-file rules in a
+# `loopbound check` run (None for a test module without a word the LB3 pass looks for), by (resolved
+# path, read as a test module), with the stamp the file had before it was read: the LB3 pass, queued
+# after the per-file work in the same process, takes them instead of reading the files again. None where
+# nothing is kept (parallel.py turns it on for the LB3 pass's process).
+PARSED: dict[tuple[Path, bool], tuple[Stamp, Module | None]] | None = None
+
+
+def parsed_keeper(path: Path, file_stamp: Stamp, data: bytes,
+                  registry: Registry) -> Callable[[str, ast.Module], None] | None:
+    """What notes in PARSED the facts of a file the per-file pass read, given its text and tree once the
+    per-file rules are done with it (it strips the tree); None when there is nothing more to note: the LB3
+    pass will not ask for the file as read here (not a conftest.py nor named as pytest names test modules
+    by default), its answer is noted already (a test module without an LB3 word), or the file's stamp is
+    too recent to vouch for its bytes later."""
+    kept = PARSED
+    if kept is None or file_stamp is None or not is_settled(file_stamp, time.time()):
+        return None
+    is_test = is_test_module(path.name, None)
+    if not (is_test or path.name == "conftest.py"):
+        return None
+    resolved = real_path(path)
+    if is_test and not may_matter(data):
+        kept[(resolved, is_test)] = (file_stamp, None)
+        return None
+
+    def keep(source: str, tree: ast.Module) -> None:
+        kept[(resolved, is_test)] = (file_stamp, facts_of(Module(resolved, display_path(resolved), source, tree),
+                                                            is_test, registry))
+
+    return keep
+
+
 def _read(path: Path, is_test: bool, registry: Registry) -> Module | None:
-    """The module, from MEMO while its file keeps the stamp the results cache trusts (size, times, inode)."""
+    """The module, from MEMO while its file keeps the stamp the results cache trusts (size, times, inode),
+    or from PARSED."""
     from loopbound import unsaved
 
+    parsed = PARSED.pop((path, is_test), None) if PARSED is not None else None
+    if parsed is not None and parsed[0] == stamp(path):
+        return parsed[1]
     if MEMO is None or unsaved.stands_in(path):
         return read_module_file(path, is_test, registry)
     recorded = stamp(path)

@@ -10,6 +10,7 @@ formats are read here line by line, and TOML values by tomllib itself.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shlex
 import sys
@@ -108,7 +109,11 @@ def _overrides_in(addopts: Setting) -> Mapping[str, Setting]:
 
 def locate(start: Path, cache: dict[Path, PytestConfig | None] | None = None) -> PytestConfig | None:
     """The config pytest uses when run on `start` (a file or directory): the nearest one walking up."""
-    directory = real_path(start if start.is_dir() else start.parent)
+    return locate_from(real_path(start if start.is_dir() else start.parent), cache)
+
+
+def locate_from(directory: Path, cache: dict[Path, PytestConfig | None] | None = None) -> PytestConfig | None:
+    """`locate` from a resolved directory."""
     visited: list[Path] = []
     found: PytestConfig | None = None
     for folder in itertools.chain((directory,), directory.parents):  # lazily: most stop at a cached folder
@@ -126,10 +131,10 @@ def locate(start: Path, cache: dict[Path, PytestConfig | None] | None = None) ->
 
 
 def _config_in(folder: Path) -> PytestConfig | None:
+    text = str(folder)
     for name in CONFIG_NAMES:
-        candidate = folder / name
-        if candidate.is_file():
-            config = load(candidate)
+        if os.path.isfile(os.path.join(text, name)):  # most folders hold none: no Path is built for them
+            config = load(folder / name)
             if config is not None:
                 return config
     return None

@@ -134,7 +134,7 @@ class ProjectIndex:
         # word of ENTRY_WORDS what a reachability search reads: its entry points and tests.
         self.refine: Callable[[IndexedModule, tuple[bytes, ...], bool], bool] = lambda module, words, entries: False
         self.refine_loops: Callable[[IndexedModule], bool] = lambda module: False
-        self._importers: dict[Path, list[IndexedModule]] | None = None
+        self._importers: dict[IndexedModule, list[IndexedModule]] | None = None
         # Files whose bytes the resolution read itself (refined, re-checked, searched for a name): an edit
         # to one may change its answer even when every summary stays the same (see note_read).
         self.read: dict[Path, tuple[bytes, ...]] = {}
@@ -148,11 +148,48 @@ class ProjectIndex:
     def importers(self, module: IndexedModule) -> list[IndexedModule]:
         """The project modules that import `module` (the import graph, reversed, built once)."""
         if self._importers is None:
-            self._importers = {}
-            for importer in self.modules:
-                for imported in dict.fromkeys(self.imported_modules(importer)):
-                    self._importers.setdefault(imported.path, []).append(importer)
-        return self._importers.get(module.path, [])
+            self._importers = self._reversed_imports()
+        return self._importers.get(module, [])
+
+    def _reversed_imports(self) -> dict[IndexedModule, list[IndexedModule]]:
+        """Each module's importers, in module order. What an import statement loads depends only on the
+        statement and, where several modules share a name, on the importer's folder: resolved once for each."""
+        importers: dict[IndexedModule, list[IndexedModule]] = {}
+        # By statement: the names it may load, and the modules they name when no name has several.
+        statements: dict[tuple[str, tuple[str, ...]], tuple[list[str], tuple[IndexedModule, ...] | None]] = {}
+        near: dict[tuple[str, tuple[str, ...], str], tuple[IndexedModule, ...]] = {}
+        heads = self._heads
+        for importer in self.modules:
+            folder = str(importer.path.parent) + "/"
+            imported: list[IndexedModule] = []
+            for level, name, names in importer.summary.imports:
+                if not level and name.split(".", 1)[0] not in heads:
+                    continue  # `import os`: every name it could load starts with a part no project module has
+                key = (self.absolute(importer, level, name) if level else name, names)
+                statement = statements.get(key)
+                if statement is None:
+                    targets = self._targets(*key)
+                    candidates = [self.by_name[target] for target in targets]
+                    statement = statements[key] = (targets, tuple(modules[0] for modules in candidates)
+                                                   if all(len(modules) == 1 for modules in candidates) else None)
+                targets, found = statement
+                if found is None:
+                    if (*key, folder) not in near:
+                        near[(*key, folder)] = tuple(self._in_folder(target, folder) for target in targets)
+                    found = near[(*key, folder)]
+                imported.extend(found)
+            for module in dict.fromkeys(imported):
+                if module is not importer:
+                    importers.setdefault(module, []).append(importer)
+        return importers
+
+    def _targets(self, base: str, names: tuple[str, ...]) -> list[str]:
+        """The module names an import of `names` from `base` may load, packages above them included, that
+        name a project module."""
+        parts = base.split(".") if base else []
+        targets = [base, *(f"{base}.{imported}" if base else imported for imported in names if imported != "*"),
+                   *(".".join(parts[:end]) for end in range(1, len(parts)))]
+        return [target for target in targets if target and target in self.by_name]
 
     def reverse_closure(self, module: IndexedModule) -> Iterator[IndexedModule]:
         """Every module that imports `module`, directly or through others, nearest first."""
@@ -178,7 +215,13 @@ class ProjectIndex:
             return None
         if len(candidates) == 1:
             return candidates[0]
-        folder = str(importer.path.parent) + "/" if importer is not None else ""
+        return self._in_folder(name, str(importer.path.parent) + "/" if importer is not None else "")
+
+    def _in_folder(self, name: str, folder: str) -> IndexedModule:
+        """The module `name` names (a key of by_name), seen from a module in `folder` ("": from nowhere)."""
+        candidates = self.by_name[name]
+        if len(candidates) == 1:
+            return candidates[0]
         key = (name, folder)
         if key not in self._chosen:
             canonical = [module for module in candidates if module.name == name] or candidates
@@ -189,20 +232,6 @@ class ProjectIndex:
     def absolute(self, module: IndexedModule, level: int, name: str) -> str:
         """A relative import's module as an absolute dotted name (`from ..db import x` in `app.api.v1`)."""
         return absolute_module(module.name, module.is_package, level, name)
-
-    def imported_modules(self, module: IndexedModule) -> Iterator[IndexedModule]:
-        """Project modules an import statement of `module` loads, packages above them included."""
-        for level, name, names in module.summary.imports:
-            if not level and name.split(".", 1)[0] not in self._heads:
-                continue  # `import os`: every name it could load starts with a part no project module has
-            base = self.absolute(module, level, name)
-            targets = [base, *(f"{base}.{imported}" if base else imported for imported in names if imported != "*")]
-            parts = base.split(".") if base else []
-            targets += [".".join(parts[:end]) for end in range(1, len(parts))]
-            for target in targets:
-                found = self.module(target, module) if target else None
-                if found is not None and found is not module:
-                    yield found
 
     # -- symbols ---------------------------------------------------------------------------------
 

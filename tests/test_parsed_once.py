@@ -1,0 +1,112 @@
+"""A cold run without the LB3 cache parses a test module once: the LB3 pass takes the facts of the test
+modules and conftest.py files its process parsed for the per-file rules (project.PARSED), while their
+stamps vouch for their bytes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES
+
+from loopbound import parallel, project, stamps
+from loopbound.config import Settings
+from loopbound.discovery import discover, real_path
+from loopbound.engine import CheckResult, check_project, needs_parse
+from loopbound.module_facts import may_matter
+from loopbound.parallel import check_tree
+from loopbound.rules import ALL_RULES
+from loopbound.stamps import stamp
+
+EVERY_CODE = frozenset(rule.code for rule in ALL_RULES)
+SUITES = ("session_fixture_no_loop_config", "asgi_client_session_latent", "index_cross_module_factory")
+
+
+@pytest.fixture
+def suites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Test suites with per-file and LB3 findings, and a test module the LB3 pass has no word for."""
+    for name in SUITES:
+        shutil.copytree(FIXTURES / "projects" / name, tmp_path / name)
+    (tmp_path / SUITES[0] / "test_plain.py").write_text("def test_plain():\n    assert True\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file's change time cannot be set back: a fresh stamp vouches for nothing, unless files written a
+    minute ago count as settled."""
+    monkeypatch.setattr(stamps, "RACY_SECONDS", stamps.RACY_SECONDS - 60)
+
+
+def _read_by_the_lb3_pass(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    read: list[str] = []
+    real = project.read_module_file
+
+    def counting(path: Path, is_test: bool, *args: Any) -> Any:
+        read.append(str(path))
+        return real(path, is_test, *args)
+
+    monkeypatch.setattr(project, "read_module_file", counting)
+    return read
+
+
+def _summary(result: CheckResult) -> list[tuple[str, str, int, int, str, str]]:
+    return [(f.path, f.code, f.start.row, f.start.column, f.message, f.severity.value) for f in result.findings]
+
+
+def _run(root: Path, jobs: int) -> CheckResult:
+    settings = Settings(project_root=root)
+    found = discover([root], settings)
+    return check_tree(found.python_files, found.config_files, settings, EVERY_CODE, jobs=jobs)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_lb3_pass_reads_again_none_of_the_test_modules_the_per_file_pass_parsed(
+        suites: Path, settled: None, monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
+    monkeypatch.setattr(parallel, "MIN_BYTES_PER_WORKER", 1)  # a worker even for a tree this small
+    settings = Settings(project_root=suites)
+    found = discover([suites], settings)
+    alone = check_project([file.path for file in found.python_files], found.config_files, settings, EVERY_CODE)
+    read = _read_by_the_lb3_pass(monkeypatch)
+    result = _run(suites, jobs)
+    # A forked worker counts in its own copy of `read`: with jobs=2 only the findings can be compared.
+    candidates = {str(real_path(file.path)): file.path.read_bytes() for file in found.python_files
+                  if file.path.name == "conftest.py" or file.path.name.startswith("test_")}
+    parsed = {path for path, data in candidates.items() if needs_parse(data, settings, EVERY_CODE)}
+    without_words = {path for path, data in candidates.items()
+                     if Path(path).name.startswith("test_") and not may_matter(data)}
+    assert parsed and without_words and candidates.keys() - parsed - without_words
+    if jobs == 1:  # only what the per-file pass did not parse, and test modules it can use, are read again
+        assert set(read) == candidates.keys() - parsed - without_words
+    assert [finding for finding in _summary(result) if finding[1].startswith("LB3")] == _summary(alone)
+    assert project.PARSED is None  # nothing is kept once the run is over
+
+
+def test_output_with_and_without_the_parsed_facts_is_the_same(suites: Path, settled: None,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = _run(suites, jobs=1)
+    monkeypatch.setattr(project, "parsed_keeper", lambda *args: None)
+    assert _summary(_run(suites, jobs=1)) == _summary(kept)
+
+
+def test_facts_whose_file_changed_since_are_not_taken(suites: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    test_module = real_path(suites / "session_fixture_no_loop_config" / "test_ticket.py")
+    stale = project.read_module_file(test_module, True)
+    assert stale is not None and stale.tests
+    test_module.write_text("import pytest\n", encoding="utf-8")
+    monkeypatch.setattr(project, "PARSED", {(test_module, True): (stamp(test_module), stale)})
+    assert project._read(test_module, True, project.DEFAULT_REGISTRY) is stale  # same stamp: taken
+    monkeypatch.setattr(project, "PARSED", {(test_module, True): ((0, 0, 0, 0), stale)})
+    assert project._read(test_module, True, project.DEFAULT_REGISTRY) is None  # another stamp: read again
+
+
+def test_a_file_changed_within_the_racy_window_is_not_kept(suites: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    test_module = suites / "session_fixture_no_loop_config" / "test_ticket.py"  # written just now
+    data = test_module.read_bytes()
+    monkeypatch.setattr(project, "PARSED", {})
+    assert project.parsed_keeper(test_module, stamp(test_module), data, project.DEFAULT_REGISTRY) is None
+    monkeypatch.setattr(stamps, "RACY_SECONDS", stamps.RACY_SECONDS - 60)
+    assert project.parsed_keeper(test_module, stamp(test_module), data, project.DEFAULT_REGISTRY) is not None
