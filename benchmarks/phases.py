@@ -92,7 +92,8 @@ def main(root: Path) -> None:
 
 def _summary(context: FileContext, data: bytes) -> ModuleSummary:
     return summarise(context.tree, data, context.registry, context.is_test_file, imports=context.imports,
-                     keep=rows_mentioning(context.source, context.registry))
+                     keep=rows_mentioning(context.source, context.registry,
+                                                          context.registry_rows))
 
 
 if __name__ == "__main__":

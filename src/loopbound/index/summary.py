@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import bisect
 import functools
-import re
 from collections.abc import Callable, Iterator
 from loopbound.index.light import light_summary as light_summary  # re-exported: the summariser's importers use both
 from loopbound.index.light import scan_imports as scan_imports
@@ -18,7 +17,8 @@ from loopbound.index.entries import call_hooks, decorator_hook, main_entries, mo
 from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary, Tests
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
-from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call, scope_nodes
+from loopbound.rules.base import child_nodes, scope_nodes, word_rows
+from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call
 from loopbound.rules.resource_flow import MEMBER_RELEASES
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -152,7 +152,7 @@ class _Summariser:
                 target = dotted(node.func)
                 if target:
                     yield target
-            stack.extend(ast.iter_child_nodes(node))
+            stack.extend(child_nodes(node))
 
     def _made(self, value: ast.expr | None, imports: ImportTable, owner: str | None) -> Made | None:
         call = _call_of(value)
@@ -278,16 +278,16 @@ def _mentions(function: ast.FunctionDef | ast.AsyncFunctionDef, words: frozenset
     return any(isinstance(node, ast.Attribute) and node.attr in words for node in ast.walk(function))
 
 
-def rows_mentioning(source: str, registry: Registry) -> Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool]:
-    """Whether a function's lines name a registry row: the functions a partial summary keeps."""
-    pattern = _registry_words(registry)
-    rows: list[int] = []
-    row, position = 1, 0
-    for match in pattern.finditer(source):
-        row += source.count("\n", position, match.start())
-        position = match.start()
-        if not rows or rows[-1] != row:
-            rows.append(row)
+def rows_mentioning(source: str, registry: Registry, scanned: list[tuple[int, str]] | None = None
+                    ) -> Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool]:
+    """Whether a function's lines name a registry row: the functions a partial summary keeps.
+
+    `scanned`, when given, is the file's whole-word mentions of registry words (`FileContext.registry_rows`),
+    which hold every mention this looks for: the source is not searched again.
+    """
+    words = _maker_words(registry)
+    found = scanned if scanned is not None else word_rows(words, source)
+    rows = sorted({row for row, word in found if word in words})
 
     def keep(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         first = bisect.bisect_left(rows, function.lineno)
@@ -297,11 +297,10 @@ def rows_mentioning(source: str, registry: Registry) -> Callable[[ast.FunctionDe
 
 
 @functools.lru_cache(maxsize=8)
-def _registry_words(registry: Registry) -> re.Pattern[str]:
+def _maker_words(registry: Registry) -> frozenset[str]:
     """The last words of the rows that make a client, engine or pool: locks and loops make no maker."""
-    words = {name.rsplit(".", 1)[-1] for resource in registry.resources if resource.kind is Kind.RESOURCE
-             for name in resource.names}
-    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
+    return frozenset(name.rsplit(".", 1)[-1] for resource in registry.resources if resource.kind is Kind.RESOURCE
+                     for name in resource.names)
 
 
 def _on_self(target: ast.expr) -> bool:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import re
 from collections.abc import Iterator
 from typing import TypeVar
 
 from loopbound.findings import Applicability, Finding, Severity
 from loopbound.names import ImportTable
 from loopbound.registry import Binds, Kind, Resource
-from loopbound.rules.base import FileContext, FileRuleGroup, Rule
-from loopbound.rules.import_time import matches_by_row, scope_nodes, spans_a_row
+from loopbound.rules.base import FileContext, FileRuleGroup, Rule, child_nodes, scope_nodes, statement_children, word_rows
+from loopbound.rules.import_time import spans_a_row
 from loopbound.rules.resource_flow import (
     FUNCTIONS,
     Creation,
@@ -30,7 +29,6 @@ from loopbound.rules.resource_flow import (
     created_resource,
     own_nodes,
     release_text,
-    statement_children,
     walk_functions,
 )
 
@@ -299,11 +297,11 @@ class Candidates:
         creating = registry_words | _aliases(ctx.tree, registry_words)
         if ctx.index is not None:
             creating |= ctx.index.words
-        words = creating | ctx.registry.release_methods
-        pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
-        found = list(matches_by_row(pattern, ctx.source))
-        self.rows = list(dict.fromkeys(row for row, _ in found))
-        self.creating_rows = list(dict.fromkeys(row for row, word in found if word in creating))
+        scanned = registry_words | ctx.registry.release_methods
+        # The registry's words come from the file's one shared scan; aliases and the project's makers are few.
+        found = [*ctx.registry_rows, *word_rows(creating - scanned, ctx.source)]
+        self.rows = sorted({row for row, _ in found})
+        self.creating_rows = sorted({row for row, word in found if word in creating})
 
     def __contains__(self, function: Function) -> bool:
         return spans_a_row(function, self.rows)
@@ -567,25 +565,6 @@ class _FileIndex:
         return inside
 
 
-_MARKER_FIELDS = frozenset({"ctx", "op", "ops"})  # Load/Store, +, ==: shared singletons no rule looks at
-
-
-def child_nodes(node: ast.AST) -> list[ast.AST]:
-    """`list(ast.iter_child_nodes(node))` without its two generators nor the context and operator markers:
-    the index walks every node of a candidate function, and this was half of checking a 3,000-line test
-    module (what an editor waits for after each keystroke)."""
-    children: list[ast.AST] = []
-    for name in node._fields:
-        if name in _MARKER_FIELDS:
-            continue
-        value = getattr(node, name, None)
-        if isinstance(value, ast.AST):
-            children.append(value)
-        elif isinstance(value, list):
-            children.extend(item for item in value if isinstance(item, ast.AST))
-    return children
-
-
 def _only_setup_raises(flow: FunctionFlow, raised: list[Leak]) -> bool:
     """Every point that can raise before the release comes before the fixture's first `yield`."""
     yields = [node.lineno for node in ast.walk(flow.function) if isinstance(node, (ast.Yield, ast.YieldFrom))]
@@ -605,7 +584,10 @@ def _may_create(own: list[ast.AST], imports: ImportTable, ctx: FileContext) -> b
 def _mentions_registry(ctx: FileContext) -> bool:
     """Every registry name a file can resolve ends in a word of its source (an import, a call, an annotation):
     a file that contains none of those words makes and names no resource, so it has no LB2 finding."""
-    words = ctx.registry.name_words | (ctx.index.words if ctx.index is not None else frozenset())
+    name_words = ctx.registry.name_words
+    if any(word in name_words for _, word in ctx.registry_rows):
+        return True  # the shared scan found one as a whole word: most files, with no search of their own
+    words = name_words | (ctx.index.words if ctx.index is not None else frozenset())
     return any(word in ctx.source for word in words)
 
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 from loopbound.names import ImportTable
 from loopbound.registry import Kind, Resource
-from loopbound.rules.base import FileContext
+from loopbound.rules.base import FileContext, statement_children
 from loopbound.rules.import_time import _function_nodes, resource_of
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -584,13 +584,6 @@ def analyse(function: Function, ctx: FileContext, imports: ImportTable,
         walk = PathWalk(usage, imports, lends)
         tracked.append((usage, tuple(walk.run(function)), walk))
     return FunctionFlow(function, fixture, lends, finalizer, creations, tuple(tracked))
-
-
-def statement_children(node: ast.AST) -> Iterator[ast.AST]:
-    """The statements (and handlers, cases) directly under a node: where functions can be defined."""
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
-            yield child
 
 
 def walk_functions(ctx: FileContext, keep: Callable[[Function], bool] = lambda function: True
