@@ -93,7 +93,7 @@ def main(root: Path) -> None:
 def _summary(context: FileContext, data: bytes) -> ModuleSummary:
     return summarise(context.tree, data, context.registry, context.is_test_file, imports=context.imports,
                      keep=rows_mentioning(context.source, context.registry,
-                                                          context.registry_rows))
+                                                          context.registry_rows), own=context.own)
 
 
 if __name__ == "__main__":

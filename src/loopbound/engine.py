@@ -151,7 +151,7 @@ def check_source(data: bytes, path: str, settings: Settings, selected: frozenset
                               index=index)
         if indexed:
             result.summary = summarise(tree, data, settings.registry, is_test, imports=context.imports,
-                                       keep=rows_mentioning(source, settings.registry, context.registry_rows))
+                                       keep=rows_mentioning(source, settings.registry, context.registry_rows), own=context.own)
         findings: list[Finding] = []
         for group in FILE_RULE_GROUPS:
             if group.codes & selected:

@@ -53,7 +53,8 @@ ENTRY_WORDS = HOOK_WORDS + RUN_WORDS
 
 class _Summariser:
     def __init__(self, tree: ast.Module, data: bytes, registry: Registry, is_test: bool, imports: ImportTable | None,
-                 keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None, loops_only: bool = False) -> None:
+                 keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None, loops_only: bool = False,
+                 own: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], list[ast.AST]] | None = None) -> None:
         self.tree = tree
         self.loops_only = loops_only
         self.data = data
@@ -61,6 +62,7 @@ class _Summariser:
         self.is_test = is_test
         self.imports = imports or ImportTable.for_module(tree)
         self.keep = keep
+        self.own = own or (lambda function: list(scope_nodes(function.body)))
         self.bindings: list[BindingRow] = []
         self.hooks: list[Hook] = []
         self.entries: list[Entry] = []
@@ -172,7 +174,7 @@ class _Summariser:
                   owner: str | None) -> FunctionSummary:
         """One walk of the function's own nodes gives everything the index asks of it."""
         imports = self.imports.for_function(function)
-        nodes = list(scope_nodes(function.body))
+        nodes = self.own(function)
         declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names}
         decorators = [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
         cached = any(self.imports.qualify(d) in CACHE_DECORATORS for d in decorators)  # one object for all calls
@@ -308,9 +310,13 @@ def _on_self(target: ast.expr) -> bool:
 
 
 def summarise(tree: ast.Module, data: bytes, registry: Registry, is_test: bool, *, imports: ImportTable | None = None,
-              keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None = None) -> ModuleSummary:
-    """The module's summary; with `keep`, only the functions it keeps are summarised (a partial summary)."""
-    return _Summariser(tree, data, registry, is_test, imports, keep).run()
+              keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None = None,
+              own: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], list[ast.AST]] | None = None) -> ModuleSummary:
+    """The module's summary; with `keep`, only the functions it keeps are summarised (a partial summary).
+
+    `own(function)` lists a function's own nodes as `scope_nodes` does (`FileContext.own`, which the
+    rules read too, so that each function is walked once)."""
+    return _Summariser(tree, data, registry, is_test, imports, keep, own=own).run()
 
 
 def summarise_loops(tree: ast.Module, data: bytes, registry: Registry, is_test: bool) -> ModuleSummary:

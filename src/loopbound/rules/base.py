@@ -167,7 +167,9 @@ def child_nodes(node: ast.AST) -> list[ast.AST]:
     """`list(ast.iter_child_nodes(node))` without the context and operator markers, and without its two
     generators or a look at fields that never hold a node: the summary and the rules walk every node of
     the functions they read, and `ast.iter_child_nodes` was most of that walk."""
-    fields = _CHILD_FIELDS.get(node.__class__) or _child_fields(node.__class__)
+    fields = _CHILD_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = _child_fields(node.__class__)
     children: list[ast.AST] = []
     for name in fields:
         value = getattr(node, name, None)

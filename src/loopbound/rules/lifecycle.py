@@ -27,7 +27,6 @@ from loopbound.rules.resource_flow import (
     Usage,
     analyse,
     created_resource,
-    own_nodes,
     release_text,
     walk_functions,
 )
@@ -187,7 +186,7 @@ class _LifecycleChecker:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self.candidates = Candidates(ctx)
-        self.index = _FileIndex(ctx.tree, self.candidates)
+        self.index = _FileIndex(ctx, self.candidates)
         self.parents = self.index.parents
 
     def run(self) -> Iterator[Finding]:
@@ -199,6 +198,7 @@ class _LifecycleChecker:
             own = self.index.own(function)
             if not _may_create(own, imports, self.ctx):
                 continue
+            self.index.parent_all(function)
             flow = analyse(function, self.ctx, imports, self.parents, own)
             yield from self._untracked(flow)
             for usage, leaks, walk in flow.tracked:
@@ -493,48 +493,63 @@ class _UnawaitedReleases:
 
 
 class _FileIndex:
-    """One pass over a file in source order: the parent map, each candidate function's own nodes,
-    and the few assignments LB202 looks at.
+    """One pass over the statements of a file in source order: their parent map, the own statements of
+    each candidate function that creates nothing, and the few assignments LB202 looks at.
 
-    Outside candidate functions only statements are walked: nothing there but a statement is ever
-    looked up, and a lookup that finds no parent means "not inside a function". A function's own
-    nodes are those of its body, not of the functions, classes and lambdas nested in it, in the
-    order `_function_nodes` gives them; of a candidate that creates nothing (and is not inside one
-    that may), its own statements in that order, and the call of each expression statement.
+    Only statements are walked (and the call of each expression statement is given its parent):
+    nothing else is looked up but inside a function that makes a resource, whose every node gets its
+    parent before its flow is followed (`parent_all`). A lookup that finds no parent means "not inside
+    a function". A function's own nodes are those of its body, not of the functions, classes and
+    lambdas nested in it, in the order `scope_nodes` gives them (`FileContext.own`, which the summary
+    reads too); of a candidate that creates nothing, its own statements in that order.
     """
 
-    def __init__(self, tree: ast.Module, candidates: Candidates) -> None:
+    def __init__(self, ctx: FileContext, candidates: Candidates) -> None:
+        self.ctx = ctx
         self.candidates = candidates
         self.parents: dict[ast.AST, ast.AST] = {}
-        self._own: dict[Function, list[ast.AST]] = {}
+        self._statements: dict[Function, list[ast.AST]] = {}
+        self._parented: set[Function] = set()
         self.tables: dict[Function, ImportTable] = {}  # filled by the checker: each function's scope once
         self.self_assignments: list[ast.Assign | ast.AnnAssign] = []  # `self.x = ...` anywhere
         self.stored_assignments: list[ast.Assign] = []  # `app.state.x = make()`, `app["x"] = make()`
-        # (node, the own list it belongs to, whether its children are walked whole)
-        stack: list[tuple[ast.AST, list[ast.AST] | None, bool]] = [(tree, None, False)]
+        # (node, the own statements it belongs to)
+        stack: list[tuple[ast.AST, list[ast.AST] | None]] = [(ctx.tree, None)]
         while stack:
-            node, owner, whole = stack.pop()
+            node, owner = stack.pop()
             if owner is not None:
                 owner.append(node)
-            children_owner = owner
             if isinstance(node, FUNCTIONS):
                 if node not in candidates:
                     continue  # nothing inside is ever looked up
-                whole, children_owner = whole or candidates.creates(node), self._own.setdefault(node, [])
-            elif isinstance(node, ast.Expr) and not whole:
+                owner = None if candidates.creates(node) else self._statements.setdefault(node, [])
+            elif isinstance(node, ast.Expr):
                 self.parents[node.value] = node  # LB202 asks whether the call is in an async function
-            elif isinstance(node, (ast.ClassDef, ast.Lambda)):
-                children_owner = None
-            children = child_nodes(node) if whole else list(statement_children(node))
-            body = set(map(id, node.body)) if isinstance(node, FUNCTIONS) else None
-            for child in reversed(children):
-                self.parents[child] = node
-                in_own = children_owner if body is None or id(child) in body else None
-                stack.append((child, in_own, whole))
-            if isinstance(node, ast.Assign):
+            elif isinstance(node, ast.ClassDef):
+                owner = None
+            elif isinstance(node, ast.Assign):
                 self._assignment(node)
             elif isinstance(node, ast.AnnAssign) and _on_self(node.target):
                 self.self_assignments.append(node)
+            children = statement_children(node)
+            for child in reversed(children):
+                self.parents[child] = node
+                stack.append((child, owner))
+
+    def parent_all(self, function: Function) -> None:
+        """Give every node inside the function its parent: the flow of a function that makes a resource
+        looks up from its names and calls."""
+        if function in self._parented:
+            return
+        self._parented.add(function)
+        parents = self.parents
+        stack: list[ast.AST] = [function]
+        while stack:
+            node = stack.pop()
+            children = child_nodes(node)
+            for child in children:
+                parents[child] = node
+            stack.extend(children)
 
     def _assignment(self, node: ast.Assign) -> None:
         if any(_on_self(target) for target in node.targets):
@@ -548,10 +563,10 @@ class _FileIndex:
                 self.stored_assignments.append(node)
 
     def own(self, function: Function) -> list[ast.AST]:
-        """The function's own nodes, listed once: the LB201 flow and the LB202 scope both read them."""
-        if function not in self._own:
-            self._own[function] = own_nodes(function)
-        return self._own[function]
+        """The function's own nodes, listed once: the LB201 flow and the LB202 scope both read them (only
+        its statements, when it creates nothing: all the LB202 scope looks at)."""
+        statements = self._statements.get(function)
+        return statements if statements is not None else self.ctx.own(function)
 
     def by_function(self, nodes: list[_Node]) -> dict[ast.AST, list[_Node]]:
         """Each function's nodes among `nodes` (its nested functions' included), in the same order."""
