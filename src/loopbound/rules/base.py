@@ -84,10 +84,10 @@ class FileContext:
         return self._registry_rows
 
     def own(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
-        """The function's own nodes (`own_nodes`), listed once for the summary and every rule."""
+        """The function's own nodes (`scope_nodes` of its body), listed once for the summary and every rule."""
         nodes = self._own.get(function)
         if nodes is None:
-            nodes = self._own[function] = list(scope_nodes(function.body))
+            nodes = self._own[function] = scope_node_list(function.body)
         return nodes
 
     def made_by_project(self, call: ast.Call) -> Resource | None:
@@ -203,15 +203,21 @@ def scope_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
 
     Source order matters: LB104 must see `engine = make()` before `return engine`.
     """
+    return iter(scope_node_list(body))
+
+
+def scope_node_list(body: list[ast.stmt]) -> list[ast.AST]:
+    """`scope_nodes` as a list, made without a generator's step per node."""
+    nodes: list[ast.AST] = []
     stack: list[ast.AST] = list(reversed(body))
     while stack:
         node = stack.pop()
-        yield node
-        if isinstance(node, _SCOPES):
-            continue
-        children = child_nodes(node)
-        children.reverse()
-        stack.extend(children)
+        nodes.append(node)
+        if not isinstance(node, _SCOPES):
+            children = child_nodes(node)
+            children.reverse()
+            stack += children
+    return nodes
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)

@@ -15,7 +15,7 @@ from typing import TypeVar
 from loopbound.findings import Applicability, Finding, Severity
 from loopbound.names import ImportTable
 from loopbound.registry import Binds, Kind, Resource
-from loopbound.rules.base import FileContext, FileRuleGroup, Rule, child_nodes, scope_nodes, statement_children, word_rows
+from loopbound.rules.base import FileContext, FileRuleGroup, Rule, child_nodes, statement_children, word_rows
 from loopbound.rules.import_time import spans_a_row
 from loopbound.rules.resource_flow import (
     FUNCTIONS,
@@ -294,7 +294,7 @@ class Candidates:
 
     def __init__(self, ctx: FileContext) -> None:
         registry_words = ctx.registry.name_words
-        creating = registry_words | _aliases(ctx.tree, registry_words)
+        creating = registry_words | _aliases(ctx, registry_words)
         if ctx.index is not None:
             creating |= ctx.index.words
         scanned = registry_words | ctx.registry.release_methods
@@ -311,36 +311,38 @@ class Candidates:
         return spans_a_row(function, self.creating_rows)
 
 
-def _aliases(tree: ast.Module, words: frozenset[str]) -> set[str]:
-    """Names bound, in any scope, to one of `words` or to an alias of one (import `as`, assignment)."""
-    bindings: list[tuple[str, str]] = []  # (bound name, the last word of what it is bound to)
-    for node in _all_statements(tree.body):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            bindings.extend((alias.asname, alias.name.rsplit(".", 1)[-1]) for alias in node.names if alias.asname)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Name, ast.Attribute)):
-            last = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            bindings.extend((target.id, last) for target in targets if isinstance(target, ast.Name))
+def _aliases(ctx: FileContext, words: frozenset[str]) -> set[str]:
+    """Names bound, in any scope, to one of `words` or to an alias of one (import `as`, assignment).
+
+    A binding names the word it binds to on its own lines, so only the statements whose lines hold a
+    known word are read: those of the rows the shared scan found, then those of each new alias's rows.
+    """
+    rows = {row for row, word in ctx.registry_rows if word in words}
     aliases: set[str] = set()
     while True:
         known = words | aliases
-        found = {name for name, last in bindings if last in known} - known
+        found = {name for name, last in _bindings(ctx.tree, sorted(rows)) if last in known} - known
         if not found:
             return aliases
         aliases |= found
+        rows.update(row for row, _ in word_rows(found, ctx.source))
 
 
-def _all_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Every statement of the file, nested functions' and classes' included, in no particular order:
-    a fraction of its nodes."""
-    stack = list(body)
+def _bindings(tree: ast.Module, rows: list[int]) -> Iterator[tuple[str, str]]:
+    """(bound name, the last word of what it is bound to) of the statements, in any scope, whose lines
+    hold one of the sorted `rows`."""
+    stack = statement_children(tree)
     while stack:
-        statement = stack.pop()
-        yield statement
-        for name in ("body", "orelse", "finalbody"):
-            stack.extend(getattr(statement, name, ()))
-        for part in (*getattr(statement, "handlers", ()), *getattr(statement, "cases", ())):
-            stack.extend(part.body)
+        node = stack.pop()
+        if not spans_a_row(node, rows):
+            continue
+        stack.extend(statement_children(node))
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield from ((alias.asname, alias.name.rsplit(".", 1)[-1]) for alias in node.names if alias.asname)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Name, ast.Attribute)):
+            last = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            yield from ((target.id, last) for target in targets if isinstance(target, ast.Name))
 
 
 class _UnawaitedReleases:
@@ -439,7 +441,7 @@ class _UnawaitedReleases:
             for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
                              *(a for a in (arguments.vararg, arguments.kwarg) if a)]:
                 types[argument.arg] = self._annotation(argument.annotation, imports)
-        nodes = scope_nodes(body) if function is None else self.index.own(function)
+        nodes = _scope_statements(body) if function is None else self.index.own(function)
         for node in nodes:
             if isinstance(node, ast.Assign):
                 for target in node.targets:
@@ -578,6 +580,19 @@ class _FileIndex:
                 if isinstance(ancestor, FUNCTIONS):
                     inside.setdefault(ancestor, []).append(node)
         return inside
+
+
+def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """The statements of a scope (and its handlers and cases) in `scope_nodes`' order, without the
+    expressions: all that a module's names are bound by."""
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (*FUNCTIONS, ast.ClassDef)):
+            children = statement_children(node)
+            children.reverse()
+            stack.extend(children)
 
 
 def _only_setup_raises(flow: FunctionFlow, raised: list[Leak]) -> bool:
