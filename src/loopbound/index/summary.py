@@ -17,7 +17,7 @@ from loopbound.index.entries import call_hooks, decorator_hook, main_entries, mo
 from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary, Tests
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
-from loopbound.rules.base import child_nodes, scope_nodes, word_rows
+from loopbound.rules.base import FileContext, child_nodes, scope_nodes, word_rows
 from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call
 from loopbound.rules.resource_flow import MEMBER_RELEASES
 
@@ -54,7 +54,9 @@ ENTRY_WORDS = HOOK_WORDS + RUN_WORDS
 class _Summariser:
     def __init__(self, tree: ast.Module, data: bytes, registry: Registry, is_test: bool, imports: ImportTable | None,
                  keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None, loops_only: bool = False,
-                 own: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], list[ast.AST]] | None = None) -> None:
+                 own: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], list[ast.AST]] | None = None,
+                 scope_imports: Callable[[ast.FunctionDef | ast.AsyncFunctionDef, ImportTable], ImportTable] | None = None
+                 ) -> None:
         self.tree = tree
         self.loops_only = loops_only
         self.data = data
@@ -63,6 +65,7 @@ class _Summariser:
         self.imports = imports or ImportTable.for_module(tree)
         self.keep = keep
         self.own = own or (lambda function: list(scope_nodes(function.body)))
+        self.scope_imports = scope_imports or (lambda function, outer: outer.for_function(function))
         self.bindings: list[BindingRow] = []
         self.hooks: list[Hook] = []
         self.entries: list[Entry] = []
@@ -173,7 +176,7 @@ class _Summariser:
     def _function(self, function: ast.FunctionDef | ast.AsyncFunctionDef, name: str,
                   owner: str | None) -> FunctionSummary:
         """One walk of the function's own nodes gives everything the index asks of it."""
-        imports = self.imports.for_function(function)
+        imports = self.scope_imports(function, self.imports)
         nodes = self.own(function)
         declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names}
         decorators = [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
@@ -311,12 +314,23 @@ def _on_self(target: ast.expr) -> bool:
 
 def summarise(tree: ast.Module, data: bytes, registry: Registry, is_test: bool, *, imports: ImportTable | None = None,
               keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None = None,
-              own: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], list[ast.AST]] | None = None) -> ModuleSummary:
+              own: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], list[ast.AST]] | None = None,
+              scope_imports: Callable[[ast.FunctionDef | ast.AsyncFunctionDef, ImportTable], ImportTable] | None = None
+              ) -> ModuleSummary:
     """The module's summary; with `keep`, only the functions it keeps are summarised (a partial summary).
 
-    `own(function)` lists a function's own nodes as `scope_nodes` does (`FileContext.own`, which the
-    rules read too, so that each function is walked once)."""
-    return _Summariser(tree, data, registry, is_test, imports, keep, own=own).run()
+    `own(function)` lists a function's own nodes as `scope_nodes` does and `scope_imports(function, outer)`
+    gives its import table (`FileContext.own` and `FileContext.scope_imports`, which the rules read too, so
+    that each function is walked once)."""
+    return _Summariser(tree, data, registry, is_test, imports, keep, own=own, scope_imports=scope_imports).run()
+
+
+def summarise_file(context: FileContext, data: bytes) -> ModuleSummary:
+    """The partial summary of a file the per-file rules read too: it shares their scan of the text, their
+    lists of each function's nodes and their import tables (`FileContext`)."""
+    return summarise(context.tree, data, context.registry, context.is_test_file, imports=context.imports,
+                     keep=rows_mentioning(context.source, context.registry, context.registry_rows),
+                     own=context.own, scope_imports=context.scope_imports)
 
 
 def summarise_loops(tree: ast.Module, data: bytes, registry: Registry, is_test: bool) -> ModuleSummary:

@@ -67,13 +67,13 @@ class FileContext:
     # The project index seen from this file: set by the whole-project pass, None in the per-file one.
     index: FileView | None = None
     imports: ImportTable = field(init=False)
-    _lines: list[str] = field(init=False)
+    _lines: list[str] | None = field(init=False, default=None)  # split on the first finding: most files have none
     _registry_rows: list[tuple[int, str]] | None = field(init=False, default=None)
     _own: dict[ast.AST, list[ast.AST]] = field(init=False, default_factory=dict)
+    _scopes: dict[ast.AST, ImportTable] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.imports = ImportTable.for_module(self.tree)
-        self._lines = self.source.splitlines()
 
     @property
     def registry_rows(self) -> list[tuple[int, str]]:
@@ -89,6 +89,14 @@ class FileContext:
         if nodes is None:
             nodes = self._own[function] = scope_node_list(function.body)
         return nodes
+
+    def scope_imports(self, function: ast.FunctionDef | ast.AsyncFunctionDef, outer: ImportTable) -> ImportTable:
+        """The function's import table (`outer.for_function`), made once for the summary and every rule;
+        `outer` is the table of the scope the function is defined in."""
+        table = self._scopes.get(function)
+        if table is None:
+            table = self._scopes[function] = outer.for_function(function)
+        return table
 
     def made_by_project(self, call: ast.Call) -> Resource | None:
         """The resource a call of one of the project's own functions or classes makes, if any."""
@@ -109,6 +117,8 @@ class FileContext:
         return {"made_through": maker.symbol.name} if maker is not None else {}
 
     def line(self, row: int) -> str:
+        if self._lines is None:
+            self._lines = self.source.splitlines()
         return self._lines[row - 1] if 0 < row <= len(self._lines) else ""
 
     def location(self, row: int, byte_column: int) -> Location:

@@ -408,7 +408,7 @@ class _ImportTimeWalker:
         decorators = [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
         if not any(self.ctx.imports.qualify(d) in CACHE_DECORATORS for d in decorators):
             return
-        imports = self.ctx.imports.for_function(function)
+        imports = self.ctx.scope_imports(function, self.ctx.imports)
         made: dict[str, tuple[Resource, ast.expr]] = {}
         for node in _function_nodes(function):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):

@@ -597,7 +597,7 @@ def walk_functions(ctx: FileContext, keep: Callable[[Function], bool] = lambda f
             if isinstance(child, FUNCTIONS):
                 if not keep(child):
                     continue
-                inner = table.for_function(child)
+                inner = ctx.scope_imports(child, table)
                 yield child, inner
                 yield from visit(child, inner)
             else:
