@@ -22,6 +22,10 @@ from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call
 from loopbound.rules.resource_flow import MEMBER_RELEASES
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+# The kinds of node a function's summary reads, and those whose insides run later: looked up by class,
+# which costs less than `isinstance` on each of a function's many names, attributes and constants.
+_READ_KINDS = frozenset({ast.Call, ast.Yield, ast.YieldFrom, ast.Assign, ast.AnnAssign, ast.Return})
+_LATER_KINDS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda})
 # `self.x = ...` here makes every instance hold x.
 CONSTRUCTORS = frozenset({"__init__", "__post_init__"})
 
@@ -73,6 +77,7 @@ class _Summariser:
         self.runs_loops = any(word in data for word in RUN_WORDS)
         self.has_hooks = any(word in data for word in HOOK_WORDS)
         self.entry_words = self.runs_loops or self.has_hooks
+        self.declares_globals = b"global" in data
 
     def run(self) -> ModuleSummary:
         functions: list[FunctionSummary] = []
@@ -151,7 +156,7 @@ class _Summariser:
         stack: list[ast.AST] = list(nodes)
         while stack:
             node = stack.pop()
-            if isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)):
+            if node.__class__ in _LATER_KINDS:
                 continue
             if isinstance(node, ast.Call):
                 target = dotted(node.func)
@@ -178,7 +183,8 @@ class _Summariser:
         """One walk of the function's own nodes gives everything the index asks of it."""
         imports = self.scope_imports(function, self.imports)
         nodes = self.own(function)
-        declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names}
+        declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names
+                    } if self.declares_globals else set()
         decorators = [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
         cached = any(self.imports.qualify(d) in CACHE_DECORATORS for d in decorators)  # one object for all calls
         locals_made: dict[str, Made] = {}
@@ -190,6 +196,8 @@ class _Summariser:
         released_attributes: list[str] = []
         first_yield: int | None = None
         for node in nodes:
+            if node.__class__ not in _READ_KINDS:
+                continue
             if isinstance(node, ast.Call):
                 target = dotted(node.func)
                 if target:
