@@ -77,7 +77,6 @@ class _Summariser:
         self.runs_loops = any(word in data for word in RUN_WORDS)
         self.has_hooks = any(word in data for word in HOOK_WORDS)
         self.entry_words = self.runs_loops or self.has_hooks
-        self.declares_globals = b"global" in data
 
     def run(self) -> ModuleSummary:
         functions: list[FunctionSummary] = []
@@ -183,8 +182,7 @@ class _Summariser:
         """One walk of the function's own nodes gives everything the index asks of it."""
         imports = self.scope_imports(function, self.imports)
         nodes = self.own(function)
-        declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names
-                    } if self.declares_globals else set()
+        declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names}
         decorators = [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
         cached = any(self.imports.qualify(d) in CACHE_DECORATORS for d in decorators)  # one object for all calls
         locals_made: dict[str, Made] = {}
