@@ -590,16 +590,16 @@ def walk_functions(ctx: FileContext, keep: Callable[[Function], bool] = lambda f
                    ) -> Iterator[tuple[Function, ImportTable]]:
     """Every function of the module with the import table of its scope (nested ones see their parents').
 
-    A function `keep` refuses is skipped with the functions nested in it.
+    A function `keep` refuses is skipped with the functions nested in it. The walk keeps a stack rather
+    than a nested function that calls itself: such a function is a reference cycle, which would keep
+    the file's context and tree alive until a collection, and the checking run pauses the collector.
     """
-    def visit(node: ast.AST, table: ImportTable) -> Iterator[tuple[Function, ImportTable]]:
-        for child in statement_children(node):
-            if isinstance(child, FUNCTIONS):
-                if not keep(child):
-                    continue
-                inner = ctx.scope_imports(child, table)
-                yield child, inner
-                yield from visit(child, inner)
-            else:
-                yield from visit(child, table)
-    yield from visit(ctx.tree, ctx.imports)
+    stack = [(child, ctx.imports) for child in reversed(statement_children(ctx.tree))]
+    while stack:
+        node, table = stack.pop()
+        if isinstance(node, FUNCTIONS):
+            if not keep(node):
+                continue
+            table = ctx.scope_imports(node, table)
+            yield node, table
+        stack.extend((child, table) for child in reversed(statement_children(node)))
