@@ -22,8 +22,7 @@ from loopbound.config import load_settings
 from loopbound.discovery import discover
 from loopbound.engine import CheckResult, check_project, needs_parse
 from loopbound.index.check import check_index
-from loopbound.index.model import ModuleSummary
-from loopbound.index.summary import light_summary, rows_mentioning, summarise
+from loopbound.index.summary import light_summary, summarise_file
 from loopbound.rules import FILE_RULE_GROUPS
 from loopbound.rules.base import FileContext
 from loopbound.selection import select_codes
@@ -68,7 +67,7 @@ def main(root: Path) -> None:
         parsed, lines = parsed + 1, lines + source.count("\n")
         context = FileContext(str(path), source, tree, settings.registry, file.is_test)
         started = time.process_time()
-        per_file.summaries[file.shown] = _summary(context, data)
+        per_file.summaries[file.shown] = summarise_file(context, data)
         timed("index summaries (parsed, per file)", started, str(path))
         for group in FILE_RULE_GROUPS:
             started = time.process_time()
@@ -89,11 +88,6 @@ def main(root: Path) -> None:
     for phase, entries in slowest.items():
         top = ", ".join(f"{Path(name).name} {spent:.2f}" for spent, name in sorted(entries, reverse=True)[:3])
         print(f"slowest in {phase}: {top}")
-
-
-def _summary(context: FileContext, data: bytes) -> ModuleSummary:
-    return summarise(context.tree, data, context.registry, context.is_test_file, imports=context.imports,
-                     keep=rows_mentioning(context.source, context.registry))
 
 
 if __name__ == "__main__":

@@ -79,8 +79,9 @@ def test_an_edit_resummarises_only_that_file(tmp_path: Path, monkeypatch: pytest
             return real(*args, **kwargs)  # type: ignore[no-any-return]
         return summary
 
+    monkeypatch.setattr(engine, "summarise_file", counting(engine.summarise_file, 1))  # (context, data)
+    monkeypatch.setattr(store, "summarise", counting(store.summarise, 1))
     for module in (engine, store):
-        monkeypatch.setattr(module, "summarise", counting(module.summarise, 1))
         monkeypatch.setattr(module, "light_summary", counting(module.light_summary, 0))
     monkeypatch.setattr(store, "summarise_loops", counting(store.summarise_loops, 1))
     monkeypatch.chdir(project)

@@ -17,7 +17,7 @@ from loopbound.config import Settings
 from loopbound.discovery import CheckedFile, matches_any, relative_to_root
 from loopbound.findings import Finding, Location
 from loopbound.index.model import LoopTable, ModuleSummary
-from loopbound.index.summary import light_summary, rows_mentioning, summarise
+from loopbound.index.summary import light_summary, summarise_file
 from loopbound.noqa import suppress as _suppress
 from loopbound.registry import Registry
 from loopbound.rules import FILE_RULE_GROUPS
@@ -162,8 +162,7 @@ def check_source(data: bytes, path: str, settings: Settings, selected: frozenset
         context = FileContext(path=path, source=source, tree=tree, registry=settings.registry, is_test_file=is_test,
                               index=index)
         if indexed:
-            result.summary = summarise(tree, data, settings.registry, is_test, imports=context.imports,
-                                       keep=rows_mentioning(source, settings.registry))
+            result.summary = summarise_file(context, data)
         findings: list[Finding] = []
         for group in FILE_RULE_GROUPS:
             if group.codes & selected:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import bisect
 import functools
-import re
 from collections.abc import Callable, Iterator
 from loopbound.index.light import light_summary as light_summary  # re-exported: the summariser's importers use both
 from loopbound.index.light import scan_imports as scan_imports
@@ -18,10 +17,15 @@ from loopbound.index.entries import call_hooks, decorator_hook, main_entries, mo
 from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
-from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call, scope_nodes
+from loopbound.rules.base import FileContext, child_nodes, scope_nodes, word_rows
+from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call
 from loopbound.rules.resource_flow import MEMBER_RELEASES
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+# The kinds of node a function's summary reads, and those whose insides run later: looked up by class,
+# which costs less than `isinstance` on each of a function's many names, attributes and constants.
+_READ_KINDS = frozenset({ast.Call, ast.Yield, ast.YieldFrom, ast.Assign, ast.AnnAssign, ast.Return})
+_LATER_KINDS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda})
 # `self.x = ...` here makes every instance hold x.
 CONSTRUCTORS = frozenset({"__init__", "__post_init__"})
 
@@ -53,7 +57,10 @@ ENTRY_WORDS = HOOK_WORDS + RUN_WORDS
 
 class _Summariser:
     def __init__(self, tree: ast.Module, data: bytes, registry: Registry, is_test: bool, imports: ImportTable | None,
-                 keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None, loops_only: bool = False) -> None:
+                 keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None, loops_only: bool = False,
+                 own: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], list[ast.AST]] | None = None,
+                 scope_imports: Callable[[ast.FunctionDef | ast.AsyncFunctionDef, ImportTable], ImportTable] | None = None
+                 ) -> None:
         self.tree = tree
         self.loops_only = loops_only
         self.data = data
@@ -61,6 +68,8 @@ class _Summariser:
         self.is_test = is_test
         self.imports = imports or ImportTable.for_module(tree)
         self.keep = keep
+        self.own = own or (lambda function: list(scope_nodes(function.body)))
+        self.scope_imports = scope_imports or (lambda function, outer: outer.for_function(function))
         self.bindings: list[BindingRow] = []
         self.hooks: list[Hook] = []
         self.entries: list[Entry] = []
@@ -146,13 +155,13 @@ class _Summariser:
         stack: list[ast.AST] = list(nodes)
         while stack:
             node = stack.pop()
-            if isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)):
+            if node.__class__ in _LATER_KINDS:
                 continue
             if isinstance(node, ast.Call):
                 target = dotted(node.func)
                 if target:
                     yield target
-            stack.extend(ast.iter_child_nodes(node))
+            stack.extend(child_nodes(node))
 
     def _made(self, value: ast.expr | None, imports: ImportTable, owner: str | None) -> Made | None:
         call = _call_of(value)
@@ -171,8 +180,8 @@ class _Summariser:
     def _function(self, function: ast.FunctionDef | ast.AsyncFunctionDef, name: str,
                   owner: str | None) -> FunctionSummary:
         """One walk of the function's own nodes gives everything the index asks of it."""
-        imports = self.imports.for_function(function)
-        nodes = list(scope_nodes(function.body))
+        imports = self.scope_imports(function, self.imports)
+        nodes = self.own(function)
         declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names}
         decorators = [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
         cached = any(self.imports.qualify(d) in CACHE_DECORATORS for d in decorators)  # one object for all calls
@@ -185,6 +194,8 @@ class _Summariser:
         released_attributes: list[str] = []
         first_yield: int | None = None
         for node in nodes:
+            if node.__class__ not in _READ_KINDS:
+                continue
             if isinstance(node, ast.Call):
                 target = dotted(node.func)
                 if target:
@@ -275,16 +286,16 @@ def _mentions(function: ast.FunctionDef | ast.AsyncFunctionDef, words: frozenset
     return any(isinstance(node, ast.Attribute) and node.attr in words for node in ast.walk(function))
 
 
-def rows_mentioning(source: str, registry: Registry) -> Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool]:
-    """Whether a function's lines name a registry row: the functions a partial summary keeps."""
-    pattern = _registry_words(registry)
-    rows: list[int] = []
-    row, position = 1, 0
-    for match in pattern.finditer(source):
-        row += source.count("\n", position, match.start())
-        position = match.start()
-        if not rows or rows[-1] != row:
-            rows.append(row)
+def rows_mentioning(source: str, registry: Registry, scanned: list[tuple[int, str]] | None = None
+                    ) -> Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool]:
+    """Whether a function's lines name a registry row: the functions a partial summary keeps.
+
+    `scanned`, when given, is the file's whole-word mentions of registry words (`FileContext.registry_rows`),
+    which hold every mention this looks for: the source is not searched again.
+    """
+    words = _maker_words(registry)
+    found = scanned if scanned is not None else word_rows(words, source)
+    rows = sorted({row for row, word in found if word in words})
 
     def keep(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         first = bisect.bisect_left(rows, function.lineno)
@@ -294,11 +305,10 @@ def rows_mentioning(source: str, registry: Registry) -> Callable[[ast.FunctionDe
 
 
 @functools.lru_cache(maxsize=8)
-def _registry_words(registry: Registry) -> re.Pattern[str]:
+def _maker_words(registry: Registry) -> frozenset[str]:
     """The last words of the rows that make a client, engine or pool: locks and loops make no maker."""
-    words = {name.rsplit(".", 1)[-1] for resource in registry.resources if resource.kind is Kind.RESOURCE
-             for name in resource.names}
-    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
+    return frozenset(name.rsplit(".", 1)[-1] for resource in registry.resources if resource.kind is Kind.RESOURCE
+                     for name in resource.names)
 
 
 def _on_self(target: ast.expr) -> bool:
@@ -306,9 +316,24 @@ def _on_self(target: ast.expr) -> bool:
 
 
 def summarise(tree: ast.Module, data: bytes, registry: Registry, is_test: bool, *, imports: ImportTable | None = None,
-              keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None = None) -> ModuleSummary:
-    """The module's summary; with `keep`, only the functions it keeps are summarised (a partial summary)."""
-    return _Summariser(tree, data, registry, is_test, imports, keep).run()
+              keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None = None,
+              own: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], list[ast.AST]] | None = None,
+              scope_imports: Callable[[ast.FunctionDef | ast.AsyncFunctionDef, ImportTable], ImportTable] | None = None
+              ) -> ModuleSummary:
+    """The module's summary; with `keep`, only the functions it keeps are summarised (a partial summary).
+
+    `own(function)` lists a function's own nodes as `scope_nodes` does and `scope_imports(function, outer)`
+    gives its import table (`FileContext.own` and `FileContext.scope_imports`, which the rules read too, so
+    that each function is walked once)."""
+    return _Summariser(tree, data, registry, is_test, imports, keep, own=own, scope_imports=scope_imports).run()
+
+
+def summarise_file(context: FileContext, data: bytes) -> ModuleSummary:
+    """The partial summary of a file the per-file rules read too: it shares their scan of the text, their
+    lists of each function's nodes and their import tables (`FileContext`)."""
+    return summarise(context.tree, data, context.registry, context.is_test_file, imports=context.imports,
+                     keep=rows_mentioning(context.source, context.registry, context.registry_rows),
+                     own=context.own, scope_imports=context.scope_imports)
 
 
 def summarise_loops(tree: ast.Module, data: bytes, registry: Registry, is_test: bool) -> ModuleSummary:

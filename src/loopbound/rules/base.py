@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable, Iterator
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from loopbound.findings import Applicability, Finding, Location, Severity
@@ -65,11 +67,36 @@ class FileContext:
     # The project index seen from this file: set by the whole-project pass, None in the per-file one.
     index: FileView | None = None
     imports: ImportTable = field(init=False)
-    _lines: list[str] = field(init=False)
+    _lines: list[str] | None = field(init=False, default=None)  # split on the first finding: most files have none
+    _registry_rows: list[tuple[int, str]] | None = field(init=False, default=None)
+    _own: dict[ast.AST, list[ast.AST]] = field(init=False, default_factory=dict)
+    _scopes: dict[ast.AST, ImportTable] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.imports = ImportTable.for_module(self.tree)
-        self._lines = self.source.splitlines()
+
+    @property
+    def registry_rows(self) -> list[tuple[int, str]]:
+        """Each whole-word mention of a registry name's last word or of a release method, with its row:
+        the one scan of the text that the summary's kept functions and LB2's candidates both read."""
+        if self._registry_rows is None:
+            self._registry_rows = word_rows(self.registry.name_words | self.registry.release_methods, self.source)
+        return self._registry_rows
+
+    def own(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+        """The function's own nodes (`scope_nodes` of its body), listed once for the summary and every rule."""
+        nodes = self._own.get(function)
+        if nodes is None:
+            nodes = self._own[function] = scope_node_list(function.body)
+        return nodes
+
+    def scope_imports(self, function: ast.FunctionDef | ast.AsyncFunctionDef, outer: ImportTable) -> ImportTable:
+        """The function's import table (`outer.for_function`), made once for the summary and every rule;
+        `outer` is the table of the scope the function is defined in."""
+        table = self._scopes.get(function)
+        if table is None:
+            table = self._scopes[function] = outer.for_function(function)
+        return table
 
     def made_by_project(self, call: ast.Call) -> Resource | None:
         """The resource a call of one of the project's own functions or classes makes, if any."""
@@ -90,6 +117,8 @@ class FileContext:
         return {"made_through": maker.symbol.name} if maker is not None else {}
 
     def line(self, row: int) -> str:
+        if self._lines is None:
+            self._lines = self.source.splitlines()
         return self._lines[row - 1] if 0 < row <= len(self._lines) else ""
 
     def location(self, row: int, byte_column: int) -> Location:
@@ -125,6 +154,126 @@ class FileContext:
             severity=rule.severity,
             data=tuple(sorted(data.items())),
         )
+
+
+_MARKER_FIELDS = frozenset({"ctx", "op", "ops"})  # Load/Store, +, ==: shared singletons no rule looks at
+# Fields that hold a name, a number or a flag, never a node (`name` is a node in `type X = ...` only).
+_SCALAR_FIELDS = frozenset({"id", "attr", "arg", "module", "level", "asname", "kind", "conversion", "is_async",
+                            "simple", "type_comment", "tag", "kwd_attrs", "rest", "name"})
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+_CHILD_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
+_BLOCK_FIELDS_OF: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type[ast.AST]) -> tuple[str, ...]:
+    fields = tuple(name for name in kind._fields
+                   if name not in _MARKER_FIELDS and (name not in _SCALAR_FIELDS or kind.__name__ == "TypeAlias")
+                   and not (kind is ast.Constant and name == "value"))
+    _CHILD_FIELDS[kind] = fields
+    return fields
+
+
+def child_nodes(node: ast.AST) -> list[ast.AST]:
+    """`list(ast.iter_child_nodes(node))` without the context and operator markers, and without its two
+    generators or a look at fields that never hold a node: the summary and the rules walk every node of
+    the functions they read, and `ast.iter_child_nodes` was most of that walk."""
+    fields = _CHILD_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = _child_fields(node.__class__)
+    children: list[ast.AST] = []
+    for name in fields:
+        value = getattr(node, name, None)
+        if value.__class__ is list:
+            for item in value:
+                if isinstance(item, ast.AST):
+                    children.append(item)
+        elif isinstance(value, ast.AST):
+            children.append(value)
+    return children
+
+
+def statement_children(node: ast.AST) -> list[ast.AST]:
+    """The statements (and handlers, cases) directly under a node, in `ast.iter_child_nodes`' order:
+    where functions can be defined."""
+    fields = _BLOCK_FIELDS_OF.get(node.__class__)
+    if fields is None:
+        fields = _BLOCK_FIELDS_OF[node.__class__] = tuple(
+            name for name in node._fields if name in _BLOCK_FIELDS)
+    children: list[ast.AST] = []
+    for name in fields:
+        value = getattr(node, name, None)
+        if value.__class__ is list:
+            children.extend(value)  # a list under these names holds only statements, handlers or cases
+    return children
+
+
+def scope_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """The nodes of a scope's own body in source order, not of functions or classes nested in it, nor the
+    context and operator markers (`child_nodes`).
+
+    Source order matters: LB104 must see `engine = make()` before `return engine`.
+    """
+    return iter(scope_node_list(body))
+
+
+def scope_node_list(body: list[ast.stmt]) -> list[ast.AST]:
+    """`scope_nodes` as a list, made without a generator's step per node."""
+    nodes: list[ast.AST] = []
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        if not isinstance(node, _SCOPES):
+            children = child_nodes(node)
+            children.reverse()
+            stack += children
+    return nodes
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_WORD_CHARACTER = re.compile(r"\w")
+
+
+def word_rows(words: Collection[str], source: str) -> list[tuple[int, str]]:
+    """Each whole-word occurrence of one of `words` (identifiers) in `source`, with its row, in order.
+
+    What a regex of the words between word boundaries finds, at half the cost: the words are matched as
+    a tree of their letters, and the boundary before a match is checked only where one is found (a match
+    that starts inside a longer word is dropped: an identifier holds no other word boundary).
+    """
+    found: list[tuple[int, str]] = []
+    if not words:
+        return found
+    row, position = 1, 0
+    is_word_character = _WORD_CHARACTER.match
+    for match in _tree_pattern(frozenset(words)).finditer(source):
+        start = match.start()
+        if start and is_word_character(source, start - 1):
+            continue
+        row += source.count("\n", position, start)
+        position = start
+        found.append((row, match.group()))
+    return found
+
+
+@lru_cache(maxsize=64)
+def _tree_pattern(words: frozenset[str]) -> re.Pattern[str]:
+    return re.compile(_letter_tree(sorted(words)) + r"\b")
+
+
+def _letter_tree(words: list[str]) -> str:
+    """One regex alternative per first letter, and so on down: `A(?:syncClient|IOKafkaConsumer)`."""
+    ends_here = "" in words
+    by_first: dict[str, list[str]] = {}
+    for word in words:
+        if word:
+            by_first.setdefault(word[0], []).append(word[1:])
+    alternatives = [re.escape(first) + _letter_tree(rest) for first, rest in by_first.items()]
+    if not alternatives:
+        return ""
+    if len(alternatives) == 1 and not ends_here:
+        return alternatives[0]
+    return "(?:" + "|".join(alternatives) + ")" + ("?" if ends_here else "")
 
 
 FileChecker = Callable[[FileContext], Iterator[Finding]]

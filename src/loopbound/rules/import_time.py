@@ -14,7 +14,7 @@ from loopbound.findings import Applicability, Finding, Severity
 from loopbound.fixture_handover import loop_free_call
 from loopbound.names import ImportTable, is_main_guard, is_type_checking
 from loopbound.registry import LOOP_METHODS, LOOP_RECEIVER_METHODS, Kind, Resource
-from loopbound.rules.base import FileContext, FileRuleGroup, Rule
+from loopbound.rules.base import FileContext, FileRuleGroup, Rule, child_nodes, scope_nodes, statement_children
 
 _LOOP_ERROR = (
     "pytest-asyncio gives each test a new event loop by default, `asyncio.run()` makes one per call, "
@@ -323,7 +323,7 @@ def _walk_expression(node: ast.AST) -> Iterator[ast.AST]:
         if isinstance(current, ast.GeneratorExp):
             stack.append(current.generators[0].iter)  # only the first iterable runs before iteration
             continue
-        stack.extend(ast.iter_child_nodes(current))
+        stack.extend(child_nodes(current))
 
 
 @dataclass
@@ -411,7 +411,7 @@ class _ImportTimeWalker:
         decorators = [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
         if not any(self.ctx.imports.qualify(d) in CACHE_DECORATORS for d in decorators):
             return
-        imports = self.ctx.imports.for_function(function)
+        imports = self.ctx.scope_imports(function, self.ctx.imports)
         made: dict[str, tuple[Resource, ast.expr]] = {}
         for node in _function_nodes(function):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -498,7 +498,6 @@ class _GlobalScope:
 
 
 _GLOBAL_WORD = re.compile(r"\bglobal\b")
-_BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)  # all that can hold a function definition
 
 
 def functions_around(tree: ast.Module, word: re.Pattern[str], source: str
@@ -515,8 +514,7 @@ def functions_around(tree: ast.Module, word: re.Pattern[str], source: str
         node = queue.popleft()
         if isinstance(node, _FUNCTIONS):
             functions.append(node)
-        queue.extend(child for child in ast.iter_child_nodes(node)
-                     if isinstance(child, _BLOCKS) and spans_a_row(child, rows))
+        queue.extend(child for child in statement_children(node) if spans_a_row(child, rows))
     return functions
 
 
@@ -541,20 +539,6 @@ def spans_a_row(node: ast.AST, rows: list[int]) -> bool:
         return True
     at = bisect.bisect_left(rows, first)
     return at < len(rows) and rows[at] <= (getattr(node, "end_lineno", None) or first)
-
-
-def scope_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
-    """The nodes of a scope's own body in source order, not of functions or classes nested in it.
-
-    Source order matters: LB104 must see `engine = make()` before `return engine`.
-    """
-    stack: list[ast.AST] = list(reversed(body))
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (*_FUNCTIONS, ast.ClassDef, ast.Lambda)):
-            continue
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
 
 def _function_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import re
 from collections.abc import Iterator
 from typing import TypeVar
 
 from loopbound.findings import Applicability, Finding, Severity
 from loopbound.names import ImportTable
 from loopbound.registry import Binds, Kind, Resource
-from loopbound.rules.base import FileContext, FileRuleGroup, Rule
-from loopbound.rules.import_time import matches_by_row, scope_nodes, spans_a_row
+from loopbound.rules.base import FileContext, FileRuleGroup, Rule, child_nodes, statement_children, word_rows
+from loopbound.rules.import_time import spans_a_row
 from loopbound.rules.resource_flow import (
     FUNCTIONS,
     Creation,
@@ -28,9 +27,7 @@ from loopbound.rules.resource_flow import (
     Usage,
     analyse,
     created_resource,
-    own_nodes,
     release_text,
-    statement_children,
     walk_functions,
 )
 
@@ -189,7 +186,7 @@ class _LifecycleChecker:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self.candidates = Candidates(ctx)
-        self.index = _FileIndex(ctx.tree, self.candidates)
+        self.index = _FileIndex(ctx, self.candidates)
         self.parents = self.index.parents
 
     def run(self) -> Iterator[Finding]:
@@ -201,6 +198,7 @@ class _LifecycleChecker:
             own = self.index.own(function)
             if not _may_create(own, imports, self.ctx):
                 continue
+            self.index.parent_all(function)
             flow = analyse(function, self.ctx, imports, self.parents, own)
             yield from self._untracked(flow)
             for usage, leaks, walk in flow.tracked:
@@ -296,14 +294,14 @@ class Candidates:
 
     def __init__(self, ctx: FileContext) -> None:
         registry_words = ctx.registry.name_words
-        creating = registry_words | _aliases(ctx.tree, registry_words)
+        creating = registry_words | _aliases(ctx, registry_words)
         if ctx.index is not None:
             creating |= ctx.index.words
-        words = creating | ctx.registry.release_methods
-        pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
-        found = list(matches_by_row(pattern, ctx.source))
-        self.rows = list(dict.fromkeys(row for row, _ in found))
-        self.creating_rows = list(dict.fromkeys(row for row, word in found if word in creating))
+        scanned = registry_words | ctx.registry.release_methods
+        # The registry's words come from the file's one shared scan; aliases and the project's makers are few.
+        found = [*ctx.registry_rows, *word_rows(creating - scanned, ctx.source)]
+        self.rows = sorted({row for row, _ in found})
+        self.creating_rows = sorted({row for row, word in found if word in creating})
 
     def __contains__(self, function: Function) -> bool:
         return spans_a_row(function, self.rows)
@@ -313,36 +311,38 @@ class Candidates:
         return spans_a_row(function, self.creating_rows)
 
 
-def _aliases(tree: ast.Module, words: frozenset[str]) -> set[str]:
-    """Names bound, in any scope, to one of `words` or to an alias of one (import `as`, assignment)."""
-    bindings: list[tuple[str, str]] = []  # (bound name, the last word of what it is bound to)
-    for node in _all_statements(tree.body):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            bindings.extend((alias.asname, alias.name.rsplit(".", 1)[-1]) for alias in node.names if alias.asname)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Name, ast.Attribute)):
-            last = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            bindings.extend((target.id, last) for target in targets if isinstance(target, ast.Name))
+def _aliases(ctx: FileContext, words: frozenset[str]) -> set[str]:
+    """Names bound, in any scope, to one of `words` or to an alias of one (import `as`, assignment).
+
+    A binding names the word it binds to on its own lines, so only the statements whose lines hold a
+    known word are read: those of the rows the shared scan found, then those of each new alias's rows.
+    """
+    rows = {row for row, word in ctx.registry_rows if word in words}
     aliases: set[str] = set()
     while True:
         known = words | aliases
-        found = {name for name, last in bindings if last in known} - known
+        found = {name for name, last in _bindings(ctx.tree, sorted(rows)) if last in known} - known
         if not found:
             return aliases
         aliases |= found
+        rows.update(row for row, _ in word_rows(found, ctx.source))
 
 
-def _all_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Every statement of the file, nested functions' and classes' included, in no particular order:
-    a fraction of its nodes."""
-    stack = list(body)
+def _bindings(tree: ast.Module, rows: list[int]) -> Iterator[tuple[str, str]]:
+    """(bound name, the last word of what it is bound to) of the statements, in any scope, whose lines
+    hold one of the sorted `rows`."""
+    stack = statement_children(tree)
     while stack:
-        statement = stack.pop()
-        yield statement
-        for name in ("body", "orelse", "finalbody"):
-            stack.extend(getattr(statement, name, ()))
-        for part in (*getattr(statement, "handlers", ()), *getattr(statement, "cases", ())):
-            stack.extend(part.body)
+        node = stack.pop()
+        if not spans_a_row(node, rows):
+            continue
+        stack.extend(statement_children(node))
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield from ((alias.asname, alias.name.rsplit(".", 1)[-1]) for alias in node.names if alias.asname)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Name, ast.Attribute)):
+            last = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            yield from ((target.id, last) for target in targets if isinstance(target, ast.Name))
 
 
 class _UnawaitedReleases:
@@ -441,7 +441,7 @@ class _UnawaitedReleases:
             for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
                              *(a for a in (arguments.vararg, arguments.kwarg) if a)]:
                 types[argument.arg] = self._annotation(argument.annotation, imports)
-        nodes = scope_nodes(body) if function is None else self.index.own(function)
+        nodes = _scope_statements(body) if function is None else self.index.own(function)
         for node in nodes:
             if isinstance(node, ast.Assign):
                 for target in node.targets:
@@ -495,48 +495,63 @@ class _UnawaitedReleases:
 
 
 class _FileIndex:
-    """One pass over a file in source order: the parent map, each candidate function's own nodes,
-    and the few assignments LB202 looks at.
+    """One pass over the statements of a file in source order: their parent map, the own statements of
+    each candidate function that creates nothing, and the few assignments LB202 looks at.
 
-    Outside candidate functions only statements are walked: nothing there but a statement is ever
-    looked up, and a lookup that finds no parent means "not inside a function". A function's own
-    nodes are those of its body, not of the functions, classes and lambdas nested in it, in the
-    order `_function_nodes` gives them; of a candidate that creates nothing (and is not inside one
-    that may), its own statements in that order, and the call of each expression statement.
+    Only statements are walked (and the call of each expression statement is given its parent):
+    nothing else is looked up but inside a function that makes a resource, whose every node gets its
+    parent before its flow is followed (`parent_all`). A lookup that finds no parent means "not inside
+    a function". A function's own nodes are those of its body, not of the functions, classes and
+    lambdas nested in it, in the order `scope_nodes` gives them (`FileContext.own`, which the summary
+    reads too); of a candidate that creates nothing, its own statements in that order.
     """
 
-    def __init__(self, tree: ast.Module, candidates: Candidates) -> None:
+    def __init__(self, ctx: FileContext, candidates: Candidates) -> None:
+        self.ctx = ctx
         self.candidates = candidates
         self.parents: dict[ast.AST, ast.AST] = {}
-        self._own: dict[Function, list[ast.AST]] = {}
+        self._statements: dict[Function, list[ast.AST]] = {}
+        self._parented: set[Function] = set()
         self.tables: dict[Function, ImportTable] = {}  # filled by the checker: each function's scope once
         self.self_assignments: list[ast.Assign | ast.AnnAssign] = []  # `self.x = ...` anywhere
         self.stored_assignments: list[ast.Assign] = []  # `app.state.x = make()`, `app["x"] = make()`
-        # (node, the own list it belongs to, whether its children are walked whole)
-        stack: list[tuple[ast.AST, list[ast.AST] | None, bool]] = [(tree, None, False)]
+        # (node, the own statements it belongs to)
+        stack: list[tuple[ast.AST, list[ast.AST] | None]] = [(ctx.tree, None)]
         while stack:
-            node, owner, whole = stack.pop()
+            node, owner = stack.pop()
             if owner is not None:
                 owner.append(node)
-            children_owner = owner
             if isinstance(node, FUNCTIONS):
                 if node not in candidates:
                     continue  # nothing inside is ever looked up
-                whole, children_owner = whole or candidates.creates(node), self._own.setdefault(node, [])
-            elif isinstance(node, ast.Expr) and not whole:
+                owner = None if candidates.creates(node) else self._statements.setdefault(node, [])
+            elif isinstance(node, ast.Expr):
                 self.parents[node.value] = node  # LB202 asks whether the call is in an async function
-            elif isinstance(node, (ast.ClassDef, ast.Lambda)):
-                children_owner = None
-            children = child_nodes(node) if whole else list(statement_children(node))
-            body = set(map(id, node.body)) if isinstance(node, FUNCTIONS) else None
-            for child in reversed(children):
-                self.parents[child] = node
-                in_own = children_owner if body is None or id(child) in body else None
-                stack.append((child, in_own, whole))
-            if isinstance(node, ast.Assign):
+            elif isinstance(node, ast.ClassDef):
+                owner = None
+            elif isinstance(node, ast.Assign):
                 self._assignment(node)
             elif isinstance(node, ast.AnnAssign) and _on_self(node.target):
                 self.self_assignments.append(node)
+            children = statement_children(node)
+            for child in reversed(children):
+                self.parents[child] = node
+                stack.append((child, owner))
+
+    def parent_all(self, function: Function) -> None:
+        """Give every node inside the function its parent: the flow of a function that makes a resource
+        looks up from its names and calls."""
+        if function in self._parented:
+            return
+        self._parented.add(function)
+        parents = self.parents
+        stack: list[ast.AST] = [function]
+        while stack:
+            node = stack.pop()
+            children = child_nodes(node)
+            for child in children:
+                parents[child] = node
+            stack.extend(children)
 
     def _assignment(self, node: ast.Assign) -> None:
         if any(_on_self(target) for target in node.targets):
@@ -550,10 +565,10 @@ class _FileIndex:
                 self.stored_assignments.append(node)
 
     def own(self, function: Function) -> list[ast.AST]:
-        """The function's own nodes, listed once: the LB201 flow and the LB202 scope both read them."""
-        if function not in self._own:
-            self._own[function] = own_nodes(function)
-        return self._own[function]
+        """The function's own nodes, listed once: the LB201 flow and the LB202 scope both read them (only
+        its statements, when it creates nothing: all the LB202 scope looks at)."""
+        statements = self._statements.get(function)
+        return statements if statements is not None else self.ctx.own(function)
 
     def by_function(self, nodes: list[_Node]) -> dict[ast.AST, list[_Node]]:
         """Each function's nodes among `nodes` (its nested functions' included), in the same order."""
@@ -567,23 +582,17 @@ class _FileIndex:
         return inside
 
 
-_MARKER_FIELDS = frozenset({"ctx", "op", "ops"})  # Load/Store, +, ==: shared singletons no rule looks at
-
-
-def child_nodes(node: ast.AST) -> list[ast.AST]:
-    """`list(ast.iter_child_nodes(node))` without its two generators nor the context and operator markers:
-    the index walks every node of a candidate function, and this was half of checking a 3,000-line test
-    module (what an editor waits for after each keystroke)."""
-    children: list[ast.AST] = []
-    for name in node._fields:
-        if name in _MARKER_FIELDS:
-            continue
-        value = getattr(node, name, None)
-        if isinstance(value, ast.AST):
-            children.append(value)
-        elif isinstance(value, list):
-            children.extend(item for item in value if isinstance(item, ast.AST))
-    return children
+def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """The statements of a scope (and its handlers and cases) in `scope_nodes`' order, without the
+    expressions: all that a module's names are bound by."""
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (*FUNCTIONS, ast.ClassDef)):
+            children = statement_children(node)
+            children.reverse()
+            stack.extend(children)
 
 
 def _only_setup_raises(flow: FunctionFlow, raised: list[Leak]) -> bool:
@@ -605,7 +614,10 @@ def _may_create(own: list[ast.AST], imports: ImportTable, ctx: FileContext) -> b
 def _mentions_registry(ctx: FileContext) -> bool:
     """Every registry name a file can resolve ends in a word of its source (an import, a call, an annotation):
     a file that contains none of those words makes and names no resource, so it has no LB2 finding."""
-    words = ctx.registry.name_words | (ctx.index.words if ctx.index is not None else frozenset())
+    name_words = ctx.registry.name_words
+    if any(word in name_words for _, word in ctx.registry_rows):
+        return True  # the shared scan found one as a whole word: most files, with no search of their own
+    words = name_words | (ctx.index.words if ctx.index is not None else frozenset())
     return any(word in ctx.source for word in words)
 
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 from loopbound.names import ImportTable
 from loopbound.registry import Kind, Resource
-from loopbound.rules.base import FileContext
+from loopbound.rules.base import FileContext, statement_children
 from loopbound.rules.import_time import _function_nodes, resource_of
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -586,27 +586,20 @@ def analyse(function: Function, ctx: FileContext, imports: ImportTable,
     return FunctionFlow(function, fixture, lends, finalizer, creations, tuple(tracked))
 
 
-def statement_children(node: ast.AST) -> Iterator[ast.AST]:
-    """The statements (and handlers, cases) directly under a node: where functions can be defined."""
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
-            yield child
-
-
 def walk_functions(ctx: FileContext, keep: Callable[[Function], bool] = lambda function: True
                    ) -> Iterator[tuple[Function, ImportTable]]:
     """Every function of the module with the import table of its scope (nested ones see their parents').
 
-    A function `keep` refuses is skipped with the functions nested in it.
+    A function `keep` refuses is skipped with the functions nested in it. The walk keeps a stack rather
+    than a nested function that calls itself: such a function is a reference cycle, which would keep
+    the file's context and tree alive until a collection, and the checking run pauses the collector.
     """
-    def visit(node: ast.AST, table: ImportTable) -> Iterator[tuple[Function, ImportTable]]:
-        for child in statement_children(node):
-            if isinstance(child, FUNCTIONS):
-                if not keep(child):
-                    continue
-                inner = table.for_function(child)
-                yield child, inner
-                yield from visit(child, inner)
-            else:
-                yield from visit(child, table)
-    yield from visit(ctx.tree, ctx.imports)
+    stack = [(child, ctx.imports) for child in reversed(statement_children(ctx.tree))]
+    while stack:
+        node, table = stack.pop()
+        if isinstance(node, FUNCTIONS):
+            if not keep(node):
+                continue
+            table = ctx.scope_imports(node, table)
+            yield node, table
+        stack.extend((child, table) for child in reversed(statement_children(node)))
