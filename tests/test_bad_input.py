@@ -126,3 +126,19 @@ def test_large_file(tree: Path) -> None:
     data = ("import httpx\n" + body + "client = httpx.AsyncClient()\n").encode()
     result = check_source(data, "big.py", Settings(), EVERY)
     assert [(f.code, f.start.row) for f in result.findings] == [("LB101", 50_002)]
+
+
+def test_warnings_about_the_checked_code_are_not_printed(tree: Path) -> None:
+    """Parsing a file with an invalid escape warns (a SyntaxWarning, shown by default, from Python 3.12):
+    that is the checked code's business, not a message of ours. Here warnings are turned on, so that the
+    DeprecationWarning of older Pythons shows too, in the per-file pass, the LB3 pass and the warm replay."""
+    escape = 'import re\nDIGITS = re.compile("\\d+")\n'
+    (tree / "good_bad.py").write_text(BAD + escape)
+    (tree / "test_escapes.py").write_text(escape + "\n\nasync def test_digits():\n    assert DIGITS\n")
+    for _ in range(2):  # the second run replays the first
+        run = run_loopbound("check", "--output-format", "json", cwd=tree, env={"PYTHONWARNINGS": "default"})
+        assert "invalid escape sequence" not in run.stderr
+        assert _codes(run.stdout) == [("good_bad.py", "LB101", 3)]
+    (tree / "test_escapes.py").write_text(escape + "\n\nasync def test_digits():\n    assert DIGITS  # edited\n")
+    run = run_loopbound("check", "--output-format", "json", cwd=tree, env={"PYTHONWARNINGS": "default"})
+    assert "invalid escape sequence" not in run.stderr

@@ -58,7 +58,12 @@ def now() -> float:
 def main() -> None:
     """`loopbound ...`: a recorded run replayed when it is still valid, else the click command line."""
     import gc
+    import warnings
 
+    # Parsing the checked code warns about it (invalid escapes: a SyntaxWarning, shown by default from
+    # Python 3.12): that is not ours to print. Workers forked later inherit the filters.
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
+    warnings.filterwarnings("ignore", message="invalid escape sequence", category=DeprecationWarning)
     arguments = sys.argv[1:]
     if not _FIXING.intersection(arguments):
         # A check builds syntax trees and findings and keeps them until it exits: the cyclic collector
