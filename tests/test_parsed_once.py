@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES
+from test_scheduling import _check_tree as _run
+from test_scheduling import _summary
 
 from loopbound import parallel, project, stamps
 from loopbound.config import Settings
 from loopbound.discovery import discover, real_path
-from loopbound.engine import CheckResult, check_project, needs_parse
+from loopbound.engine import check_project, needs_parse
 from loopbound.module_facts import may_matter
-from loopbound.parallel import check_tree
+from loopbound.registry import DEFAULT_REGISTRY
 from loopbound.rules import ALL_RULES
 from loopbound.stamps import stamp
 
@@ -51,16 +53,6 @@ def _read_by_the_lb3_pass(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(project, "read_module_file", counting)
     return read
-
-
-def _summary(result: CheckResult) -> list[tuple[str, str, int, int, str, str]]:
-    return [(f.path, f.code, f.start.row, f.start.column, f.message, f.severity.value) for f in result.findings]
-
-
-def _run(root: Path, jobs: int) -> CheckResult:
-    settings = Settings(project_root=root)
-    found = discover([root], settings)
-    return check_tree(found.python_files, found.config_files, settings, EVERY_CODE, jobs=jobs)
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -98,15 +90,15 @@ def test_facts_whose_file_changed_since_are_not_taken(suites: Path, monkeypatch:
     assert stale is not None and stale.tests
     test_module.write_text("import pytest\n", encoding="utf-8")
     monkeypatch.setattr(project, "PARSED", {(test_module, True): (stamp(test_module), stale)})
-    assert project._read(test_module, True, project.DEFAULT_REGISTRY) is stale  # same stamp: taken
+    assert project._read(test_module, True, DEFAULT_REGISTRY) is stale  # same stamp: taken
     monkeypatch.setattr(project, "PARSED", {(test_module, True): ((0, 0, 0, 0), stale)})
-    assert project._read(test_module, True, project.DEFAULT_REGISTRY) is None  # another stamp: read again
+    assert project._read(test_module, True, DEFAULT_REGISTRY) is None  # another stamp: read again
 
 
 def test_a_file_changed_within_the_racy_window_is_not_kept(suites: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     test_module = suites / "session_fixture_no_loop_config" / "test_ticket.py"  # written just now
     data = test_module.read_bytes()
     monkeypatch.setattr(project, "PARSED", {})
-    assert project.parsed_keeper(test_module, stamp(test_module), data, project.DEFAULT_REGISTRY) is None
+    assert project.parsed_keeper(test_module, stamp(test_module), data, DEFAULT_REGISTRY) is None
     monkeypatch.setattr(stamps, "RACY_SECONDS", stamps.RACY_SECONDS - 60)
-    assert project.parsed_keeper(test_module, stamp(test_module), data, project.DEFAULT_REGISTRY) is not None
+    assert project.parsed_keeper(test_module, stamp(test_module), data, DEFAULT_REGISTRY) is not None
