@@ -339,3 +339,35 @@ def test_a_file_that_names_no_registry_module_nor_noqa_is_cleared_by_the_pre_fil
     unnamed = [path for path in files if not any(word in path.read_bytes() for word in words)]
     assert len(unnamed) > 10
     assert not [path for path in unnamed if needs_parse(path.read_bytes(), settings, every_code)]
+
+
+def test_a_warm_replay_reads_only_the_head_of_its_snapshot(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)
+    first = _full(monkeypatch, capsys)
+    rests = list((project / ".loopbound_cache").glob("warm-*.marshal.rest"))
+    assert rests
+    for rest in rests:
+        rest.write_bytes(b"not a snapshot")
+    assert _main(monkeypatch, capsys, COMMAND, replay_only=True) == first
+
+
+def test_a_rest_from_another_write_is_not_used(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    _full(monkeypatch, capsys)
+    _full(monkeypatch, capsys)
+    cache = project / ".loopbound_cache"
+    [head] = [path for path in cache.glob("warm-*.marshal") if (cache / (path.name + ".rest")).exists()]
+    older_rest = (cache / (head.name + ".rest")).read_bytes()
+    target = project / "rules" / "LB101.py"
+    target.write_text(target.read_text(encoding="utf-8") + "\nimport httpx\nlate = httpx.AsyncClient()\n",
+                      encoding="utf-8")
+    _full(monkeypatch, capsys)
+    (cache / (head.name + ".rest")).write_bytes(older_rest)  # the results recorded before the edit
+    target.write_text(target.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
+    code, out, _ = _full(monkeypatch, capsys)
+    assert warm._load_rest(warm._find(warm.run_key(COMMAND), COMMAND) or {}) is True
+    shutil.rmtree(cache)
+    assert (code, out) == _full(monkeypatch, capsys)[:2]
+    row = len(target.read_text(encoding="utf-8").splitlines()) - 2
+    assert f"rules/LB101.py:{row}:" in out

@@ -35,9 +35,13 @@ if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only wha
     from collections.abc import Iterable, Sequence
     from typing import Any, TextIO
 
-FORMAT = 4
+FORMAT = 5
 SNAPSHOT_PREFIX = "warm-"
 KEPT_SNAPSHOTS = 8
+# What a warm run reads: the rest of a snapshot (what a run in part needs, nine tenths of its bytes on a
+# large project) lives in a file of its own, read only when a stamp moved.
+_HEAD = ("format", "key", "paths", "stamps", "presence", "output", "status", "cache_dir", "rest")
+_REST_SUFFIX = ".rest"
 # Options after which a run has effects besides its report, or reads what no stamp covers.
 _NOT_REPLAYED = frozenset({"-", "--fix", "--diff", "--add-noqa", "--write-baseline", "--output-file", "--no-cache",
                            "--stdin-filename", "--help", "-h", "--version"})
@@ -147,6 +151,23 @@ def _find(key: str, arguments: list[str]) -> dict[str, Any] | None:
     return None
 
 
+def _load_rest(snapshot: dict[str, Any]) -> bool:
+    """Add to `snapshot` the rest written with it; False when that is gone or belongs to another run."""
+    import marshal
+
+    if "replaceable" in snapshot:
+        return True  # loaded already
+    try:
+        with open(os.path.join(snapshot["cache_dir"], _file_name(snapshot["key"]) + _REST_SUFFIX), "rb") as stream:
+            rest = marshal.loads(stream.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return False
+    if not isinstance(rest, dict) or snapshot.get("rest") is None or rest.get("rest") != snapshot["rest"]:
+        return False
+    snapshot.update((name, value) for name, value in rest.items() if name not in _HEAD)
+    return True
+
+
 def _changes(snapshot: dict[str, Any]) -> dict[str, Stamp] | None:
     """The recorded paths whose stamps moved, with their new stamps; None when a watched path
     appeared or went (a `.git` folder)."""
@@ -184,7 +205,7 @@ class Partial:
 
     @classmethod
     def of(cls, snapshot: dict[str, Any], changed: dict[str, Stamp] | None) -> Partial | None:
-        if not changed or len(changed) > cls.LIMIT or snapshot.get("state") is None:
+        if not changed or len(changed) > cls.LIMIT or not _load_rest(snapshot) or snapshot.get("state") is None:
             return None
         if None in changed.values() or not set(changed) <= set(snapshot["replaceable"]):
             return None
@@ -363,21 +384,33 @@ class Recording:
 
 
 def _write_snapshot(directory: str, name: str, snapshot: dict[str, Any]) -> None:
-    import marshal
-    import tempfile
+    """The head of `snapshot` to `name`, the rest beside it, the two tied by a token of this write."""
+    import time
 
+    token = f"{time.time_ns()}-{os.getpid()}"
+    head = {field: snapshot.get(field) for field in _HEAD}
+    head["rest"] = token
+    rest = {"rest": token, **{field: value for field, value in snapshot.items() if field not in _HEAD}}
     try:
-        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            marshal.dump(snapshot, stream)
-        os.replace(temporary, os.path.join(directory, name))
-        others = sorted((entry for entry in os.scandir(directory)
-                         if entry.name.startswith(SNAPSHOT_PREFIX) and entry.name != name),
+        _write_atomically(directory, name + _REST_SUFFIX, rest)  # first: a head is never read with an older rest
+        _write_atomically(directory, name, head)
+        others = sorted((entry for entry in os.scandir(directory) if entry.name.startswith(SNAPSHOT_PREFIX)
+                         and entry.name not in (name, name + _REST_SUFFIX)),
                         key=lambda entry: entry.stat().st_mtime_ns)
-        for old in others[:-(KEPT_SNAPSHOTS - 1)]:
+        for old in others[:-2 * (KEPT_SNAPSHOTS - 1)]:
             os.unlink(old.path)
     except (OSError, ValueError):
         return  # a snapshot that cannot be written only costs speed
+
+
+def _write_atomically(directory: str, name: str, value: dict[str, Any]) -> None:
+    import marshal
+    import tempfile
+
+    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    with os.fdopen(handle, "wb") as stream:
+        marshal.dump(value, stream)
+    os.replace(temporary, os.path.join(directory, name))
 
 
 _recording = recorder.RECORDINGS
