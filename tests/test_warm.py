@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from loopbound import parallel, warm
+from loopbound import parallel, snapshots, warm
 from loopbound.unseen_edits import same_outcome
 
 LATER = 60.0  # runs happen "a minute later", so that the files the test just wrote are settled
@@ -366,7 +366,7 @@ def test_a_rest_from_another_write_is_not_used(project: Path, monkeypatch: pytes
     (cache / (head.name + ".rest")).write_bytes(older_rest)  # the results recorded before the edit
     target.write_text(target.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
     code, out, _ = _full(monkeypatch, capsys)
-    assert warm._load_rest(warm._find(warm.run_key(COMMAND), COMMAND) or {}) is True
+    assert snapshots.load_rest(warm._find(warm.run_key(COMMAND), COMMAND) or {}) is True
     shutil.rmtree(cache)
     assert (code, out) == _full(monkeypatch, capsys)[:2]
     row = len(target.read_text(encoding="utf-8").splitlines()) - 2

@@ -28,6 +28,7 @@ import sys
 TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 
 from loopbound import recorder
+from loopbound.snapshots import file_name, load_rest, write_snapshot
 from loopbound.stamps import Stamp, is_settled, stamp
 from loopbound.unseen_edits import cleared, same_lb3_facts, same_outcome
 
@@ -36,12 +37,6 @@ if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only wha
     from typing import Any, TextIO
 
 FORMAT = 5
-SNAPSHOT_PREFIX = "warm-"
-KEPT_SNAPSHOTS = 8
-# What a warm run reads: the rest of a snapshot (what a run in part needs, nine tenths of its bytes on a
-# large project) lives in a file of its own, read only when a stamp moved.
-_HEAD = ("format", "key", "paths", "stamps", "presence", "output", "status", "cache_dir", "rest")
-_REST_SUFFIX = ".rest"
 # Options after which a run has effects besides its report, or reads what no stamp covers.
 _NOT_REPLAYED = frozenset({"-", "--fix", "--diff", "--add-noqa", "--write-baseline", "--output-file", "--no-cache",
                            "--stdin-filename", "--help", "-h", "--version"})
@@ -112,13 +107,6 @@ def run_key(arguments: list[str]) -> str:
                  sys.stdout.encoding, sys.stderr.encoding))
 
 
-def _file_name(key: str) -> str:
-    from binascii import crc32  # a name, not a proof: the snapshot holds the whole key
-
-    encoded = key.encode("utf-8", "surrogateescape")
-    return f"{SNAPSHOT_PREFIX}{crc32(encoded):08x}{len(encoded):x}.marshal"
-
-
 def _candidate_folders(arguments: list[str]) -> Iterable[str]:
     """Where the run's cache folder may be: the working directory or a folder above it or above a
     path on the command line (the project root is the folder of the nearest config file)."""
@@ -142,30 +130,13 @@ def _find(key: str, arguments: list[str]) -> dict[str, Any] | None:
 
     for folder in _candidate_folders(arguments):
         try:
-            with open(os.path.join(folder, _file_name(key)), "rb") as stream:
+            with open(os.path.join(folder, file_name(key)), "rb") as stream:
                 snapshot = marshal.loads(stream.read())  # marshal.load(stream) reads in small pieces: 4x the CPU
         except (OSError, EOFError, ValueError, TypeError):
             continue
         if isinstance(snapshot, dict) and snapshot.get("format") == FORMAT and snapshot.get("key") == key:
             return snapshot
     return None
-
-
-def _load_rest(snapshot: dict[str, Any]) -> bool:
-    """Add to `snapshot` the rest written with it; False when that is gone or belongs to another run."""
-    import marshal
-
-    if "replaceable" in snapshot:
-        return True  # loaded already
-    try:
-        with open(os.path.join(snapshot["cache_dir"], _file_name(snapshot["key"]) + _REST_SUFFIX), "rb") as stream:
-            rest = marshal.loads(stream.read())
-    except (OSError, EOFError, ValueError, TypeError):
-        return False
-    if not isinstance(rest, dict) or snapshot.get("rest") is None or rest.get("rest") != snapshot["rest"]:
-        return False
-    snapshot.update((name, value) for name, value in rest.items() if name not in _HEAD)
-    return True
 
 
 def _changes(snapshot: dict[str, Any]) -> dict[str, Stamp] | None:
@@ -185,7 +156,7 @@ def _save_restamped(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> None
     """The snapshot with the changed files' new stamps, once an edit in the same clock tick could not keep them."""
     if all(is_settled(recorded, now()) for recorded in changed.values()) and snapshot.get("cache_dir") is not None:
         stamps = [changed.get(path, recorded) for path, recorded in zip(snapshot["paths"], snapshot["stamps"])]
-        _write_snapshot(snapshot["cache_dir"], _file_name(snapshot["key"]), {**snapshot, "stamps": stamps})
+        write_snapshot(snapshot["cache_dir"], file_name(snapshot["key"]), {**snapshot, "stamps": stamps})
 
 
 class Partial:
@@ -205,7 +176,7 @@ class Partial:
 
     @classmethod
     def of(cls, snapshot: dict[str, Any], changed: dict[str, Stamp] | None) -> Partial | None:
-        if not changed or len(changed) > cls.LIMIT or not _load_rest(snapshot) or snapshot.get("state") is None:
+        if not changed or len(changed) > cls.LIMIT or not load_rest(snapshot) or snapshot.get("state") is None:
             return None
         if None in changed.values() or not set(changed) <= set(snapshot["replaceable"]):
             return None
@@ -323,7 +294,7 @@ class Recording:
         snapshot = {"format": FORMAT, "key": self.key, "paths": paths, "stamps": [inputs[path] for path in paths],
                     "presence": list(self.presence.items()), "output": self.output, "status": status,
                     "cache_dir": self.cache_dir, **self._state()}
-        _write_snapshot(self.cache_dir, _file_name(self.key), snapshot)
+        write_snapshot(self.cache_dir, file_name(self.key), snapshot)
 
     def _state(self, replaceable: list[str] | None = None, project_inputs: list[str] | None = None,
                lb3_digests: dict[tuple[str, bool], str] | None = None) -> dict[str, Any]:
@@ -358,7 +329,7 @@ class Recording:
         stamps = [partial.changed.get(path, recorded) for path, recorded in zip(base["paths"], base["stamps"])]
         snapshot = {**base, "stamps": stamps, "output": self.output, "status": status,
                     **self._state(base["replaceable"], base["project_inputs"], base.get("lb3_digests"))}
-        _write_snapshot(base["cache_dir"], _file_name(self.key), snapshot)
+        write_snapshot(base["cache_dir"], file_name(self.key), snapshot)
 
     def _note_surroundings(self) -> None:
         """The paths every run depends on besides its files: configs above, the command line, the tool."""
@@ -381,36 +352,6 @@ class Recording:
             folders[:] = [name for name in folders if name != "__pycache__"]  # compiled bytecode comes and goes
             self.note([folder, *(os.path.join(folder, name) for name in names if name.endswith(".py"))])
         self.note(folder for folder in sys.path if folder and os.path.isdir(folder))
-
-
-def _write_snapshot(directory: str, name: str, snapshot: dict[str, Any]) -> None:
-    """The head of `snapshot` to `name`, the rest beside it, the two tied by a token of this write."""
-    import time
-
-    token = f"{time.time_ns()}-{os.getpid()}"
-    head = {field: snapshot.get(field) for field in _HEAD}
-    head["rest"] = token
-    rest = {"rest": token, **{field: value for field, value in snapshot.items() if field not in _HEAD}}
-    try:
-        _write_atomically(directory, name + _REST_SUFFIX, rest)  # first: a head is never read with an older rest
-        _write_atomically(directory, name, head)
-        others = sorted((entry for entry in os.scandir(directory) if entry.name.startswith(SNAPSHOT_PREFIX)
-                         and entry.name not in (name, name + _REST_SUFFIX)),
-                        key=lambda entry: entry.stat().st_mtime_ns)
-        for old in others[:-2 * (KEPT_SNAPSHOTS - 1)]:
-            os.unlink(old.path)
-    except (OSError, ValueError):
-        return  # a snapshot that cannot be written only costs speed
-
-
-def _write_atomically(directory: str, name: str, value: dict[str, Any]) -> None:
-    import marshal
-    import tempfile
-
-    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(handle, "wb") as stream:
-        marshal.dump(value, stream)
-    os.replace(temporary, os.path.join(directory, name))
 
 
 _recording = recorder.RECORDINGS

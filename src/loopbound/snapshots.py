@@ -1,0 +1,75 @@
+"""Where a recorded run is kept: a snapshot's head, what the warm replay reads (the output, the status,
+every recorded path and its stamp), and its rest (`.rest`: what a run in part and an edit's replay need,
+nine tenths of the bytes on a large project), read only when a stamp moved. The two carry a token of the
+write that made them: a head is never read with another write's rest. Like warm.py, this imports
+nothing heavy.
+"""
+
+from __future__ import annotations
+
+import os
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any
+
+SNAPSHOT_PREFIX = "warm-"
+KEPT_SNAPSHOTS = 8
+# What a warm run reads: the rest of a snapshot (what a run in part needs, nine tenths of its bytes on a
+# large project) lives in a file of its own, read only when a stamp moved.
+_HEAD = ("format", "key", "paths", "stamps", "presence", "output", "status", "cache_dir", "rest")
+_REST_SUFFIX = ".rest"
+
+
+def file_name(key: str) -> str:
+    from binascii import crc32  # a name, not a proof: the snapshot holds the whole key
+
+    encoded = key.encode("utf-8", "surrogateescape")
+    return f"{SNAPSHOT_PREFIX}{crc32(encoded):08x}{len(encoded):x}.marshal"
+
+
+def load_rest(snapshot: dict[str, Any]) -> bool:
+    """Add to `snapshot` the rest written with it; False when that is gone or belongs to another run."""
+    import marshal
+
+    if "replaceable" in snapshot:
+        return True  # loaded already
+    try:
+        with open(os.path.join(snapshot["cache_dir"], file_name(snapshot["key"]) + _REST_SUFFIX), "rb") as stream:
+            rest = marshal.loads(stream.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return False
+    if not isinstance(rest, dict) or snapshot.get("rest") is None or rest.get("rest") != snapshot["rest"]:
+        return False
+    snapshot.update((name, value) for name, value in rest.items() if name not in _HEAD)
+    return True
+
+
+def write_snapshot(directory: str, name: str, snapshot: dict[str, Any]) -> None:
+    """The head of `snapshot` to `name`, the rest beside it, the two tied by a token of this write."""
+    import time
+
+    token = f"{time.time_ns()}-{os.getpid()}"
+    head = {field: snapshot.get(field) for field in _HEAD}
+    head["rest"] = token
+    rest = {"rest": token, **{field: value for field, value in snapshot.items() if field not in _HEAD}}
+    try:
+        _write_atomically(directory, name + _REST_SUFFIX, rest)  # first: a head is never read with an older rest
+        _write_atomically(directory, name, head)
+        others = sorted((entry for entry in os.scandir(directory) if entry.name.startswith(SNAPSHOT_PREFIX)
+                         and entry.name not in (name, name + _REST_SUFFIX)),
+                        key=lambda entry: entry.stat().st_mtime_ns)
+        for old in others[:-2 * (KEPT_SNAPSHOTS - 1)]:
+            os.unlink(old.path)
+    except (OSError, ValueError):
+        return  # a snapshot that cannot be written only costs speed
+
+
+def _write_atomically(directory: str, name: str, value: dict[str, Any]) -> None:
+    import marshal
+    import tempfile
+
+    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    with os.fdopen(handle, "wb") as stream:
+        marshal.dump(value, stream)
+    os.replace(temporary, os.path.join(directory, name))
