@@ -76,15 +76,6 @@ class Edit:
             "filename": self.path,
         }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Edit:
-        return cls(
-            path=data["filename"],
-            start=Location(**data["location"]),
-            end=Location(**data["end_location"]),
-            content=data["content"],
-        )
-
 
 @dataclass(frozen=True)
 class Fix:
@@ -98,14 +89,6 @@ class Fix:
             "message": self.message,
             "edits": [edit.to_dict() for edit in self.edits],
         }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Fix:
-        return cls(
-            applicability=Applicability(data["applicability"]),
-            message=data["message"],
-            edits=tuple(Edit.from_dict(edit) for edit in data["edits"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -140,25 +123,6 @@ class Finding:
             "fix": self.fix.to_dict() if self.fix else None,
             "url": f"docs/rules/{self.code}.md",
         }
-
-    def to_cache(self) -> dict[str, Any]:
-        data = self.to_dict()
-        data["data"] = [list(pair) for pair in self.data]
-        return data
-
-    @classmethod
-    def from_cache(cls, data: dict[str, Any]) -> Finding:
-        return cls(
-            code=data["code"],
-            name=data["name"],
-            message=data["message"],
-            path=data["filename"],
-            start=Location(**data["location"]),
-            end=Location(**data["end_location"]),
-            severity=Severity(data["severity"]),
-            fix=Fix.from_dict(data["fix"]) if data["fix"] else None,
-            data=tuple((key, value) for key, value in data.get("data", [])),
-        )
 
 
 @dataclass(frozen=True)

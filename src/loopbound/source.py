@@ -12,7 +12,6 @@ import os
 import tokenize
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from loopbound import unsaved
 

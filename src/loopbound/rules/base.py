@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -291,7 +291,3 @@ class FileRuleGroup:
     @property
     def codes(self) -> frozenset[str]:
         return frozenset(rule.code for rule in self.rules)
-
-
-def codes_of(rules: Iterable[Rule]) -> frozenset[str]:
-    return frozenset(rule.code for rule in rules)

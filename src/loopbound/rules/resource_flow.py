@@ -56,10 +56,6 @@ def decorator_names(function: Function, imports: ImportTable) -> set[str]:
     return names
 
 
-def is_fixture(function: Function, imports: ImportTable) -> bool:
-    return bool(decorator_names(function, imports) & FIXTURE_DECORATORS)
-
-
 def own_nodes(function: Function) -> list[ast.AST]:
     """The function's own nodes (`_function_nodes`), listed once and shared by every look at them."""
     return list(_function_nodes(function))
