@@ -161,6 +161,11 @@ class Project:
         module = test.module
         if test.class_name and name in module.class_fixtures.get(test.class_name, {}):
             yield module.class_fixtures[test.class_name][name]
+        yield from self.module_level(module, name)
+
+    def module_level(self, module: Module, name: str) -> Iterator[Fixture]:
+        """The module-level fixtures `name` as the module sees them, nearest first: its own, then its
+        conftest.py files'."""
         if name in module.fixtures:
             yield module.fixtures[name]
         for conftest in self.conftests(module):

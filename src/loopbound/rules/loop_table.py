@@ -55,13 +55,13 @@ def module_loops(project: Project, module: Module) -> ModuleLoops | None:
         scope = _test_scope(test, defaults, hook, versions) if is_asyncio_test(test, defaults) else "function"
         scopes.append(_on_event_loop(scope, project.resolve(test, "event_loop"), versions, ignored))
     if not scopes:
-        event_loop = _visible(project, module, "event_loop")
+        event_loop = next(project.module_level(module, "event_loop"), None)
         for fixture in module.all_fixtures:
             if handled_by_pytest_asyncio(fixture, defaults):
                 own = fixture_loop_scope(fixture, defaults) if _understood(versions, Feature.LOOP_SCOPE) else None
                 scopes.append(_on_event_loop(own or "function", event_loop, versions, ignored))
             elif fixture.is_async:  # anyio's plugin runs it for anyio tests; else as an unclaimed test
-                backend = _visible(project, module, "anyio_backend")
+                backend = next(project.module_level(module, "anyio_backend"), None)
                 scopes.append("session" if backend is not None and backend.scope == "session" else "function")
     if not scopes:
         return None
@@ -115,10 +115,3 @@ def _on_event_loop(scope: str, event_loop: Fixture | None, versions: AsyncioVers
         return scope
     return event_loop.scope
 
-
-def _visible(project: Project, module: Module, name: str) -> Fixture | None:
-    """The module-level fixture `name` as the module's own fixtures see it: its own, else the nearest conftest.py's."""
-    if name in module.fixtures:
-        return module.fixtures[name]
-    return next((conftest.fixtures[name] for conftest in project.conftests(module)
-                 if conftest is not module and name in conftest.fixtures), None)
