@@ -5,6 +5,7 @@ stamps vouch for their bytes."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from test_scheduling import _summary
 from loopbound import parallel, project, stamps
 from loopbound.config import Settings
 from loopbound.discovery import discover, real_path
-from loopbound.engine import check_project, needs_parse
+from loopbound.engine import FileResult, check_project, needs_parse
 from loopbound.module_facts import may_matter
 from loopbound.registry import DEFAULT_REGISTRY
 from loopbound.rules import ALL_RULES
@@ -55,8 +56,15 @@ def _read_by_the_lb3_pass(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return read
 
 
+def _candidates(suites: Path) -> dict[str, bytes]:
+    """The test modules and conftest.py files of the tree: those the LB3 pass asks for."""
+    settings = Settings(project_root=suites)
+    return {str(real_path(file.path)): file.path.read_bytes() for file in discover([suites], settings).python_files
+            if file.path.name == "conftest.py" or file.path.name.startswith("test_")}
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_the_lb3_pass_reads_again_none_of_the_test_modules_the_per_file_pass_parsed(
+def test_the_lb3_pass_reads_again_none_of_the_test_modules_the_per_file_pass_read(
         suites: Path, settled: None, monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
     monkeypatch.setattr(parallel, "MIN_BYTES_PER_WORKER", 1)  # a worker even for a tree this small
     settings = Settings(project_root=suites)
@@ -64,17 +72,48 @@ def test_the_lb3_pass_reads_again_none_of_the_test_modules_the_per_file_pass_par
     alone = check_project([file.path for file in found.python_files], found.config_files, settings, EVERY_CODE)
     read = _read_by_the_lb3_pass(monkeypatch)
     result = _run(suites, jobs)
-    # A forked worker counts in its own copy of `read`: with jobs=2 only the findings can be compared.
-    candidates = {str(real_path(file.path)): file.path.read_bytes() for file in found.python_files
-                  if file.path.name == "conftest.py" or file.path.name.startswith("test_")}
+    # The per-file pass parses some; the others are parsed for the LB3 pass where they are checked, or
+    # found to hold no word it looks for.
+    candidates = _candidates(suites)
     parsed = {path for path, data in candidates.items() if needs_parse(data, settings, EVERY_CODE)}
     without_words = {path for path, data in candidates.items()
                      if Path(path).name.startswith("test_") and not may_matter(data)}
     assert parsed and without_words and candidates.keys() - parsed - without_words
-    if jobs == 1:  # only what the per-file pass did not parse, and test modules it can use, are read again
-        assert set(read) == candidates.keys() - parsed - without_words
+    if jobs == 1:  # a forked worker counts in its own copy of `read`: with jobs=2 see the next test
+        assert read == []
     assert [finding for finding in _summary(result) if finding[1].startswith("LB3")] == _summary(alone)
     assert project.PARSED is None  # nothing is kept once the run is over
+
+
+def _kept_for_the_pass() -> list[str]:
+    """Run in the worker in place of the LB3 pass: what it would find kept."""
+    return sorted(str(path) for path, _ in project.PARSED or {})
+
+
+def test_the_worker_running_the_lb3_pass_gets_the_facts_the_main_process_kept(
+        suites: Path, settled: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(project_root=suites)
+    jobs = [parallel.Job(str(file.path), file.shown, EVERY_CODE, file.is_test, stamp(file.path), None)
+            for file in discover([suites], settings).python_files]
+    starting, checking = parallel._init_worker, parallel._check
+    in_main: list[str] = []
+
+    def slow_start(worker_settings: Settings, keep_parsed: bool) -> None:
+        time.sleep(0.5)  # the worker starts late: the main process takes the chunks queued last
+        starting(worker_settings, keep_parsed)
+
+    def counted(job: parallel.Job, job_settings: Settings) -> FileResult:
+        in_main.append(job.path)  # a forked worker appends to its own copy of the list
+        return checking(job, job_settings)
+
+    monkeypatch.setattr(parallel, "_init_worker", slow_start)
+    monkeypatch.setattr(parallel, "_check", counted)
+    monkeypatch.setattr(parallel, "CHUNKS_PER_PROCESS", len(jobs))  # a file a chunk
+    scheduled = parallel._Scheduled(jobs, settings, 2, _kept_for_the_pass, keep_parsed=True)  # type: ignore[arg-type]
+    assert len(list(scheduled)) == len(jobs)
+    assert scheduled.then_result() == sorted(_candidates(suites))
+    assert {str(real_path(Path(path))) for path in in_main} & _candidates(suites).keys(), "the main process kept some"
+    assert project.PARSED is None  # the main process kept them for the worker only
 
 
 def test_output_with_and_without_the_parsed_facts_is_the_same(suites: Path, settled: None,

@@ -219,7 +219,10 @@ def check_path(path: str | Path, shown: str, settings: Settings, selected: froze
         from loopbound.project import parsed_keeper
 
         keep = parsed_keeper(Path(path), stamped, data, settings.registry)
-    return check_source(data, shown, settings, selected, is_test=is_test, parsed=keep)
+    result = check_source(data, shown, settings, selected, is_test=is_test, parsed=keep)
+    if keep is not None:
+        keep.finish(data)
+    return result
 
 
 @dataclass

@@ -281,8 +281,16 @@ def parse(path: Path, prefilter: bool = False, display: str | None = None) -> Mo
     imported by the warm replay, which reads facts only to compare them)."""
     try:
         data = read_bytes(path)
-        if prefilter and not may_matter(data):
-            return None
+    except (SourceError, ValueError):
+        return None
+    if prefilter and not may_matter(data):
+        return None
+    return parse_data(data, path, display)
+
+
+def parse_data(data: bytes, path: Path, display: str | None = None) -> Module | None:
+    """`parse` of bytes already read (the per-file pass's, project.FactsKeeper)."""
+    try:
         source = decode(data)
         tree = ast.parse(source, filename=str(path))
     except (SourceError, SyntaxError, ValueError):

@@ -25,7 +25,9 @@ from loopbound.index.model import LoopTable
 from loopbound.stamps import Stamp, is_settled, stamp
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from loopbound.module_facts import Module
 
     from loopbound.index.check import ProjectFiles
 
@@ -206,7 +208,9 @@ class _Scheduled:
     chunks in order, so once the last chunk not yet taken here is running, so are all before it.
     Between two such chunks the results that arrived are handed on (a progress bar moves).
     The LB3 pass, when given, is queued after the chunks: it needs none of their results, and the
-    project index, which needs them all, then runs here while a worker runs the LB3 pass.
+    project index, which needs them all, then runs here while a worker runs the LB3 pass. With
+    `keep_parsed`, every process notes the LB3 facts of the test modules it checks (project.PARSED), and
+    the pass is queued once this process has taken its last chunk, with the facts noted here.
     """
 
     def __init__(self, jobs_to_run: list[Job], settings: Settings, processes: int,
@@ -217,6 +221,8 @@ class _Scheduled:
         self.futures: list[Future[list[FileResult]]] = []
         self.then: Callable[[], CheckResult] | None = then
         self.last_to_take = -1  # the chunks after it were checked here, from the end
+        self.pool: ProcessPoolExecutor | None = None  # open until the LB3 pass is queued with the facts noted here
+        self.to_hand_over: Callable[[], CheckResult] | None = None
         if processes <= 1:
             if keep_parsed and then is not None:  # `then` runs here, after the per-file work
                 _keep_parsed(True)
@@ -231,12 +237,17 @@ class _Scheduled:
         pool = ProcessPoolExecutor(processes - 1, initializer=_init_worker, initargs=(settings, keep_parsed))
         self.futures = [pool.submit(_check_chunk, chunk) for chunk in self.chunks]
         self.last_to_take = len(self.chunks) - 1
+        if then is not None and keep_parsed:
+            _keep_parsed(True)
+            self.pool, self.to_hand_over = pool, then
+            return
         if then is not None:
             then_future = pool.submit(then)
             self.then = then_future.result
         pool.shutdown(wait=False)  # the submitted work still runs; the workers exit once it is done
 
     def then_result(self) -> CheckResult:
+        self._hand_over()
         if self.then is None:
             raise ValueError("no work was queued after the per-file checks")
         return self.then()
@@ -249,6 +260,8 @@ class _Scheduled:
     def _chunk(self, index: int) -> list[FileResult]:
         while self.results[index] is None and not self.futures[index].done() and self._take_last():
             pass
+        if index == len(self.chunks) - 1:
+            self._hand_over()
         done = self.results[index]
         return done if done is not None else self.futures[index].result()
 
@@ -256,10 +269,24 @@ class _Scheduled:
         """Check the last chunk no worker has started; False when every chunk is taken."""
         last = self.last_to_take
         if last < 0 or not self.futures[last].cancel():
+            self._hand_over()
             return False
         self.results[last] = [_check(job, self.settings) for job in self.chunks[last]]
         self.last_to_take -= 1
         return True
+
+    def _hand_over(self) -> None:
+        """Queue the LB3 pass behind the workers' chunks, with the facts this process noted: it checks no
+        more chunks."""
+        if self.pool is None or self.to_hand_over is None:
+            return
+        from loopbound import project
+
+        kept, then = project.PARSED or {}, self.to_hand_over
+        _keep_parsed(False)
+        self.then = self.pool.submit(partial_function(_then_with, kept, then)).result
+        self.pool.shutdown(wait=False)  # the submitted work still runs; the workers exit once it is done
+        self.pool = self.to_hand_over = None
 
 
 def _check(job: Job, settings: Settings) -> FileResult:
@@ -272,6 +299,16 @@ def _keep_parsed(keep: bool) -> None:
     from loopbound import project
 
     project.PARSED = {} if keep else None
+
+
+def _then_with(kept: dict[tuple[Path, bool], tuple[Stamp, Module | None]], then: Callable[[], CheckResult]
+               ) -> CheckResult:
+    """`then` in a worker, given the facts the main process noted too."""
+    from loopbound import project
+
+    if project.PARSED is not None:
+        project.PARSED.update(kept)
+    return then()
 
 
 def _then_kept(then: Callable[[], CheckResult]) -> CheckResult:

@@ -29,6 +29,7 @@ from loopbound.module_facts import (
     Test,
     facts_of,
     may_matter,
+    parse_data,
     read_facts,
 )
 from loopbound.pytest_config import (
@@ -39,6 +40,7 @@ from loopbound.pytest_config import (
 )
 from loopbound.pytest_config import load as load_config
 from loopbound.registry import DEFAULT_REGISTRY, Registry
+from loopbound.source import paused_gc
 from loopbound.stamps import Stamp, is_settled, stamp
 
 DEFAULT_PYTHON_FILES = ("test_*.py", "*_test.py")
@@ -285,8 +287,6 @@ def build(python_files: Iterable[Path], config_files: Iterable[Path], project_ro
     collection would rescan every node kept so far (3.0 s to 2.5 s CPU on a 1,000-file corpus).
     `reader` reads one module (path, is it a test module); the cache passes one that keeps them.
     """
-    from loopbound.source import paused_gc
-
     with paused_gc():
         return _build(python_files, config_files, project_root, target, registry, reader)
 
@@ -362,21 +362,47 @@ def _module(project: Project, path: Path, is_test: bool) -> Module | None:
 MEMO: dict[tuple[Path, bool], tuple[Stamp, Module | None]] | None = None
 
 
-# The LB3 facts of the test modules and conftest.py files this process read for the per-file rules in a
-# `loopbound check` run (None for a test module without a word the LB3 pass looks for), by (resolved
-# path, read as a test module), with the stamp the file had before it was read: the LB3 pass, queued
-# after the per-file work in the same process, takes them instead of reading the files again. None where
-# nothing is kept (parallel.py turns it on for the LB3 pass's process).
+# The LB3 facts of the test modules and conftest.py files the per-file pass of a `loopbound check` run
+# read (None for a test module without a word the LB3 pass looks for), by (resolved path, read as a test
+# module), with the stamp the file had before it was read: the LB3 pass takes them instead of reading the
+# files again. None where nothing is kept (parallel.py turns it on in the processes of a cold run; the
+# facts of the main process's files go to the worker that runs the pass).
 PARSED: dict[tuple[Path, bool], tuple[Stamp, Module | None]] | None = None
 
 
-def parsed_keeper(path: Path, file_stamp: Stamp, data: bytes,
-                  registry: Registry) -> Callable[[str, ast.Module], None] | None:
-    """What notes in PARSED the facts of a file the per-file pass read, given its text and tree once the
-    per-file rules are done with it (it strips the tree); None when there is nothing more to note: the LB3
-    pass will not ask for the file as read here (not a conftest.py nor named as pytest names test modules
-    by default), its answer is noted already (a test module without an LB3 word), or the file's stamp is
-    too recent to vouch for its bytes later."""
+class FactsKeeper:
+    """Notes in PARSED the LB3 facts of one file the per-file pass read: from the text and tree the
+    per-file rules parsed once they are done with it (`__call__`: it strips the tree), or from its bytes
+    when they did not parse it (`finish`). Parsing there spreads the LB3 pass's parsing over every process
+    of a cold run, where the pass itself runs in one."""
+
+    def __init__(self, kept: dict[tuple[Path, bool], tuple[Stamp, Module | None]], resolved: Path, is_test: bool,
+                 file_stamp: Stamp, registry: Registry) -> None:
+        self.kept = kept
+        self.key = (resolved, is_test)
+        self.stamp = file_stamp
+        self.registry = registry
+
+    def __call__(self, source: str, tree: ast.Module) -> None:
+        resolved, is_test = self.key
+        self.kept[self.key] = (self.stamp, facts_of(Module(resolved, display_path(resolved), source, tree),
+                                                    is_test, self.registry))
+
+    def finish(self, data: bytes) -> None:
+        """The facts from `data`, as the LB3 pass would read them (module_facts.parse), unless noted already."""
+        if self.key in self.kept:
+            return
+        resolved, is_test = self.key
+        with paused_gc():
+            module = parse_data(data, resolved, display_path(resolved))
+            self.kept[self.key] = (self.stamp, None if module is None else facts_of(module, is_test, self.registry))
+
+
+def parsed_keeper(path: Path, file_stamp: Stamp, data: bytes, registry: Registry) -> FactsKeeper | None:
+    """What notes in PARSED the facts of a file the per-file pass read; None when there is nothing more to
+    note: the LB3 pass will not ask for the file as read here (not a conftest.py nor named as pytest names
+    test modules by default), its answer is noted already (a test module without an LB3 word), or the
+    file's stamp is too recent to vouch for its bytes later."""
     kept = PARSED
     if kept is None or file_stamp is None or not is_settled(file_stamp, time.time()):
         return None
@@ -387,12 +413,7 @@ def parsed_keeper(path: Path, file_stamp: Stamp, data: bytes,
     if is_test and not may_matter(data):
         kept[(resolved, is_test)] = (file_stamp, None)
         return None
-
-    def keep(source: str, tree: ast.Module) -> None:
-        kept[(resolved, is_test)] = (file_stamp, facts_of(Module(resolved, display_path(resolved), source, tree),
-                                                            is_test, registry))
-
-    return keep
+    return FactsKeeper(kept, resolved, is_test, file_stamp, registry)
 
 
 def _read(path: Path, is_test: bool, registry: Registry) -> Module | None:
