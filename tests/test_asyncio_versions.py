@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loopbound import asyncio_versions
+from loopbound import asyncio_declarations, asyncio_versions
 from loopbound.asyncio_declarations import detect, target
 from loopbound.asyncio_versions import (
     RELEASES,
@@ -200,3 +200,22 @@ def test_the_folder_lookup_of_a_version_agrees_with_importlib_metadata() -> None
     assert len([version for version in found.values() if version is not None]) > 10
     assert {name: version for name, version in found.items() if version is not None} == {
         name: metadata.version(name) for name, version in found.items() if version is not None}
+
+
+def test_lock_files_read_ahead_answer_as_read_then_and_are_read_again_once_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold run's worker reads the lock files beside the configs before its chunks, for its LB3 pass."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "uv.lock").write_text(LOCK, encoding="utf-8")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    monkeypatch.setattr(asyncio_declarations, "READ_AHEAD", None)
+    asyncio_declarations.read_locks_ahead([tmp_path / "tests"], tmp_path)
+    assert asyncio_declarations.READ_AHEAD is not None
+    assert list(asyncio_declarations.READ_AHEAD) == [tmp_path / "uv.lock"]
+    reads: list[Path] = []
+    reading = asyncio_declarations._read_locked
+    monkeypatch.setattr(asyncio_declarations, "_read_locked", lambda path: reads.append(path) or reading(path))
+    assert span(detect(tmp_path / "tests", tmp_path, None, [])) == ("0.23.8", "0.23.8") and not reads
+    (tmp_path / "uv.lock").write_text(LOCK.replace("0.23.8", "0.21.1") + "\n", encoding="utf-8")
+    assert span(detect(tmp_path / "tests", tmp_path, None, [])) == ("0.21.1", "0.21.1")
+    assert reads == [tmp_path / "uv.lock"]

@@ -13,11 +13,12 @@ import configparser
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from loopbound.asyncio_versions import AsyncioVersions, VersionError, combine
+from loopbound.stamps import Stamp, stamp
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,8 +62,34 @@ def _toml(path: Path) -> dict[str, Any]:
 _MENTION = re.compile(r"pytest[-_.]+asyncio", re.IGNORECASE)
 
 
+# Lock files read ahead of the LB3 pass by the process that runs it (a cold run's worker, before its
+# per-file chunks: the main process checks more of them meanwhile), by path, with the stamp each had and
+# its answer. None when nothing was read ahead.
+READ_AHEAD: dict[Path, tuple[Stamp, list[str]]] | None = None
+
+
+def read_locks_ahead(starts: Iterable[Path], stop: Path) -> None:
+    """Read the lock files of the folders `detect` would pick, starting from each of `starts`."""
+    global READ_AHEAD
+    kept: dict[Path, tuple[Stamp, list[str]]] = {}
+    for start in starts:
+        folder = project_folder(start, stop, [])
+        for path in [folder / name for name in LOCK_NAMES] if folder is not None else []:
+            file_stamp = stamp(path)
+            if file_stamp is not None and path not in kept:
+                kept[path] = (file_stamp, _read_locked(path))
+    READ_AHEAD = kept
+
+
 def _locked(path: Path) -> list[str]:
     """Exact versions of pytest-asyncio in a lock file."""
+    ahead = READ_AHEAD.get(path) if READ_AHEAD is not None else None
+    if ahead is not None and ahead[0] == stamp(path):
+        return list(ahead[1])
+    return _read_locked(path)
+
+
+def _read_locked(path: Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):

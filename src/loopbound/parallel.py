@@ -93,7 +93,8 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
         in_worker = recorder.recording() is None
         # Without the LB3 cache, the pass takes the facts of the test modules its process parsed already.
         parsed = _check_all(pending.jobs, settings, jobs, then=project_pass if in_worker else None,
-                            keep_parsed=in_worker and cache_dir is None)  # workers start
+                            keep_parsed=in_worker and cache_dir is None,
+                            read_ahead=partial_function(_read_locks_ahead, config_files, settings.project_root))
         if not in_worker:
             project = project_pass()
         result = pending.finish(iter(parsed), progress)
@@ -189,14 +190,17 @@ class _Pending:
 
 
 def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None, *,
-               then: Callable[[], CheckResult] | None = None, keep_parsed: bool = False) -> _Scheduled:
+               then: Callable[[], CheckResult] | None = None, keep_parsed: bool = False,
+               read_ahead: Callable[[], None] | None = None) -> _Scheduled:
     """Results in job order. With workers, the work is submitted before this returns and runs while
     the caller does other things; without, it runs lazily as the results are pulled. `then` (picklable)
     runs after the per-file work: in a worker, or here when there are none (`then_result`).
-    `keep_parsed`: the processes that may run `then` keep the LB3 facts of what they parse (project.PARSED)."""
+    `keep_parsed`: the processes that may run `then` keep the LB3 facts of what they parse (project.PARSED),
+    and the worker that runs it does `read_ahead` (picklable) before its chunks."""
     total = sum(job.stamp[0] for job in jobs_to_run if job.stamp is not None)
     processes = min(jobs or default_jobs(), total // MIN_BYTES_PER_WORKER, len(jobs_to_run))
-    return _Scheduled(jobs_to_run, settings, processes, then, keep_parsed and then is not None)
+    keep = keep_parsed and then is not None
+    return _Scheduled(jobs_to_run, settings, processes, then, keep, read_ahead if keep else None)
 
 
 class _Scheduled:
@@ -214,7 +218,8 @@ class _Scheduled:
     """
 
     def __init__(self, jobs_to_run: list[Job], settings: Settings, processes: int,
-                 then: Callable[[], CheckResult] | None, keep_parsed: bool) -> None:
+                 then: Callable[[], CheckResult] | None, keep_parsed: bool,
+                 read_ahead: Callable[[], None] | None = None) -> None:
         self.settings = settings
         self.chunks: list[list[Job]] = [jobs_to_run]
         self.results: list[list[FileResult] | None] = [None]
@@ -235,6 +240,8 @@ class _Scheduled:
         self.results = [None] * len(self.chunks)
         # The main process is one of the `processes`: its chunks cost no pickling of their results.
         pool = ProcessPoolExecutor(processes - 1, initializer=_init_worker, initargs=(settings, keep_parsed))
+        if read_ahead is not None and processes == 2:  # the one worker will run the LB3 pass
+            pool.submit(read_ahead)
         self.futures = [pool.submit(_check_chunk, chunk) for chunk in self.chunks]
         self.last_to_take = len(self.chunks) - 1
         if then is not None and keep_parsed:
@@ -299,6 +306,14 @@ def _keep_parsed(keep: bool) -> None:
     from loopbound import project
 
     project.PARSED = {} if keep else None
+
+
+def _read_locks_ahead(config_files: Sequence[Path], project_root: Path) -> None:
+    """The lock files beside the configs found, read for the LB3 pass in the worker that will run it."""
+    from loopbound.asyncio_declarations import read_locks_ahead
+    from loopbound.discovery import real_path
+
+    read_locks_ahead(sorted({real_path(path).parent for path in config_files}), real_path(project_root))
 
 
 def _then_with(kept: dict[tuple[Path, bool], tuple[Stamp, Module | None]], then: Callable[[], CheckResult]
