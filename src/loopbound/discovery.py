@@ -85,7 +85,12 @@ def _resolved(absolute: str) -> str:
 
 def real_path(path: Path) -> Path:
     """The resolved path, or the absolute one where resolving fails (a symlink loop)."""
-    return Path(_resolved(os.path.abspath(path)))
+    return Path(real_path_text(path))
+
+
+def real_path_text(path: str | os.PathLike[str]) -> str:
+    """`real_path` as text: no Path is built (the LB3 pass asks for every file's and keeps few)."""
+    return _resolved(os.path.abspath(path))
 
 
 def _relative(path: str, base: str) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pathlib import Path
 from loopbound import asyncio_versions
 from loopbound.asyncio_declarations import detect
 from loopbound.asyncio_versions import AsyncioVersions, Feature
-from loopbound.discovery import display_path, real_path
+from loopbound.discovery import display_path, real_path, real_path_text
 from loopbound.fixture_handover import Handover
 from loopbound.module_facts import (
     SCOPES,
@@ -94,6 +95,7 @@ class Project:
     # loop_model.first_asyncio_user's answer per config (by identity): asked once per module otherwise
     asyncio_users: dict[int, Module | None] = field(default_factory=dict, repr=False)
     module_versions: dict[Path, AsyncioVersions] = field(default_factory=dict, repr=False)  # asked per fixture
+    module_defaults: dict[Path, LoopDefaults] = field(default_factory=dict, repr=False)  # likewise
 
     def asyncio_versions(self, module: Module) -> AsyncioVersions:
         """The pytest-asyncio releases the module's tests run on: declared next to its pytest config (or
@@ -126,7 +128,13 @@ class Project:
         return self.configs.get(path)
 
     def defaults_for(self, module: Module) -> LoopDefaults:
-        """The config's defaults, without the keys no release the module's tests run on reads."""
+        """The config's defaults, without the keys no release the module's tests run on reads (worked out
+        once per module: the rules ask for every fixture of every test; the answer is read, never changed)."""
+        if module.path not in self.module_defaults:
+            self.module_defaults[module.path] = self._defaults_for(module)
+        return self.module_defaults[module.path]
+
+    def _defaults_for(self, module: Module) -> LoopDefaults:
         defaults = LoopDefaults.of(self.config_for(module.path))
         versions = self.asyncio_versions(module)
         if not versions.has(Feature.FIXTURE_DEFAULT_KEY, every=False):
@@ -298,17 +306,18 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
     for path in config_files:
         load_explicit_config(project, path)
     # What a folder decides for all its files, found once per folder rather than once per file.
-    folder_configs: dict[Path, PytestConfig | None] = {}
-    folder_conftests: dict[Path, list[Path]] = {}
+    folder_configs: dict[str, PytestConfig | None] = {}
+    folder_conftests: dict[str, list[Path]] = {}
     for path in python_files:
-        resolved = real_path(path)  # known to discovery for the files it found: no system call
-        folder, name = resolved.parent, resolved.name
+        resolved_text = real_path_text(path)  # known to discovery for the files it found: no system call
+        folder, name = os.path.split(resolved_text)
         if folder not in folder_configs:
-            folder_configs[folder] = locate_config(project, resolved, folder)
+            folder_configs[folder] = locate_config(project, Path(resolved_text), Path(folder))
         config = folder_configs[folder]
         is_test = is_test_module(name, config)
         if not (is_test or name == "conftest.py"):
             continue
+        resolved = Path(resolved_text)
         if _governed_by_broken_config(project, resolved):
             continue
         module = _module(project, resolved, is_test)
