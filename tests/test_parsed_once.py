@@ -98,9 +98,9 @@ def test_the_worker_running_the_lb3_pass_gets_the_facts_the_main_process_kept(
     starting, checking = parallel._init_worker, parallel._check
     in_main: list[str] = []
 
-    def slow_start(worker_settings: Settings, keep_parsed: bool) -> None:
+    def slow_start(worker_settings: Settings, *rest: Any) -> None:
         time.sleep(0.5)  # the worker starts late: the main process takes the chunks queued last
-        starting(worker_settings, keep_parsed)
+        starting(worker_settings, *rest)
 
     def counted(job: parallel.Job, job_settings: Settings) -> FileResult:
         in_main.append(job.path)  # a forked worker appends to its own copy of the list

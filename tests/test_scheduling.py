@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FIXTURES
@@ -56,9 +57,9 @@ def test_the_main_process_checks_the_chunks_no_worker_took(project: Path, monkey
     in_main: list[str] = []
     checking = parallel._check
 
-    def slow_start(worker_settings: Settings, keep_parsed: bool) -> None:
+    def slow_start(worker_settings: Settings, *rest: Any) -> None:
         time.sleep(1)  # the workers start late: the main process is first to reach the queued chunks
-        starting(worker_settings, keep_parsed)
+        starting(worker_settings, *rest)
 
     def counted(job: Job, job_settings: Settings) -> FileResult:
         in_main.append(job.shown)  # a forked worker appends to its own copy of the list
