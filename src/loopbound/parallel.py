@@ -93,7 +93,8 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
                                         started)
         # A warm replay records what the LB3 pass reads in this process: it cannot run in a worker then.
         in_worker = recorder.recording() is None
-        # Without the LB3 cache, the pass takes the facts of the test modules its process parsed already.
+        # Without the LB3 cache, the pass takes the facts of the test modules both processes read as they
+        # checked them, and the lock files its worker read before its chunks.
         parsed = _check_all(pending.jobs, settings, jobs, then=project_pass if in_worker else None,
                             keep_parsed=in_worker and cache_dir is None,
                             read_ahead=partial_function(_read_locks_ahead, config_files, settings.project_root))
