@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 from collections.abc import Iterator
 from typing import TypeVar
 
 from loopbound.findings import Applicability, Finding, Severity
 from loopbound.names import ImportTable
-from loopbound.registry import Binds, Kind, Resource
+from loopbound.registry import Binds, Kind, Registry, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup, Rule, child_nodes, statement_children, word_rows
 from loopbound.rules.import_time import spans_a_row
 from loopbound.rules.resource_flow import (
@@ -205,7 +206,9 @@ class _LifecycleChecker:
                 finding = self._tracked(flow, usage, leaks, walk)
                 if finding is not None:
                     yield finding
-        yield from _UnawaitedReleases(self.ctx, self.index, functions).run()
+        awaited_rows = _awaited_release_rows(self.ctx)
+        if awaited_rows:
+            yield from _UnawaitedReleases(self.ctx, self.index, functions, awaited_rows).run()
 
     def _untracked(self, flow: FunctionFlow) -> Iterator[Finding]:
         for creation in flow.creations:
@@ -348,9 +351,10 @@ def _bindings(tree: ast.Module, rows: list[int]) -> Iterator[tuple[str, str]]:
 class _UnawaitedReleases:
     """LB202: `x.dispose()` as a statement, where x is known to hold a resource whose release is a coroutine."""
 
-    def __init__(self, ctx: FileContext, index: _FileIndex,
-                 functions: list[tuple[Function, ImportTable]]) -> None:
+    def __init__(self, ctx: FileContext, index: _FileIndex, functions: list[tuple[Function, ImportTable]],
+                 rows: list[int]) -> None:
         self.ctx = ctx
+        self.rows = rows  # where a coroutine release method is named: no other statement holds a finding
         self.parents = index.parents
         self.index = index
         self.candidates = index.candidates
@@ -365,6 +369,8 @@ class _UnawaitedReleases:
     def _visit(self, node: ast.AST, scopes: list[dict[str, Resource | None]],
                attributes: dict[str, Resource], imports: ImportTable) -> Iterator[Finding]:
         for child in statement_children(node):
+            if not spans_a_row(child, self.rows):
+                continue  # names no coroutine release: nothing in it is reported, and its scopes serve only it
             if isinstance(child, ast.ClassDef):
                 yield from self._visit(child, scopes, self._class_attributes(child, imports), imports)
             elif isinstance(child, FUNCTIONS):
@@ -593,6 +599,18 @@ def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
             children = statement_children(node)
             children.reverse()
             stack.extend(children)
+
+
+def _awaited_release_rows(ctx: FileContext) -> list[int]:
+    """The rows of the file that name a release method returning a coroutine (`dispose`, `aclose`), from the
+    shared scan (release methods are among its words): an un-awaited release (LB202) names one on its lines."""
+    words = _awaited_release_words(ctx.registry)
+    return sorted({row for row, word in ctx.registry_rows if word in words})
+
+
+@functools.lru_cache(maxsize=8)
+def _awaited_release_words(registry: Registry) -> frozenset[str]:
+    return frozenset().union(*(resource.awaited_release for resource in registry.resources))
 
 
 def _only_setup_raises(flow: FunctionFlow, raised: list[Leak]) -> bool:
