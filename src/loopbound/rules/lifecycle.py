@@ -29,7 +29,6 @@ from loopbound.rules.resource_flow import (
     analyse,
     created_resource,
     release_text,
-    walk_functions,
 )
 
 _Node = TypeVar("_Node", bound=ast.AST)
@@ -191,8 +190,7 @@ class _LifecycleChecker:
         self.parents = self.index.parents
 
     def run(self) -> Iterator[Finding]:
-        functions = list(walk_functions(self.ctx, self.candidates.__contains__))
-        self.index.tables.update(functions)
+        functions = self.index.functions
         for function, imports in functions:
             if not self.candidates.creates(function):
                 continue
@@ -501,8 +499,9 @@ class _UnawaitedReleases:
 
 
 class _FileIndex:
-    """One pass over the statements of a file in source order: their parent map, the own statements of
-    each candidate function that creates nothing, and the few assignments LB202 looks at.
+    """One pass over the statements of a file in source order: their parent map, the candidate functions
+    with the import table of their scope (nested ones see their parents'), the own statements of each
+    candidate function that creates nothing, and the few assignments LB202 looks at.
 
     Only statements are walked (and the call of each expression statement is given its parent):
     nothing else is looked up but inside a function that makes a resource, whose every node gets its
@@ -518,18 +517,21 @@ class _FileIndex:
         self.parents: dict[ast.AST, ast.AST] = {}
         self._statements: dict[Function, list[ast.AST]] = {}
         self._parented: set[Function] = set()
-        self.tables: dict[Function, ImportTable] = {}  # filled by the checker: each function's scope once
+        self.functions: list[tuple[Function, ImportTable]] = []  # the candidates, in source order
+        self.tables: dict[Function, ImportTable] = {}
         self.self_assignments: list[ast.Assign | ast.AnnAssign] = []  # `self.x = ...` anywhere
         self.stored_assignments: list[ast.Assign] = []  # `app.state.x = make()`, `app["x"] = make()`
-        # (node, the own statements it belongs to)
-        stack: list[tuple[ast.AST, list[ast.AST] | None]] = [(ctx.tree, None)]
+        # (node, the own statements it belongs to, the import table of its scope)
+        stack: list[tuple[ast.AST, list[ast.AST] | None, ImportTable]] = [(ctx.tree, None, ctx.imports)]
         while stack:
-            node, owner = stack.pop()
+            node, owner, table = stack.pop()
             if owner is not None:
                 owner.append(node)
             if isinstance(node, FUNCTIONS):
                 if node not in candidates:
-                    continue  # nothing inside is ever looked up
+                    continue  # nothing inside is ever looked up, nor in the functions nested in it
+                table = self.tables[node] = ctx.scope_imports(node, table)
+                self.functions.append((node, table))
                 owner = None if candidates.creates(node) else self._statements.setdefault(node, [])
             elif isinstance(node, ast.Expr):
                 self.parents[node.value] = node  # LB202 asks whether the call is in an async function
@@ -542,7 +544,7 @@ class _FileIndex:
             children = statement_children(node)
             for child in reversed(children):
                 self.parents[child] = node
-                stack.append((child, owner))
+                stack.append((child, owner, table))
 
     def parent_all(self, function: Function) -> None:
         """Give every node inside the function its parent: the flow of a function that makes a resource
