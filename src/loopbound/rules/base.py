@@ -221,7 +221,7 @@ def scope_node_list(body: list[ast.stmt]) -> list[ast.AST]:
     place: a leaf (a name, a constant: about half the nodes) costs a lookup of its empty field list."""
     nodes: list[ast.AST] = []
     append = nodes.append
-    stack: list[ast.AST] = body[::-1]
+    stack: list[ast.AST] = list(reversed(body))
     pop = stack.pop
     fields_of = _CHILD_FIELDS
     while stack:
