@@ -1,14 +1,17 @@
 """The hand-made scans the summary and the rules share give what their plain counterparts give:
-`word_rows` a regex of the words between word boundaries, `scope_node_list` a walk with `ast.iter_child_nodes`."""
+`word_rows` a regex of the words between word boundaries, `scope_node_list` a walk with `ast.iter_child_nodes`,
+`scope_statements` a recursive generator over the blocks."""
 
 from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 
 import pytest
 from conftest import FIXTURES
 
+from loopbound.names import scope_statements
 from loopbound.registry import DEFAULT_REGISTRY
 from loopbound.rules.base import scope_node_list, word_rows
 from loopbound.source import SourceError, decode
@@ -53,6 +56,27 @@ def _walked(body: list[ast.stmt]) -> list[ast.AST]:
     return nodes
 
 
+def _blocks(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    for statement in body:
+        yield statement
+        if isinstance(statement, _SCOPES[:3]):
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            yield from _blocks(getattr(statement, name, []))
+        for part in (*getattr(statement, "handlers", []), *getattr(statement, "cases", [])):
+            yield from _blocks(part.body)
+
+
+def _trees() -> list[ast.Module]:
+    trees = []
+    for source in _sources():
+        try:
+            trees.append(ast.parse(source))
+        except SyntaxError:
+            continue
+    return trees
+
+
 @pytest.mark.parametrize("words", WORD_SETS, ids=["registry", "others"])
 def test_word_rows_finds_what_a_word_boundary_regex_finds(words: frozenset[str]) -> None:
     for source in _sources():
@@ -60,11 +84,14 @@ def test_word_rows_finds_what_a_word_boundary_regex_finds(words: frozenset[str])
 
 
 def test_scope_node_list_lists_a_scope_as_a_walk_does() -> None:
-    for source in _sources():
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
+    for tree in _trees():
         for scope in [tree, *(node for node in ast.walk(tree) if isinstance(node, _SCOPES[:3]))]:
             listed, walked = scope_node_list(scope.body), _walked(scope.body)  # type: ignore[attr-defined]
+            assert len(listed) == len(walked) and all(a is b for a, b in zip(listed, walked))
+
+
+def test_scope_statements_lists_a_scope_as_the_recursive_generator_does() -> None:
+    for tree in _trees():
+        for scope in [tree, *(node for node in ast.walk(tree) if isinstance(getattr(node, "body", None), list))]:
+            listed, walked = list(scope_statements(scope.body)), list(_blocks(scope.body))  # type: ignore[attr-defined]
             assert len(listed) == len(walked) and all(a is b for a, b in zip(listed, walked))
