@@ -21,7 +21,9 @@ WORD_SETS = (
     frozenset({"make_engine", "_client", "Engine", "db", "get", "ñame", "connect", "connect_robust"}),
 )
 EDGES = ("close", "xclose close_ close\nclose", "é close\u00e9close ñame", "\n\nAsyncClientAsyncClient AsyncClient",
-         "", "stopstop stop", "connect_robust connect connect_ db.get(db)", "x = 1\r\nclient.aclose()\r\n")
+         "", "stopstop stop", "connect_robust connect connect_ db.get(db)", "x = 1\r\nclient.aclose()\r\n",
+         "try:\n    a = 1\nexcept E:\n    b = 2\nelse:\n    c = 3\nfinally:\n    d = 4\n"
+         "match x:\n    case 1:\n        e = lambda: f(g)\n")
 _MARKERS = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
