@@ -522,29 +522,35 @@ class _FileIndex:
         self.self_assignments: list[ast.Assign | ast.AnnAssign] = []  # `self.x = ...` anywhere
         self.stored_assignments: list[ast.Assign] = []  # `app.state.x = make()`, `app["x"] = make()`
         # (node, the own statements it belongs to, the import table of its scope)
+        parents = self.parents
         stack: list[tuple[ast.AST, list[ast.AST] | None, ImportTable]] = [(ctx.tree, None, ctx.imports)]
+        pop, push = stack.pop, stack.append
         while stack:
-            node, owner, table = stack.pop()
+            node, owner, table = pop()
             if owner is not None:
                 owner.append(node)
+            if isinstance(node, ast.Expr):
+                parents[node.value] = node  # LB202 asks whether the call is in an async function
+                continue  # a simple statement holds no statement: no look at its fields
+            if isinstance(node, ast.Assign):
+                self._assignment(node)
+                continue
+            if isinstance(node, ast.AnnAssign):
+                if _on_self(node.target):
+                    self.self_assignments.append(node)
+                continue
             if isinstance(node, FUNCTIONS):
                 if node not in candidates:
                     continue  # nothing inside is ever looked up, nor in the functions nested in it
                 table = self.tables[node] = ctx.scope_imports(node, table)
                 self.functions.append((node, table))
                 owner = None if candidates.creates(node) else self._statements.setdefault(node, [])
-            elif isinstance(node, ast.Expr):
-                self.parents[node.value] = node  # LB202 asks whether the call is in an async function
             elif isinstance(node, ast.ClassDef):
                 owner = None
-            elif isinstance(node, ast.Assign):
-                self._assignment(node)
-            elif isinstance(node, ast.AnnAssign) and _on_self(node.target):
-                self.self_assignments.append(node)
             children = statement_children(node)
             for child in reversed(children):
-                self.parents[child] = node
-                stack.append((child, owner, table))
+                parents[child] = node
+                push((child, owner, table))
 
     def parent_all(self, function: Function) -> None:
         """Give every node inside the function its parent: the flow of a function that makes a resource
