@@ -76,8 +76,7 @@ class _Summariser:
         self.entries: list[Entry] = []
         self.release_words = registry.release_methods | MEMBER_RELEASES
         self.runs_loops = any(word in data for word in RUN_WORDS)
-        self.has_hooks = any(word in data for word in HOOK_WORDS)
-        self.entry_words = self.runs_loops or self.has_hooks
+        self.entry_words = self.runs_loops or any(word in data for word in HOOK_WORDS)
 
     def run(self) -> ModuleSummary:
         functions: list[FunctionSummary] = []
