@@ -217,8 +217,8 @@ def scope_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
 
 
 def scope_node_list(body: list[ast.stmt]) -> list[ast.AST]:
-    """`scope_nodes` as a list, made without a generator's step per node, and with `child_nodes` done in
-    place: a leaf (a name, a constant: about half the nodes) costs a lookup of its empty field list."""
+    """`scope_nodes` as a list, made without a generator's step per node: a leaf (a name, a constant:
+    about half the nodes) costs a look-up of its empty field list, not a call of `child_nodes`."""
     nodes: list[ast.AST] = []
     append = nodes.append
     stack: list[ast.AST] = list(reversed(body))
@@ -233,19 +233,10 @@ def scope_node_list(body: list[ast.stmt]) -> list[ast.AST]:
         fields = fields_of.get(kind)
         if fields is None:
             fields = _child_fields(kind)
-        if not fields:
-            continue
-        children: list[ast.AST] = []
-        for name in fields:
-            value = getattr(node, name, None)
-            if value.__class__ is list:
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        children.append(item)
-            elif isinstance(value, ast.AST):
-                children.append(value)
-        children.reverse()
-        stack += children
+        if fields:
+            children = child_nodes(node)
+            children.reverse()
+            stack += children
     return nodes
 
 
