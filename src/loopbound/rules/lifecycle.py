@@ -332,18 +332,33 @@ def _aliases(ctx: FileContext, words: frozenset[str]) -> set[str]:
 def _bindings(tree: ast.Module, rows: list[int]) -> Iterator[tuple[str, str]]:
     """(bound name, the last word of what it is bound to) of the statements, in any scope, whose lines
     hold one of the sorted `rows`."""
-    stack = statement_children(tree)
+    stack = _spanning(statement_children(tree), rows)
     while stack:
         node = stack.pop()
-        if not spans_a_row(node, rows):
-            continue
-        stack.extend(statement_children(node))
+        stack.extend(_spanning(statement_children(node), rows))
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             yield from ((alias.asname, alias.name.rsplit(".", 1)[-1]) for alias in node.names if alias.asname)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Name, ast.Attribute)):
             last = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             yield from ((target.id, last) for target in targets if isinstance(target, ast.Name))
+
+
+def _spanning(nodes: list[ast.AST], rows: list[int]) -> list[ast.AST]:
+    """The nodes for which `spans_a_row(node, rows)` holds, in one pass over both: the statements (and
+    handlers, cases) of a block come in the order of their lines, and so do the sorted `rows`."""
+    kept: list[ast.AST] = []
+    at, count = 0, len(rows)
+    for node in nodes:
+        first = getattr(node, "lineno", None)
+        if first is None:
+            kept.append(node)  # a `case`, which has no lines
+            continue
+        while at < count and rows[at] < first:
+            at += 1
+        if at < count and rows[at] <= (getattr(node, "end_lineno", None) or first):
+            kept.append(node)
+    return kept
 
 
 class _UnawaitedReleases:
@@ -366,9 +381,8 @@ class _UnawaitedReleases:
 
     def _visit(self, node: ast.AST, scopes: list[dict[str, Resource | None]],
                attributes: dict[str, Resource], imports: ImportTable) -> Iterator[Finding]:
-        for child in statement_children(node):
-            if not spans_a_row(child, self.rows):
-                continue  # names no coroutine release: nothing in it is reported, and its scopes serve only it
+        # A statement that names no coroutine release holds no finding, and its scopes serve only it.
+        for child in _spanning(statement_children(node), self.rows):
             if isinstance(child, ast.ClassDef):
                 yield from self._visit(child, scopes, self._class_attributes(child, imports), imports)
             elif isinstance(child, FUNCTIONS):
