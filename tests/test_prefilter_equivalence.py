@@ -2,7 +2,8 @@
 
 The byte-level pre-filter skips files; LB2's candidate functions skip functions whose lines name no
 resource and no release method, and look only at the statements of those that name no resource;
-LB105 looks only at functions whose lines say `global`.
+LB202 visits only statements whose lines name a coroutine release method; LB105 looks only at
+functions whose lines say `global`.
 
 Runs over every fixture file and, when LOOPBOUND_EQUIVALENCE_CORPUS names a directory (for example
 benchmarks/corpus/src), over every Python file in it.
@@ -20,7 +21,7 @@ from conftest import FIXTURES
 
 from loopbound.config import Settings
 from loopbound.engine import check_source, may_have_findings
-from loopbound.rules import ALL_RULES, import_time
+from loopbound.rules import ALL_RULES, import_time, lifecycle
 from loopbound.rules.base import FileContext
 from loopbound.rules.lifecycle import LIFECYCLE, Candidates
 
@@ -53,6 +54,14 @@ def test_same_findings_when_every_function_is_a_candidate(path: Path, monkeypatc
     shortcut = _findings(data, path.name, prefilter=False)
     monkeypatch.setattr(Candidates, "__contains__", lambda self, function: True)
     monkeypatch.setattr(Candidates, "creates", lambda self, function: True)
+    assert _findings(data, path.name, prefilter=False) == shortcut
+
+
+@pytest.mark.parametrize("path", _files(), ids=str)
+def test_same_findings_when_lb202_visits_every_statement(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = path.read_bytes()
+    shortcut = _findings(data, path.name, prefilter=False)
+    monkeypatch.setattr(lifecycle, "_awaited_release_rows", lambda ctx: list(range(1, ctx.source.count("\n") + 2)))
     assert _findings(data, path.name, prefilter=False) == shortcut
 
 

@@ -15,16 +15,31 @@ _TYPING_MODULES = ("typing", "typing_extensions")
 
 def scope_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Statements that run in this scope, including those nested in if/try/with/for/while/match."""
+    statements: list[ast.stmt] = []
+    _collect_statements(body, statements)
+    return iter(statements)
+
+
+_DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})  # made by the parser, never subclassed
+_NESTING: dict[type[ast.AST], tuple[str, ...]] = {}  # a statement class's blocks, in the order they are listed
+
+
+def _collect_statements(body: list[ast.stmt], statements: list[ast.stmt]) -> None:
+    """`scope_statements` into a list, without a generator per block: each statement, then its `body`,
+    `orelse` and `finalbody`, then the bodies of its handlers and cases."""
     for statement in body:
-        yield statement
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        for name in ("body", "orelse", "finalbody"):
-            yield from scope_statements(getattr(statement, name, []))
-        for handler in getattr(statement, "handlers", []):
-            yield from scope_statements(handler.body)
-        for case in getattr(statement, "cases", []):
-            yield from scope_statements(case.body)
+        statements.append(statement)
+        kind = statement.__class__
+        blocks = _NESTING.get(kind)
+        if blocks is None:
+            blocks = _NESTING[kind] = () if kind in _DEFINITIONS else tuple(
+                name for name in ("body", "orelse", "finalbody", "handlers", "cases") if name in kind._fields)
+        for name in blocks:
+            if name == "handlers" or name == "cases":
+                for part in getattr(statement, name):
+                    _collect_statements(part.body, statements)
+            else:
+                _collect_statements(getattr(statement, name), statements)
 
 
 def dotted(node: ast.expr) -> str | None:

@@ -4,7 +4,6 @@ whether an edited file's light summary moved (warm.py) does not load the checker
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from loopbound.index.model import BindingRow, ModuleSummary
 
@@ -13,58 +12,55 @@ _IMPORT_LINE = re.compile(
     rb"|import[ \t]+(?P<modules>[^\n#;]+))")
 
 
-def _scan(data: bytes) -> Iterator[tuple[int, str, tuple[tuple[str, str], ...], bool]]:
-    """Import statements read from the bytes: (level, module, ((name, bound as), ...), is a `from` import).
+def light_summary(data: bytes, is_test: bool) -> ModuleSummary:
+    """A summary from the bytes: the imports. How a test module's tests run is the LB3 pass's loop table."""
+    bindings, imports = _read_imports(data)
+    return ModuleSummary(bindings=tuple(bindings), imports=tuple(imports), functions=(), classes=(), hooks=(),
+                         entries=(), import_time_calls=(), light=True)
+
+
+def scan_imports(data: bytes) -> list[tuple[int, str, tuple[str, ...]]]:
+    """The import statements read from the bytes: (level, module, the names a `from` import takes)."""
+    return _read_imports(data)[1]
+
+
+def _read_imports(data: bytes) -> tuple[list[BindingRow], list[tuple[int, str, tuple[str, ...]]]]:
+    """The names the import statements bind and the statements, read from the bytes.
 
     A search for the word `import` is what costs nothing on files of thousands of lines; only its own line
     is then matched. A docstring line that reads like an import adds an edge, which is harmless here.
+    Most files of a tree are summarised here alone: each import is read in one step.
     """
-    position = data.find(b"import")
+    bindings: list[BindingRow] = []
+    imports: list[tuple[int, str, tuple[str, ...]]] = []
+    find, rfind, match_line = data.find, data.rfind, _IMPORT_LINE.match
+    position = find(b"import")
     while position >= 0:
-        start = data.rfind(b"\n", 0, position) + 1
-        match = _IMPORT_LINE.match(data, start)
-        if match is not None and match.start("names" if match["names"] is not None else "modules") > position:
-            if match["modules"] is not None:
-                for part in match["modules"].decode("ascii", "replace").split(","):
-                    words = part.split()
-                    if words:
-                        top = words[0].split(".", 1)[0]
-                        yield 0, words[0], ((words[0], words[2] if len(words) == 3 else top),), False
-            else:
-                text = match["names"].decode("ascii", "replace").strip("()\\ \t\r\n").replace("\n", " ")
-                pairs = tuple((words[0], words[2] if len(words) == 3 else words[0])
-                              for words in (part.split() for part in text.split(",")) if words)
-                yield len(match["dots"]), match["module"].decode("ascii", "replace"), pairs, True
-            position = match.end()
+        match = match_line(data, rfind(b"\n", 0, position) + 1)
+        modules = match["modules"] if match is not None else None
+        if match is None or match.start("names" if modules is None else "modules") <= position:
+            position = find(b"import", position + 6)
+            continue
+        if modules is not None:
+            for part in modules.decode("ascii", "replace").split(","):
+                words = part.split()
+                if words:
+                    name = words[0]
+                    top = name.split(".", 1)[0]
+                    bound = words[2] if len(words) == 3 else top
+                    imports.append((0, name, ()))
+                    bindings.append((bound, name if bound != top else bound, 0, None))
         else:
-            position += 6
-        position = data.find(b"import", position)
-
-
-Scanned = list[tuple[int, str, tuple[tuple[str, str], ...], bool]]
-
-
-def scan_imports(data: bytes) -> Iterator[tuple[int, str, tuple[str, ...]]]:
-    return _imports_of(list(_scan(data)))
-
-
-def _imports_of(scanned: Scanned) -> Iterator[tuple[int, str, tuple[str, ...]]]:
-    for level, module, pairs, is_from in scanned:
-        yield level, module, tuple(name for name, _ in pairs) if is_from else ()
-
-
-def _scanned_bindings(scanned: Scanned) -> Iterator[BindingRow]:
-    for level, module, pairs, is_from in scanned:
-        for name, bound in pairs:
-            if is_from:
-                if name != "*":
-                    yield bound, module, level, name
-            else:
-                yield bound, name if bound != name.split(".", 1)[0] else bound, 0, None
-
-
-def light_summary(data: bytes, is_test: bool) -> ModuleSummary:
-    """A summary from the bytes: the imports. How a test module's tests run is the LB3 pass's loop table."""
-    scanned = list(_scan(data))
-    return ModuleSummary(bindings=tuple(_scanned_bindings(scanned)), imports=tuple(_imports_of(scanned)),
-                         functions=(), classes=(), hooks=(), entries=(), import_time_calls=(), light=True)
+            text = match["names"].decode("ascii", "replace").strip("()\\ \t\r\n").replace("\n", " ")
+            level, module = len(match["dots"]), match["module"].decode("ascii", "replace")
+            names: list[str] = []
+            for part in text.split(","):
+                words = part.split()
+                if words:
+                    name = words[0]
+                    names.append(name)
+                    if name != "*":
+                        bindings.append((words[2] if len(words) == 3 else name, module, level, name))
+            imports.append((level, module, tuple(names)))
+        position = find(b"import", match.end())
+    return bindings, imports

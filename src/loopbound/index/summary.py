@@ -26,6 +26,7 @@ FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 # which costs less than `isinstance` on each of a function's many names, attributes and constants.
 _READ_KINDS = frozenset({ast.Call, ast.Yield, ast.YieldFrom, ast.Assign, ast.AnnAssign, ast.Return})
 _LATER_KINDS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda})
+_LEAF_KINDS = frozenset({ast.Name, ast.Constant})  # no call below them: most nodes, not worth a look at their fields
 # `self.x = ...` here makes every instance hold x.
 CONSTRUCTORS = frozenset({"__init__", "__post_init__"})
 
@@ -75,8 +76,7 @@ class _Summariser:
         self.entries: list[Entry] = []
         self.release_words = registry.release_methods | MEMBER_RELEASES
         self.runs_loops = any(word in data for word in RUN_WORDS)
-        self.has_hooks = any(word in data for word in HOOK_WORDS)
-        self.entry_words = self.runs_loops or self.has_hooks
+        self.entry_words = self.runs_loops or any(word in data for word in HOOK_WORDS)
 
     def run(self) -> ModuleSummary:
         functions: list[FunctionSummary] = []
@@ -150,18 +150,22 @@ class _Summariser:
             if alias.name != "*":
                 self.bindings.append((alias.asname or alias.name, statement.module or "", statement.level, alias.name))
 
-    def _calls(self, nodes: list[ast.expr] | list[ast.stmt]) -> Iterator[str]:
+    def _calls(self, nodes: list[ast.expr] | list[ast.stmt]) -> list[str]:
         """Targets of the calls that run with these nodes (not in lambdas or nested definitions)."""
+        targets: list[str] = []
         stack: list[ast.AST] = list(nodes)
+        pop = stack.pop
         while stack:
-            node = stack.pop()
-            if node.__class__ in _LATER_KINDS:
+            node = pop()
+            kind = node.__class__
+            if kind in _LATER_KINDS or kind in _LEAF_KINDS:
                 continue
-            if isinstance(node, ast.Call):
-                target = dotted(node.func)
+            if kind is ast.Call:
+                target = dotted(node.func)  # type: ignore[attr-defined]
                 if target:
-                    yield target
-            stack.extend(child_nodes(node))
+                    targets.append(target)
+            stack += child_nodes(node)
+        return targets
 
     def _made(self, value: ast.expr | None, imports: ImportTable, owner: str | None) -> Made | None:
         call = _call_of(value)
@@ -182,7 +186,7 @@ class _Summariser:
         """One walk of the function's own nodes gives everything the index asks of it."""
         imports = self.scope_imports(function, self.imports)
         nodes = self.own(function)
-        declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names}
+        declared: set[str] | None = None  # the names its `global` statements declare: looked for on first need
         decorators = [d.func if isinstance(d, ast.Call) else d for d in function.decorator_list]
         cached = any(self.imports.qualify(d) in CACHE_DECORATORS for d in decorators)  # one object for all calls
         locals_made: dict[str, Made] = {}
@@ -213,6 +217,8 @@ class _Summariser:
                 if made is None:
                     continue
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if declared is None:
+                    declared = {name for node in nodes if node.__class__ is ast.Global for name in node.names}
                 for target_node in targets:
                     if isinstance(target_node, ast.Name):
                         if target_node.id not in declared:  # a global is shared, not made anew per call

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 from collections.abc import Iterator
 from typing import TypeVar
 
 from loopbound.findings import Applicability, Finding, Severity
 from loopbound.names import ImportTable
-from loopbound.registry import Binds, Kind, Resource
+from loopbound.registry import Binds, Kind, Registry, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup, Rule, child_nodes, statement_children, word_rows
 from loopbound.rules.import_time import spans_a_row
 from loopbound.rules.resource_flow import (
@@ -28,7 +29,6 @@ from loopbound.rules.resource_flow import (
     analyse,
     created_resource,
     release_text,
-    walk_functions,
 )
 
 _Node = TypeVar("_Node", bound=ast.AST)
@@ -190,8 +190,7 @@ class _LifecycleChecker:
         self.parents = self.index.parents
 
     def run(self) -> Iterator[Finding]:
-        functions = list(walk_functions(self.ctx, self.candidates.__contains__))
-        self.index.tables.update(functions)
+        functions = self.index.functions
         for function, imports in functions:
             if not self.candidates.creates(function):
                 continue
@@ -205,7 +204,9 @@ class _LifecycleChecker:
                 finding = self._tracked(flow, usage, leaks, walk)
                 if finding is not None:
                     yield finding
-        yield from _UnawaitedReleases(self.ctx, self.index, functions).run()
+        awaited_rows = _awaited_release_rows(self.ctx)
+        if awaited_rows:
+            yield from _UnawaitedReleases(self.ctx, self.index, functions, awaited_rows).run()
 
     def _untracked(self, flow: FunctionFlow) -> Iterator[Finding]:
         for creation in flow.creations:
@@ -331,12 +332,10 @@ def _aliases(ctx: FileContext, words: frozenset[str]) -> set[str]:
 def _bindings(tree: ast.Module, rows: list[int]) -> Iterator[tuple[str, str]]:
     """(bound name, the last word of what it is bound to) of the statements, in any scope, whose lines
     hold one of the sorted `rows`."""
-    stack = statement_children(tree)
+    stack = _spanning(statement_children(tree), rows)
     while stack:
         node = stack.pop()
-        if not spans_a_row(node, rows):
-            continue
-        stack.extend(statement_children(node))
+        stack.extend(_spanning(statement_children(node), rows))
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             yield from ((alias.asname, alias.name.rsplit(".", 1)[-1]) for alias in node.names if alias.asname)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Name, ast.Attribute)):
@@ -345,12 +344,30 @@ def _bindings(tree: ast.Module, rows: list[int]) -> Iterator[tuple[str, str]]:
             yield from ((target.id, last) for target in targets if isinstance(target, ast.Name))
 
 
+def _spanning(nodes: list[ast.AST], rows: list[int]) -> list[ast.AST]:
+    """The nodes for which `spans_a_row(node, rows)` holds, in one pass over both: the statements (and
+    handlers, cases) of a block come in the order of their lines, and so do the sorted `rows`."""
+    kept: list[ast.AST] = []
+    at, count = 0, len(rows)
+    for node in nodes:
+        first = getattr(node, "lineno", None)
+        if first is None:
+            kept.append(node)  # a `case`, which has no lines
+            continue
+        while at < count and rows[at] < first:
+            at += 1
+        if at < count and rows[at] <= (getattr(node, "end_lineno", None) or first):
+            kept.append(node)
+    return kept
+
+
 class _UnawaitedReleases:
     """LB202: `x.dispose()` as a statement, where x is known to hold a resource whose release is a coroutine."""
 
-    def __init__(self, ctx: FileContext, index: _FileIndex,
-                 functions: list[tuple[Function, ImportTable]]) -> None:
+    def __init__(self, ctx: FileContext, index: _FileIndex, functions: list[tuple[Function, ImportTable]],
+                 rows: list[int]) -> None:
         self.ctx = ctx
+        self.rows = rows  # where a coroutine release method is named: no other statement holds a finding
         self.parents = index.parents
         self.index = index
         self.candidates = index.candidates
@@ -364,7 +381,8 @@ class _UnawaitedReleases:
 
     def _visit(self, node: ast.AST, scopes: list[dict[str, Resource | None]],
                attributes: dict[str, Resource], imports: ImportTable) -> Iterator[Finding]:
-        for child in statement_children(node):
+        # A statement that names no coroutine release holds no finding, and its scopes serve only it.
+        for child in _spanning(statement_children(node), self.rows):
             if isinstance(child, ast.ClassDef):
                 yield from self._visit(child, scopes, self._class_attributes(child, imports), imports)
             elif isinstance(child, FUNCTIONS):
@@ -495,8 +513,9 @@ class _UnawaitedReleases:
 
 
 class _FileIndex:
-    """One pass over the statements of a file in source order: their parent map, the own statements of
-    each candidate function that creates nothing, and the few assignments LB202 looks at.
+    """One pass over the statements of a file in source order: their parent map, the candidate functions
+    with the import table of their scope (nested ones see their parents'), the own statements of each
+    candidate function that creates nothing, and the few assignments LB202 looks at.
 
     Only statements are walked (and the call of each expression statement is given its parent):
     nothing else is looked up but inside a function that makes a resource, whose every node gets its
@@ -512,31 +531,40 @@ class _FileIndex:
         self.parents: dict[ast.AST, ast.AST] = {}
         self._statements: dict[Function, list[ast.AST]] = {}
         self._parented: set[Function] = set()
-        self.tables: dict[Function, ImportTable] = {}  # filled by the checker: each function's scope once
+        self.functions: list[tuple[Function, ImportTable]] = []  # the candidates, in source order
+        self.tables: dict[Function, ImportTable] = {}
         self.self_assignments: list[ast.Assign | ast.AnnAssign] = []  # `self.x = ...` anywhere
         self.stored_assignments: list[ast.Assign] = []  # `app.state.x = make()`, `app["x"] = make()`
-        # (node, the own statements it belongs to)
-        stack: list[tuple[ast.AST, list[ast.AST] | None]] = [(ctx.tree, None)]
+        # (node, the own statements it belongs to, the import table of its scope)
+        parents = self.parents
+        stack: list[tuple[ast.AST, list[ast.AST] | None, ImportTable]] = [(ctx.tree, None, ctx.imports)]
+        pop, push = stack.pop, stack.append
         while stack:
-            node, owner = stack.pop()
+            node, owner, table = pop()
             if owner is not None:
                 owner.append(node)
+            if isinstance(node, ast.Expr):
+                parents[node.value] = node  # LB202 asks whether the call is in an async function
+                continue  # a simple statement holds no statement: no look at its fields
+            if isinstance(node, ast.Assign):
+                self._assignment(node)
+                continue
+            if isinstance(node, ast.AnnAssign):
+                if _on_self(node.target):
+                    self.self_assignments.append(node)
+                continue
             if isinstance(node, FUNCTIONS):
                 if node not in candidates:
-                    continue  # nothing inside is ever looked up
+                    continue  # nothing inside is ever looked up, nor in the functions nested in it
+                table = self.tables[node] = ctx.scope_imports(node, table)
+                self.functions.append((node, table))
                 owner = None if candidates.creates(node) else self._statements.setdefault(node, [])
-            elif isinstance(node, ast.Expr):
-                self.parents[node.value] = node  # LB202 asks whether the call is in an async function
             elif isinstance(node, ast.ClassDef):
                 owner = None
-            elif isinstance(node, ast.Assign):
-                self._assignment(node)
-            elif isinstance(node, ast.AnnAssign) and _on_self(node.target):
-                self.self_assignments.append(node)
             children = statement_children(node)
             for child in reversed(children):
-                self.parents[child] = node
-                stack.append((child, owner))
+                parents[child] = node
+                push((child, owner, table))
 
     def parent_all(self, function: Function) -> None:
         """Give every node inside the function its parent: the flow of a function that makes a resource
@@ -593,6 +621,18 @@ def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
             children = statement_children(node)
             children.reverse()
             stack.extend(children)
+
+
+def _awaited_release_rows(ctx: FileContext) -> list[int]:
+    """The rows of the file that name a release method returning a coroutine (`dispose`, `aclose`), from the
+    shared scan (release methods are among its words): an un-awaited release (LB202) names one on its lines."""
+    words = _awaited_release_words(ctx.registry)
+    return sorted({row for row, word in ctx.registry_rows if word in words})
+
+
+@functools.lru_cache(maxsize=8)
+def _awaited_release_words(registry: Registry) -> frozenset[str]:
+    return frozenset().union(*(resource.awaited_release for resource in registry.resources))
 
 
 def _only_setup_raises(flow: FunctionFlow, raised: list[Leak]) -> bool:

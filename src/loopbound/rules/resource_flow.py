@@ -10,13 +10,13 @@ escape, which is never reported: precision matters more than recall for a linter
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 from loopbound.names import ImportTable
 from loopbound.registry import Kind, Resource
-from loopbound.rules.base import FileContext, statement_children
+from loopbound.rules.base import FileContext
 from loopbound.rules.import_time import _function_nodes, resource_of
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -580,22 +580,3 @@ def analyse(function: Function, ctx: FileContext, imports: ImportTable,
         walk = PathWalk(usage, imports, lends)
         tracked.append((usage, tuple(walk.run(function)), walk))
     return FunctionFlow(function, fixture, lends, finalizer, creations, tuple(tracked))
-
-
-def walk_functions(ctx: FileContext, keep: Callable[[Function], bool] = lambda function: True
-                   ) -> Iterator[tuple[Function, ImportTable]]:
-    """Every function of the module with the import table of its scope (nested ones see their parents').
-
-    A function `keep` refuses is skipped with the functions nested in it. The walk keeps a stack rather
-    than a nested function that calls itself: such a function is a reference cycle, which would keep
-    the file's context and tree alive until a collection, and the checking run pauses the collector.
-    """
-    stack = [(child, ctx.imports) for child in reversed(statement_children(ctx.tree))]
-    while stack:
-        node, table = stack.pop()
-        if isinstance(node, FUNCTIONS):
-            if not keep(node):
-                continue
-            table = ctx.scope_imports(node, table)
-            yield node, table
-        stack.extend((child, table) for child in reversed(statement_children(node)))
