@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE))
 from run import BIN, compile_bytecode, loopbound, ruff
 
 TARGET = 2.5  # issue 14: cold <= 2.5x ruff --no-cache
+RUFF = "ruff --select ASYNC --no-cache"
 ORACLE_CHUNKS_PER_PROCESS = 8
 
 # The oracle: stdlib only, so that any interpreter can run it. The list comes sorted by size, largest
@@ -250,7 +251,7 @@ def trace_notes(need: Needed, trace: Trace) -> list[str]:
              f"{trace.count('asyncio_declarations')} of setup.py files, {trace.count('lifecycle')} of string "
              f"annotations, {elsewhere} elsewhere.")
     if files == need.union:
-        compared = "Its per-file and LB3 calls parsed exactly the needed set below."
+        compared = "Its per-file and LB3 calls parsed exactly the needed set above."
     else:
         compared = (f"Its per-file and LB3 calls parsed {len(files - need.union)} files outside the needed set "
                     f"({_some(files - need.union)}) and left {len(need.union - files)} of it "
@@ -285,8 +286,8 @@ def timed(command: Sequence[str], cwd: Path) -> tuple[float, float]:
 
 def commands(listing: Path, pythons: Sequence[str]) -> dict[str, list[str]]:
     chunks = str(ORACLE_CHUNKS_PER_PROCESS)
-    runs = {"ruff --select ASYNC --no-cache": ruff("--no-cache"),
-            "oracle, 2 processes": [sys.executable, "-c", ORACLE, str(listing), "2", chunks],
+    runs = {RUFF: ruff("--no-cache")} if (BIN / "ruff").exists() else {}
+    runs |= {"oracle, 2 processes": [sys.executable, "-c", ORACLE, str(listing), "2", chunks],
             "oracle, 1 process": [sys.executable, "-c", ORACLE, str(listing), "1", chunks],
             "loopbound cold (--no-cache)": loopbound("--no-cache")}
     for python in pythons:
@@ -318,7 +319,11 @@ def parse_cost(listing: Path, python: str, rounds: int) -> tuple[str, dict[str, 
     return str(answer["python"]), {str(name): float(seconds) for name, seconds in answer["seconds"].items()}
 
 
-def report(tree: Path, need: Needed, notes: list[str], timings: dict[str, Timing],
+def _ratio(seconds: float, base: float | None) -> str:
+    return f"{seconds / base:.2f}" if base else "n/a"
+
+
+def report(tree: Path, need: Needed, notes: list[str], timings: dict[str, Timing], repeat: int,
            costs: list[tuple[str, dict[str, float]]]) -> Iterator[str]:
     yield f"## {tree}"
     yield ""
@@ -336,16 +341,20 @@ def report(tree: Path, need: Needed, notes: list[str], timings: dict[str, Timing
         yield f"- {note}"
     if notes:
         yield ""
-    ruff_name = "ruff --select ASYNC --no-cache"
-    base = statistics.median(timings[ruff_name].wall)
-    base_cpu = statistics.median(timings[ruff_name].cpu)
-    yield f"| run (median of {len(timings[ruff_name].wall)}, fresh processes, interleaved) | wall s | CPU s | wall / ruff | CPU / ruff |"
+    ruff_timing = timings.get(RUFF)
+    base = statistics.median(ruff_timing.wall) if ruff_timing else None
+    base_cpu = statistics.median(ruff_timing.cpu) if ruff_timing else None
+    yield (f"| run (median of {repeat}, fresh processes, interleaved) | wall s | CPU s | wall / ruff "
+           "| CPU / ruff |")
     yield "|---|---:|---:|---:|---:|"
     for name, timing in timings.items():
         wall, cpu = statistics.median(timing.wall), statistics.median(timing.cpu)
-        yield f"| {name} | {wall:.3f} | {cpu:.3f} | {wall / base:.2f} | {cpu / base_cpu:.2f} |"
+        yield f"| {name} | {wall:.3f} | {cpu:.3f} | {_ratio(wall, base)} | {_ratio(cpu, base_cpu)} |"
     yield ""
     for name in ("oracle, 2 processes", "loopbound cold (--no-cache)"):
+        if base is None:
+            yield f"- {name} / ruff --no-cache: n/a, ruff is not installed next to this Python"
+            continue
         ratio = statistics.median(timings[name].wall) / base
         verdict = "within" if ratio <= TARGET else "above"
         yield f"- {name} / ruff --no-cache (wall): **{ratio:.2f}**, {verdict} the {TARGET} target"
@@ -363,7 +372,7 @@ def report(tree: Path, need: Needed, notes: list[str], timings: dict[str, Timing
 
 def floor(tree: Path, repeat: int, pythons: Sequence[str], trace: bool, rounds: int,
           echo: Callable[[str], None]) -> None:
-    tree = tree.resolve()
+    shown, tree = tree, tree.resolve()
     need = needed(tree)
     notes = trace_notes(need, traced(tree)) if trace else []
     with tempfile.TemporaryDirectory() as scratch:
@@ -372,7 +381,7 @@ def floor(tree: Path, repeat: int, pythons: Sequence[str], trace: bool, rounds: 
         listing.write_text("\n".join(largest_first), encoding="utf-8")
         timings = time_runs(commands(listing, pythons), tree, repeat)
         costs = [parse_cost(listing, python, rounds) for python in (sys.executable, *pythons)] if rounds else []
-    for line in report(tree, need, notes, timings, costs):
+    for line in report(shown, need, notes, timings, repeat, costs):
         echo(line)
 
 
@@ -392,8 +401,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.trace_into is not None:
         trace_run(args.trees[0], args.trace_into)
         return 0
-    if not (BIN / "ruff").exists():
-        raise SystemExit(f"{BIN / 'ruff'}: not found (pip install -e '.[test]' installs ruff)")
     compile_bytecode()
     for tree in args.trees:
         if not tree.is_dir():
