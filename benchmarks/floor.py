@@ -88,7 +88,7 @@ ways = {
     "compile to bytecode (not a floor)": lambda path, data, text: compile(data, path, "exec"),
 }
 if hasattr(ast, "PyCF_OPTIMIZED_AST"):
-    ways["compile(..., PyCF_ONLY_AST | PyCF_OPTIMIZED_AST)"] = (
+    ways["compile(..., PyCF_ONLY_AST with PyCF_OPTIMIZED_AST)"] = (
         lambda path, data, text: compile(data, path, "exec", ast.PyCF_ONLY_AST | ast.PyCF_OPTIMIZED_AST))
 for _ in range(rounds):
     for name, way in ways.items():
@@ -379,10 +379,15 @@ def floor(tree: Path, repeat: int, pythons: Sequence[str], trace: bool, rounds: 
         listing = Path(scratch) / "needed.txt"
         largest_first = sorted(need.union, key=lambda path: (-os.path.getsize(path), path))
         listing.write_text("\n".join(largest_first), encoding="utf-8")
+        load_before = os.getloadavg()[0]
         timings = time_runs(commands(listing, pythons), tree, repeat)
+        load_after = os.getloadavg()[0]
         costs = [parse_cost(listing, python, rounds) for python in (sys.executable, *pythons)] if rounds else []
     for line in report(shown, need, notes, timings, repeat, costs):
         echo(line)
+    echo(f"Load average (1 min) before and after the timed runs: {load_before:.2f}, {load_after:.2f} "
+         f"on {os.cpu_count()} CPUs.")
+    echo("")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -405,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     for tree in args.trees:
         if not tree.is_dir():
             raise SystemExit(f"{tree}: no such directory")
-        floor(tree, args.repeat, args.python, not args.no_trace, args.parse_rounds, print)
+        floor(tree, args.repeat, args.python, not args.no_trace, args.parse_rounds,
+              lambda line: print(line, flush=True))
     return 0
 
 
