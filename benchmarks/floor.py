@@ -192,11 +192,10 @@ def needed(tree: Path) -> Needed:
     return Needed(len(found.python_files), frozenset(per_file), frozenset(lb3))
 
 
-def trace_run(tree: Path, output: Path) -> None:
-    """Run `loopbound check --no-cache -j1` in this process with every `ast.parse` call noted by caller:
-    what a real run parses, to hold `needed` to. Source text parsed without a file (a string annotation)
-    is only counted."""
-    calls: list[tuple[str, str]] = []
+def trace_run(tree: Path, output: Path, jobs: str | None) -> None:
+    """Run `loopbound check --no-cache` in this process (and the workers it forks) with every `ast.parse`
+    call noted by caller, one JSON line each: what a real run parses, to hold `needed` to. Source text
+    parsed without a file (a string annotation) is only counted."""
     original = ast.parse
 
     def traced(source: str | bytes, filename: str = "<unknown>", *args: object, **kwargs: object) -> ast.AST:
@@ -204,7 +203,8 @@ def trace_run(tree: Path, output: Path) -> None:
         module = Path(caller.f_code.co_filename)
         kind = module.parent.name if module.parent.name == "index" else module.stem
         path = caller.f_locals.get("path") if kind == "asyncio_declarations" else filename
-        calls.append((kind, os.path.realpath(str(path)) if path != "<unknown>" else "<unknown>"))
+        with output.open("a", encoding="utf-8") as calls:  # appended at once: a forked worker writes here too
+            calls.write(json.dumps([kind, os.path.realpath(str(path)) if path != "<unknown>" else path]) + "\n")
         return original(source, filename, *args, **kwargs)  # type: ignore[call-overload, no-any-return]
 
     ast.parse = traced  # type: ignore[assignment]
@@ -212,11 +212,10 @@ def trace_run(tree: Path, output: Path) -> None:
 
     with chdir(tree):
         try:
-            cli.main(["check", "--no-cache", "-j1", "--output-format", "concise", "--quiet", "--exit-zero", "."],
-                     standalone_mode=False)
+            cli.main(["check", "--no-cache", *(["-j", jobs] if jobs else []), "--output-format", "concise",
+                      "--quiet", "--exit-zero", "."], standalone_mode=False)
         except SystemExit:
             pass
-    output.write_text(json.dumps(calls), encoding="utf-8")
 
 
 @dataclass
@@ -231,17 +230,24 @@ class Trace:
     def count(self, kind: str) -> int:
         return sum(1 for called, _ in self.calls if called == kind)
 
+    def parsed_again(self) -> int:
+        """Calls on a file parsed before in the same run (by another pass, or another process)."""
+        files = [path for _, path in self.calls if path != "<unknown>"]
+        return len(files) - len(set(files))
 
-def traced(tree: Path) -> Trace:
+
+def traced(tree: Path, jobs: str | None) -> Trace:
     with tempfile.TemporaryDirectory() as scratch:
-        output = Path(scratch) / "trace.json"
-        subprocess.run([sys.executable, __file__, "--trace-into", str(output), str(tree)], check=True,
-                       stdout=subprocess.DEVNULL)
-        return Trace([(kind, path) for kind, path in json.loads(output.read_text(encoding="utf-8"))])
+        output = Path(scratch) / "trace.jsonl"
+        subprocess.run([sys.executable, __file__, "--trace-into", str(output), *(["--trace-jobs", jobs] if jobs else []),
+                        str(tree)], check=True, stdout=subprocess.DEVNULL)
+        lines = output.read_text(encoding="utf-8").splitlines() if output.exists() else []
+        return Trace([(str(kind), str(path)) for kind, path in map(json.loads, lines)])
 
 
-def trace_notes(need: Needed, trace: Trace) -> list[str]:
-    """How the files a real run parsed compare with `needed`'s sets."""
+def trace_notes(need: Needed, trace: Trace, default: Trace) -> list[str]:
+    """How the files a real run parsed compare with `needed`'s sets; how many a run with the default
+    number of processes (one per CPU) parses more than once."""
     files = trace.files("engine", "module_facts")
     index_files = trace.files("index")
     elsewhere = sum(1 for kind, _ in trace.calls if kind not in KNOWN_CALLERS)
@@ -259,7 +265,10 @@ def trace_notes(need: Needed, trace: Trace) -> list[str]:
     index = (f"The project index parsed {len(index_files)} files again or for the first time, "
              f"{len(index_files - need.union)} of them outside the needed set: the oracle leaves those and the "
              "setup.py files out, so that its time stays a lower bound.")
-    return [calls, compared, index]
+    again = (f"A run with the default number of processes made {len(default.calls)} `ast.parse` calls, "
+             f"{default.parsed_again()} of them on a file parsed before in the run (the LB3 pass, in a worker, takes "
+             "only the test modules that worker parsed; the index parses some files again).")
+    return [calls, compared, index, again]
 
 
 KNOWN_CALLERS = ("engine", "module_facts", "index", "asyncio_declarations", "lifecycle")
@@ -289,7 +298,9 @@ def commands(listing: Path, pythons: Sequence[str]) -> dict[str, list[str]]:
     runs = {RUFF: ruff("--no-cache")} if (BIN / "ruff").exists() else {}
     runs |= {"oracle, 2 processes": [sys.executable, "-c", ORACLE, str(listing), "2", chunks],
             "oracle, 1 process": [sys.executable, "-c", ORACLE, str(listing), "1", chunks],
-            "loopbound cold (--no-cache)": loopbound("--no-cache")}
+            "loopbound cold (--no-cache)": loopbound("--no-cache"),
+            # What any run of a Python checker pays before reading a file.
+            "Python start (`python -c pass`)": [sys.executable, "-c", "pass"]}
     for python in pythons:
         runs[f"oracle, 2 processes, {version(python)}"] = [python, "-c", ORACLE, str(listing), "2", chunks]
     return runs
@@ -374,7 +385,7 @@ def floor(tree: Path, repeat: int, pythons: Sequence[str], trace: bool, rounds: 
           echo: Callable[[str], None]) -> None:
     shown, tree = tree, tree.resolve()
     need = needed(tree)
-    notes = trace_notes(need, traced(tree)) if trace else []
+    notes = trace_notes(need, traced(tree, "1"), traced(tree, None)) if trace else []
     with tempfile.TemporaryDirectory() as scratch:
         listing = Path(scratch) / "needed.txt"
         largest_first = sorted(need.union, key=lambda path: (-os.path.getsize(path), path))
@@ -402,9 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-trace", action="store_true",
                         help="skip checking the needed set against a real run's ast.parse calls")
     parser.add_argument("--trace-into", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--trace-jobs", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.trace_into is not None:
-        trace_run(args.trees[0], args.trace_into)
+        trace_run(args.trees[0], args.trace_into, args.trace_jobs)
         return 0
     compile_bytecode()
     for tree in args.trees:
