@@ -239,8 +239,9 @@ class Trace:
 def traced(tree: Path, jobs: str | None) -> Trace:
     with tempfile.TemporaryDirectory() as scratch:
         output = Path(scratch) / "trace.jsonl"
-        subprocess.run([sys.executable, __file__, "--trace-into", str(output), *(["--trace-jobs", jobs] if jobs else []),
-                        str(tree)], check=True, stdout=subprocess.DEVNULL)
+        jobs_given = ["--trace-jobs", jobs] if jobs else []
+        subprocess.run([sys.executable, __file__, "--trace-into", str(output), *jobs_given, str(tree)], check=True,
+                       stdout=subprocess.DEVNULL)
         lines = output.read_text(encoding="utf-8").splitlines() if output.exists() else []
         return Trace([(str(kind), str(path)) for kind, path in map(json.loads, lines)])
 
