@@ -63,9 +63,10 @@ def build_index(python_files: Iterable[CheckedFile], summaries: dict[str, Module
     tried: set[tuple[Path, tuple[bytes, ...]]] = set()
 
     def refine(module: IndexedModule, words: tuple[bytes, ...], entries: bool, loops_only: bool = False) -> bool:
-        """A partial summary has its entry points and hooks already: only a light one lacks them."""
+        """A partial summary has its entry points and hooks already: a light one lacks them, and the search
+        for hooks (`entries` without `loops_only`) reads the functions of a partial one that runs loops."""
         summary = module.summary
-        wanted = (summary.light or summary.loops_unread) if entries else (summary.light or summary.partial)
+        wanted = summary.light or (summary.partial and (not entries or (summary.runs_loops and not loops_only)))
         if not wanted or (module.path, words) in tried:
             return False
         tried.add((module.path, words))
