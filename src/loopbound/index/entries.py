@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import re
 import unicodedata
 from collections.abc import Iterator
 
@@ -43,6 +44,7 @@ _THREADS = frozenset({"threading.Thread", "concurrent.futures.ThreadPoolExecutor
 _BOT_RUNS = frozenset({"run_polling", "start_polling", "run_webhook", "infinity_polling", "run_forever"})
 _ISOLATED = frozenset({"unittest.IsolatedAsyncioTestCase", "unittest.async_case.IsolatedAsyncioTestCase",
                        "IsolatedAsyncioTestCase", "django.test.TestCase", "django.test.TransactionTestCase"})
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 _REPEATING = frozenset({ast.For, ast.AsyncFor, ast.While, ast.comprehension})
 _ENTRY_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in (
     *_APPLICATIONS, *_SERVERS, *_NEW_LOOPS, *_THREADS, *_BOT_RUNS, "run", "run_until_complete", "serve"))
@@ -126,7 +128,7 @@ def entry_rows(data: bytes) -> list[int] | None:
             text = decode(data)
         except SourceError:
             return None
-        if any(character.isascii() for odd in set(text) if not odd.isascii()
+        if any(character.isascii() for odd in set(_NOT_ASCII.findall(text))
                for character in unicodedata.normalize("NFKC", odd)):
             return None
     return sorted({row for row, _ in word_rows(_ENTRY_NAMES, text)})
