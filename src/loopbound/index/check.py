@@ -139,7 +139,7 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
     found = list(result.findings)
     for module in index.modules:
         if makers and _calls_a_maker(module, index, makers):
-            found.extend(_indirect(module, index, makers, settings, selected))
+            found.extend(_indirect(module, index, makers, settings, selected, store))
     found = lifespan_findings(index, found, selected)
     reach = Reachability(index, loops)
     findings = sorted((_with_severity(finding, index, reach) for finding in found), key=lambda finding: finding.sort_key)
@@ -243,21 +243,24 @@ def _calls_a_maker(module: IndexedModule, index: ProjectIndex, words: frozenset[
 
 
 def _indirect(module: IndexedModule, index: ProjectIndex, words: frozenset[str], settings: Settings,
-              selected: frozenset[str]) -> Iterator[Finding]:
-    """The LB1/LB2 rules run again on a file, seeing the project's makers; only what they add is kept."""
+              selected: frozenset[str], store: SummaryStore) -> Iterator[Finding]:
+    """The LB1/LB2 rules run again on a file, seeing the project's makers; only what they add is kept. The
+    tree the index parsed the file into for its full summary serves, while the file's bytes are unchanged."""
     index.note_read(module.path)
     try:
-        source = decode(read_bytes(module.path))
+        data = read_bytes(module.path)
+        parsed = store.parsed(module.path, data)
+        source = parsed[0] if parsed is not None else decode(data)
     except SourceError:
         return
-    yield from _indirect_in(module, index, words, settings, selected, source)
+    yield from _indirect_in(module, index, words, settings, selected, source, parsed[1] if parsed is not None else None)
 
 
 def _indirect_in(module: IndexedModule, index: ProjectIndex, words: frozenset[str], settings: Settings,
-                 selected: frozenset[str], source: str) -> Iterator[Finding]:
+                 selected: frozenset[str], source: str, tree: ast.Module | None = None) -> Iterator[Finding]:
     with paused_gc():
         try:
-            tree = ast.parse(source, filename=module.shown)
+            tree = tree or ast.parse(source, filename=module.shown)
         except (SyntaxError, ValueError):
             return
         context = FileContext(path=module.shown, source=source, tree=tree, registry=settings.registry,
