@@ -26,7 +26,7 @@ from loopbound.index.reach import Reach, Reachability
 from loopbound.index.resolution import IndexedModule, ProjectIndex, Symbol, module_names
 from loopbound.index.model import LoopTable, ModuleSummary, loop_table_digest
 from loopbound.index.store import SummaryStore
-from loopbound.index.summary import ENTRY_WORDS
+from loopbound.index.summary import CONSTRUCTORS, ENTRY_WORDS
 from loopbound.index.view import FileView
 from loopbound.noqa import suppress
 from loopbound.resolved_index import ResolvedIndexCache, note_reads
@@ -209,7 +209,7 @@ def _maker_words(index: ProjectIndex) -> frozenset[str]:
     checked: set[Path] = set()
     while True:
         makers = {module.path: {name.rsplit(".", 1)[-1] for name in [*module.functions, *module.class_names]
-                                if index.maker(Symbol(module, name)) is not None}
+                                if _may_make(module, name) and index.maker(Symbol(module, name)) is not None}
                   for module in index.modules if not module.summary.light}
         words = set().union(*makers.values())
         encoded = tuple(f"{word}(".encode() for word in sorted(words))
@@ -227,6 +227,15 @@ def _maker_words(index: ProjectIndex) -> frozenset[str]:
         if not refined:
             return frozenset(words)
         index.forget_makers()
+
+
+def _may_make(module: IndexedModule, name: str) -> bool:
+    """Whether a function returns, or a class's constructor stores, something made: without, it is no maker
+    (ProjectIndex.maker), and asking costs a symbol and a lookup for each of the project's functions."""
+    if name in module.class_names:
+        return any(function is not None and function.stored_attributes
+                   for function in (module.functions.get(f"{name}.{constructor}") for constructor in CONSTRUCTORS))
+    return bool(module.functions[name].returns)
 
 
 def _calls_a_maker(module: IndexedModule, index: ProjectIndex, words: frozenset[str]) -> bool:
