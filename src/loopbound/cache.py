@@ -44,7 +44,7 @@ CACHEDIR_TAG = (
     "# This file is a cache directory tag created by loopbound.\n"
     "# For information about cache directory tags see https://bford.info/cachedir/\n"
 )
-FORMAT = 4
+FORMAT = 5
 
 
 def default_cache_dir(settings: Settings) -> Path:

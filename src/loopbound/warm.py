@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only wha
     from collections.abc import Iterable, Sequence
     from typing import Any, TextIO
 
-FORMAT = 5
+FORMAT = 6
 # Options after which a run has effects besides its report, or reads what no stamp covers.
 _NOT_REPLAYED = frozenset({"-", "--fix", "--diff", "--add-noqa", "--write-baseline", "--output-file", "--no-cache",
                            "--stdin-filename", "--help", "-h", "--version"})

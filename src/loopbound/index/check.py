@@ -26,7 +26,7 @@ from loopbound.index.reach import Reach, Reachability
 from loopbound.index.resolution import IndexedModule, ProjectIndex, Symbol, module_names
 from loopbound.index.model import LoopTable, ModuleSummary, loop_table_digest
 from loopbound.index.store import SummaryStore
-from loopbound.index.summary import ENTRY_WORDS
+from loopbound.index.summary import CONSTRUCTORS, ENTRY_WORDS
 from loopbound.index.view import FileView
 from loopbound.noqa import suppress
 from loopbound.resolved_index import ResolvedIndexCache, note_reads
@@ -63,9 +63,10 @@ def build_index(python_files: Iterable[CheckedFile], summaries: dict[str, Module
     tried: set[tuple[Path, tuple[bytes, ...]]] = set()
 
     def refine(module: IndexedModule, words: tuple[bytes, ...], entries: bool, loops_only: bool = False) -> bool:
-        """A partial summary has its entry points and hooks already: only a light one lacks them."""
+        """A partial summary has its entry points and hooks already: a light one lacks them, and the search
+        for hooks (`entries` without `loops_only`) reads the functions of a partial one that runs loops."""
         summary = module.summary
-        wanted = (summary.light or summary.loops_unread) if entries else (summary.light or summary.partial)
+        wanted = summary.light or (summary.partial and (not entries or (summary.runs_loops and not loops_only)))
         if not wanted or (module.path, words) in tried:
             return False
         tried.add((module.path, words))
@@ -138,7 +139,7 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
     found = list(result.findings)
     for module in index.modules:
         if makers and _calls_a_maker(module, index, makers):
-            found.extend(_indirect(module, index, makers, settings, selected))
+            found.extend(_indirect(module, index, makers, settings, selected, store))
     found = lifespan_findings(index, found, selected)
     reach = Reachability(index, loops)
     findings = sorted((_with_severity(finding, index, reach) for finding in found), key=lambda finding: finding.sort_key)
@@ -208,7 +209,7 @@ def _maker_words(index: ProjectIndex) -> frozenset[str]:
     checked: set[Path] = set()
     while True:
         makers = {module.path: {name.rsplit(".", 1)[-1] for name in [*module.functions, *module.class_names]
-                                if index.maker(Symbol(module, name)) is not None}
+                                if _may_make(module, name) and index.maker(Symbol(module, name)) is not None}
                   for module in index.modules if not module.summary.light}
         words = set().union(*makers.values())
         encoded = tuple(f"{word}(".encode() for word in sorted(words))
@@ -228,6 +229,15 @@ def _maker_words(index: ProjectIndex) -> frozenset[str]:
         index.forget_makers()
 
 
+def _may_make(module: IndexedModule, name: str) -> bool:
+    """Whether a function returns, or a class's constructor stores, something made: without, it is no maker
+    (ProjectIndex.maker), and asking costs a symbol and a lookup for each of the project's functions."""
+    if name in module.class_names:
+        return any(function is not None and function.stored_attributes
+                   for function in (module.functions.get(f"{name}.{constructor}") for constructor in CONSTRUCTORS))
+    return bool(module.functions[name].returns)
+
+
 def _calls_a_maker(module: IndexedModule, index: ProjectIndex, words: frozenset[str]) -> bool:
     """Whether a call the summary records resolves to a project maker: the rules then run again on the
     file. A maker's last name alone is not enough (`from_url`, `AsyncClient` name registry calls too)."""
@@ -242,21 +252,24 @@ def _calls_a_maker(module: IndexedModule, index: ProjectIndex, words: frozenset[
 
 
 def _indirect(module: IndexedModule, index: ProjectIndex, words: frozenset[str], settings: Settings,
-              selected: frozenset[str]) -> Iterator[Finding]:
-    """The LB1/LB2 rules run again on a file, seeing the project's makers; only what they add is kept."""
+              selected: frozenset[str], store: SummaryStore) -> Iterator[Finding]:
+    """The LB1/LB2 rules run again on a file, seeing the project's makers; only what they add is kept. The
+    tree the index parsed the file into for its full summary serves, while the file's bytes are unchanged."""
     index.note_read(module.path)
     try:
-        source = decode(read_bytes(module.path))
+        data = read_bytes(module.path)
+        parsed = store.parsed(module.path, data)
+        source = parsed[0] if parsed is not None else decode(data)
     except SourceError:
         return
-    yield from _indirect_in(module, index, words, settings, selected, source)
+    yield from _indirect_in(module, index, words, settings, selected, source, parsed[1] if parsed is not None else None)
 
 
 def _indirect_in(module: IndexedModule, index: ProjectIndex, words: frozenset[str], settings: Settings,
-                 selected: frozenset[str], source: str) -> Iterator[Finding]:
+                 selected: frozenset[str], source: str, tree: ast.Module | None = None) -> Iterator[Finding]:
     with paused_gc():
         try:
-            tree = ast.parse(source, filename=module.shown)
+            tree = tree or ast.parse(source, filename=module.shown)
         except (SyntaxError, ValueError):
             return
         context = FileContext(path=module.shown, source=source, tree=tree, registry=settings.registry,

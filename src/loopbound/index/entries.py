@@ -9,10 +9,15 @@ or a bot's `run()` run one loop for the life of the process.
 from __future__ import annotations
 
 import ast
+import bisect
+import re
+import unicodedata
 from collections.abc import Iterator
 
 from loopbound.index.model import ClassSummary, Entry, Hook
 from loopbound.names import ImportTable, dotted, is_main_guard
+from loopbound.rules.base import child_nodes, word_rows
+from loopbound.source import SourceError, decode
 
 _STARTUP_EVENTS = frozenset({"startup", "before_server_start", "after_server_start", "main_process_start",
                              "before_serving", "on_startup", "server_start"})
@@ -39,6 +44,8 @@ _THREADS = frozenset({"threading.Thread", "concurrent.futures.ThreadPoolExecutor
 _BOT_RUNS = frozenset({"run_polling", "start_polling", "run_webhook", "infinity_polling", "run_forever"})
 _ISOLATED = frozenset({"unittest.IsolatedAsyncioTestCase", "unittest.async_case.IsolatedAsyncioTestCase",
                        "IsolatedAsyncioTestCase", "django.test.TestCase", "django.test.TransactionTestCase"})
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+_REPEATING = frozenset({ast.For, ast.AsyncFor, ast.While, ast.comprehension})
 _ENTRY_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in (
     *_APPLICATIONS, *_SERVERS, *_NEW_LOOPS, *_THREADS, *_BOT_RUNS, "run", "run_until_complete", "serve"))
 
@@ -106,24 +113,59 @@ def call_hooks(call: ast.Call) -> Iterator[Hook]:
             yield from (Hook(when, ref, call.lineno) for ref in _refs(call.args[-1]))
 
 
-def _qualified_calls(nodes: list[ast.stmt], imports: ImportTable) -> Iterator[tuple[ast.Call, str, bool]]:
+def entry_rows(data: bytes) -> list[int] | None:
+    """The rows where a name entry points are made of stands as a whole word, in order: a call whose last
+    name is one of them lies on such a row, so the walks below skip the nodes whose lines hold none.
+    None (walk everything) where the text's rows may not be the parser's or its words not its names:
+    lines ended by a lone carriage return, text that does not decode, or characters NFKC folds into
+    ASCII (the parser reads `ｒｕｎ` as `run`)."""
+    if data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    if data.isascii():
+        text = data.decode("ascii")
+    else:
+        try:
+            text = decode(data)
+        except SourceError:
+            return None
+        if any(character.isascii() for odd in set(_NOT_ASCII.findall(text))
+               for character in unicodedata.normalize("NFKC", odd)):
+            return None
+    return sorted({row for row, _ in word_rows(_ENTRY_NAMES, text)})
+
+
+def _holds_a_row(node: ast.AST, rows: list[int]) -> bool:
+    """Whether the node's lines (its decorators' too) hold one of `rows`; nodes without lines are walked."""
+    first = getattr(node, "lineno", None)
+    if first is None:
+        return True
+    for decorator in getattr(node, "decorator_list", ()):
+        first = min(first, decorator.lineno)
+    at = bisect.bisect_left(rows, first)
+    return at < len(rows) and rows[at] <= (getattr(node, "end_lineno", None) or first)
+
+
+def _qualified_calls(nodes: list[ast.stmt], imports: ImportTable,
+                     rows: list[int] | None = None) -> Iterator[tuple[ast.Call, str, bool]]:
     """Calls of the names entry points are made of, qualified (or their method name), and whether a loop
-    statement repeats them."""
+    statement repeats them. `rows` (entry_rows), when given, spares the nodes whose lines name none."""
     stack: list[tuple[ast.AST, bool]] = [(node, False) for node in nodes]
     while stack:
         node, repeated = stack.pop()
-        if isinstance(node, ast.Call):
+        if rows is not None and not _holds_a_row(node, rows):
+            continue
+        if node.__class__ is ast.Call:
             func = node.func
             last = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
             if last in _ENTRY_NAMES:
                 yield node, imports.qualify(func) or last, repeated
-        inner = repeated or isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.comprehension))
-        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+        inner = repeated or node.__class__ in _REPEATING
+        stack.extend((child, inner) for child in child_nodes(node))
 
 
-def main_entries(body: list[ast.stmt], imports: ImportTable) -> Iterator[Entry]:
-    """The `if __name__ == "__main__":` block: a script's loops."""
-    calls = list(_qualified_calls(body, imports))
+def main_entries(body: list[ast.stmt], imports: ImportTable, rows: list[int] | None = None) -> Iterator[Entry]:
+    """The `if __name__ == "__main__":` block: a script's loops. `rows`: as for _qualified_calls."""
+    calls = list(_qualified_calls(body, imports, rows))
     runs = [(call, repeated) for call, name, repeated in calls if name in _LOOP_RUNNERS or name == "run_until_complete"]
     if len(runs) > 1 or any(repeated for _, repeated in runs):
         yield Entry("runs `asyncio.run()` more than once, each time on a new event loop", True, runs[0][0].lineno)
@@ -135,7 +177,9 @@ def main_entries(body: list[ast.stmt], imports: ImportTable) -> Iterator[Entry]:
             return
 
 
-def module_entries(tree: ast.Module, imports: ImportTable, classes: list[ClassSummary]) -> Iterator[Entry]:
+def module_entries(tree: ast.Module, imports: ImportTable, classes: list[ClassSummary],
+                   rows: list[int] | None = None) -> Iterator[Entry]:
+    """What runs event loops at the module's level and in its functions. `rows`: as for _qualified_calls."""
     for cls in classes:
         if any(base in _ISOLATED for base in cls.bases):
             yield Entry(f"runs each test of `{cls.name}` on its own event loop", True, cls.row)
@@ -143,7 +187,7 @@ def module_entries(tree: ast.Module, imports: ImportTable, classes: list[ClassSu
     threads = False
     application: ast.Call | None = None
     body = [statement for statement in tree.body if not _is_main_block(statement)]
-    for call, name, repeated in _qualified_calls(body, imports):
+    for call, name, repeated in _qualified_calls(body, imports, rows):
         if name in _NEW_LOOPS:
             loops.append((call, repeated))
         elif name in _THREADS:

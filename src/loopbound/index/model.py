@@ -107,9 +107,9 @@ class ModuleSummary:
     # Parsed, but only the functions that mention a registry name, a release or `global` are summarised;
     # the index summarises the rest when the module calls one of the project's resource makers.
     partial: bool = False
-    # Parsed partially and holding words of code that runs event loops (`asyncio.run`, a thread, a test
-    # case class): the entry points are read when a reachability search passes through the module.
-    loops_unread: bool = False
+    # Its bytes hold words of code that runs event loops (`asyncio.run`, a thread, a test case class): its
+    # entry points are read even in a partial summary, and the search for lifespan hooks parses it in full.
+    runs_loops: bool = False
 
     @property
     def called(self) -> frozenset[str]:

@@ -26,6 +26,9 @@ from loopbound.index.summary import light_summary, summarise, summarise_loops
 
 _FORMAT = 2
 Entry = tuple[Stamp, str, ModuleSummary]  # (stamp, content digest, summary)
+# How much source the trees of the files parsed here, kept for the re-check of those that call a project
+# maker (check._indirect), may hold: about 30 MiB of syntax tree.
+KEPT_TREES_BYTES = 1_000_000
 
 
 @dataclass
@@ -35,6 +38,8 @@ class SummaryStore:
     changed: bool = False
     # The last run's answer, (what it depended on, its findings): a run where nothing changed reuses it.
     graded: tuple[str, list[Finding]] | None = None
+    # The files this run parsed for a full summary, by path: (bytes, text, tree), within KEPT_TREES_BYTES.
+    trees: dict[Path, tuple[bytes, str, ast.Module]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, cache_dir: Path | None, settings: Settings) -> SummaryStore:
@@ -74,10 +79,19 @@ class SummaryStore:
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             if cached is not None and cached[1] == digest:
                 return digest, cached[2]
-            fresh = _summarise(data, path, settings, is_test, loops_only)
+            fresh = _summarise(data, path, settings, is_test, loops_only, None if loops_only else self._keep_tree)
             return (digest, fresh) if fresh is not None else None
 
         return self._summary(key, path, started, make)
+
+    def _keep_tree(self, path: Path, data: bytes, source: str, tree: ast.Module) -> None:
+        if sum(len(kept) for kept, _, _ in self.trees.values()) + len(data) <= KEPT_TREES_BYTES:
+            self.trees[path] = (data, source, tree)
+
+    def parsed(self, path: Path, data: bytes) -> tuple[str, ast.Module] | None:
+        """The text and tree of a file this run parsed for its full summary, while its bytes are `data`."""
+        kept = self.trees.get(path)
+        return (kept[1], kept[2]) if kept is not None and kept[0] == data else None
 
     def light(self, path: Path, is_test: bool, started: float) -> ModuleSummary | None:
         """A file the run does not check, read for the import graph alone (it may hold a test that
@@ -111,7 +125,8 @@ class SummaryStore:
         write_cache_file(self.path, {"entries": self.entries, "graded": self.graded})
 
 
-def _summarise(data: bytes, path: Path, settings: Settings, is_test: bool, loops_only: bool) -> ModuleSummary | None:
+def _summarise(data: bytes, path: Path, settings: Settings, is_test: bool, loops_only: bool,
+               keep: Callable[[Path, bytes, str, ast.Module], None] | None = None) -> ModuleSummary | None:
     try:
         source = decode(data)
     except SourceError:
@@ -124,4 +139,6 @@ def _summarise(data: bytes, path: Path, settings: Settings, is_test: bool, loops
             return None
         if loops_only:
             return summarise_loops(tree, data, settings.registry, is_test)
+        if keep is not None:
+            keep(path, data, source, tree)
         return summarise(tree, data, settings.registry, is_test)

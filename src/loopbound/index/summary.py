@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Iterator
 from loopbound.index.light import light_summary as light_summary  # re-exported: the summariser's importers use both
 from loopbound.index.light import scan_imports as scan_imports
-from loopbound.index.entries import call_hooks, decorator_hook, main_entries, module_entries
+from loopbound.index.entries import call_hooks, decorator_hook, entry_rows, main_entries, module_entries
 from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
@@ -77,6 +77,13 @@ class _Summariser:
         self.release_words = registry.release_methods | MEMBER_RELEASES
         self.runs_loops = any(word in data for word in RUN_WORDS)
         self.entry_words = self.runs_loops or any(word in data for word in HOOK_WORDS)
+        self._entry_rows: tuple[list[int] | None] | None = None
+
+    def entry_rows(self) -> list[int] | None:
+        """The rows the entry readers look at (entries.entry_rows), found once and only if asked."""
+        if self._entry_rows is None:
+            self._entry_rows = (entry_rows(self.data),)
+        return self._entry_rows[0]
 
     def run(self) -> ModuleSummary:
         functions: list[FunctionSummary] = []
@@ -108,13 +115,13 @@ class _Summariser:
             # What stores a resource is released by a function that names no registry row: `close_db()`.
             functions.extend(self._function(node, name, owner) for node, name, owner in skipped
                              if _mentions(node, self.release_words))
-        if self.runs_loops and (self.keep is None or self.loops_only):
-            self.entries.extend(module_entries(self.tree, self.imports, classes))
+        if self.runs_loops:  # a partial summary too: reading them costs little once its tree is at hand
+            self.entries.extend(module_entries(self.tree, self.imports, classes, self.entry_rows()))
         return ModuleSummary(
             bindings=tuple(self.bindings), imports=tuple(scan_imports(self.data)), functions=tuple(functions),
             classes=tuple(classes), hooks=tuple(self.hooks), entries=tuple(self.entries),
             import_time_calls=tuple(dict.fromkeys(import_time)), partial=self.keep is not None,
-            loops_unread=self.runs_loops and self.keep is not None and not self.loops_only)
+            runs_loops=self.runs_loops)
 
     def _kept(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         return self.keep is None or self.keep(function)
@@ -282,7 +289,7 @@ class _Summariser:
     def _main_block(self, body: list[ast.stmt]) -> None:
         if not self.entry_words:
             return
-        self.entries.extend(main_entries(body, self.imports))
+        self.entries.extend(main_entries(body, self.imports, self.entry_rows()))
         for statement in body:
             self._statement_hooks(statement)
 
