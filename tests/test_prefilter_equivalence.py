@@ -21,7 +21,7 @@ from conftest import FIXTURES
 
 from loopbound.config import Settings
 from loopbound.engine import check_source, may_have_findings
-from loopbound.rules import ALL_RULES, import_time, lifecycle
+from loopbound.rules import ALL_RULES, import_time, lifecycle, source_rows
 from loopbound.rules.base import FileContext
 from loopbound.rules.lifecycle import LIFECYCLE, Candidates
 
@@ -80,7 +80,7 @@ def test_functions_around_a_word_include_nested_and_compound_ones() -> None:
               "class Holder:\n    def method(self):\n        global A\n\n"
               "try:\n    pass\nexcept OSError:\n    def handler():\n        def inner():\n            global B\n"
               "match x:\n    case 1:\n        def in_case():\n            global C\n")
-    found = import_time.functions_around(ast.parse(source), re.compile(r"\bglobal\b"), source)
+    found = source_rows.functions_around(ast.parse(source), re.compile(r"\bglobal\b"), source)
     assert [function.name for function in found] == ["method", "handler", "in_case", "inner"]
 
 

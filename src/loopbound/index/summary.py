@@ -18,7 +18,8 @@ from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSumma
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
 from loopbound.rules.base import FileContext, child_nodes, scope_nodes, word_rows
-from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call
+from loopbound.rules.import_time import CACHE_DECORATORS
+from loopbound.rules.resource_calls import is_safe_call
 from loopbound.rules.resource_flow import MEMBER_RELEASES
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)

@@ -17,7 +17,6 @@ from loopbound.findings import Applicability, Finding, Severity
 from loopbound.names import ImportTable
 from loopbound.registry import Binds, Kind, Registry, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup, Rule, child_nodes, statement_children, word_rows
-from loopbound.rules.import_time import spans_a_row
 from loopbound.rules.resource_flow import (
     FUNCTIONS,
     Creation,
@@ -30,6 +29,7 @@ from loopbound.rules.resource_flow import (
     created_resource,
     release_text,
 )
+from loopbound.rules.source_rows import spans_a_row
 
 _Node = TypeVar("_Node", bound=ast.AST)
 

@@ -16,8 +16,8 @@ from typing import Literal
 
 from loopbound.names import ImportTable
 from loopbound.registry import Kind, Resource
-from loopbound.rules.base import FileContext
-from loopbound.rules.import_time import _function_nodes, resource_of
+from loopbound.rules.base import FileContext, function_nodes
+from loopbound.rules.resource_calls import resource_of
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 Function = ast.FunctionDef | ast.AsyncFunctionDef
@@ -57,8 +57,8 @@ def decorator_names(function: Function, imports: ImportTable) -> set[str]:
 
 
 def own_nodes(function: Function) -> list[ast.AST]:
-    """The function's own nodes (`_function_nodes`), listed once and shared by every look at them."""
-    return list(_function_nodes(function))
+    """The function's own nodes (`function_nodes`), listed once and shared by every look at them."""
+    return list(function_nodes(function))
 
 
 def statement_of(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> ast.stmt:
@@ -108,7 +108,7 @@ def _inside_lambda(node: ast.AST, stop: ast.AST, parents: dict[ast.AST, ast.AST]
 
 def find_creations(own_nodes: list[ast.AST], ctx: FileContext, imports: ImportTable,
                    parents: dict[ast.AST, ast.AST]) -> Iterator[Creation]:
-    """Registry calls among a function's own nodes (`_function_nodes`), with what each becomes."""
+    """Registry calls among a function's own nodes (`function_nodes`), with what each becomes."""
     for node in own_nodes:
         if not isinstance(node, ast.Call):
             continue
