@@ -17,18 +17,10 @@ from loopbound.findings import Applicability, Finding, Severity
 from loopbound.names import ImportTable
 from loopbound.registry import Binds, Kind, Registry, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup, Rule, child_nodes, statement_children, word_rows
-from loopbound.rules.resource_flow import (
-    FUNCTIONS,
-    Creation,
-    Function,
-    FunctionFlow,
-    Leak,
-    PathWalk,
-    Usage,
-    analyse,
-    created_resource,
-    release_text,
-)
+from loopbound.rules.resource_creations import FUNCTIONS, Creation, Function, created_resource
+from loopbound.rules.resource_flow import FunctionFlow, analyse, release_text
+from loopbound.rules.resource_paths import Leak, PathWalk
+from loopbound.rules.resource_usage import Usage
 from loopbound.rules.source_rows import spans_a_row
 
 _Node = TypeVar("_Node", bound=ast.AST)
