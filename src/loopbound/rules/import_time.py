@@ -230,6 +230,7 @@ class _GlobalScope:
 
 _GLOBAL_WORD = re.compile(r"\bglobal\b")
 
+
 def _call_in(value: ast.expr) -> ast.expr:
     """The call inside `await make()`, `_g or make()`, `make() if x else None`: what the message names."""
     if isinstance(value, ast.Await):

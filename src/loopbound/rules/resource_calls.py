@@ -39,4 +39,3 @@ def loop_bound(call: ast.Call, ctx: FileContext, imports: ImportTable) -> Resour
     every loop (fixtures/runtime/httpx_module_asgi_client passes with one client for every test loop)."""
     resource = resource_of(call, ctx, imports)
     return None if resource is None or loop_free_call(call, resource, imports) else resource
-

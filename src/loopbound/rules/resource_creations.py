@@ -132,4 +132,3 @@ def _expected_to_fail(statement: ast.stmt, parents: dict[ast.AST, ast.AST]) -> b
         if isinstance(node, FUNCTIONS):
             return False
     return False
-

@@ -14,7 +14,6 @@ import ast
 from dataclasses import dataclass
 
 from loopbound.names import ImportTable
-from loopbound.registry import Resource
 from loopbound.rules.base import FileContext, function_nodes
 from loopbound.rules.resource_creations import Creation, Function, find_creations
 from loopbound.rules.resource_paths import Leak, PathWalk
@@ -37,11 +36,6 @@ def decorator_names(function: Function, imports: ImportTable) -> set[str]:
 def own_nodes(function: Function) -> list[ast.AST]:
     """The function's own nodes (`function_nodes`), listed once and shared by every look at them."""
     return list(function_nodes(function))
-
-
-def release_text(resource: Resource, receiver: str) -> str:
-    """`await engine.dispose()`: how this receiver is released, as a message shows it."""
-    return "; ".join(resource.release_statements(receiver))
 
 
 @dataclass(frozen=True)

@@ -223,5 +223,3 @@ class PathWalk:
 
 def _closed(states: set[State]) -> set[State]:
     return {CLOSED if state == OPEN else state for state in states}
-
-

@@ -183,5 +183,3 @@ class UsageBuilder:
         if isinstance(parent, ast.Yield):
             return "yield" if self.lends else "escape"
         return None
-
-

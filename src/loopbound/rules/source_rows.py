@@ -54,3 +54,19 @@ def spans_a_row(node: ast.AST, rows: list[int]) -> bool:
     at = bisect.bisect_left(rows, first)
     return at < len(rows) and rows[at] <= (getattr(node, "end_lineno", None) or first)
 
+
+def spanning(nodes: list[ast.AST], rows: list[int]) -> list[ast.AST]:
+    """The nodes for which `spans_a_row(node, rows)` holds, in one pass over both: the statements (and
+    handlers, cases) of a block come in the order of their lines, and so do the sorted `rows`."""
+    kept: list[ast.AST] = []
+    at, count = 0, len(rows)
+    for node in nodes:
+        first = getattr(node, "lineno", None)
+        if first is None:
+            kept.append(node)  # a `case`, which has no lines
+            continue
+        while at < count and rows[at] < first:
+            at += 1
+        if at < count and rows[at] <= (getattr(node, "end_lineno", None) or first):
+            kept.append(node)
+    return kept
