@@ -10,7 +10,7 @@ from conftest import FIXTURES
 from loopbound.config import Settings
 from loopbound.engine import check_source
 from loopbound.findings import Finding
-from loopbound.rules.lifecycle import RULES
+from loopbound.rules.lifecycle_rules import RULES
 
 LB2 = frozenset(rule.code for rule in RULES)
 

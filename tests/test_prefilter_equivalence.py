@@ -21,9 +21,10 @@ from conftest import FIXTURES
 
 from loopbound.config import Settings
 from loopbound.engine import check_source, may_have_findings
-from loopbound.rules import ALL_RULES, import_time, lifecycle
+from loopbound.rules import ALL_RULES, import_time, lifecycle, source_rows
 from loopbound.rules.base import FileContext
-from loopbound.rules.lifecycle import LIFECYCLE, Candidates
+from loopbound.rules.lifecycle import LIFECYCLE
+from loopbound.rules.lifecycle_index import Candidates
 
 EVERY_CODE = frozenset(rule.code for rule in ALL_RULES)
 CORPUS = os.environ.get("LOOPBOUND_EQUIVALENCE_CORPUS")
@@ -61,7 +62,7 @@ def test_same_findings_when_every_function_is_a_candidate(path: Path, monkeypatc
 def test_same_findings_when_lb202_visits_every_statement(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = path.read_bytes()
     shortcut = _findings(data, path.name, prefilter=False)
-    monkeypatch.setattr(lifecycle, "_awaited_release_rows", lambda ctx: list(range(1, ctx.source.count("\n") + 2)))
+    monkeypatch.setattr(lifecycle, "awaited_release_rows", lambda ctx: list(range(1, ctx.source.count("\n") + 2)))
     assert _findings(data, path.name, prefilter=False) == shortcut
 
 
@@ -80,7 +81,7 @@ def test_functions_around_a_word_include_nested_and_compound_ones() -> None:
               "class Holder:\n    def method(self):\n        global A\n\n"
               "try:\n    pass\nexcept OSError:\n    def handler():\n        def inner():\n            global B\n"
               "match x:\n    case 1:\n        def in_case():\n            global C\n")
-    found = import_time.functions_around(ast.parse(source), re.compile(r"\bglobal\b"), source)
+    found = source_rows.functions_around(ast.parse(source), re.compile(r"\bglobal\b"), source)
     assert [function.name for function in found] == ["method", "handler", "in_case", "inner"]
 
 

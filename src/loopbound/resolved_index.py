@@ -31,7 +31,7 @@ from loopbound.discovery import display_path
 from loopbound.findings import Finding
 from loopbound.index.model import ModuleSummary, summary_digest
 from loopbound.index.reach import Reach
-from loopbound.rules.import_time import GLOBAL_SINGLETON
+from loopbound.rules.import_time_rules import GLOBAL_SINGLETON
 from loopbound.stamps import Stamp, is_settled, stamp
 from loopbound.unseen_edits import read_holding_none
 

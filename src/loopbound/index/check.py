@@ -32,7 +32,7 @@ from loopbound.noqa import suppress
 from loopbound.resolved_index import ResolvedIndexCache, note_reads
 from loopbound.resolved_index import question as resolved_question
 from loopbound.rules.base import FileContext
-from loopbound.rules.import_time import GLOBAL_SINGLETON
+from loopbound.rules.import_time_rules import GLOBAL_SINGLETON
 from loopbound.rules import FILE_RULE_GROUPS, PROJECT_RULE_GROUPS
 from loopbound.source import SourceError, decode, paused_gc, read_bytes
 

@@ -18,7 +18,7 @@ from loopbound.findings import Finding, Location
 from loopbound.index.model import FunctionSummary
 from loopbound.index.summary import HOOK_WORDS
 from loopbound.index.resolution import IndexedModule, ProjectIndex
-from loopbound.rules.import_time import GLOBAL_SINGLETON
+from loopbound.rules.import_time_rules import GLOBAL_SINGLETON
 
 Function = tuple[IndexedModule, FunctionSummary]
 

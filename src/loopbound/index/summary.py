@@ -18,8 +18,9 @@ from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSumma
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
 from loopbound.rules.base import FileContext, child_nodes, scope_nodes, word_rows
-from loopbound.rules.import_time import CACHE_DECORATORS, is_safe_call
-from loopbound.rules.resource_flow import MEMBER_RELEASES
+from loopbound.rules.import_time import CACHE_DECORATORS
+from loopbound.rules.resource_calls import is_safe_call
+from loopbound.rules.resource_usage import MEMBER_RELEASES
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 # The kinds of node a function's summary reads, and those whose insides run later: looked up by class,

@@ -216,6 +216,10 @@ def scope_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
     return iter(scope_node_list(body))
 
 
+def function_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
+    return scope_nodes(function.body)
+
+
 def scope_node_list(body: list[ast.stmt]) -> list[ast.AST]:
     """`scope_nodes` as a list, made without a generator's step per node: a leaf (a name, a constant:
     about half the nodes) costs a look-up of its empty field list, not a call of `child_nodes`."""
