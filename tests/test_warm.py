@@ -47,6 +47,7 @@ def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], a
     with monkeypatch.context() as patches, pytest.raises(SystemExit) as exit:
         if replay_only:
             patches.setattr("loopbound.cli.cli", refuse)
+            patches.setattr("loopbound.command.main", refuse)
         warm.main()
     out, err = capsys.readouterr()
     code = exit.value.code

@@ -55,7 +55,8 @@ def now() -> float:
 
 
 def main() -> None:
-    """`loopbound ...`: a recorded run replayed when it is still valid, else the click command line."""
+    """`loopbound ...`: a recorded run replayed when it is still valid, else the command: a plain check
+    read here (options.py), anything else through the click command line."""
     import gc
     import warnings
 
@@ -79,9 +80,16 @@ def main() -> None:
             _save_restamped(partial.snapshot, partial.changed)
             _replay(partial.snapshot)
         _start_recording(key, partial)
-    from loopbound.cli import cli
+    from loopbound.options import plain_check
 
+    options = plain_check(arguments)
     try:
+        if options is not None:  # a plain check: the command itself, without click
+            from loopbound.command import main as check
+
+            check(options)
+        from loopbound.cli import cli
+
         cli(args=arguments, prog_name="loopbound")
     except SystemExit as exit:
         _finish_recording(exit.code)
