@@ -9,8 +9,6 @@ checker must not fail on a project's packaging files, which pytest itself never 
 from __future__ import annotations
 
 import ast
-import configparser
-import json
 import re
 import sys
 from collections.abc import Iterator
@@ -70,6 +68,8 @@ def _locked(path: Path) -> list[str]:
     if not _MENTION.search(text) and "\\u" not in text and "\\U" not in text:
         return []  # hundreds of kilobytes of TOML or JSON, and no word of pytest-asyncio: nothing to parse
     if path.name == "Pipfile.lock":
+        import json
+
         try:
             data = json.loads(text)
         except ValueError:
@@ -144,6 +144,8 @@ def _pipfile(data: dict[str, Any]) -> Iterator[str]:
 
 
 def _ini_requirements(path: Path) -> Iterator[str]:
+    import configparser  # not imported by runs that read no ini file
+
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
     try:
         parser.read_string(path.read_text(encoding="utf-8"))

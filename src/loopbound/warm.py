@@ -58,12 +58,7 @@ def main() -> None:
     """`loopbound ...`: a recorded run replayed when it is still valid, else the command: a plain check
     read here (options.py), anything else through the click command line."""
     import gc
-    import warnings
 
-    # Parsing the checked code warns about it (invalid escapes: a SyntaxWarning, shown by default from
-    # Python 3.12): that is not ours to print. Workers forked later inherit the filters.
-    warnings.filterwarnings("ignore", category=SyntaxWarning)
-    warnings.filterwarnings("ignore", message="invalid escape sequence", category=DeprecationWarning)
     arguments = sys.argv[1:]
     if not _FIXING.intersection(arguments):
         # A check builds syntax trees and findings and keeps them until it exits: the cyclic collector
@@ -75,11 +70,14 @@ def main() -> None:
         changed = _changes(snapshot) if snapshot is not None else None
         if snapshot is not None and changed == {}:
             _replay(snapshot)
+        _quiet_parse_warnings()  # what follows may parse the checked code
         partial = Partial.of(snapshot, changed) if snapshot is not None else None
         if partial is not None and same_outcome(partial.snapshot, partial.changed):
             _save_restamped(partial.snapshot, partial.changed)
             _replay(partial.snapshot)
         _start_recording(key, partial)
+    else:
+        _quiet_parse_warnings()
     from loopbound.options import plain_check
 
     options = plain_check(arguments)
@@ -94,6 +92,16 @@ def main() -> None:
     except SystemExit as exit:
         _finish_recording(exit.code)
         raise
+
+
+def _quiet_parse_warnings() -> None:
+    """Parsing the checked code warns about it (invalid escapes: a SyntaxWarning, shown by default from
+    Python 3.12): that is not ours to print. Workers forked later inherit the filters. Not set by a
+    replay, which parses nothing: a filter on a message compiles a regex (a fifth of a replay)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
+    warnings.filterwarnings("ignore", message="invalid escape sequence", category=DeprecationWarning)
 
 
 def replayable(arguments: list[str]) -> bool:
