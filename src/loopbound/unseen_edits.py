@@ -20,52 +20,100 @@ if TYPE_CHECKING:
 def same_outcome(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> bool:
     """Whether the recorded run, given the changed files' new bytes, would print what it printed.
 
-    So it is, for a recorded run of which only checked files changed (warm.Partial.of), when each changed
-    file is one the recorded run checked and the pre-filter cleared (no findings, not parsed), the new
-    bytes still name no registry module and say no `noqa` (so the pre-filter clears them again), their
-    light summary for the project index is the recorded one, the LB3 pass either did not read the file
-    or reads from it the facts it read (same digest: lb3_digest.py), and the index's resolution read it
-    at most to learn that it holds none of some words, which it still does not hold. A run that built
-    fixes for its output (they may read any file of the project) is not replayed this way.
+    So it is, for a recorded run of which only checked files changed (warm.Partial.of), when for each changed
+    file the LB3 pass either did not read it or reads from it the facts it read (same digest: lb3_digest.py),
+    the index's resolution read it at most to learn that it holds none of some words, which it still does
+    not hold, the report did not show its lines (a code frame, a fingerprint), and either
+    - the recorded run checked it and the pre-filter cleared it (no findings, not parsed), and the new bytes
+      still name no registry module and say no `noqa` (so the pre-filter clears them again) and their light
+      summary for the project index is the recorded one, or
+    - the per-file pass (pre-filter, rules), run on the new bytes, does what it did: clears the file again, or
+      parses it and finds the same findings at the same places, and the file's summary for the project index
+      is the recorded one: a new test, a changed line or comment that moves no finding (the checker is
+      loaded for this one file; nothing of the recorded run's state is).
+    A run that built fixes for its output (they may read any file of the project) is not replayed this way.
     """
     if snapshot.get("fixes") is not False or snapshot.get("index_reads") is None:
         return False
     cleared_files = dict(zip(snapshot["replaceable"], snapshot["cleared"]))
+    checked_files = dict(zip(snapshot["replaceable"], snapshot.get("checked") or ()))
     reads: dict[str, tuple[bytes, ...]] = snapshot["index_reads"]
     barred = set(snapshot["project_inputs"])
+    shown = set(snapshot.get("sources_read") or ())
     words = [word.encode() for word in snapshot["module_words"]] + [b"noqa"]
     for path in changed:
-        recorded = cleared_files.get(path)
         names = {path, os.path.realpath(path)}  # the LB3 pass and the index know files by their resolved paths
-        if recorded is None or any(reads.get(name) == () for name in names):
+        if path in shown or any(reads.get(name) == () for name in names):
             return False
-        data = read_holding_none(path, [*words, *(word for name in names for word in reads.get(name, ()))])
-        if data is None:
-            return False
-        is_test, digest = recorded
-        if digest is not None:
-            from loopbound.index.light import light_summary
-            from loopbound.index.model import summary_digest
-
-            if summary_digest(light_summary(data, is_test)) != digest:
+        index_words = [word for name in names for word in reads.get(name, ())]
+        if not _clears_again(path, cleared_files.get(path), [*words, *index_words]):
+            again = checked_files.get(path)
+            if again is None:
+                return False
+            data = read_holding_none(path, index_words)
+            if data is None or not _finds_the_same(snapshot, data, again):
                 return False
         if not names.isdisjoint(barred) and not same_lb3_facts(snapshot, names & barred):
             return False
     return True
 
 
+def _clears_again(path: str, recorded: tuple[bool, str | None] | None, words: Sequence[bytes]) -> bool:
+    """Whether the file was cleared by the pre-filter and still is, seen without loading the checker: it names
+    no registry module and says no `noqa`, and its light summary is the recorded one."""
+    data = read_holding_none(path, words) if recorded is not None else None
+    if recorded is None or data is None:
+        return False
+    is_test, digest = recorded
+    if digest is None:
+        return True
+    from loopbound.index.light import light_summary
+    from loopbound.index.model import summary_digest
+
+    return summary_digest(light_summary(data, is_test)) == digest
+
+
+def _finds_the_same(snapshot: dict[str, Any], data: bytes, recorded: Sequence[Any]) -> bool:
+    """Whether the per-file rules find in `data` what they found in the recorded file, and summarise it alike."""
+    shown, selection, is_test, summary, digest = recorded
+    registry = _registry(snapshot)
+    if registry is None:
+        return False
+    from loopbound.config import Settings
+    from loopbound.engine import check_source
+
+    # The per-file pass reads nothing of the settings but the registry (the recorded run's, pickled).
+    result = check_source(data, shown, Settings(registry=registry), frozenset(snapshot["selections"][selection]),
+                          is_test=is_test)
+    return checked_again(shown, selection, is_test, result) == (shown, selection, is_test, summary, digest)
+
+
+_REGISTRIES: dict[bytes, Any] = {}
+
+
+def _registry(snapshot: dict[str, Any]) -> Any:
+    """The registry the recorded run checked with, unpickled once."""
+    pickled = snapshot.get("registry")
+    if pickled is None:
+        return None
+    if pickled not in _REGISTRIES:
+        import pickle
+
+        _REGISTRIES[pickled] = pickle.loads(pickled)
+    return _REGISTRIES[pickled]
+
+
 def same_lb3_facts(snapshot: dict[str, Any], paths: set[str]) -> bool:
     """Whether the LB3 pass reads from each of these files (the ones it read, by their resolved paths)
     the facts whose digest the recorded run kept; False for a file it read without a digest (a config)."""
     digests: dict[tuple[str, bool], str] = snapshot.get("lb3_digests") or {}
-    if snapshot.get("registry") is None:
+    registry = _registry(snapshot)
+    if registry is None:
         return False
-    import pickle
     from pathlib import Path
 
     from loopbound.lb3_digest import module_digest
 
-    registry = pickle.loads(snapshot["registry"])
     for path in paths:
         recorded = [(is_test, digest) for (name, is_test), digest in digests.items() if name == path]
         if not recorded:
@@ -94,3 +142,16 @@ def cleared(is_test: bool, result: Any) -> tuple[bool, str | None] | None:
     from loopbound.index.model import summary_digest
 
     return is_test, None if result.summary is None else summary_digest(result.summary)
+
+
+def checked_again(shown: str, selection: int, is_test: bool, result: Any) -> tuple[Any, ...] | None:
+    """For a checked file: what checking it again must give for the recorded report to stand (its job: shown
+    path, index of its codes in the snapshot's selections, test or not; the digest of its summary for the
+    index; the digest of its findings and whether it was parsed); None for a file that could not be read."""
+    if result.error is not None:
+        return None
+    from loopbound.blake2 import blake2b
+    from loopbound.index.model import summary_digest
+
+    found = blake2b(repr((result.findings, result.parsed)).encode(), digest_size=16).hexdigest()
+    return shown, selection, is_test, None if result.summary is None else summary_digest(result.summary), found
