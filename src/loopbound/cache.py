@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import pickle
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -307,6 +306,8 @@ def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...], folders: tuple[Folde
 
 def read_cache_file(path: Path) -> object | None:
     """What a cache file holds; None when it is missing, unreadable or from another version."""
+    import pickle  # not imported by runs without a cache
+
     try:
         with path.open("rb") as stream:
             loaded: object = pickle.load(stream)
@@ -319,7 +320,8 @@ def write_cache_file(path: Path, value: object) -> None:
     try:
         _prepare(path.parent)
         _prune(path)
-        import tempfile  # only runs that store something need it
+        import pickle
+        import tempfile  # only runs that store something need them
 
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(handle, "wb") as stream:
