@@ -1,8 +1,9 @@
-"""Edits the checker cannot see: a recorded report that stays the answer after a few files changed.
+"""Edits that leave the report as it was: a recorded report that stays the answer after a few files changed.
 
 warm.py replays a recorded run when nothing it read has changed. When only the contents of a few checked
-files moved, this decides from their new bytes, without loading the checker, whether the run would still
-print what it printed; warm.py then replays it. Like warm.py, it imports nothing heavy.
+files moved, this decides from their new bytes whether the run would still print what it printed; warm.py
+then replays it. A file the pre-filter still clears is decided without loading the checker; any other is
+checked again alone by the per-file pass (the engine and its rules, nothing of the recorded run's state).
 """
 
 from __future__ import annotations

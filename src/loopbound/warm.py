@@ -14,8 +14,9 @@ change a report), terminal and interpreter stats those paths, and when every sta
 writes the recorded output and exits with the recorded status, having imported nothing but this
 module. Any difference, or any doubt (a path changed in the seconds before the recorded run, an
 error, a progress bar) means a full run, except two: when only the contents of a few checked
-Python files moved and each still holds nothing the checker could act on (see unseen_edits.py), the
-recorded output is still the answer and is replayed without loading the checker; otherwise, when only
+Python files moved and each still holds nothing the checker could act on, or the per-file pass, run on
+it alone, finds what it found (see unseen_edits.py), the recorded output is still the answer and is
+replayed without a run; otherwise, when only
 such contents moved (see Partial), the run reuses the recorded discovery and the other files'
 results, checks those files again, reruns the LB3 pass if it read one of them and the facts it reads
 from it changed, and reports.
