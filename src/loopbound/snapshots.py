@@ -65,6 +65,15 @@ def write_snapshot(directory: str, name: str, snapshot: dict[str, Any]) -> None:
         return  # a snapshot that cannot be written only costs speed
 
 
+def write_head(directory: str, name: str, snapshot: dict[str, Any]) -> None:
+    """Only the head of `snapshot`, still tied to the rest already written for it (its token): what a replay
+    after an edit changes is the recorded stamps, all in the head; the rest, most of the bytes, stays."""
+    try:
+        _write_atomically(directory, name, {field: snapshot.get(field) for field in _HEAD})
+    except (OSError, ValueError):
+        return
+
+
 def _write_atomically(directory: str, name: str, value: dict[str, Any]) -> None:
     import marshal
     import tempfile

@@ -29,7 +29,7 @@ import sys
 TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 
 from loopbound import recorder
-from loopbound.snapshots import file_name, load_rest, write_snapshot
+from loopbound.snapshots import file_name, load_rest, write_head, write_snapshot
 from loopbound.stamps import Stamp, is_settled, stamp
 from loopbound.unseen_edits import checked_again, cleared, same_lb3_facts, same_outcome
 
@@ -173,7 +173,7 @@ def _save_restamped(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> None
     """The snapshot with the changed files' new stamps, once an edit in the same clock tick could not keep them."""
     if all(is_settled(recorded, now()) for recorded in changed.values()) and snapshot.get("cache_dir") is not None:
         stamps = [changed.get(path, recorded) for path, recorded in zip(snapshot["paths"], snapshot["stamps"])]
-        write_snapshot(snapshot["cache_dir"], file_name(snapshot["key"]), {**snapshot, "stamps": stamps})
+        write_head(snapshot["cache_dir"], file_name(snapshot["key"]), {**snapshot, "stamps": stamps})
 
 
 class Partial:
