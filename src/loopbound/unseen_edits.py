@@ -156,3 +156,26 @@ def checked_again(shown: str, selection: int, is_test: bool, result: Any) -> tup
 
     found = blake2b(repr((result.findings, result.parsed)).encode(), digest_size=16).hexdigest()
     return shown, selection, is_test, None if result.summary is None else summary_digest(result.summary), found
+
+
+def outcomes(results: Sequence[tuple[str, str, frozenset[str], bool, Any]], replaceable: list[str],
+             base: dict[str, Any], again: set[str]) -> dict[str, Any]:
+    """What a later run compares an edited file with, per checked file (`cleared`, `checked`, and the
+    `selections` of codes `checked` numbers): a run in part keeps its `base` snapshot's own for the files
+    it did not check `again`."""
+    selections: list[list[str]] = list(base.get("selections", ()))
+    numbers = {tuple(codes): number for number, codes in enumerate(selections)}
+    cleared_files: list[Any] = []
+    checked_files: list[Any] = []
+    for position, (_, shown, selected, is_test, result) in enumerate(results):
+        if base and replaceable[position] not in again:
+            cleared_files.append(base["cleared"][position])
+            checked_files.append(base["checked"][position])
+            continue
+        codes = tuple(sorted(selected))
+        if codes not in numbers:
+            numbers[codes] = len(selections)
+            selections.append(list(codes))
+        cleared_files.append(cleared(is_test, result))
+        checked_files.append(checked_again(shown, numbers[codes], is_test, result))
+    return {"cleared": cleared_files, "checked": checked_files, "selections": selections}

@@ -31,7 +31,7 @@ TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 from loopbound import recorder
 from loopbound.snapshots import file_name, load_rest, write_head, write_snapshot
 from loopbound.stamps import Stamp, is_settled, stamp
-from loopbound.unseen_edits import checked_again, cleared, same_lb3_facts, same_outcome
+from loopbound.unseen_edits import outcomes, same_lb3_facts, same_outcome
 
 if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only what it uses
     from collections.abc import Iterable, Sequence
@@ -323,8 +323,10 @@ class Recording:
         if replaceable is None:
             replaceable = [os.path.abspath(result[0]) for result in self.results]
             project_inputs = sorted({os.path.abspath(path) for path in self.project_inputs})
-        fast = {**self._outcomes(replaceable), "module_words": self.module_words, "index_reads": self.index_reads,
-                "fixes": "loopbound.fixes.command" in sys.modules, "registry": self.registry,
+        base, again = (self.partial.snapshot, set(self.partial.changed)) if self.partial is not None else ({}, set())
+        fast = {**outcomes(self.results, replaceable, base, again), "module_words": self.module_words,
+                "index_reads": self.index_reads, "fixes": "loopbound.fixes.command" in sys.modules,
+                "registry": self.registry,
                 "lb3_digests": self.lb3_digests or lb3_digests or {}, "sources_read": sorted(self.sources_read)}
         import pickle
 
@@ -333,28 +335,6 @@ class Recording:
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
             return {"state": None, "replaceable": [], "project_inputs": []}  # replayed whole or not at all
         return {"state": state, "replaceable": replaceable, "project_inputs": project_inputs, **fast}
-
-    def _outcomes(self, replaceable: list[str]) -> dict[str, Any]:
-        """What a later run compares an edited file's check with (unseen_edits.py), per checked file: the
-        recorded run's own for the files this run in part did not check again."""
-        base = self.partial.snapshot if self.partial is not None else {}
-        again = set(self.partial.changed) if self.partial is not None else set()
-        selections: list[list[str]] = list(base.get("selections", ()))
-        numbers = {tuple(codes): number for number, codes in enumerate(selections)}
-        cleared_files: list[Any] = []
-        checked_files: list[Any] = []
-        for position, (_, shown, selected, is_test, result) in enumerate(self.results):
-            if base and replaceable[position] not in again:
-                cleared_files.append(base["cleared"][position])
-                checked_files.append(base["checked"][position])
-                continue
-            codes = tuple(sorted(selected))
-            if codes not in numbers:
-                numbers[codes] = len(selections)
-                selections.append(list(codes))
-            cleared_files.append(cleared(is_test, result))
-            checked_files.append(checked_again(shown, numbers[codes], is_test, result))
-        return {"cleared": cleared_files, "checked": checked_files, "selections": selections}
 
     def _save_partial(self, status: int) -> None:
         """The recorded snapshot with the changed files' new stamps, this run's output and results."""
