@@ -17,11 +17,6 @@ from typing import Any
 
 from loopbound.asyncio_versions import AsyncioVersions, VersionError, combine
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 LOCK_NAMES = ("uv.lock", "poetry.lock", "pdm.lock", "Pipfile.lock")
 RANGE_NAMES = ("pyproject.toml", "setup.cfg", "setup.py", "tox.ini", "Pipfile")
 DECLARATION_NAMES = (*LOCK_NAMES, *RANGE_NAMES)
@@ -48,9 +43,19 @@ def declaration_files(folder: Path) -> list[Path]:
     return candidates
 
 
+def _tomllib() -> Any:
+    """tomllib, imported by the runs that read a TOML file (one named file needs none)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    return tomllib
+
+
 def _toml(path: Path) -> dict[str, Any]:
+    tomllib = _tomllib()
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}
 
@@ -78,6 +83,7 @@ def _locked(path: Path) -> list[str]:
                    for name in section if _normal(name) == _NAME]
         return [str(entry["version"]).lstrip("=") for entry in entries
                 if isinstance(entry, dict) and isinstance(entry.get("version"), str)]
+    tomllib = _tomllib()
     try:
         packages = tomllib.loads(text).get("package", [])
     except tomllib.TOMLDecodeError:
