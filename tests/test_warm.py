@@ -425,3 +425,34 @@ def test_a_report_that_shows_an_edited_files_lines_is_not_replayed(library: Path
     after = _full(monkeypatch, capsys, command)
     assert after == _fresh(library, monkeypatch, capsys, command)
     assert after != before
+
+
+def _variants(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    return [data, *(b"\n".join([*lines[:row], b"import asyncio  # " + lines[row], *lines[row + 1:]])
+                     for row in range(0, len(lines), 7)),
+            data + b"\nfrom httpx import Client\n", data + b"\nimport httpx\nx = AsyncClient\n",
+            data.replace(b"import ", b"import \\\n    ", 1), data.replace(b"\n", b"\r\n")]
+
+
+def test_the_replays_pre_filter_clears_only_what_the_pre_filter_clears() -> None:
+    """unseen_edits.pre_filter_clears decides without the checker that an edited file stays cleared: over every
+    fixture file and edits of its import lines, it never clears what engine.may_have_findings lets through,
+    and it does clear most of what the pre-filter clears (a test module that imports aiohttp and makes nothing)."""
+    from loopbound.engine import may_have_findings
+    from loopbound.registry import DEFAULT_REGISTRY
+    from loopbound.unseen_edits import pre_filter_clears, trigger_words
+
+    names = {module: sorted(words) for module, words in DEFAULT_REGISTRY.names_by_module.items()}
+    triggers = trigger_words()
+    cleared = agreed = 0
+    for path in sorted(FIXTURES.rglob("*.py")):
+        for data in _variants(path.read_bytes()):
+            passes = may_have_findings(data, DEFAULT_REGISTRY)
+            if pre_filter_clears(data, names, triggers):
+                assert not passes, path
+                agreed += 1
+            cleared += not passes
+    assert cleared and agreed > cleared / 2
+    assert pre_filter_clears(b"import aiohttp\n\n\nasync def test_get():\n    assert aiohttp\n", names, triggers)
+    assert not pre_filter_clears(b"import aiohttp\n\nsession = aiohttp.ClientSession()\n", names, triggers)

@@ -41,13 +41,13 @@ def same_outcome(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> bool:
     reads: dict[str, tuple[bytes, ...]] = snapshot["index_reads"]
     barred = set(snapshot["project_inputs"])
     shown = set(snapshot.get("sources_read") or ())
-    words = [word.encode() for word in snapshot["module_words"]] + [b"noqa"]
+    words = [b"noqa"]
     for path in changed:
         names = {path, os.path.realpath(path)}  # the LB3 pass and the index know files by their resolved paths
         if path in shown or any(reads.get(name) == () for name in names):
             return False
         index_words = [word for name in names for word in reads.get(name, ())]
-        if not _clears_again(path, cleared_files.get(path), [*words, *index_words]):
+        if not _clears_again(snapshot, path, cleared_files.get(path), [*words, *index_words]):
             again = checked_files.get(path)
             if again is None:
                 return False
@@ -59,11 +59,15 @@ def same_outcome(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> bool:
     return True
 
 
-def _clears_again(path: str, recorded: tuple[bool, str | None] | None, words: Sequence[bytes]) -> bool:
-    """Whether the file was cleared by the pre-filter and still is, seen without loading the checker: it names
-    no registry module and says no `noqa`, and its light summary is the recorded one."""
+def _clears_again(snapshot: dict[str, Any], path: str, recorded: tuple[bool, str | None] | None,
+                  words: Sequence[bytes]) -> bool:
+    """Whether the file was cleared by the pre-filter and still is, seen without loading the checker: it says
+    no `noqa` nor a word the index looked for, the pre-filter clears it (pre_filter_clears), and its light
+    summary is the recorded one."""
     data = read_holding_none(path, words) if recorded is not None else None
     if recorded is None or data is None:
+        return False
+    if not pre_filter_clears(data, snapshot.get("module_names") or {}, snapshot.get("triggers")):
         return False
     is_test, digest = recorded
     if digest is None:
@@ -179,3 +183,28 @@ def outcomes(results: Sequence[tuple[str, str, frozenset[str], bool, Any]], repl
         cleared_files.append(cleared(is_test, result))
         checked_files.append(checked_again(shown, numbers[codes], is_test, result))
     return {"cleared": cleared_files, "checked": checked_files, "selections": selections}
+
+
+def pre_filter_clears(data: bytes, module_names: dict[str, list[str]], triggers: list[str] | None) -> bool:
+    """A sufficient condition for the pre-filter (engine.may_have_findings) to clear `data`, tested without the
+    checker: no registry module named on a line holding `import` has, anywhere in the file, one of the names
+    under it or of the rules' trigger words. Plain substrings where the pre-filter matches whole words, so
+    this says yes less often, never more (tests/test_warm.py holds it to the pre-filter); a backslash that
+    continues a line (the pre-filter joins such lines) is a no."""
+    if triggers is None or b"\\\n" in data or b"\\\r\n" in data:
+        return False
+    import_lines = [line for line in data.split(b"\n") if b"import" in line]
+    extra = [word.encode() for word in triggers]
+    for module, names in module_names.items():
+        word = module.encode()
+        if any(word in line for line in import_lines):
+            if any(name.encode() in data for name in names) or any(trigger in data for trigger in extra):
+                return False
+    return True
+
+
+def trigger_words() -> list[str]:
+    """The words besides a registry module's names that let a file past the pre-filter (the per-file rule groups')."""
+    from loopbound.rules import FILE_RULE_GROUPS
+
+    return sorted(set().union(*(group.triggers for group in FILE_RULE_GROUPS)))

@@ -31,10 +31,10 @@ TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 from loopbound import recorder
 from loopbound.snapshots import file_name, load_rest, write_head, write_snapshot
 from loopbound.stamps import Stamp, is_settled, stamp
-from loopbound.unseen_edits import outcomes, same_lb3_facts, same_outcome
+from loopbound.unseen_edits import outcomes, same_lb3_facts, same_outcome, trigger_words
 
 if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only what it uses
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from typing import Any, TextIO
 
 FORMAT = 6
@@ -266,6 +266,7 @@ class Recording:
         # one (none: all its bytes count); None when not known (a run that did not resolve the index).
         self.index_reads: dict[str, tuple[bytes, ...]] | None = None
         self.module_words: list[str] = []  # the registry's modules: a file naming none is cleared by the pre-filter
+        self.module_names: dict[str, list[str]] = {}  # the names under each (unseen_edits.pre_filter_clears)
         self.registry: bytes | None = None  # pickled: what the LB3 pass read each module's facts with
         # The digest of each module the LB3 pass read (absolute path, read as a test module): an edit that
         # keeps it leaves the pass's answer as it was (lb3_digest.py).
@@ -286,14 +287,15 @@ class Recording:
         self.presence.setdefault(os.path.abspath(path), os.path.exists(path))
 
     def keep(self, results: Sequence[tuple[str, str, frozenset[str], bool, object]], project: object,
-             module_words: Iterable[str] = (), registry: object = None) -> None:
+             module_words: Mapping[str, Iterable[str]] | None = None, registry: object = None) -> None:
         """Each checked file's job (path, shown path, codes, test or not) and result, the LB3 result, the
-        registry's module names (what the pre-filter looks for first) and the registry itself."""
+        registry's modules with the names under each (what the pre-filter looks for) and the registry itself."""
         import pickle
 
         self.results = list(results)
         self.project = project
-        self.module_words = sorted(module_words)
+        self.module_words = sorted(module_words or ())
+        self.module_names = {module: sorted(names) for module, names in (module_words or {}).items()}
         self.registry = None if registry is None else pickle.dumps(registry, protocol=pickle.HIGHEST_PROTOCOL)
 
     def save(self, status: int) -> None:
@@ -325,6 +327,7 @@ class Recording:
             project_inputs = sorted({os.path.abspath(path) for path in self.project_inputs})
         base, again = (self.partial.snapshot, set(self.partial.changed)) if self.partial is not None else ({}, set())
         fast = {**outcomes(self.results, replaceable, base, again), "module_words": self.module_words,
+                "module_names": self.module_names, "triggers": trigger_words(),
                 "index_reads": self.index_reads, "fixes": "loopbound.fixes.command" in sys.modules,
                 "registry": self.registry,
                 "lb3_digests": self.lb3_digests or lb3_digests or {}, "sources_read": sorted(self.sources_read)}
