@@ -3,6 +3,8 @@ govern nothing do not fail the run."""
 
 from __future__ import annotations
 
+import itertools
+import re
 import shutil
 import subprocess
 import sys
@@ -122,3 +124,60 @@ def test_a_walked_file_is_described_as_checked_file_describes_it(tmp_path: Path,
     assert {path.name for path in found.config_files} == {"pytest.ini", "tox.ini"}
     assert {file.path.name for file in found.python_files if file.is_test} == {"helpers.py", "test_core.py",
                                                                                "core_test.py"}
+
+
+def _pathspec_regex(pattern: str) -> str:
+    """pathspec's own regex for one pattern, its named group unnamed as discovery's matcher has it."""
+    import pathspec
+
+    from loopbound.discovery import _NAMED_GROUP
+
+    compiled = [item for item in pathspec.GitIgnoreSpec.from_lines([pattern]).patterns if item.include is not None]
+    if not compiled or compiled[0].regex is None:
+        return ""
+    assert compiled[0].include and compiled[0].regex.flags == re.compile("").flags
+    return _NAMED_GROUP.sub("(?:", compiled[0].regex.pattern)
+
+
+SIMPLE_ALPHABET = "a_.-*é1"
+PATTERNS = ["".join(letters) for size in range(1, 4) for letters in itertools.product(SIMPLE_ALPHABET, repeat=size)]
+PATTERNS += [f"{pattern}/**" for pattern in PATTERNS[:60]]
+PATTERNS += ["", "test_*.py", "*_test.py", "conftest.py", "tests/**", "test/**", "*", "**", "a/**/b", "a/b", "x/",
+             "/x", "!x", "#x", "x ", "a*/**", "[ab].py", "a?.py", "a\\*"]
+
+
+def test_the_simple_patterns_get_pathspecs_regex_without_pathspec() -> None:
+    """A one-file run matches its test-file patterns without importing pathspec: the regex it makes for
+    them is pathspec's, for every pattern of the kinds it takes (the others go to pathspec)."""
+    from loopbound.discovery import _simple_regex
+
+    taken = [pattern for pattern in PATTERNS if _simple_regex(pattern) is not None]
+    assert {"test_*.py", "*_test.py", "conftest.py", "tests/**", "test/**"} <= set(taken)
+    assert len(taken) > 300
+    assert [(pattern, _simple_regex(pattern)) for pattern in taken] == [
+        (pattern, _pathspec_regex(pattern)) for pattern in taken]
+
+
+@pytest.mark.parametrize("patterns", [("test_*.py", "*_test.py", "conftest.py", "tests/**", "test/**"),
+                                      ("a*b", "", "c.py"), ("x/**", "!x/keep.py"), ("a/b", "tests/**")])
+def test_matching_is_pathspecs(patterns: tuple[str, ...]) -> None:
+    import pathspec
+
+    from loopbound.discovery import _matcher
+
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    paths = ["test_a.py", "a/test_b.py", "a_test.py", "tests/x.py", "test/y/z.py", "src/tests/x.py", "conftest.py",
+             "a/conftest.py/x", "./tests/a.py", "/test_x.py", "x/keep.py", "x/other.py", "a/b", "a/b/c", "acb",
+             "d/axb", "c.py", "", "test_.py\nx", "atest_x.py"]
+    assert [_matcher(patterns)(path) for path in paths] == [spec.match_file(path) for path in paths]
+
+
+def test_a_named_file_with_the_default_patterns_does_not_import_pathspec(tmp_path: Path) -> None:
+    (tmp_path / "test_one.py").write_text("import httpx\n\nclient = httpx.AsyncClient()\n")
+    probe = ("import sys\nfrom pathlib import Path\nfrom loopbound.config import Settings\n"
+             "from loopbound.discovery import discover\n"
+             f"found = discover([Path({str(tmp_path / 'test_one.py')!r})], Settings(project_root=Path({str(tmp_path)!r})))\n"
+             "assert found.python_files[0].is_test\n"
+             "print('pathspec' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"

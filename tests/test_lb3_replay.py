@@ -112,15 +112,17 @@ def test_a_run_after_a_replayed_edit_still_sees_the_next_one(suite: Path, monkey
     assert after == _fresh(suite, monkeypatch, capsys, COMMAND)
 
 
-@pytest.mark.parametrize(("edit", "reruns"), [
-    (lambda text: text + "\n# a comment\n", False),
-    (lambda text: text.replace("@pytest.mark.asyncio\n", '@pytest.mark.asyncio(loop_scope="session")\n'), True),
+@pytest.mark.parametrize(("edit", "replayed", "reruns"), [
+    (lambda text: text + "\n# a comment\n", True, False),  # checked again alone, it finds what it found
+    (lambda text: text + "\nimport httpx\n\nclient = httpx.AsyncClient()\n", False, True),  # a new finding, new facts
+    (lambda text: text.replace("@pytest.mark.asyncio\n", '@pytest.mark.asyncio(loop_scope="session")\n'), False, True),
 ])
 def test_a_checked_edit_reruns_the_lb3_pass_only_when_its_facts_changed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], edit: object,
-        reruns: bool) -> None:
-    """A test module that names asyncio is checked again after an edit; the LB3 pass's recorded result
-    stands when the module's digest does."""
+        replayed: bool, reruns: bool) -> None:
+    """A test module that names asyncio is checked again after an edit: the recorded report stands when the
+    per-file pass finds what it found and the LB3 facts are the same; otherwise a run in part keeps the LB3
+    pass's recorded result when the module's digest stands."""
     root = tmp_path / "suite"
     shutil.copytree(FIXTURES / "projects" / "session_fixture_no_loop_config", root)
     monkeypatch.chdir(root)
@@ -129,12 +131,12 @@ def test_a_checked_edit_reruns_the_lb3_pass_only_when_its_facts_changed(
     _full(monkeypatch, capsys, COMMAND)
     test_module = root / "test_ticket.py"
     test_module.write_text(edit(test_module.read_text()))  # type: ignore[operator]
-    assert not _replays_unchanged(COMMAND)
+    assert _replays_unchanged(COMMAND) is replayed
     passes: list[int] = []
     real = parallel.project_result
     with monkeypatch.context() as patches:
         patches.setattr(parallel, "project_result", lambda *args: passes.append(1) or real(*args))
-        after = _full(monkeypatch, capsys, COMMAND)
+        after = _main(monkeypatch, capsys, COMMAND, replay_only=replayed)
     assert bool(passes) is reruns
     assert after == _fresh(root, monkeypatch, capsys, COMMAND)
 

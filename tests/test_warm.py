@@ -47,6 +47,7 @@ def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], a
     with monkeypatch.context() as patches, pytest.raises(SystemExit) as exit:
         if replay_only:
             patches.setattr("loopbound.cli.cli", refuse)
+            patches.setattr("loopbound.command.main", refuse)
         warm.main()
     out, err = capsys.readouterr()
     code = exit.value.code
@@ -264,7 +265,8 @@ def _service_project(root: Path) -> Path:
 
 
 def _replays_unchanged(arguments: list[str] = COMMAND) -> bool:
-    """Whether the recorded run's output is still the answer, decided without loading the checker."""
+    """Whether the recorded run's output is still the answer, decided without a run: from the changed files
+    alone, each checked again by the per-file pass if the pre-filter may not clear it."""
     key = warm.run_key(arguments)
     snapshot = warm._find(key, arguments)
     assert snapshot is not None
@@ -287,25 +289,27 @@ def test_an_edit_the_checker_cannot_see_is_replayed_without_loading_it(tmp_path:
     assert _fresh(root, monkeypatch, capsys) == before
 
 
-@pytest.mark.parametrize("edit", [
-    "from app import db\n\n\ndef answer():\n    return 42\n",  # the import graph moves (same size as before)
-    "from app import dc\n\n\ndef answer():\n    return 42  # noqa\n",  # a noqa comment the checker reads
-    "from app import dc\n\n\ndef answer():\n    return 42\n# asyncio\n",  # a registry module's name
+@pytest.mark.parametrize(("edit", "replayed"), [
+    ("from app import db\n\n\ndef answer():\n    return 42\n", False),  # the import graph moves (same size)
+    # The checker reads these; checked again, the file is still cleared and summarised alike: the report stands.
+    ("from app import dc\n\n\ndef answer():\n    return 42  # noqa\n", True),  # a noqa comment
+    ("from app import dc\n\n\ndef answer():\n    return 42\n# asyncio\n", True),  # a registry module's name
 ])
 def test_an_edit_the_checker_may_see_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str], edit: str) -> None:
+                                                capsys: pytest.CaptureFixture[str], edit: str, replayed: bool) -> None:
     root = _service_project(tmp_path / "app_project")
     monkeypatch.chdir(root)
     _a_minute_later(monkeypatch)
     _full(monkeypatch, capsys)
-    _full(monkeypatch, capsys)
+    before = _full(monkeypatch, capsys)
     service = root / "app" / "service.py"
     recorded = service.stat()
     service.write_text(edit)
     os.utime(service, ns=(recorded.st_atime_ns, recorded.st_mtime_ns))  # as `cp -p` or a checkout may leave it
-    assert not _replays_unchanged()
-    after = _full(monkeypatch, capsys)
+    assert _replays_unchanged() == replayed
+    after = _main(monkeypatch, capsys, COMMAND, replay_only=replayed)
     assert after == _fresh(root, monkeypatch, capsys)
+    assert (after == before) or not replayed
 
 
 def test_an_edit_of_a_module_the_index_searched_for_words_is_checked_when_it_adds_one(
@@ -371,3 +375,84 @@ def test_a_rest_from_another_write_is_not_used(project: Path, monkeypatch: pytes
     assert (code, out) == _full(monkeypatch, capsys)[:2]
     row = len(target.read_text(encoding="utf-8").splitlines()) - 2
     assert f"rules/LB101.py:{row}:" in out
+
+
+@pytest.fixture
+def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Two modules with a finding each, which the project index grades without reading them again."""
+    root = tmp_path / "library"
+    (root / "pkg").mkdir(parents=True)
+    (root / "loopbound.toml").write_text("", encoding="utf-8")
+    (root / "pkg" / "api.py").write_text("import httpx\n\nclient = httpx.AsyncClient()\n", encoding="utf-8")
+    (root / "pkg" / "locks.py").write_text("import asyncio\n\nlock = asyncio.Lock()\n", encoding="utf-8")
+    monkeypatch.chdir(root)
+    _a_minute_later(monkeypatch)
+    yield root
+    gc.enable()
+
+
+@pytest.mark.parametrize(("edit", "replayed"), [
+    (lambda text: text + "\n# a comment below the finding\n", True),
+    (lambda text: text + "\n\nasync def fetch():\n    return await client.get('/')\n", True),  # new code, no finding
+    (lambda text: "\n" + text, False),  # the finding moves down a line
+    (lambda text: text + "\nlate = httpx.AsyncClient()\n", False),  # one more finding
+])
+def test_an_edited_file_with_findings_is_replayed_when_checking_it_again_finds_the_same(
+        library: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], edit: object,
+        replayed: bool) -> None:
+    _full(monkeypatch, capsys)
+    before = _full(monkeypatch, capsys)
+    target = library / "pkg" / "api.py"
+    assert "pkg/api.py:3:10: LB101" in before[1]
+    target.write_text(edit(target.read_text(encoding="utf-8")), encoding="utf-8")  # type: ignore[operator]
+    assert _replays_unchanged() is replayed
+    after = _main(monkeypatch, capsys, COMMAND, replay_only=replayed)
+    assert after == _fresh(library, monkeypatch, capsys)
+    assert (after == before) is replayed
+
+
+def test_a_report_that_shows_an_edited_files_lines_is_not_replayed(library: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """GitLab's fingerprints hash the lines of each finding: the same findings in edited lines change them."""
+    command = ["check", "--output-format", "gitlab", "."]
+    _full(monkeypatch, capsys, command)
+    _full(monkeypatch, capsys, command)
+    target = library / "pkg" / "api.py"
+    before = _full(monkeypatch, capsys, command)
+    target.write_text(target.read_text(encoding="utf-8").replace("AsyncClient()", "AsyncClient()  # here"),
+                      encoding="utf-8")  # the finding stays where it was; its line is not what it was
+    assert not _replays_unchanged(command)
+    after = _full(monkeypatch, capsys, command)
+    assert after == _fresh(library, monkeypatch, capsys, command)
+    assert after != before
+
+
+def _variants(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    return [data, *(b"\n".join([*lines[:row], b"import asyncio  # " + lines[row], *lines[row + 1:]])
+                     for row in range(0, len(lines), 7)),
+            data + b"\nfrom httpx import Client\n", data + b"\nimport httpx\nx = AsyncClient\n",
+            data.replace(b"import ", b"import \\\n    ", 1), data.replace(b"\n", b"\r\n")]
+
+
+def test_the_replays_pre_filter_clears_only_what_the_pre_filter_clears() -> None:
+    """unseen_edits.pre_filter_clears decides without the checker that an edited file stays cleared: over every
+    fixture file and edits of its import lines, it never clears what engine.may_have_findings lets through,
+    and it does clear most of what the pre-filter clears (a test module that imports aiohttp and makes nothing)."""
+    from loopbound.engine import may_have_findings
+    from loopbound.registry import DEFAULT_REGISTRY
+    from loopbound.unseen_edits import pre_filter_clears, trigger_words
+
+    names = {module: sorted(words) for module, words in DEFAULT_REGISTRY.names_by_module.items()}
+    triggers = trigger_words()
+    cleared = agreed = 0
+    for path in sorted(FIXTURES.rglob("*.py")):
+        for data in _variants(path.read_bytes()):
+            passes = may_have_findings(data, DEFAULT_REGISTRY)
+            if pre_filter_clears(data, names, triggers):
+                assert not passes, path
+                agreed += 1
+            cleared += not passes
+    assert cleared and agreed > cleared / 2
+    assert pre_filter_clears(b"import aiohttp\n\n\nasync def test_get():\n    assert aiohttp\n", names, triggers)
+    assert not pre_filter_clears(b"import aiohttp\n\nsession = aiohttp.ClientSession()\n", names, triggers)

@@ -9,8 +9,6 @@ checker must not fail on a project's packaging files, which pytest itself never 
 from __future__ import annotations
 
 import ast
-import configparser
-import json
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -19,11 +17,6 @@ from typing import Any
 
 from loopbound.asyncio_versions import AsyncioVersions, VersionError, combine
 from loopbound.stamps import Stamp, stamp
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 LOCK_NAMES = ("uv.lock", "poetry.lock", "pdm.lock", "Pipfile.lock")
 RANGE_NAMES = ("pyproject.toml", "setup.cfg", "setup.py", "tox.ini", "Pipfile")
@@ -51,9 +44,19 @@ def declaration_files(folder: Path) -> list[Path]:
     return candidates
 
 
+def _tomllib() -> Any:
+    """tomllib, imported by the runs that read a TOML file (one named file needs none)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    return tomllib
+
+
 def _toml(path: Path) -> dict[str, Any]:
+    tomllib = _tomllib()
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}
 
@@ -97,6 +100,8 @@ def _read_locked(path: Path) -> list[str]:
     if not _MENTION.search(text) and "\\u" not in text and "\\U" not in text:
         return []  # hundreds of kilobytes of TOML or JSON, and no word of pytest-asyncio: nothing to parse
     if path.name == "Pipfile.lock":
+        import json
+
         try:
             data = json.loads(text)
         except ValueError:
@@ -105,6 +110,7 @@ def _read_locked(path: Path) -> list[str]:
                    for name in section if _normal(name) == _NAME]
         return [str(entry["version"]).lstrip("=") for entry in entries
                 if isinstance(entry, dict) and isinstance(entry.get("version"), str)]
+    tomllib = _tomllib()
     try:
         packages = tomllib.loads(text).get("package", [])
     except tomllib.TOMLDecodeError:
@@ -171,6 +177,8 @@ def _pipfile(data: dict[str, Any]) -> Iterator[str]:
 
 
 def _ini_requirements(path: Path) -> Iterator[str]:
+    import configparser  # not imported by runs that read no ini file
+
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
     try:
         parser.read_string(path.read_text(encoding="utf-8"))

@@ -19,14 +19,13 @@ The cache lives in `.loopbound_cache/` under the project root, marked with a CAC
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
-import pickle
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from loopbound.blake2 import blake2b
 from loopbound import __version__, recorder
 from loopbound.asyncio_declarations import DECLARATION_NAMES
 from loopbound.config import Settings
@@ -55,7 +54,7 @@ def default_cache_dir(settings: Settings) -> Path:
 def _tool_fingerprint() -> str:
     """The version plus the loopbound modules' sizes and mtimes: a code change is a new tool."""
     package = Path(__file__).parent
-    digest = hashlib.blake2b(f"{__version__}/{FORMAT}".encode(), digest_size=16)
+    digest = blake2b(f"{__version__}/{FORMAT}".encode(), digest_size=16)
     for module in sorted(package.rglob("*.py")):
         stat = module.stat()
         digest.update(f"{module.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
@@ -66,7 +65,7 @@ def settings_fingerprint(settings: Settings) -> str:
     """What all files share: the tool and the registry (resources in order, safe names sorted)."""
     registry = settings.registry
     text = "\n".join([_tool_fingerprint(), repr(registry.resources), repr(sorted(registry.safe_names))])
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def file_key(file_stamp: Stamp, shown: str, selected: frozenset[str], is_test: bool) -> str:
@@ -178,7 +177,7 @@ def project_question(python_files: list[Path], config_files: list[Path], setting
     text = "\n".join([os.getcwd(), ",".join(sorted(selected)), repr(settings.per_file_ignores),
                       repr(settings.target_pytest_asyncio), repr(installed_version()),
                       repr(settings.test_files), *map(str, python_files), "", *map(str, config_files)])
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 class ProjectCache:
@@ -307,6 +306,8 @@ def _note_for_replay(stamps: tuple[tuple[str, Stamp], ...], folders: tuple[Folde
 
 def read_cache_file(path: Path) -> object | None:
     """What a cache file holds; None when it is missing, unreadable or from another version."""
+    import pickle  # not imported by runs without a cache
+
     try:
         with path.open("rb") as stream:
             loaded: object = pickle.load(stream)
@@ -319,7 +320,8 @@ def write_cache_file(path: Path, value: object) -> None:
     try:
         _prepare(path.parent)
         _prune(path)
-        import tempfile  # only runs that store something need it
+        import pickle
+        import tempfile  # only runs that store something need them
 
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(handle, "wb") as stream:

@@ -12,11 +12,6 @@ from loopbound.findings import LatentPolicy
 from loopbound.registry import DEFAULT_REGISTRY, Kind, Registry, resource_from_config
 from loopbound.selection import resolve_selector
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 CONFIG_FILES = ("pyproject.toml", "loopbound.toml", ".loopbound.toml")
 DEFAULT_TEST_FILES = ("test_*.py", "*_test.py", "conftest.py", "tests/**", "test/**")
 
@@ -79,6 +74,10 @@ def load_settings(config_path: Path | None, *, isolated: bool = False, start: Pa
 
 
 def _read_table(path: Path) -> Mapping[str, Any]:
+    if sys.version_info >= (3, 11):  # imported here: a run that reads no configuration file needs none of it
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loopbound.config import Settings
-from loopbound.discovery import CheckedFile, matches_any, relative_to_root
 from loopbound.findings import Finding, Location
 from loopbound.index.model import LoopTable, ModuleSummary
 from loopbound.index.summary import light_summary, summarise_file
@@ -28,6 +27,7 @@ from loopbound.source import SourceError, decode, paused_gc, read_bytes
 from loopbound.stamps import Stamp
 
 if TYPE_CHECKING:
+    from loopbound.discovery import CheckedFile
     from loopbound.project import ModuleReaderFunction, Project
     from loopbound.index.view import FileView
 
@@ -193,6 +193,8 @@ def per_file_selected(relative: str, settings: Settings, selected: frozenset[str
     """Codes left for the file at `relative` (to the project root) once `per-file-ignores` has taken its own."""
     if not settings.per_file_ignores:
         return selected
+    from loopbound.discovery import matches_any  # discovery's pattern matching: not needed to check a file
+
     for pattern, codes in settings.per_file_ignores:
         if matches_any((pattern,), relative):
             for code in codes:
@@ -302,6 +304,8 @@ def check_project(python_files: Iterable[Path], config_files: Iterable[Path], se
     result.errors.extend(str(error) for error in project.config_errors.values())
     result.warnings.extend(f"{error}; it governs none of the checked files"
                            for path, error in project.config_warnings.items() if path not in project.config_errors)
+    from loopbound.discovery import relative_to_root
+
     by_path: dict[str, list[Finding]] = {}
     for group in groups:
         for finding in group.check(project):

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import ast
 import enum
-import hashlib
 import pickle
 from pathlib import PurePath
+
+from loopbound.blake2 import blake2b
 
 TYPE_CHECKING = False  # the warm replay imports this module: typing would cost it more than the rest
 
@@ -53,7 +54,7 @@ def facts_digest(module: Module | None) -> str:
               *(word for word in _SOURCE_WORDS if word in module.source)]
     for line in ("\0source", *source):
         facts.text(line)
-    return hashlib.blake2b(b"\0".join(facts.parts), digest_size=16).hexdigest()
+    return blake2b(b"\0".join(facts.parts), digest_size=16).hexdigest()
 
 
 class _Facts:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,6 +81,8 @@ def _addopts_overrides(config: PytestConfig) -> Mapping[str, Setting]:
 @lru_cache(maxsize=256)
 def _overrides_in(addopts: Setting) -> Mapping[str, Setting]:
     """Split once per addopts value: the LB3 pass asks for every module's defaults."""
+    import shlex
+
     try:
         words = shlex.split(addopts.value)
     except ValueError:
@@ -210,6 +211,8 @@ def _toml_config(path: Path, section: str, table: dict[str, Any], tables: dict[s
     keys = {}
     for key, value in table.items():
         if isinstance(value, list):
+            import shlex
+
             rendered = " ".join(shlex.quote(str(item)) for item in value) if key == "addopts" else " ".join(
                 str(item) for item in value)
         else:

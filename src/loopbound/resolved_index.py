@@ -18,12 +18,12 @@ application's lifespan manages is decided over the whole project).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from loopbound.blake2 import blake2b
 from loopbound import recorder
 from loopbound.cache import read_cache_file, settings_fingerprint, write_cache_file
 from loopbound.config import Settings
@@ -66,7 +66,7 @@ def question(files: Sequence[Path], config_files: Sequence[Path], settings: Sett
              selected: frozenset[str]) -> str:
     """What must be equal besides the summaries: the files, the config files' stamps, the settings and codes
     that decide test modules and per-file codes, the working directory (findings show paths relative to it)."""
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     digest.update(repr((os.getcwd(), str(settings.project_root), settings.test_files, settings.per_file_ignores,
                         settings.target_pytest_asyncio, sorted(selected))).encode())
     for path in files:

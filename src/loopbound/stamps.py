@@ -36,11 +36,11 @@ def stamp(path: str | os.PathLike[str]) -> Stamp:
 
 
 def _content_hash(path: str | os.PathLike[str]) -> int:
-    import hashlib
+    from loopbound.blake2 import blake2b
 
     try:
         with open(path, "rb") as stream:
-            return int.from_bytes(hashlib.blake2b(stream.read(), digest_size=8).digest(), "big")
+            return int.from_bytes(blake2b(stream.read(), digest_size=8).digest(), "big")
     except OSError:
         return -1  # a folder or an unreadable file: size and times still count
 

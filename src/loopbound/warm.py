@@ -14,8 +14,9 @@ change a report), terminal and interpreter stats those paths, and when every sta
 writes the recorded output and exits with the recorded status, having imported nothing but this
 module. Any difference, or any doubt (a path changed in the seconds before the recorded run, an
 error, a progress bar) means a full run, except two: when only the contents of a few checked
-Python files moved and each still holds nothing the checker could act on (see unseen_edits.py), the
-recorded output is still the answer and is replayed without loading the checker; otherwise, when only
+Python files moved and each still holds nothing the checker could act on, or the per-file pass, run on
+it alone, finds what it found (see unseen_edits.py), the recorded output is still the answer and is
+replayed without a run; otherwise, when only
 such contents moved (see Partial), the run reuses the recorded discovery and the other files'
 results, checks those files again, reruns the LB3 pass if it read one of them and the facts it reads
 from it changed, and reports.
@@ -28,12 +29,12 @@ import sys
 TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 
 from loopbound import recorder
-from loopbound.snapshots import file_name, load_rest, write_snapshot
+from loopbound.snapshots import file_name, load_rest, write_head, write_snapshot
 from loopbound.stamps import Stamp, is_settled, stamp
-from loopbound.unseen_edits import cleared, same_lb3_facts, same_outcome
+from loopbound.unseen_edits import outcomes, same_lb3_facts, same_outcome, trigger_words
 
 if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only what it uses
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from typing import Any, TextIO
 
 FORMAT = 6
@@ -55,14 +56,10 @@ def now() -> float:
 
 
 def main() -> None:
-    """`loopbound ...`: a recorded run replayed when it is still valid, else the click command line."""
+    """`loopbound ...`: a recorded run replayed when it is still valid, else the command: a plain check
+    read here (options.py), anything else through the click command line."""
     import gc
-    import warnings
 
-    # Parsing the checked code warns about it (invalid escapes: a SyntaxWarning, shown by default from
-    # Python 3.12): that is not ours to print. Workers forked later inherit the filters.
-    warnings.filterwarnings("ignore", category=SyntaxWarning)
-    warnings.filterwarnings("ignore", message="invalid escape sequence", category=DeprecationWarning)
     arguments = sys.argv[1:]
     if not _FIXING.intersection(arguments):
         # A check builds syntax trees and findings and keeps them until it exits: the cyclic collector
@@ -74,18 +71,38 @@ def main() -> None:
         changed = _changes(snapshot) if snapshot is not None else None
         if snapshot is not None and changed == {}:
             _replay(snapshot)
+        _quiet_parse_warnings()  # what follows may parse the checked code
         partial = Partial.of(snapshot, changed) if snapshot is not None else None
         if partial is not None and same_outcome(partial.snapshot, partial.changed):
             _save_restamped(partial.snapshot, partial.changed)
             _replay(partial.snapshot)
         _start_recording(key, partial)
-    from loopbound.cli import cli
+    else:
+        _quiet_parse_warnings()
+    from loopbound.options import plain_check
 
+    options = plain_check(arguments)
     try:
+        if options is not None:  # a plain check: the command itself, without click
+            from loopbound.command import main as check
+
+            check(options)
+        from loopbound.cli import cli
+
         cli(args=arguments, prog_name="loopbound")
     except SystemExit as exit:
         _finish_recording(exit.code)
         raise
+
+
+def _quiet_parse_warnings() -> None:
+    """Parsing the checked code warns about it (invalid escapes: a SyntaxWarning, shown by default from
+    Python 3.12): that is not ours to print. Workers forked later inherit the filters. Not set by a
+    replay, which parses nothing: a filter on a message compiles a regex (a fifth of a replay)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
+    warnings.filterwarnings("ignore", message="invalid escape sequence", category=DeprecationWarning)
 
 
 def replayable(arguments: list[str]) -> bool:
@@ -156,7 +173,7 @@ def _save_restamped(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> None
     """The snapshot with the changed files' new stamps, once an edit in the same clock tick could not keep them."""
     if all(is_settled(recorded, now()) for recorded in changed.values()) and snapshot.get("cache_dir") is not None:
         stamps = [changed.get(path, recorded) for path, recorded in zip(snapshot["paths"], snapshot["stamps"])]
-        write_snapshot(snapshot["cache_dir"], file_name(snapshot["key"]), {**snapshot, "stamps": stamps})
+        write_head(snapshot["cache_dir"], file_name(snapshot["key"]), {**snapshot, "stamps": stamps})
 
 
 class Partial:
@@ -249,10 +266,12 @@ class Recording:
         # one (none: all its bytes count); None when not known (a run that did not resolve the index).
         self.index_reads: dict[str, tuple[bytes, ...]] | None = None
         self.module_words: list[str] = []  # the registry's modules: a file naming none is cleared by the pre-filter
+        self.module_names: dict[str, list[str]] = {}  # the names under each (unseen_edits.pre_filter_clears)
         self.registry: bytes | None = None  # pickled: what the LB3 pass read each module's facts with
         # The digest of each module the LB3 pass read (absolute path, read as a test module): an edit that
         # keeps it leaves the pass's answer as it was (lb3_digest.py).
         self.lb3_digests: dict[tuple[str, bool], str] = {}
+        self.sources_read: set[str] = set()  # the files whose lines the report showed (absolute paths)
 
     def note(self, paths: Iterable[str | os.PathLike[str]]) -> None:
         for path in paths:
@@ -268,14 +287,15 @@ class Recording:
         self.presence.setdefault(os.path.abspath(path), os.path.exists(path))
 
     def keep(self, results: Sequence[tuple[str, str, frozenset[str], bool, object]], project: object,
-             module_words: Iterable[str] = (), registry: object = None) -> None:
+             module_words: Mapping[str, Iterable[str]] | None = None, registry: object = None) -> None:
         """Each checked file's job (path, shown path, codes, test or not) and result, the LB3 result, the
-        registry's module names (what the pre-filter looks for first) and the registry itself."""
+        registry's modules with the names under each (what the pre-filter looks for) and the registry itself."""
         import pickle
 
         self.results = list(results)
         self.project = project
-        self.module_words = sorted(module_words)
+        self.module_words = sorted(module_words or ())
+        self.module_names = {module: sorted(names) for module, names in (module_words or {}).items()}
         self.registry = None if registry is None else pickle.dumps(registry, protocol=pickle.HIGHEST_PROTOCOL)
 
     def save(self, status: int) -> None:
@@ -302,15 +322,17 @@ class Recording:
         checked ones), which of them the LB3 pass read, and the digests of their facts."""
         if self.discovered is None or not self.results:
             return {"state": None, "replaceable": [], "project_inputs": []}
-        fast = {"cleared": [cleared(is_test, result) for *_, is_test, result in self.results],
-                "module_words": self.module_words, "index_reads": self.index_reads,
-                "fixes": "loopbound.fixes.command" in sys.modules, "registry": self.registry,
-                "lb3_digests": self.lb3_digests or lb3_digests or {}}
-        import pickle
-
         if replaceable is None:
             replaceable = [os.path.abspath(result[0]) for result in self.results]
             project_inputs = sorted({os.path.abspath(path) for path in self.project_inputs})
+        base, again = (self.partial.snapshot, set(self.partial.changed)) if self.partial is not None else ({}, set())
+        fast = {**outcomes(self.results, replaceable, base, again), "module_words": self.module_words,
+                "module_names": self.module_names, "triggers": trigger_words(),
+                "index_reads": self.index_reads, "fixes": "loopbound.fixes.command" in sys.modules,
+                "registry": self.registry,
+                "lb3_digests": self.lb3_digests or lb3_digests or {}, "sources_read": sorted(self.sources_read)}
+        import pickle
+
         try:
             state = pickle.dumps((self.discovered, self.results, self.project), protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):

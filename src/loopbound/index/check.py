@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loopbound.blake2 import blake2b
 from loopbound.stamps import is_settled, stamp
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile, relative_to_root
@@ -188,7 +188,7 @@ def _question(files: list[Path], config_files: Sequence[Path], findings: list[Fi
     """What the answer depends on: every file's path and stamp (the summaries follow from them), the
     pytest configs, the per-file findings, the codes, and the loop table's digest (the pytest-asyncio
     releases a lock file pins are in it, not in any checked file)."""
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     digest.update(f"{loops}\n".encode())
     for path in sorted({*files, *config_files}):
         digest.update(f"{path}\0{stamp(path)}\n".encode())

@@ -87,7 +87,7 @@ LoopTable = dict[str, ModuleLoops]  # by the module's resolved path
 
 def loop_table_digest(table: LoopTable) -> str:
     """Equal tables give equal digests: what the caches of graded findings compare."""
-    from hashlib import blake2b
+    from loopbound.blake2 import blake2b
 
     return blake2b(repr(sorted(table.items())).encode(), digest_size=16).hexdigest()
 
@@ -120,6 +120,6 @@ class ModuleSummary:
 def summary_digest(summary: ModuleSummary | None) -> str:
     """Equal summaries give equal digests: they are plain frozen data (strings, numbers, tuples) whose repr
     is their value. Caches compare these instead of keeping every module's summary."""
-    from hashlib import blake2b  # this module is loaded by runs that import little else (warm.py)
+    from loopbound.blake2 import blake2b  # this module is loaded by runs that import little else (warm.py)
 
     return blake2b(repr(summary).encode(), digest_size=16).hexdigest()

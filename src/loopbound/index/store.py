@@ -10,12 +10,12 @@ keyed by the file's content. A file whose size and modification time are unchang
 from __future__ import annotations
 
 import ast
-import hashlib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loopbound.blake2 import blake2b
 from loopbound.cache import read_cache_file, settings_fingerprint, write_cache_file
 from loopbound.stamps import Stamp, is_settled, stamp
 from loopbound.config import Settings
@@ -76,7 +76,7 @@ class SummaryStore:
         def make(data: bytes, cached: Entry | None) -> tuple[str, ModuleSummary] | None:
             if not any(word in data for word in words):
                 return None
-            digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+            digest = blake2b(data, digest_size=16).hexdigest()
             if cached is not None and cached[1] == digest:
                 return digest, cached[2]
             fresh = _summarise(data, path, settings, is_test, loops_only, None if loops_only else self._keep_tree)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from loopbound import recorder
 from loopbound.findings import Finding
 
 
@@ -23,6 +25,9 @@ class Report:
 
     def source_lines(self, path: str) -> list[str]:
         if path not in self.sources:
+            recording = recorder.recording()
+            if recording is not None:  # the report shows these lines: an edit of them changes it
+                recording.sources_read.add(os.path.abspath(path))
             try:
                 self.sources[path] = Path(path).read_text(encoding="utf-8", errors="replace")
             except OSError:
