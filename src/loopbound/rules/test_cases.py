@@ -1,0 +1,180 @@
+"""unittest's test classes in the loop model: which classes of a test module pytest hands to unittest, and
+whether each of their tests runs on an event loop of its own.
+
+pytest collects every `unittest.TestCase` subclass of a test module, whatever its name, and unittest runs
+its tests: an `async def` test runs only where the class drives a loop. `IsolatedAsyncioTestCase` gives
+each test a new one; so does a class whose `setUp` (its own, or the one of a base it hands over to) makes a
+new loop. The bases are followed through the project's modules the way pytest's default import mode finds
+them (the folder above the topmost package, `pythonpath`, the rootdir); a base found nowhere stops the
+search before it decides anything: the verdict is then left to the rest of the model.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loopbound.module_facts import Module, parse
+from loopbound.project import Project
+from loopbound.test_case_facts import LOCAL_CLASS, BaseRef, ClassFacts, read_classes, relative_names
+
+ISOLATED = frozenset({"unittest.IsolatedAsyncioTestCase", "unittest.async_case.IsolatedAsyncioTestCase"})
+TEST_CASES = frozenset({"unittest.TestCase", "unittest.case.TestCase", *ISOLATED, "django.test.TestCase",
+                        "django.test.TransactionTestCase", "django.test.SimpleTestCase",
+                        "django.test.LiveServerTestCase"})
+_MAX_HOPS = 32  # re-exports followed from one module to the next before giving up
+
+
+@dataclass
+class ClassesOf:
+    """One module's classes and the names its `from` imports bind (re-exports lead through them)."""
+
+    classes: dict[str, ClassFacts]
+    imported: dict[str, BaseRef] = field(default_factory=dict)
+
+
+Found = tuple[Path, ClassFacts] | str | None  # a project class, one of unittest's (qualified), or nothing known
+
+
+def own_loop_test_cases(project: Project, module: Module) -> list[ClassFacts]:
+    """The classes of a test module that pytest collects for unittest and whose tests each run on a new loop."""
+    found: list[ClassFacts] = []
+    for facts in module.test_cases:
+        lineage = list(_lineage(project, module.path, facts))
+        terminals = {item for item in lineage if isinstance(item, str)}
+        if not terminals & TEST_CASES or not _collected(lineage):
+            continue
+        if terminals & ISOLATED or _setup_makes_loop(lineage):
+            found.append(facts)
+    return found
+
+
+def _collected(lineage: list[ClassFacts | str | None]) -> bool:
+    """pytest skips a class whose `__test__` (its own or inherited) is false, and unittest one without tests."""
+    classes = [item for item in lineage if isinstance(item, ClassFacts)]
+    flag = next((facts.test_flag for facts in classes if facts.test_flag is not None), True)
+    return flag and any(facts.has_tests for facts in classes)
+
+
+def _setup_makes_loop(lineage: list[ClassFacts | str | None]) -> bool:
+    """The `setUp` each test runs (the first in the method order) makes a new event loop, itself or through the
+    bases it hands over to. unittest's own `setUp` does nothing; an unknown base may define any."""
+    for item in lineage:
+        if not isinstance(item, ClassFacts):
+            return False
+        if item.setup == "new":
+            return True
+        if item.setup == "other":
+            return False
+    return False
+
+
+def _lineage(project: Project, path: Path, facts: ClassFacts) -> Iterator[ClassFacts | str | None]:
+    """The class and its bases, depth first and left to right (Python's method order for the hierarchies
+    test suites write), each once; a base found nowhere is None."""
+    seen: set[tuple[Path, str]] = set()
+    stack: list[Found] = [(path, facts)]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, tuple):
+            yield item
+            continue
+        where, current = item
+        if (where, current.name) in seen:
+            continue
+        seen.add((where, current.name))
+        yield current
+        stack.extend(reversed([_resolve(project, where, base) for base in current.bases]))
+
+
+def _resolve(project: Project, path: Path, ref: BaseRef) -> Found:
+    for _ in range(_MAX_HOPS):
+        level, name = ref
+        if level == 0 and name in TEST_CASES:
+            return name
+        located = _locate(project, path, ref)
+        if located is None:
+            return None
+        path, attribute = located
+        classes = _classes_of(project, path)
+        if classes is None:
+            return None
+        if attribute in classes.classes:
+            return path, classes.classes[attribute]
+        if attribute not in classes.imported:
+            return None
+        ref = classes.imported[attribute]
+    return None
+
+
+def _locate(project: Project, path: Path, ref: BaseRef) -> tuple[Path, str] | None:
+    """The module file a base's name leads to, and the name to look up in it."""
+    level, name = ref
+    if level == LOCAL_CLASS:
+        return path, name
+    *module, attribute = name.split(".")
+    if level > 0:
+        package = path.parent
+        for _ in range(level - 1):
+            package = package.parent
+        roots = [package]
+    elif not module:
+        return None
+    else:
+        roots = _import_roots(project, path)
+    for root in roots:
+        found = _module_file(root, module)
+        if found is not None:
+            return found, attribute
+    return None
+
+
+def _module_file(root: Path, parts: list[str]) -> Path | None:
+    folder = root.joinpath(*parts)
+    for candidate in ((folder / "__init__.py",) if not parts else (folder.with_suffix(".py"), folder / "__init__.py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _import_roots(project: Project, path: Path) -> list[Path]:
+    """Where an absolute import from `path` finds the project's modules under pytest's `prepend` import mode:
+    the folder above the module's topmost package (pytest puts it first on `sys.path`), then the rootdir's
+    `pythonpath` entries and the rootdir."""
+    base = path.parent
+    while (base / "__init__.py").is_file() and base.parent != base:
+        base = base.parent
+    roots = [base]
+    config = project.config_for(path)
+    if config is not None:
+        setting = config.keys.get("pythonpath")
+        roots += [config.directory / entry for entry in (setting.value.split() if setting else [])]
+        roots.append(config.directory)
+    return list(dict.fromkeys(roots))
+
+
+def _classes_of(project: Project, path: Path) -> ClassesOf | None:
+    """A module's classes, read once per pass; the file becomes an input of the pass's answer."""
+    if path not in project.test_case_modules:
+        project.read_files.add(path)
+        module = project.modules.get(path)
+        if module is not None and module.test_cases:
+            project.test_case_modules[path] = ClassesOf({facts.name: facts for facts in module.test_cases})
+        else:
+            project.test_case_modules[path] = _read_classes(path)
+    found = project.test_case_modules[path]
+    return found if isinstance(found, ClassesOf) else None
+
+
+def _read_classes(path: Path) -> ClassesOf | None:
+    parsed = parse(path)
+    if parsed is None:
+        return None
+    imported = dict(relative_names(parsed.tree.body))
+    for statement in parsed.tree.body:
+        if isinstance(statement, ast.ImportFrom) and not statement.level and statement.module:
+            imported.update((alias.asname or alias.name, (0, f"{statement.module}.{alias.name}"))
+                            for alias in statement.names if alias.name != "*")
+    return ClassesOf({facts.name: facts for facts in read_classes(parsed.tree, parsed.imports)}, imported)
