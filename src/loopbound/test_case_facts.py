@@ -34,9 +34,11 @@ class ClassFacts:
     setup: str
 
 
-def read_classes(tree: ast.Module, imports: ImportTable) -> Iterator[ClassFacts]:
-    """The top-level classes, in the module's order."""
-    classes = {statement.name for statement in tree.body if isinstance(statement, ast.ClassDef)}
+def read_classes(tree: ast.Module, imports: ImportTable, classes: set[str] | None = None) -> Iterator[ClassFacts]:
+    """The top-level classes, in the module's order. `classes`: the names of every class the module defines,
+    when `tree` holds only some of them."""
+    if classes is None:
+        classes = {statement.name for statement in tree.body if isinstance(statement, ast.ClassDef)}
     relative = dict(relative_names(tree.body))
     for statement in tree.body:
         if isinstance(statement, ast.ClassDef):

@@ -20,7 +20,7 @@ from loopbound.rules.loop_model import (
     is_asyncio_test,
     test_loop_scope,
 )
-from loopbound.rules.test_cases import own_loop_test_cases
+from loopbound.rules.test_cases import own_loop_test_case
 
 
 def loop_table(project: Project) -> LoopTable:
@@ -56,7 +56,8 @@ def module_loops(project: Project, module: Module) -> ModuleLoops | None:
             continue
         scope = _test_scope(test, defaults, hook, versions) if is_asyncio_test(test, defaults) else "function"
         scopes.append(_on_event_loop(scope, project.resolve(test, "event_loop"), versions, ignored))
-    scopes += ["function" for _ in own_loop_test_cases(project, module)]
+    if "function" not in scopes and own_loop_test_case(project, module) is not None:
+        scopes.append("function")  # asked only where it can narrow the answer: it may read other modules
     if not scopes:
         event_loop = next(project.module_level(module, "event_loop"), None)
         for fixture in module.all_fixtures:

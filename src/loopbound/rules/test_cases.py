@@ -12,12 +12,15 @@ search before it decides anything: the verdict is then left to the rest of the m
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopbound.module_facts import Module, parse
+from loopbound.names import ImportTable
 from loopbound.project import Project
+from loopbound.source import SourceError, decode, read_bytes
 from loopbound.test_case_facts import LOCAL_CLASS, BaseRef, ClassFacts, read_classes, relative_names
 
 ISOLATED = frozenset({"unittest.IsolatedAsyncioTestCase", "unittest.async_case.IsolatedAsyncioTestCase"})
@@ -29,26 +32,47 @@ _MAX_HOPS = 32  # re-exports followed from one module to the next before giving 
 
 @dataclass
 class ClassesOf:
-    """One module's classes and the names its `from` imports bind (re-exports lead through them)."""
+    """One module's classes and the names its `from` imports bind (re-exports lead through them).
 
-    classes: dict[str, ClassFacts]
+    A module read for its bases alone is read class by class: its import statements, then the text of each
+    class asked for (parsing a whole large test module to learn one base class was most of this pass)."""
+
+    classes: dict[str, ClassFacts | None]
     imported: dict[str, BaseRef] = field(default_factory=dict)
+    path: Path | None = None  # while read class by class: the module, its text, imports and class names
+    source: str = ""
+    imports: ImportTable | None = None
+    names: set[str] = field(default_factory=set)
+
+    def get(self, name: str) -> ClassFacts | None:
+        if name not in self.classes and name in self.names and self.imports is not None and self.path is not None:
+            try:
+                self.classes[name] = _class_from_text(self.source, name, self.imports, self.names)
+            except _Unreadable:
+                whole = _parsed_classes(self.path)
+                self.classes, self.imported = (whole.classes, whole.imported) if whole else ({}, {})
+                self.imports = None
+        return self.classes.get(name)
+
+
+class _Unreadable(Exception):
+    """A class's text, cut from its module, does not parse alone: the module is parsed whole."""
 
 
 Found = tuple[Path, ClassFacts] | str | None  # a project class, one of unittest's (qualified), or nothing known
 
 
-def own_loop_test_cases(project: Project, module: Module) -> list[ClassFacts]:
-    """The classes of a test module that pytest collects for unittest and whose tests each run on a new loop."""
-    found: list[ClassFacts] = []
+def own_loop_test_case(project: Project, module: Module) -> ClassFacts | None:
+    """The first class of a test module that pytest collects for unittest and whose tests each run on a new
+    loop; None when there is none."""
     for facts in module.test_cases:
         lineage = list(_lineage(project, module.path, facts))
         terminals = {item for item in lineage if isinstance(item, str)}
         if not terminals & TEST_CASES or not _collected(lineage):
             continue
         if terminals & ISOLATED or _setup_makes_loop(lineage):
-            found.append(facts)
-    return found
+            return facts
+    return None
 
 
 def _collected(lineage: list[ClassFacts | str | None]) -> bool:
@@ -101,8 +125,9 @@ def _resolve(project: Project, path: Path, ref: BaseRef) -> Found:
         classes = _classes_of(project, path)
         if classes is None:
             return None
-        if attribute in classes.classes:
-            return path, classes.classes[attribute]
+        found = classes.get(attribute)
+        if found is not None:
+            return path, found
         if attribute not in classes.imported:
             return None
         ref = classes.imported[attribute]
@@ -168,13 +193,49 @@ def _classes_of(project: Project, path: Path) -> ClassesOf | None:
     return found if isinstance(found, ClassesOf) else None
 
 
+_IMPORT = re.compile(r"^(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t][^\n]*)", re.M)
+_CLASS = re.compile(r"^class[ \t]+(\w+)", re.M)
+_TOP_LEVEL = re.compile(r"^(?=[^\s#)\]}])", re.M)  # a line that starts a statement at column 0
+
+
 def _read_classes(path: Path) -> ClassesOf | None:
+    try:
+        source = decode(read_bytes(path))
+        tree = ast.parse("\n".join(match.group() for match in _IMPORT.finditer(source)))
+    except (SourceError, ValueError):
+        return None
+    except SyntaxError:  # an import cut short (a `\` continuation): the module is parsed whole
+        return _parsed_classes(path)
+    return ClassesOf({}, _imported(tree), path, source, ImportTable.for_module(tree), set(_CLASS.findall(source)))
+
+
+def _class_from_text(source: str, name: str, imports: ImportTable, names: set[str]) -> ClassFacts | None:
+    start = None
+    for start in re.finditer(rf"^class[ \t]+{re.escape(name)}\b", source, re.M):
+        pass  # the last definition is the one the module keeps
+    if start is None:
+        return None
+    line_end = source.find("\n", start.start())
+    end = _TOP_LEVEL.search(source, line_end + 1) if line_end >= 0 else None
+    try:
+        tree = ast.parse(source[start.start():end.start() if end else len(source)])
+    except SyntaxError as error:
+        raise _Unreadable(name) from error
+    return next((facts for facts in read_classes(tree, imports, names) if facts.name == name), None)
+
+
+def _parsed_classes(path: Path) -> ClassesOf | None:
     parsed = parse(path)
     if parsed is None:
         return None
-    imported = dict(relative_names(parsed.tree.body))
-    for statement in parsed.tree.body:
+    found = read_classes(parsed.tree, parsed.imports)
+    return ClassesOf({facts.name: facts for facts in found}, _imported(parsed.tree))
+
+
+def _imported(tree: ast.Module) -> dict[str, BaseRef]:
+    imported = dict(relative_names(tree.body))
+    for statement in tree.body:
         if isinstance(statement, ast.ImportFrom) and not statement.level and statement.module:
             imported.update((alias.asname or alias.name, (0, f"{statement.module}.{alias.name}"))
                             for alias in statement.names if alias.name != "*")
-    return ClassesOf({facts.name: facts for facts in read_classes(parsed.tree, parsed.imports)}, imported)
+    return imported
