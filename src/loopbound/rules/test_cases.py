@@ -68,24 +68,27 @@ def own_loop_test_case(project: Project, module: Module) -> ClassFacts | None:
     for facts in module.test_cases:
         lineage = list(_lineage(project, module.path, facts))
         terminals = {item for item in lineage if isinstance(item, str)}
-        if not terminals & TEST_CASES or not _collected(lineage):
+        if not terminals & TEST_CASES:
             continue
-        if terminals & ISOLATED or _setup_makes_loop(lineage):
+        order = _method_order(project, module.path, facts, frozenset())
+        if not _collected(order or lineage):
+            continue
+        if terminals & ISOLATED or (order is not None and _setup_makes_loop(order)):
             return facts
     return None
 
 
-def _collected(lineage: list[ClassFacts | str | None]) -> bool:
+def _collected(order: list[ClassFacts | str | None]) -> bool:
     """pytest skips a class whose `__test__` (its own or inherited) is false, and unittest one without tests."""
-    classes = [item for item in lineage if isinstance(item, ClassFacts)]
+    classes = [item for item in order if isinstance(item, ClassFacts)]
     flag = next((facts.test_flag for facts in classes if facts.test_flag is not None), True)
     return flag and any(facts.has_tests for facts in classes)
 
 
-def _setup_makes_loop(lineage: list[ClassFacts | str | None]) -> bool:
+def _setup_makes_loop(order: list[ClassFacts | str | None]) -> bool:
     """The `setUp` each test runs (the first in the method order) makes a new event loop, itself or through the
-    bases it hands over to. unittest's own `setUp` does nothing; an unknown base may define any."""
-    for item in lineage:
+    bases it hands over to. unittest's own `setUp` does nothing."""
+    for item in order:
         if not isinstance(item, ClassFacts):
             return False
         if item.setup == "new":
@@ -95,9 +98,52 @@ def _setup_makes_loop(lineage: list[ClassFacts | str | None]) -> bool:
     return False
 
 
+Node = tuple["tuple[Path, str] | str", "ClassFacts | str"]  # (identity, the class or unittest's qualified name)
+
+
+def _method_order(project: Project, path: Path, facts: ClassFacts,
+                  active: frozenset[tuple[Path, str]]) -> list[ClassFacts | str | None] | None:
+    """Python's method resolution order (C3) of the class; None when a base is found nowhere, the bases
+    loop, or no order exists."""
+    nodes = _c3(project, path, facts, active)
+    return None if nodes is None else [payload for _, payload in nodes]
+
+
+def _c3(project: Project, path: Path, facts: ClassFacts, active: frozenset[tuple[Path, str]]) -> list[Node] | None:
+    key = (path, facts.name)
+    if key in active or len(active) > _MAX_HOPS:
+        return None
+    sequences: list[list[Node]] = []
+    for base in facts.bases:
+        if base == (0, "object"):
+            continue
+        found = _resolve(project, path, base)
+        if found is None:
+            return None
+        if isinstance(found, str):
+            terminal: list[Node] = [(found, found)]
+            sequences.append(terminal + [("unittest.TestCase", "unittest.TestCase")] if found in ISOLATED else terminal)
+            continue
+        inner = _c3(project, *found, active | {key})
+        if inner is None:
+            return None
+        sequences.append(inner)
+    sequences.append([sequence[0] for sequence in sequences])
+    merged: list[Node] = [(key, facts)]
+    while any(sequences):
+        sequences = [sequence for sequence in sequences if sequence]
+        head = next((sequence[0] for sequence in sequences
+                     if not any(sequence[0][0] in (node[0] for node in other[1:]) for other in sequences)), None)
+        if head is None:
+            return None
+        merged.append(head)
+        sequences = [sequence[1:] if sequence[0][0] == head[0] else sequence for sequence in sequences]
+    return merged
+
+
 def _lineage(project: Project, path: Path, facts: ClassFacts) -> Iterator[ClassFacts | str | None]:
-    """The class and its bases, depth first and left to right (Python's method order for the hierarchies
-    test suites write), each once; a base found nowhere is None."""
+    """The class and its bases, depth first and left to right, each once; a base found nowhere is None (what
+    it reaches decides whether it is a TestCase, whatever the other bases are)."""
     seen: set[tuple[Path, str]] = set()
     stack: list[Found] = [(path, facts)]
     while stack:
