@@ -24,8 +24,7 @@ BaseRef = tuple[int, str]  # (level of a relative import, or 0, or LOCAL_CLASS; 
 
 @dataclass(frozen=True)
 class ClassFacts:
-    name: str
-    row: int
+    name: str  # no position: nothing points at it, and the LB3 digest of a test module keeps its facts whole
     bases: tuple[BaseRef, ...]  # an unreadable base is kept as written, level 0: it resolves to nothing
     has_tests: bool  # defines a method whose name starts with `test`, as unittest's loader looks for them
     test_flag: bool | None  # `__test__ = True/False` in the body; None when it does not set it
@@ -43,7 +42,7 @@ def read_classes(tree: ast.Module, imports: ImportTable, classes: set[str] | Non
     for statement in tree.body:
         if isinstance(statement, ast.ClassDef):
             bases = tuple(_base(base, imports, classes, relative) for base in statement.bases)
-            yield ClassFacts(statement.name, statement.lineno, bases, _has_tests(statement.body),
+            yield ClassFacts(statement.name, bases, _has_tests(statement.body),
                              _test_flag(statement.body), _setup(statement.body, imports))
 
 

@@ -5,8 +5,9 @@ pytest collects every `unittest.TestCase` subclass of a test module, whatever it
 its tests: an `async def` test runs only where the class drives a loop. `IsolatedAsyncioTestCase` gives
 each test a new one; so does a class whose `setUp` (its own, or the one of a base it hands over to) makes a
 new loop. The bases are followed through the project's modules the way pytest's default import mode finds
-them (the folder above the topmost package, `pythonpath`, the rootdir); a base found nowhere stops the
-search before it decides anything: the verdict is then left to the rest of the model.
+them (the folder above the topmost package, `pythonpath`, the rootdir), and `setUp` in Python's method
+order; where a base is found nowhere, what it could change is not decided here: the verdict is then left
+to the rest of the model.
 """
 
 from __future__ import annotations
