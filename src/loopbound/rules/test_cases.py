@@ -56,11 +56,28 @@ class ClassesOf:
         return self.classes.get(name)
 
 
+Found = tuple[Path, ClassFacts] | str | None  # a project class, one of unittest's (qualified), or nothing known
+Node = tuple["tuple[Path, str] | str", "ClassFacts | str"]  # (identity, the class or unittest's qualified name)
+
+
+@dataclass
+class _Reads:
+    """What one pass read and resolved: test modules share their bases, and bases their own bases."""
+
+    modules: dict[Path, ClassesOf | None] = field(default_factory=dict)
+    resolved: dict[tuple[Path, BaseRef], Found] = field(default_factory=dict)
+    orders: dict[tuple[Path, str], list[Node] | None] = field(default_factory=dict)
+    roots: dict[Path, list[Path]] = field(default_factory=dict)
+
+
+def _reads(project: Project) -> _Reads:
+    if not isinstance(project.test_case_reads, _Reads):
+        project.test_case_reads = _Reads()
+    return project.test_case_reads
+
+
 class _Unreadable(Exception):
     """A class's text, cut from its module, does not parse alone: the module is parsed whole."""
-
-
-Found = tuple[Path, ClassFacts] | str | None  # a project class, one of unittest's (qualified), or nothing known
 
 
 def own_loop_test_case(project: Project, module: Module) -> ClassFacts | None:
@@ -99,9 +116,6 @@ def _setup_makes_loop(order: list[ClassFacts | str | None]) -> bool:
     return False
 
 
-Node = tuple["tuple[Path, str] | str", "ClassFacts | str"]  # (identity, the class or unittest's qualified name)
-
-
 def _method_order(project: Project, path: Path, facts: ClassFacts,
                   active: frozenset[tuple[Path, str]]) -> list[ClassFacts | str | None] | None:
     """Python's method resolution order (C3) of the class; None when a base is found nowhere, the bases
@@ -114,6 +128,14 @@ def _c3(project: Project, path: Path, facts: ClassFacts, active: frozenset[tuple
     key = (path, facts.name)
     if key in active or len(active) > _MAX_HOPS:
         return None
+    orders = _reads(project).orders
+    if key not in orders:
+        orders[key] = _merged(project, path, facts, active | {key})
+    return orders[key]
+
+
+def _merged(project: Project, path: Path, facts: ClassFacts, active: frozenset[tuple[Path, str]]) -> list[Node] | None:
+    key = (path, facts.name)
     sequences: list[list[Node]] = []
     for base in facts.bases:
         if base == (0, "object"):
@@ -125,7 +147,7 @@ def _c3(project: Project, path: Path, facts: ClassFacts, active: frozenset[tuple
             terminal: list[Node] = [(found, found)]
             sequences.append(terminal + [("unittest.TestCase", "unittest.TestCase")] if found in ISOLATED else terminal)
             continue
-        inner = _c3(project, *found, active | {key})
+        inner = _c3(project, *found, active)
         if inner is None:
             return None
         sequences.append(inner)
@@ -161,6 +183,13 @@ def _lineage(project: Project, path: Path, facts: ClassFacts) -> Iterator[ClassF
 
 
 def _resolve(project: Project, path: Path, ref: BaseRef) -> Found:
+    resolved = _reads(project).resolved
+    if (path, ref) not in resolved:
+        resolved[(path, ref)] = _followed(project, path, ref)
+    return resolved[(path, ref)]
+
+
+def _followed(project: Project, path: Path, ref: BaseRef) -> Found:
     for _ in range(_MAX_HOPS):
         level, name = ref
         if level == 0 and name in TEST_CASES:
@@ -212,6 +241,13 @@ def _module_file(root: Path, parts: list[str]) -> Path | None:
 
 
 def _import_roots(project: Project, path: Path) -> list[Path]:
+    roots = _reads(project).roots
+    if path not in roots:
+        roots[path] = _roots(project, path)
+    return roots[path]
+
+
+def _roots(project: Project, path: Path) -> list[Path]:
     """Where an absolute import from `path` finds the project's modules under pytest's `prepend` import mode:
     the folder above the module's topmost package (pytest puts it first on `sys.path`), then the rootdir's
     `pythonpath` entries and the rootdir."""
@@ -229,15 +265,15 @@ def _import_roots(project: Project, path: Path) -> list[Path]:
 
 def _classes_of(project: Project, path: Path) -> ClassesOf | None:
     """A module's classes, read once per pass; the file becomes an input of the pass's answer."""
-    if path not in project.test_case_modules:
+    modules = _reads(project).modules
+    if path not in modules:
         project.read_files.add(path)
         module = project.modules.get(path)
         if module is not None and module.test_cases:
-            project.test_case_modules[path] = ClassesOf({facts.name: facts for facts in module.test_cases})
+            modules[path] = ClassesOf({facts.name: facts for facts in module.test_cases})
         else:
-            project.test_case_modules[path] = _read_classes(path)
-    found = project.test_case_modules[path]
-    return found if isinstance(found, ClassesOf) else None
+            modules[path] = _read_classes(path)
+    return modules[path]
 
 
 _IMPORT = re.compile(r"^(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t][^\n]*)", re.M)
