@@ -287,6 +287,10 @@ def check_project(python_files: Iterable[Path], config_files: Iterable[Path], se
     if not groups and not graded:
         return result
     project = _project(python_files, config_files, settings, reader)
+    if graded:
+        from loopbound.rules.loop_table import loop_table
+
+        result.loops = loop_table(project)  # reads the modules unittest classes take their bases from
     if inputs is not None:
         from loopbound.project import inputs as project_inputs
 
@@ -295,10 +299,6 @@ def check_project(python_files: Iterable[Path], config_files: Iterable[Path], se
         from loopbound.project import searched_folders
 
         folders.extend(searched_folders(project))
-    if graded:
-        from loopbound.rules.loop_table import loop_table
-
-        result.loops = loop_table(project)
     if not groups:
         return result
     result.errors.extend(str(error) for error in project.config_errors.values())

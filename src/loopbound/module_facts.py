@@ -17,6 +17,7 @@ from loopbound.fixture_handover import Handover, fixture_handover, module_bound_
 from loopbound.names import ImportTable
 from loopbound.registry import Registry
 from loopbound.source import SourceError, decode, read_bytes
+from loopbound.test_case_facts import ClassFacts, read_classes
 
 SCOPES = ("function", "class", "module", "package", "session")
 FIXTURE_SCOPE = "fixture-scope"  # asyncio_default_fixture_loop_scope: "use each fixture's own scope"
@@ -114,6 +115,7 @@ class Module:
     # pytest-asyncio's how-to "run all tests in the session loop" shows.
     hook_loop_scope: Literal | None = None
     hook_prepends: bool = False  # `add_marker(mark, append=False)`: closer than the test's own marks
+    test_cases: tuple[ClassFacts, ...] = ()  # a test module's classes, for unittest (rules/test_cases.py)
 
     def __post_init__(self) -> None:
         self.imports = ImportTable.for_module(self.tree)
@@ -151,6 +153,8 @@ class ModuleReader:
             self._note_import(statement)
             if isinstance(statement, ast.FunctionDef) and statement.name == "pytest_collection_modifyitems":
                 self._modifyitems(statement)
+        if self.is_test_module:
+            module.test_cases = tuple(read_classes(module.tree, module.imports))
         return module
 
     def _note_import(self, statement: ast.stmt) -> None:

@@ -96,6 +96,8 @@ class Project:
     asyncio_users: dict[int, Module | None] = field(default_factory=dict, repr=False)
     module_versions: dict[Path, AsyncioVersions] = field(default_factory=dict, repr=False)  # asked per fixture
     module_defaults: dict[Path, LoopDefaults] = field(default_factory=dict, repr=False)  # likewise
+    # What rules/test_cases.py read and resolved of unittest classes' bases, kept for the whole pass
+    test_case_reads: object = field(default=None, repr=False)
 
     def asyncio_versions(self, module: Module) -> AsyncioVersions:
         """The pytest-asyncio releases the module's tests run on: declared next to its pytest config (or

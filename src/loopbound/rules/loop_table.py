@@ -20,6 +20,7 @@ from loopbound.rules.loop_model import (
     is_asyncio_test,
     test_loop_scope,
 )
+from loopbound.rules.test_cases import own_loop_test_case
 
 
 def loop_table(project: Project) -> LoopTable:
@@ -38,7 +39,8 @@ def module_loops(project: Project, module: Module) -> ModuleLoops | None:
 
     An async test or fixture no plugin claims (strict mode, no asyncio mark) is counted as running on its
     own loop: `--asyncio-mode=auto` on a command line loopbound never sees would make it so. anyio's tests
-    and fixtures share one loop under a session-scoped `anyio_backend` fixture.
+    and fixtures share one loop under a session-scoped `anyio_backend` fixture. A unittest class whose tests
+    each get a new loop (rules/test_cases.py) counts as a test on a function's loop.
     """
     defaults = project.defaults_for(module)
     versions = project.asyncio_versions(module)
@@ -54,6 +56,8 @@ def module_loops(project: Project, module: Module) -> ModuleLoops | None:
             continue
         scope = _test_scope(test, defaults, hook, versions) if is_asyncio_test(test, defaults) else "function"
         scopes.append(_on_event_loop(scope, project.resolve(test, "event_loop"), versions, ignored))
+    if "function" not in scopes and own_loop_test_case(project, module) is not None:
+        scopes.append("function")  # asked only where it can narrow the answer: it may read other modules
     if not scopes:
         event_loop = next(project.module_level(module, "event_loop"), None)
         for fixture in module.all_fixtures:
