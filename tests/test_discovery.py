@@ -130,13 +130,13 @@ def _pathspec_regex(pattern: str) -> str:
     """pathspec's own regex for one pattern, its named group unnamed as discovery's matcher has it."""
     import pathspec
 
-    from loopbound.discovery import _NAMED_GROUP
+    from loopbound.patterns import NAMED_GROUP
 
     compiled = [item for item in pathspec.GitIgnoreSpec.from_lines([pattern]).patterns if item.include is not None]
     if not compiled or compiled[0].regex is None:
         return ""
     assert compiled[0].include and compiled[0].regex.flags == re.compile("").flags
-    return _NAMED_GROUP.sub("(?:", compiled[0].regex.pattern)
+    return NAMED_GROUP.sub("(?:", compiled[0].regex.pattern)
 
 
 SIMPLE_ALPHABET = "a_.-*é1"
@@ -149,12 +149,12 @@ PATTERNS += ["", "test_*.py", "*_test.py", "conftest.py", "tests/**", "test/**",
 def test_the_simple_patterns_get_pathspecs_regex_without_pathspec() -> None:
     """A one-file run matches its test-file patterns without importing pathspec: the regex it makes for
     them is pathspec's, for every pattern of the kinds it takes (the others go to pathspec)."""
-    from loopbound.discovery import _simple_regex
+    from loopbound.patterns import simple_regex
 
-    taken = [pattern for pattern in PATTERNS if _simple_regex(pattern) is not None]
+    taken = [pattern for pattern in PATTERNS if simple_regex(pattern) is not None]
     assert {"test_*.py", "*_test.py", "conftest.py", "tests/**", "test/**"} <= set(taken)
     assert len(taken) > 300
-    assert [(pattern, _simple_regex(pattern)) for pattern in taken] == [
+    assert [(pattern, simple_regex(pattern)) for pattern in taken] == [
         (pattern, _pathspec_regex(pattern)) for pattern in taken]
 
 
@@ -163,7 +163,7 @@ def test_the_simple_patterns_get_pathspecs_regex_without_pathspec() -> None:
 def test_matching_is_pathspecs(patterns: tuple[str, ...]) -> None:
     import pathspec
 
-    from loopbound.discovery import _matcher
+    from loopbound.patterns import _matcher
 
     spec = pathspec.GitIgnoreSpec.from_lines(patterns)
     paths = ["test_a.py", "a/test_b.py", "a_test.py", "tests/x.py", "test/y/z.py", "src/tests/x.py", "conftest.py",

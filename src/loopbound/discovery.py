@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from loopbound import recorder
 from loopbound.config import Settings
+from loopbound.patterns import gitignore_spec, matcher_of, matches_any
 
 if TYPE_CHECKING:  # imported where a pattern needs it: most runs of one named file match none of its kinds
     import pathspec
@@ -126,12 +126,6 @@ def checked_file(path: Path, settings: Settings) -> CheckedFile:
     return CheckedFile(path, display_path(path), real_path(path), relative, _is_test(path.name, relative, settings))
 
 
-def _spec(patterns: tuple[str, ...] | list[str]) -> pathspec.GitIgnoreSpec:
-    import pathspec
-
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
-
-
 def discover(paths: list[Path], settings: Settings) -> Discovered:
     partial = recorder.partial()
     if partial is not None:  # nothing a walk reads has changed since the recorded run
@@ -189,7 +183,7 @@ class _Walked:
         self.root = str(settings.project_root)
         self.cwd = _real_directory(os.getcwd())
         self.folders: dict[str, Path] = {}
-        self.test_path = _matcher_of(settings.test_files)
+        self.test_path = matcher_of(settings.test_files)
         self.test_names: dict[str, bool] = {}  # most names recur (`__init__.py`, `models.py`)
 
     def add(self, directory: str, name: str, real_folder: str, found: Discovered, seen: set[str]) -> None:
@@ -272,7 +266,7 @@ def _read_gitignore(folder: Path) -> pathspec.GitIgnoreSpec | None:
         lines = (folder / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return _spec(lines)
+    return gitignore_spec(lines)
 
 
 def _ignored(resolved: str, is_dir: bool, ignores: Ignores) -> bool:
@@ -304,7 +298,7 @@ class Excludes:
     @classmethod
     def of(cls, patterns: list[str]) -> Excludes:
         if any(pattern.startswith("!") for pattern in patterns):
-            return cls(frozenset(), (), None, _spec(patterns))  # a negation may re-include anything
+            return cls(frozenset(), (), None, gitignore_spec(patterns))  # a negation may re-include anything
         names, suffixes, by_name, by_path = set(), [], [], []
         for pattern in patterns:
             plain = _PLAIN_NAME.match(pattern)
@@ -316,8 +310,8 @@ class Excludes:
                 by_path.append(pattern)
             else:
                 by_name.append(pattern)
-        return cls(frozenset(names), tuple(suffixes), _spec(by_name) if by_name else None,
-                   _spec(by_path) if by_path else None)
+        return cls(frozenset(names), tuple(suffixes), gitignore_spec(by_name) if by_name else None,
+                   gitignore_spec(by_path) if by_path else None)
 
     def match(self, path: str, name: str, is_dir: bool, settings: Settings) -> bool:
         if (name, False) in self.names or (is_dir and (name, True) in self.names):
@@ -381,83 +375,3 @@ def is_test_file(path: Path, settings: Settings) -> bool:
 
 def _is_test(name: str, relative: str, settings: Settings) -> bool:
     return matches_any(settings.test_files, relative) or matches_any(settings.test_files, name)
-
-
-_MATCHERS: dict[tuple[str, ...], Callable[[str], bool]] = {}
-
-
-def matches_any(patterns: tuple[str, ...], relative: str) -> bool:
-    """Whether a gitignore-style pattern list matches; each list is compiled once, not per file."""
-    return _matcher_of(patterns)(relative)
-
-
-def _matcher_of(patterns: tuple[str, ...]) -> Callable[[str], bool]:
-    if patterns not in _MATCHERS:
-        _MATCHERS[patterns] = _matcher(patterns)
-    return _MATCHERS[patterns]
-
-
-def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
-    """pathspec's own matcher, or, for a list without negations, the first pattern that matches:
-    the same answer, without weighing every pattern for every file."""
-    simple = [_simple_regex(pattern) for pattern in patterns]
-    if all(regex is not None for regex in simple):  # pathspec's regexes, without importing it
-        sources = [regex for regex in simple if regex]
-        if not sources:
-            return lambda path: False
-        expressions = [re.compile("|".join(f"(?:{source})" for source in sources))]
-    else:
-        spec = _spec(list(patterns))
-        if any(pattern.include is False for pattern in spec.patterns):
-            return spec.match_file
-        expressions = [pattern.regex for pattern in spec.patterns if pattern.include and pattern.regex is not None]
-        if not expressions:
-            return lambda path: False
-        if len({expression.flags for expression in expressions}) == 1 and not any(
-                "(?P=" in expression.pattern for expression in expressions):
-            # One alternation matches where any of its parts does; its groups' names, which repeat, are dropped.
-            alternatives = (_NAMED_GROUP.sub("(?:", expression.pattern) for expression in expressions)
-            expressions = [re.compile("|".join(f"(?:{alternative})" for alternative in alternatives),
-                                      expressions[0].flags)]
-
-    def match(path: str) -> bool:
-        path = _normalized(path)
-        return any(expression.match(path) for expression in expressions)
-
-    return match
-
-
-# The commonest kinds of pattern, whose regex pathspec's GitIgnoreSpec makes as below (tests/test_discovery.py
-# compares them with its own): a name with `*` wildcards and no slash (`test_*.py`, `conftest.py`), matched at
-# any depth, and a folder of plain name with everything under it (`tests/**`).
-_SIMPLE_NAME = re.compile(r"[\w.\-*]+")
-_SIMPLE_FOLDER = re.compile(r"([\w.\-]+)/\*\*")
-
-
-def _simple_regex(pattern: str) -> str | None:
-    """pathspec's regex for `pattern` with its named group unnamed, "" for a pattern that matches
-    nothing (a blank line); None for any other kind of pattern."""
-    if not pattern:
-        return ""
-    if _SIMPLE_NAME.fullmatch(pattern) and "**" not in pattern and pattern != "*":  # pathspec makes `*` "."
-        name = "[^/]*".join(re.escape(part) for part in pattern.split("*"))
-        return f"^(?:.+/)?{name}(?:(?:/)|$)"
-    folder = _SIMPLE_FOLDER.fullmatch(pattern)
-    if folder:
-        return f"^{re.escape(folder[1])}/"
-    return None
-
-
-_SEPARATORS = [separator for separator in (os.sep, os.altsep) if separator and separator != "/"]
-
-
-def _normalized(path: str) -> str:
-    """The path as pathspec matches it (pathspec.util.normalize_file): slashes, relative."""
-    for separator in _SEPARATORS:
-        path = path.replace(separator, "/")
-    if path.startswith("/"):
-        return path[1:]
-    return path[2:] if path.startswith("./") else path
-
-
-_NAMED_GROUP = re.compile(r"\(\?P<\w+>")

@@ -193,7 +193,7 @@ def per_file_selected(relative: str, settings: Settings, selected: frozenset[str
     """Codes left for the file at `relative` (to the project root) once `per-file-ignores` has taken its own."""
     if not settings.per_file_ignores:
         return selected
-    from loopbound.discovery import matches_any  # discovery's pattern matching: not needed to check a file
+    from loopbound.patterns import matches_any  # not needed to check a file
 
     for pattern, codes in settings.per_file_ignores:
         if matches_any((pattern,), relative):

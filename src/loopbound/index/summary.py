@@ -17,7 +17,7 @@ from loopbound.index.entries import call_hooks, decorator_hook, entry_rows, main
 from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
-from loopbound.rules.base import FileContext, child_nodes, scope_nodes, word_rows
+from loopbound.rules.base import FileContext, child_nodes, on_self, scope_nodes, word_rows
 from loopbound.rules.import_time import CACHE_DECORATORS
 from loopbound.rules.resource_calls import is_safe_call
 from loopbound.rules.resource_usage import MEMBER_RELEASES
@@ -216,7 +216,7 @@ class _Summariser:
                     receiver = node.func.value
                     if isinstance(receiver, ast.Name):
                         released_globals.append(receiver.id)
-                    elif _on_self(receiver):
+                    elif on_self(receiver):
                         released_attributes.append(receiver.attr)  # type: ignore[attr-defined]
             elif isinstance(node, (ast.Yield, ast.YieldFrom)):
                 first_yield = node.lineno if first_yield is None else min(first_yield, node.lineno)
@@ -234,7 +234,7 @@ class _Summariser:
                         else:
                             stored_globals.append((target_node.id, Made(made.ref, made.registry, node.lineno,
                                                                         node.col_offset)))
-                    elif _on_self(target_node) and function.name in CONSTRUCTORS:
+                    elif on_self(target_node) and function.name in CONSTRUCTORS:
                         stored_attributes.append((target_node.attr, made))  # type: ignore[attr-defined]
             elif isinstance(node, ast.Return) and node.value is not None and not cached:
                 value = node.value.value if isinstance(node.value, ast.Await) else node.value
@@ -325,8 +325,6 @@ def _maker_words(registry: Registry) -> frozenset[str]:
                      for name in resource.names)
 
 
-def _on_self(target: ast.expr) -> bool:
-    return isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
 
 
 def summarise(tree: ast.Module, data: bytes, registry: Registry, is_test: bool, *, imports: ImportTable | None = None,
@@ -355,4 +353,3 @@ def summarise_loops(tree: ast.Module, data: bytes, registry: Registry, is_test: 
     partial summary whose loops are read. Summarising every function of a large test module costs as
     much as parsing it, and the search only wants to know whether it runs event loops."""
     return _Summariser(tree, data, registry, is_test, None, lambda function: False, loops_only=True).run()
-

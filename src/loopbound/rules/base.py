@@ -331,3 +331,8 @@ class FileRuleGroup:
     @property
     def codes(self) -> frozenset[str]:
         return frozenset(rule.code for rule in self.rules)
+
+
+def on_self(target: ast.expr) -> bool:
+    """Whether the target is an attribute of `self` (`self.client`)."""
+    return isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"

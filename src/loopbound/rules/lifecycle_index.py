@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TypeVar
 
 from loopbound.names import ImportTable
-from loopbound.rules.base import FileContext, child_nodes, statement_children, word_rows
+from loopbound.rules.base import FileContext, child_nodes, on_self, statement_children, word_rows
 from loopbound.rules.resource_creations import FUNCTIONS, Function
 from loopbound.rules.source_rows import spanning, spans_a_row
 
@@ -172,7 +172,3 @@ class FileIndex:
                 if isinstance(ancestor, FUNCTIONS):
                     inside.setdefault(ancestor, []).append(node)
         return inside
-
-
-def on_self(target: ast.expr) -> bool:
-    return isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from loopbound.findings import Finding
 from loopbound.names import ImportTable
 from loopbound.registry import Kind, Registry, Resource
-from loopbound.rules.base import FileContext, statement_children
-from loopbound.rules.lifecycle_index import FileIndex, on_self
+from loopbound.rules.base import FileContext, on_self, statement_children
+from loopbound.rules.lifecycle_index import FileIndex
 from loopbound.rules.lifecycle_rules import NOT_AWAITED
 from loopbound.rules.resource_creations import FUNCTIONS, Function, created_resource
 from loopbound.rules.source_rows import spanning
