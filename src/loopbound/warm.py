@@ -265,8 +265,9 @@ class Recording:
         # The files the project index's resolution read, with the words whose absence was all it learnt from
         # one (none: all its bytes count); None when not known (a run that did not resolve the index).
         self.index_reads: dict[str, tuple[bytes, ...]] | None = None
-        self.module_words: list[str] = []  # the registry's modules: a file naming none is cleared by the pre-filter
-        self.module_names: dict[str, list[str]] = {}  # the names under each (unseen_edits.pre_filter_clears)
+        # The registry's modules with the names under each: what the pre-filter looks for
+        # (unseen_edits.pre_filter_clears).
+        self.module_names: dict[str, list[str]] = {}
         self.registry: bytes | None = None  # pickled: what the LB3 pass read each module's facts with
         # The digest of each module the LB3 pass read (absolute path, read as a test module): an edit that
         # keeps it leaves the pass's answer as it was (lb3_digest.py).
@@ -287,15 +288,14 @@ class Recording:
         self.presence.setdefault(os.path.abspath(path), os.path.exists(path))
 
     def keep(self, results: Sequence[tuple[str, str, frozenset[str], bool, object]], project: object,
-             module_words: Mapping[str, Iterable[str]] | None = None, registry: object = None) -> None:
+             module_names: Mapping[str, Iterable[str]] | None = None, registry: object = None) -> None:
         """Each checked file's job (path, shown path, codes, test or not) and result, the LB3 result, the
         registry's modules with the names under each (what the pre-filter looks for) and the registry itself."""
         import pickle
 
         self.results = list(results)
         self.project = project
-        self.module_words = sorted(module_words or ())
-        self.module_names = {module: sorted(names) for module, names in (module_words or {}).items()}
+        self.module_names = {module: sorted(names) for module, names in (module_names or {}).items()}
         self.registry = None if registry is None else pickle.dumps(registry, protocol=pickle.HIGHEST_PROTOCOL)
 
     def save(self, status: int) -> None:
@@ -326,10 +326,9 @@ class Recording:
             replaceable = [os.path.abspath(result[0]) for result in self.results]
             project_inputs = sorted({os.path.abspath(path) for path in self.project_inputs})
         base, again = (self.partial.snapshot, set(self.partial.changed)) if self.partial is not None else ({}, set())
-        fast = {**outcomes(self.results, replaceable, base, again), "module_words": self.module_words,
-                "module_names": self.module_names, "triggers": trigger_words(),
-                "index_reads": self.index_reads, "fixes": "loopbound.fixes.command" in sys.modules,
-                "registry": self.registry,
+        fast = {**outcomes(self.results, replaceable, base, again), "module_names": self.module_names,
+                "triggers": trigger_words(), "index_reads": self.index_reads,
+                "fixes": "loopbound.fixes.command" in sys.modules, "registry": self.registry,
                 "lb3_digests": self.lb3_digests or lb3_digests or {}, "sources_read": sorted(self.sources_read)}
         import pickle
 
