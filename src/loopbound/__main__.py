@@ -1,3 +1,3 @@
-from loopbound.warm import main
+from loopbound.warm import entry
 
-main()
+entry()

@@ -95,6 +95,34 @@ def main() -> None:
         raise
 
 
+def entry() -> None:
+    """The `loopbound` command: `main`, then out at once (`_exit_now`)."""
+    try:
+        main()
+    except SystemExit as exit:
+        _exit_now(exit.code)
+        raise
+
+
+def _exit_now(status: object) -> None:
+    """Leave without freeing the run's objects one by one: after a cold check, tearing down its trees,
+    summaries and findings took a tenth of the wall time (mypy leaves the same way). The workers are
+    waited for and the streams flushed first; a status Python would print, or a stream that cannot be
+    flushed, takes the normal way out."""
+    if status is not None and not isinstance(status, int):
+        return
+    processes = sys.modules.get("multiprocessing")
+    if processes is not None:  # the workers have done their part by now, and are leaving
+        for child in processes.active_children():
+            child.join()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(status or 0)
+
+
 def _quiet_parse_warnings() -> None:
     """Parsing the checked code warns about it (invalid escapes: a SyntaxWarning, shown by default from
     Python 3.12): that is not ours to print. Workers forked later inherit the filters. Not set by a
