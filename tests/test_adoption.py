@@ -167,8 +167,9 @@ def test_progress_bar_on_a_terminal_for_a_slow_scan(tmp_path: Path) -> None:
 def test_no_progress_bar_and_no_rich_when_piped(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text(BAD)
     (tmp_path / "test_a.py").write_text(SUITE.replace("pkg.api", "a"))
-    script = ("import sys, runpy\nsys.argv = ['loopbound', 'check', '--output-format', 'concise', '.']\n"
-              "try:\n    runpy.run_module('loopbound', run_name='__main__')\n"
+    # warm.main is the command without its quick exit (warm.entry), which would skip the last line.
+    script = ("import sys\nsys.argv = ['loopbound', 'check', '--output-format', 'concise', '.']\n"
+              "from loopbound.warm import main\ntry:\n    main()\n"
               "except SystemExit:\n    pass\nprint('rich imported' if 'rich' in sys.modules else 'no rich')\n")
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                          check=False)

@@ -118,4 +118,3 @@ def _on_event_loop(scope: str, event_loop: Fixture | None, versions: AsyncioVers
             ignored.add(event_loop.module.display)
         return scope
     return event_loop.scope
-
