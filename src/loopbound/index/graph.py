@@ -121,9 +121,8 @@ class ModuleGraph:
                 self.by_name.setdefault(name, []).append(module)
         self._heads = {name.split(".", 1)[0] for name in self.by_name}  # first parts of every module name
         self._chosen: dict[tuple[str, str], IndexedModule] = {}
-        # By statement: the names it may load, and the modules they name when no name has several.
-        self._statements: dict[tuple[str, tuple[str, ...]], tuple[list[str], tuple[IndexedModule, ...] | None]] = {}
-        self._near: dict[tuple[str, tuple[str, ...], str], tuple[IndexedModule, ...]] = {}
+        # By statement: the modules it loads by names no other module has, and its names that several have.
+        self._statements: dict[tuple[str, tuple[str, ...]], tuple[list[IndexedModule], tuple[str, ...]]] = {}
         self._imported: dict[IndexedModule, list[IndexedModule]] = {}
 
     def importers(self) -> dict[IndexedModule, list[IndexedModule]]:
@@ -137,7 +136,7 @@ class ModuleGraph:
 
     def resolve(self, importer: IndexedModule) -> list[IndexedModule]:
         """The other project modules `importer`'s import statements load, each once. What a statement loads
-        depends only on the statement and, where several modules share a name, on the importer's folder:
+        depends only on the statement and, for a name several modules have, on the importer's folder:
         resolved once for each."""
         folder: str | None = None
         imported: list[IndexedModule] = []
@@ -151,29 +150,32 @@ class ModuleGraph:
                 continue  # `import os`: every name it could load starts with a part no project module has
             statement = statements.get(key)
             if statement is None:
-                targets = self._targets(*key)
-                candidates = [self.by_name[target] for target in targets]
-                statement = statements[key] = (targets, tuple(modules[0] for modules in candidates)
-                                               if all(len(modules) == 1 for modules in candidates) else None)
-            targets, found = statement
-            if found is None:
+                statement = statements[key] = self._statement(*key)
+            unique, shared = statement
+            imported += unique
+            if shared:
                 if folder is None:
                     folder = os.path.dirname(str(importer.path)) + "/"
-                near = self._near.get((*key, folder))
-                if near is None:
-                    near = self._near[(*key, folder)] = tuple(self.in_folder(target, folder) for target in targets)
-                found = near
-            imported.extend(found)
+                imported += [self.in_folder(target, folder) for target in shared]
         resolved = self._imported[importer] = [module for module in dict.fromkeys(imported) if module is not importer]
         return resolved
 
-    def _targets(self, base: str, names: tuple[str, ...]) -> list[str]:
-        """The module names an import of `names` from `base` may load, packages above them included, that
-        name a project module."""
+    def _statement(self, base: str, names: tuple[str, ...]) -> tuple[list[IndexedModule], tuple[str, ...]]:
+        """What an import of `names` from `base` may load, packages above them included: the modules named by a
+        name no other module has, and the names that several modules have."""
         parts = base.split(".") if base else []
-        targets = [base, *(f"{base}.{imported}" if base else imported for imported in names if imported != "*"),
-                   *(".".join(parts[:end]) for end in range(1, len(parts)))]
-        return [target for target in targets if target and target in self.by_name]
+        unique: list[IndexedModule] = []
+        shared: list[str] = []
+        get = self.by_name.get
+        for target in [base, *(f"{base}.{imported}" if base else imported for imported in names if imported != "*"),
+                       *(".".join(parts[:end]) for end in range(1, len(parts)))]:
+            modules = get(target) if target else None
+            if modules is not None:
+                if len(modules) == 1:
+                    unique.append(modules[0])
+                else:
+                    shared.append(target)
+        return unique, tuple(shared)
 
     def in_folder(self, name: str, folder: str) -> IndexedModule:
         """The module `name` names (a key of by_name), seen from a module in `folder` ("": from nowhere)."""
