@@ -13,7 +13,7 @@ from loopbound.config import Settings
 from loopbound.discovery import discover
 from loopbound.fixes.builders import attach_fixes
 from loopbound.index.model import ModuleSummary
-from loopbound.index.resolution import module_names
+from loopbound.index.graph import module_names
 from loopbound.index.summary import scan_imports, summarise
 from loopbound import parallel
 from loopbound.parallel import check_tree

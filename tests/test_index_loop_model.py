@@ -83,3 +83,25 @@ def test_a_named_engine_module_is_graded_by_the_suites_the_run_does_not_check(tm
                             cwd=root)
         engine = [finding for finding in json.loads(run.stdout) if finding["code"] == "LB101"]
         assert [finding["severity"] for finding in engine] == [severity], run.stdout
+
+
+@pytest.mark.parametrize(("tests_folder", "multi_loop"), [("tests/api", True), ("tests_more", False)])
+def test_a_conftest_is_an_entry_for_the_many_loop_tests_below_it_only(tmp_path: Path, tests_folder: str,
+                                                                       multi_loop: bool) -> None:
+    """A conftest.py with no async fixture has no row in the loop table: it runs many loops when a test module
+    below it does. A sibling folder whose name merely starts with the conftest's folder name is not below it."""
+    root = tmp_path / "project"
+    (root / ".git").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\nasyncio_mode = "auto"\n', encoding="utf-8")
+    (root / "tests").mkdir()
+    (root / "tests" / "conftest.py").write_text("import httpx\n\nclient = httpx.AsyncClient()\n", encoding="utf-8")
+    (root / tests_folder).mkdir(parents=True, exist_ok=True)
+    (root / tests_folder / "test_calls.py").write_text(
+        "async def test_one() -> None:\n    assert True\n\n\nasync def test_two() -> None:\n    assert True\n",
+        encoding="utf-8")
+    run = run_loopbound("check", "--output-format", "json", "--exit-zero", ".", cwd=root)
+    made = [finding for finding in json.loads(run.stdout) if finding["filename"].endswith("conftest.py")
+            and finding["code"] == "LB101"]
+    assert len(made) == 1, run.stdout
+    loaded = "tests/conftest.py is loaded by pytest for tests that each run on their own event loop"
+    assert (made[0]["severity"], loaded in made[0]["message"]) == (("error", True) if multi_loop else ("latent", False))

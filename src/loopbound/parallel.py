@@ -20,8 +20,8 @@ from loopbound import recorder
 from loopbound.cache import ResultCache, file_key, project_result
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile
-from loopbound.engine import CheckResult, FileResult, check_path, per_file_selected
-from loopbound.index.model import LoopTable
+from loopbound.engine import INDEXED_CODES, CheckResult, FileResult, check_path, per_file_selected
+from loopbound.index.model import LoopTable, ModuleSummary
 from loopbound.stamps import Stamp, is_settled, stamp
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from loopbound.module_facts import Module
 
     from loopbound.index.check import ProjectFiles
+    from loopbound.index.graph import ExpectedModules
 
     from loopbound.warm import Partial
 
@@ -80,6 +81,7 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
     paths = [file.path for file in python_files]  # the LB3 pass reads modules, not checked files
     partial = recorder.partial()
     project: CheckResult | None = None
+    expected: ExpectedModules | None = None
     if partial is not None:
         results, project = _replay_in_part(partial, settings)
         result = CheckResult.of_files(file_result for *_, file_result in results)
@@ -100,6 +102,9 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
                             read_ahead=partial_function(_read_locks_ahead, config_files, settings.project_root))
         if not in_worker:
             project = project_pass()
+        if parsed.in_parallel:
+            expected = _expected_modules(python_files, selected, settings, pending)
+            parsed.arrived = expected.add if expected is not None else None
         result = pending.finish(iter(parsed), progress)
         results = [(*job, file_result) for job, file_result in zip(pending.kept, pending.results)
                    if file_result is not None]
@@ -118,7 +123,7 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
     from loopbound.index.check import check_index
 
     result = check_index(list(python_files), settings, selected, result, cache_dir, started, project_files,
-                         config_files, loops)
+                         config_files, loops, expected)
     loops()
     project = lb3[0]
     result.findings = sorted([*result.findings, *project.findings], key=lambda finding: finding.sort_key)
@@ -126,6 +131,22 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
     result.warnings.extend(project.warnings)
     result.loops = project.loops
     return result
+
+
+def _expected_modules(files: Sequence[CheckedFile], selected: frozenset[str], settings: Settings,
+                      pending: _Pending) -> ExpectedModules | None:
+    """The project index's modules, named from the file list while the workers check the first chunks; each
+    one's imports are resolved as its result comes in (the cached ones' now). None when the index has no
+    codes to look for."""
+    if not selected & INDEXED_CODES:
+        return None
+    from loopbound.index.graph import ExpectedModules
+
+    expected = ExpectedModules(files, settings.project_root, pending.unindexed)
+    for result in pending.results:
+        if result is not None:
+            expected.add(result.path, result.summary)
+    return expected
 
 
 def check_project_cached(python_files: Sequence[CheckedFile], config_files: Sequence[Path], settings: Settings,
@@ -162,12 +183,15 @@ class _Pending:
         self.results: list[FileResult | None] = []
         self.jobs: list[Job] = []
         self.kept: list[tuple[str, str, frozenset[str], bool]] = []  # each file's job, for a partial replay
+        self.unindexed: set[str] = set()  # files (shown) whose codes, after per-file-ignores, need no summary
         recording = recorder.recording()
         if recording is not None and cache_dir is not None:
             recording.cache_dir = str(cache_dir)
         for file in files:
             path, shown, is_test = file.path, file.shown, file.is_test
             file_selected = per_file_selected(file.relative, settings, selected)
+            if not file_selected & INDEXED_CODES:
+                self.unindexed.add(shown)
             if recording is not None:
                 self.kept.append((str(path), shown, file_selected, is_test))
             file_stamp = stamp(path)
@@ -213,7 +237,9 @@ class _Scheduled:
 
     A chunk still queued in the pool can be cancelled and checked here instead; the pool hands out
     chunks in order, so once the last chunk not yet taken here is running, so are all before it.
-    Between two such chunks the results that arrived are handed on (a progress bar moves).
+    Between two such chunks the results that arrived are handed on (a progress bar moves), and
+    `arrived`, when set, takes each file's summary as soon as its chunk is checked here or collected
+    from a worker (the project index resolves its imports then, not after the last chunk).
     The LB3 pass, when given, is queued after the chunks: it needs none of their results, and the
     project index, which needs them all, then runs here while a worker runs the LB3 pass. With
     `keep_parsed`, every process notes the LB3 facts of the test modules it checks (project.PARSED), and
@@ -234,6 +260,8 @@ class _Scheduled:
         self.pool: ProcessPoolExecutor | None = None  # open until the LB3 pass is queued with the facts noted here
         self.to_hand_over: Callable[[], CheckResult] | None = None
         self.facts: Queue[dict[tuple[Path, bool], tuple[Stamp, Module | None]] | None] | None = None
+        # Takes each file's summary as its result comes in, from a worker or checked here (check_tree).
+        self.arrived: Callable[[str, ModuleSummary | None], None] | None = None
         if processes <= 1:
             if keep_parsed and then is not None:  # `then` runs here, after the per-file work
                 _keep_parsed(True)
@@ -265,6 +293,11 @@ class _Scheduled:
             self.then = then_future.result
         pool.shutdown(wait=False)  # the submitted work still runs; the workers exit once it is done
 
+    @property
+    def in_parallel(self) -> bool:
+        """Whether worker processes check chunks while this process collects their results."""
+        return bool(self.futures)
+
     def then_result(self) -> CheckResult:
         self._hand_over()
         if self.then is None:
@@ -282,7 +315,16 @@ class _Scheduled:
         if index == len(self.chunks) - 1:
             self._hand_over()
         done = self.results[index]
-        return done if done is not None else self.futures[index].result()
+        if done is not None:
+            return done
+        collected = self.futures[index].result()
+        self._tell(collected)
+        return collected
+
+    def _tell(self, results: list[FileResult]) -> None:
+        if self.arrived is not None:
+            for result in results:
+                self.arrived(result.path, result.summary)
 
     def _take_last(self) -> bool:
         """Check the last chunk no worker has started; False when every chunk is taken."""
@@ -290,7 +332,8 @@ class _Scheduled:
         if last < 0 or not self.futures[last].cancel():
             self._hand_over()
             return False
-        self.results[last] = [_check(job, self.settings) for job in self.chunks[last]]
+        self.results[last] = checked = [_check(job, self.settings) for job in self.chunks[last]]
+        self._tell(checked)
         self.last_to_take -= 1
         if self.facts is not None:  # the worker takes them in while it checks its chunks
             from loopbound import project

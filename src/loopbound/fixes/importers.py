@@ -1,7 +1,7 @@
 """Who else uses a module-level name: the check a fix makes before it removes or renames one.
 
 Module names and relative imports are resolved as the project index resolves them
-(`index.resolution.module_names` and `absolute_module`): a name the index would not see imported must
+(`index.graph.module_names` and `absolute_module`): a name the index would not see imported must
 not be one this check misses. A name that several modules share counts for each of them, so that an
 ambiguous import declines the fix rather than breaks a module.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from loopbound.discovery import real_path
-from loopbound.index.resolution import absolute_module, module_names
+from loopbound.index.graph import absolute_module, module_names
 from loopbound.names import dotted
 
 

@@ -23,7 +23,8 @@ from loopbound.engine import INDEXED_CODES, CheckResult, per_file_selected
 from loopbound.findings import Finding, Severity
 from loopbound.index.lifespan import lifespan_findings
 from loopbound.index.reach import Reach, Reachability
-from loopbound.index.resolution import IndexedModule, ProjectIndex, Symbol, module_names
+from loopbound.index.graph import ExpectedModules, module_graph
+from loopbound.index.resolution import IndexedModule, ProjectIndex, Symbol
 from loopbound.index.model import LoopTable, ModuleSummary, loop_table_digest
 from loopbound.index.store import SummaryStore
 from loopbound.index.summary import CONSTRUCTORS, ENTRY_WORDS
@@ -45,20 +46,11 @@ PROJECT_CODES = frozenset().union(*(group.codes for group in PROJECT_RULE_GROUPS
 
 
 def build_index(python_files: Iterable[CheckedFile], summaries: dict[str, ModuleSummary], settings: Settings,
-                store: SummaryStore, started: float) -> ProjectIndex:
-    """Every checked module with the summary the per-file pass gave it, resolved together."""
-    modules: list[IndexedModule] = []
-    aliases: dict[Path, list[str]] = {}
-    packages: dict[str, int] = {}  # module_names' memo of package folders
-    for file in python_files:
-        summary = summaries.get(file.shown)
-        if summary is None or file.path.suffix != ".py":
-            continue  # unreadable, unparsable, or a stub
-        resolved = file.real
-        name, names = module_names(resolved, settings.project_root, packages)
-        modules.append(IndexedModule(resolved, file.shown, name, resolved.name == "__init__.py", file.is_test, summary))
-        aliases[resolved] = names
-    index = ProjectIndex(modules, settings.registry, aliases)
+                store: SummaryStore, started: float, expected: ExpectedModules | None = None) -> ProjectIndex:
+    """Every checked module with the summary the per-file pass gave it, resolved together. `expected`: the
+    modules and imports resolved as the per-file results came in, when they are the ones to index."""
+    graph = expected.graph_for(python_files, summaries) if expected is not None else None
+    index = ProjectIndex(graph or module_graph(python_files, summaries, settings.project_root), settings.registry)
 
     tried: set[tuple[Path, tuple[bytes, ...]]] = set()
 
@@ -86,7 +78,8 @@ ProjectFiles = Sequence[CheckedFile] | Callable[[], Sequence[CheckedFile] | None
 
 def check_index(python_files: list[CheckedFile], settings: Settings, selected: frozenset[str], result: CheckResult,
                 cache_dir: Path | None, started: float, project_files: ProjectFiles = None,
-                config_files: Sequence[Path] = (), loops: Callable[[], LoopTable] = dict) -> CheckResult:
+                config_files: Sequence[Path] = (), loops: Callable[[], LoopTable] = dict,
+                expected: ExpectedModules | None = None) -> CheckResult:
     """The per-file `result` with the project's own findings added and each finding's severity decided.
 
     `project_files`, when only part of the project is checked (pre-commit passes the changed files),
@@ -94,6 +87,7 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
     Given as a function, they are found only when the checked files' findings may depend on them.
     `loops` gives the LB3 pass's loop table of the checked files (engine.check_project): asked for only
     once the findings are graded (or a cached answer is compared), so the pass can run meanwhile.
+    `expected`: the modules and their imports, resolved as the per-file results came in (parallel.py).
     """
     if not selected & INDEXED_CODES or not result.summaries:
         return result
@@ -102,7 +96,7 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
     opened: SummaryStore | None = None  # not read when the cache answers, unless the named files were tried alone
     if callable(project_files):
         opened = SummaryStore.open(cache_dir, settings)
-        alone = _answer_alone(files, summaries, result.findings, settings, opened, started, loops)
+        alone = _answer_alone(files, summaries, result.findings, settings, opened, started, loops, expected)
         if alone is not None:
             return dataclasses.replace(result, findings=alone)
         project_files = project_files()
@@ -134,7 +128,7 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
     answer = store.answer(question)
     if answer is not None:
         return dataclasses.replace(result, findings=answer)
-    index = build_index(files, summaries, settings, store, started)
+    index = build_index(files, summaries, settings, store, started, expected)
     makers = _maker_words(index)
     found = list(result.findings)
     for module in index.modules:
@@ -156,7 +150,8 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
 
 
 def _answer_alone(files: list[CheckedFile], summaries: dict[str, ModuleSummary], findings: list[Finding], settings: Settings,
-                  store: SummaryStore, started: float, loops: Callable[[], LoopTable]) -> list[Finding] | None:
+                  store: SummaryStore, started: float, loops: Callable[[], LoopTable],
+                  expected: ExpectedModules | None = None) -> list[Finding] | None:
     """The answer for named files without the rest of the project, when it provably cannot depend on it; else None.
 
     The rest of the project enters through light summaries, which define no resource maker and no global:
@@ -173,7 +168,7 @@ def _answer_alone(files: list[CheckedFile], summaries: dict[str, ModuleSummary],
                 return None
     if any(finding.code == GLOBAL_SINGLETON.code for finding in findings):
         return None
-    index = build_index(files, summaries, settings, store, started)
+    index = build_index(files, summaries, settings, store, started, expected)
     reach = Reachability(index, loops)
     graded_modules = {index.by_shown[finding.path] for finding in findings
                       if needs_verdict(finding) and finding.path in index.by_shown}

@@ -8,6 +8,7 @@ chain. Otherwise it is latent: only single-loop programs import it, or nothing i
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ class Reachability:
         self._loops = loops
         self._table: LoopTable | None = None
         self._kinds: dict[Path, tuple[str, str]] = {}  # module -> ("many" or "single" or "", how)
-        self._many_test_dirs: set[Path] | None = None
+        self._many_test_dirs: set[str] | None = None  # the folders of test modules that run many loops
         self._verdicts: dict[Path, Reach] = {}
 
     def table(self) -> LoopTable:
@@ -66,11 +67,14 @@ class Reachability:
         return ("single", single) if single else ("", "")
 
     def _under_many_loop_tests(self, folder: Path) -> bool:
-        """pytest imports every conftest.py above a test module: for many-loop tests, it is an entry too."""
+        """pytest imports every conftest.py above a test module: for many-loop tests, it is an entry too.
+        The table's paths are resolved: a folder holds a test module when its text starts the module's."""
         if self._many_test_dirs is None:
-            self._many_test_dirs = {Path(path).parent for path, loops in self.table().items()
-                                    if Path(path).name != "conftest.py" and loops.scope != "session"}
-        return any(folder == directory or folder in directory.parents for directory in self._many_test_dirs)
+            self._many_test_dirs = {os.path.dirname(path) for path, loops in self.table().items()
+                                    if os.path.basename(path) != "conftest.py" and loops.scope != "session"}
+        text = str(folder)
+        prefix = text if text.endswith(os.sep) else text + os.sep
+        return any(directory == text or directory.startswith(prefix) for directory in self._many_test_dirs)
 
     def verdict(self, module: IndexedModule) -> Reach:
         if module.path not in self._verdicts:

@@ -1,53 +1,21 @@
-"""The project index: every module by its dotted names, references resolved across modules, and the
-functions and classes that make a loop-bound resource (directly or through each other).
-
-Module names follow how Python finds them: a folder with `__init__.py` is a package of its parent's
-name, the first folder without one is a source root (`src/` layouts, `tests/` folders that pytest
-puts on `sys.path`); every shorter suffix of the path counts too, so `import db` from a test folder
-and `from app import db` from a namespace folder both find `app/db.py`.
+"""The project index: every module by its dotted names (graph.py), references resolved across modules, and
+the functions and classes that make a loop-bound resource (directly or through each other).
 """
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from loopbound.index.model import Binding, BindingRow, FunctionSummary, Made, ModuleSummary
+from loopbound.index.graph import IndexedModule as IndexedModule  # re-exported: where the index's users take it
+from loopbound.index.graph import ModuleGraph, absolute_module
+from loopbound.index.model import Made
 from loopbound.index.summary import CONSTRUCTORS
 from loopbound.registry import Registry, Resource
 
 _MAX_DEPTH = 12  # re-exports and wrappers deeper than this are not followed
-
-
-@dataclass(eq=False)
-class IndexedModule:
-    path: Path  # resolved
-    shown: str  # as findings show it
-    name: str  # canonical dotted name
-    is_package: bool
-    is_test: bool
-    summary: ModuleSummary
-    functions: dict[str, FunctionSummary] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.functions = {function.name: function for function in self.summary.functions}
-        self.class_names = {cls.name for cls in self.summary.classes}
-        self._bindings: dict[str, BindingRow] | None = None
-
-    def binding(self, name: str) -> Binding | None:
-        """What an import statement of the module binds to `name` (most modules are never asked)."""
-        if self._bindings is None:
-            self._bindings = {row[0]: row for row in self.summary.bindings}
-        row = self._bindings.get(name)
-        return Binding._make(row) if row is not None else None
-
-    def refined(self, summary: ModuleSummary) -> None:
-        """A light summary replaced by the full one, once the index needs more than the imports."""
-        self.summary = summary
-        self.__post_init__()
 
 
 @dataclass(frozen=True)
@@ -70,63 +38,14 @@ class Maker:
         return f"`{shown}(...)` (it creates a `{self.origin.qualname}` at `{self.site}`)"
 
 
-def module_names(path: Path, root: Path, packages: dict[str, int] | None = None) -> tuple[str, list[str]]:
-    """The canonical dotted name (by `__init__.py` files) and every other name the module may be imported by.
-
-    Plain string work on the path, with `packages` (how many package folders end at a folder) kept across
-    the calls of one index: pathlib and a stat per folder level per module cost a run on one named file a
-    third of a second over a large project.
-    """
-    text = str(path)
-    folder, name = os.path.split(text)
-    parts = [*folder.split(os.sep), os.path.splitext(name)[0]]
-    if parts[-1] == "__init__":
-        parts.pop()
-    package_depth = _package_depth(folder, {} if packages is None else packages)
-    own = 0 if name == "__init__.py" else 1
-    canonical = ".".join(parts[len(parts) - package_depth - own:]) if package_depth + own else parts[-1]
-    prefix = str(root) if str(root).endswith(os.sep) else str(root) + os.sep
-    if text.startswith(prefix):
-        relative = text[len(prefix):].split(os.sep)
-        relative[-1] = os.path.splitext(relative[-1])[0]
-    else:
-        relative = parts[len(parts) - package_depth - own:]
-    if relative and relative[-1] == "__init__":
-        relative.pop()
-    aliases = [".".join(relative[start:]) for start in range(len(relative))]
-    return canonical, [alias for alias in aliases if alias]
-
-
-def _package_depth(folder: str, packages: dict[str, int]) -> int:
-    """How many folders, from `folder` up, hold an `__init__.py` without a gap."""
-    if folder not in packages:
-        parent = os.path.dirname(folder)
-        is_package = parent != folder and os.path.isfile(os.path.join(folder, "__init__.py"))
-        packages[folder] = _package_depth(parent, packages) + 1 if is_package else 0
-    return packages[folder]
-
-
-def absolute_module(importer: str, is_package: bool, level: int, name: str) -> str:
-    """A relative import's module as an absolute dotted name, seen from the module named `importer`."""
-    if not level:
-        return name
-    package = importer.split(".") if is_package else importer.split(".")[:-1]
-    base = package[: len(package) - (level - 1)] if level - 1 <= len(package) else []
-    return ".".join([*base, name] if name else base)
-
-
 class ProjectIndex:
-    def __init__(self, modules: list[IndexedModule], registry: Registry, aliases: dict[Path, list[str]]) -> None:
+    def __init__(self, graph: ModuleGraph, registry: Registry) -> None:
         self.registry = registry
-        self.modules = modules
+        self.graph = graph
+        self.modules = modules = graph.modules
         self.by_path = {module.path: module for module in modules}
         self.by_shown = {module.shown: module for module in modules}
-        self.by_name: dict[str, list[IndexedModule]] = {}
-        for module in modules:
-            for name in dict.fromkeys([module.name, *aliases.get(module.path, [])]):
-                self.by_name.setdefault(name, []).append(module)
-        self._heads = {name.split(".", 1)[0] for name in self.by_name}  # first parts of every module name
-        self._chosen: dict[tuple[str, str], IndexedModule] = {}
+        self.by_name = graph.by_name
         self._makers: dict[tuple[Path, str], Maker | None] = {}
         self._resolving: set[tuple[Path, str]] = set()
         # Parses a light (with `entries`) or partial module whose bytes hold one of the words, giving it a
@@ -148,48 +67,8 @@ class ProjectIndex:
     def importers(self, module: IndexedModule) -> list[IndexedModule]:
         """The project modules that import `module` (the import graph, reversed, built once)."""
         if self._importers is None:
-            self._importers = self._reversed_imports()
+            self._importers = self.graph.importers()
         return self._importers.get(module, [])
-
-    def _reversed_imports(self) -> dict[IndexedModule, list[IndexedModule]]:
-        """Each module's importers, in module order. What an import statement loads depends only on the
-        statement and, where several modules share a name, on the importer's folder: resolved once for each."""
-        importers: dict[IndexedModule, list[IndexedModule]] = {}
-        # By statement: the names it may load, and the modules they name when no name has several.
-        statements: dict[tuple[str, tuple[str, ...]], tuple[list[str], tuple[IndexedModule, ...] | None]] = {}
-        near: dict[tuple[str, tuple[str, ...], str], tuple[IndexedModule, ...]] = {}
-        heads = self._heads
-        for importer in self.modules:
-            folder = str(importer.path.parent) + "/"
-            imported: list[IndexedModule] = []
-            for level, name, names in importer.summary.imports:
-                if not level and name.split(".", 1)[0] not in heads:
-                    continue  # `import os`: every name it could load starts with a part no project module has
-                key = (self.absolute(importer, level, name) if level else name, names)
-                statement = statements.get(key)
-                if statement is None:
-                    targets = self._targets(*key)
-                    candidates = [self.by_name[target] for target in targets]
-                    statement = statements[key] = (targets, tuple(modules[0] for modules in candidates)
-                                                   if all(len(modules) == 1 for modules in candidates) else None)
-                targets, found = statement
-                if found is None:
-                    if (*key, folder) not in near:
-                        near[(*key, folder)] = tuple(self._in_folder(target, folder) for target in targets)
-                    found = near[(*key, folder)]
-                imported.extend(found)
-            for module in dict.fromkeys(imported):
-                if module is not importer:
-                    importers.setdefault(module, []).append(importer)
-        return importers
-
-    def _targets(self, base: str, names: tuple[str, ...]) -> list[str]:
-        """The module names an import of `names` from `base` may load, packages above them included, that
-        name a project module."""
-        parts = base.split(".") if base else []
-        targets = [base, *(f"{base}.{imported}" if base else imported for imported in names if imported != "*"),
-                   *(".".join(parts[:end]) for end in range(1, len(parts)))]
-        return [target for target in targets if target and target in self.by_name]
 
     def reverse_closure(self, module: IndexedModule) -> Iterator[IndexedModule]:
         """Every module that imports `module`, directly or through others, nearest first."""
@@ -215,19 +94,7 @@ class ProjectIndex:
             return None
         if len(candidates) == 1:
             return candidates[0]
-        return self._in_folder(name, str(importer.path.parent) + "/" if importer is not None else "")
-
-    def _in_folder(self, name: str, folder: str) -> IndexedModule:
-        """The module `name` names (a key of by_name), seen from a module in `folder` ("": from nowhere)."""
-        candidates = self.by_name[name]
-        if len(candidates) == 1:
-            return candidates[0]
-        key = (name, folder)
-        if key not in self._chosen:
-            canonical = [module for module in candidates if module.name == name] or candidates
-            near = [module for module in canonical if folder and str(module.path).startswith(folder)]
-            self._chosen[key] = min(near or canonical, key=lambda module: str(module.path).count("/"))
-        return self._chosen[key]
+        return self.graph.in_folder(name, str(importer.path.parent) + "/" if importer is not None else "")
 
     def absolute(self, module: IndexedModule, level: int, name: str) -> str:
         """A relative import's module as an absolute dotted name (`from ..db import x` in `app.api.v1`)."""
