@@ -23,7 +23,14 @@ WORD_SETS = (
 EDGES = ("close", "xclose close_ close\nclose", "é close\u00e9close ñame", "\n\nAsyncClientAsyncClient AsyncClient",
          "", "stopstop stop", "connect_robust connect connect_ db.get(db)", "x = 1\r\nclient.aclose()\r\n",
          "try:\n    a = 1\nexcept E:\n    b = 2\nelse:\n    c = 3\nfinally:\n    d = 4\n"
-         "match x:\n    case 1:\n        e = lambda: f(g)\n")
+         "match x:\n    case 1:\n        e = lambda: f(g)\n",
+         # Fields holding None, strings or flags beside nodes: `**` keys, `global` names, `case None`,
+         # keyword patterns, a bare `raise`, f-strings, slices, comprehensions and a walrus.
+         "async def f(a, *b, c=1, **d):\n    global g, h\n    x = {**a, 'k': b[1:2:], **d}\n"
+         "    match x:\n        case None | True:\n            raise\n        case P(1, k=v):\n            pass\n"
+         "        case [1, *r] | {'a': 1, **r}:\n"
+         "            y = f'{x!r:>{c}}' if (z := [i async for i in b if i]) else {k: v for k, v in d}\n"
+         "    async with a as (m, n), b:\n        await m(*n, **{})\n")
 _MARKERS = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
