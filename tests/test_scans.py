@@ -1,6 +1,7 @@
 """The hand-made scans the summary and the rules share give what their plain counterparts give:
 `word_rows` a regex of the words between word boundaries, `scope_node_list` a walk with `ast.iter_child_nodes`,
-`scope_statements` a recursive generator over the blocks."""
+`scope_statements` a recursive generator over the blocks, `dotted` a walk down an attribute chain with
+`isinstance`, `ImportTable.lookup` a recursive look-up through the parent tables."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import FIXTURES
 
-from loopbound.names import scope_statements
+from loopbound.names import ImportTable, dotted, scope_statements
 from loopbound.registry import DEFAULT_REGISTRY
 from loopbound.rules.base import scope_node_list, word_rows
 from loopbound.source import SourceError, decode
@@ -104,3 +105,42 @@ def test_scope_statements_lists_a_scope_as_the_recursive_generator_does() -> Non
         for scope in [tree, *(node for node in ast.walk(tree) if isinstance(getattr(node, "body", None), list))]:
             listed, walked = list(scope_statements(scope.body)), list(_blocks(scope.body))  # type: ignore[attr-defined]
             assert len(listed) == len(walked) and all(a is b for a, b in zip(listed, walked))
+
+
+def _plain_dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
+
+
+def test_dotted_reads_every_expression_as_the_isinstance_walk_does() -> None:
+    expressions = [node for tree in _trees() for node in ast.walk(tree) if isinstance(node, ast.expr)]
+    assert any(dotted(node) is None for node in expressions)
+    assert any("." in (dotted(node) or "") for node in expressions)
+    for node in expressions:
+        assert dotted(node) == _plain_dotted(node), ast.dump(node)[:80]
+
+
+def _plain_lookup(table: ImportTable | None, name: str) -> str | None:
+    while table is not None:
+        if name in table._bindings:
+            return table._bindings[name]
+        table = table._parent
+    return None
+
+
+def test_import_table_lookup_finds_what_the_parent_chain_holds() -> None:
+    for tree in _trees():
+        module = ImportTable.for_module(tree)
+        tables = [module]
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                tables.append(tables[-1].for_function(node))  # nested ever deeper: parameters shadow names
+        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} | {"asyncio", "nowhere"}
+        for table in tables:
+            for name in names:
+                assert table.lookup(name) == _plain_lookup(table, name), name
