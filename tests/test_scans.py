@@ -27,7 +27,7 @@ EDGES = ("close", "xclose close_ close\nclose", "é close\u00e9close ñame", "\n
          "match x:\n    case 1:\n        e = lambda: f(g)\n",
          # Fields holding None, strings or flags beside nodes: `**` keys, `global` names, `case None`,
          # keyword patterns, a bare `raise`, f-strings, slices, comprehensions and a walrus.
-         "async def f(a, *b, c=1, **d):\n    global g, h\n    x = {**a, 'k': b[1:2:], **d}\n"
+         "async def f(a, *b, c=1, **d):\n    global g, h\n    def inner():\n        nonlocal a\n    x = {**a, 'k': b[1:2:], **d}\n"
          "    match x:\n        case None | True:\n            raise\n        case P(1, k=v):\n            pass\n"
          "        case [1, *r] | {'a': 1, **r}:\n"
          "            y = f'{x!r:>{c}}' if (z := [i async for i in b if i]) else {k: v for k, v in d}\n"
@@ -144,3 +144,16 @@ def test_import_table_lookup_finds_what_the_parent_chain_holds() -> None:
         for table in tables:
             for name in names:
                 assert table.lookup(name) == _plain_lookup(table, name), name
+
+
+# The kinds the scans and rules tell apart by `node.__class__ is ...` instead of `isinstance`.
+_BY_CLASS = (ast.Call, ast.Attribute, ast.Name, ast.Global, ast.Nonlocal, ast.Assign, ast.AnnAssign, ast.Expr,
+             ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def test_the_parser_makes_no_subclass_of_a_kind_told_by_class() -> None:
+    nodes = [node for tree in _trees() for node in ast.walk(tree)]
+    assert {node.__class__ for node in nodes} >= set(_BY_CLASS)
+    for node in nodes:
+        for kind in _BY_CLASS:
+            assert isinstance(node, kind) == (node.__class__ is kind), (kind, node)
