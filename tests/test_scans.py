@@ -1,7 +1,8 @@
 """The hand-made scans the summary and the rules share give what their plain counterparts give:
 `word_rows` a regex of the words between word boundaries, `scope_node_list` a walk with `ast.iter_child_nodes`,
 `scope_statements` a recursive generator over the blocks, `dotted` a walk down an attribute chain with
-`isinstance`, `ImportTable.lookup` a recursive look-up through the parent tables."""
+`isinstance`, `ImportTable.lookup` a recursive look-up through the parent tables, the pre-filter's
+`_import_lines` the groups of backslash-joined lines, `_read_imports` each match's groups read by name."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 from conftest import FIXTURES
 
+from loopbound.engine import _import_lines
+from loopbound.index.light import _IMPORT_LINE, _read_imports
 from loopbound.names import ImportTable, dotted, scope_statements
 from loopbound.registry import DEFAULT_REGISTRY
 from loopbound.rules.base import scope_node_list, word_rows
@@ -157,3 +160,67 @@ def test_the_parser_makes_no_subclass_of_a_kind_told_by_class() -> None:
     for node in nodes:
         for kind in _BY_CLASS:
             assert isinstance(node, kind) == (node.__class__ is kind), (kind, node)
+
+
+IMPORT_EDGES = (b"import asyncio", b"import a\\\n, httpx\nx = 1\n", b"from x \\\r\nimport (a,\n b as c)\r\n",
+                b"\\\nimport a\n", b"\nimport a", b"x = 'import'\\\n\\\nfrom . import y  # z\nimport\n",
+                b"from .. import *; import q as r, s.t\n\tfrom   a.b   import   c as d , e\n", b"importlib\\",
+                b"\\\r\nimport x\\\r\n", b"# import re\nr'''\nfrom httpx import AsyncClient\n'''\n")
+
+
+def _byte_sources() -> list[bytes]:
+    return [*IMPORT_EDGES, *(source.encode() for source in EDGES),
+            *(path.read_bytes() for path in sorted(FIXTURES.rglob("*.py")))]
+
+
+def _plain_import_lines(data: bytes) -> bytes:
+    """The groups of lines a trailing backslash joins, those that hold `import`."""
+    groups, current = [], []
+    for line in data.split(b"\n"):
+        current.append(line)
+        if not line.endswith((b"\\", b"\\\r")):
+            groups.append(b"\n".join(current))
+            current = []
+    if current:
+        groups.append(b"\n".join(current))
+    return b"\n".join(group for group in groups if b"import" in group)
+
+
+def test_import_lines_are_the_joined_lines_that_hold_import() -> None:
+    for data in _byte_sources():
+        assert _import_lines(data) == _plain_import_lines(data), data[:80]
+
+
+def _named_groups_imports(data: bytes) -> tuple[list[tuple[str, str, int, str | None]], list[tuple[int, str, tuple[str, ...]]]]:
+    """`_read_imports` reading each match's groups by name, one at a time."""
+    bindings: list[tuple[str, str, int, str | None]] = []
+    imports: list[tuple[int, str, tuple[str, ...]]] = []
+    position = data.find(b"import")
+    while position >= 0:
+        match = _IMPORT_LINE.match(data, data.rfind(b"\n", 0, position) + 1)
+        modules = match["modules"] if match is not None else None
+        if match is None or match.start("names" if modules is None else "modules") <= position:
+            position = data.find(b"import", position + 6)
+            continue
+        if modules is not None:
+            for part in modules.decode("ascii", "replace").split(","):
+                words = part.split()
+                if words:
+                    top = words[0].split(".", 1)[0]
+                    bound = words[2] if len(words) == 3 else top
+                    imports.append((0, words[0], ()))
+                    bindings.append((bound, words[0] if bound != top else bound, 0, None))
+        else:
+            text = match["names"].decode("ascii", "replace").strip("()\\ \t\r\n").replace("\n", " ")
+            level, module = len(match["dots"]), match["module"].decode("ascii", "replace")
+            names = [part.split()[0] for part in text.split(",") if part.split()]
+            bindings.extend((words[2] if len(words) == 3 else words[0], module, level, words[0])
+                            for words in (part.split() for part in text.split(",")) if words and words[0] != "*")
+            imports.append((level, module, tuple(names)))
+        position = data.find(b"import", match.end())
+    return bindings, imports
+
+
+def test_read_imports_reads_what_the_named_groups_give() -> None:
+    for data in _byte_sources():
+        assert _read_imports(data) == _named_groups_imports(data), data[:80]
