@@ -224,3 +224,36 @@ def _named_groups_imports(data: bytes) -> tuple[list[tuple[str, str, int, str | 
 def test_read_imports_reads_what_the_named_groups_give() -> None:
     for data in _byte_sources():
         assert _read_imports(data) == _named_groups_imports(data), data[:80]
+
+
+class _IsinstanceTable(ImportTable):
+    """`ImportTable` binding a scope through an isinstance chain over `scope_statements`."""
+
+    def _bind_scope(self, body: list[ast.stmt]) -> None:
+        for statement in scope_statements(body):
+            if isinstance(statement, ast.Import):
+                for alias in statement.names:
+                    top = alias.name.split(".", 1)[0]
+                    self._bindings[alias.asname or top] = alias.name if alias.asname else top
+            elif isinstance(statement, ast.ImportFrom):
+                base = f"<local>.{statement.module or ''}" if statement.level else statement.module or ""
+                self._bindings.update((alias.asname or alias.name, f"{base}.{alias.name}")
+                                      for alias in statement.names if alias.name != "*")
+            elif isinstance(statement, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._bindings[statement.name] = f"<local>.{statement.name}"
+            elif isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+                self._bind_assignment(statement.targets[0], statement.value)
+            elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+                self._bind_assignment(statement.target, statement.value)
+
+
+def test_import_tables_bind_what_the_isinstance_chain_binds() -> None:
+    bound = 0
+    for tree in _trees():
+        for scope in [tree, *(node for node in ast.walk(tree) if isinstance(node, _SCOPES[:3]))]:
+            told, chained = ImportTable({}), _IsinstanceTable({})
+            told._bind_scope(scope.body)  # type: ignore[attr-defined]
+            chained._bind_scope(scope.body)  # type: ignore[attr-defined]
+            assert told._bindings == chained._bindings
+            bound += len(told._bindings)
+    assert bound
