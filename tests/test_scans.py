@@ -18,6 +18,7 @@ from loopbound.index.light import _IMPORT_LINE, _read_imports
 from loopbound.names import ImportTable, dotted, scope_statements
 from loopbound.registry import DEFAULT_REGISTRY
 from loopbound.rules.base import scope_node_list, word_rows
+from loopbound.rules.import_time import _evaluated_calls
 from loopbound.source import SourceError, decode
 
 WORD_SETS = (
@@ -257,3 +258,30 @@ def test_import_tables_bind_what_the_isinstance_chain_binds() -> None:
             assert told._bindings == chained._bindings
             bound += len(told._bindings)
     assert bound
+
+
+def _walked_expression(node: ast.AST) -> Iterator[ast.AST]:
+    """Every node evaluated with the expression, lambda bodies and all but a generator's first iterable left out."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, ast.Lambda):
+            stack.extend(current.args.defaults)
+            stack.extend(default for default in current.args.kw_defaults if default)
+        elif isinstance(current, ast.GeneratorExp):
+            stack.append(current.generators[0].iter)
+        else:
+            stack.extend(child for child in ast.iter_child_nodes(current) if not isinstance(child, _MARKERS))
+
+
+def test_evaluated_calls_are_the_calls_of_the_expression_walk() -> None:
+    found = 0
+    for tree in _trees():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.expr, ast.keyword, ast.withitem)):
+                calls = _evaluated_calls(node)
+                expected = [child for child in _walked_expression(node) if isinstance(child, ast.Call)]
+                assert len(calls) == len(expected) and all(a is b for a, b in zip(calls, expected))
+                found += len(calls)
+    assert found
