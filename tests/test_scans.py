@@ -166,7 +166,7 @@ def test_the_parser_makes_no_subclass_of_a_kind_told_by_class() -> None:
 IMPORT_EDGES = (b"import asyncio", b"import a\\\n, httpx\nx = 1\n", b"from x \\\r\nimport (a,\n b as c)\r\n",
                 b"\\\nimport a\n", b"\nimport a", b"x = 'import'\\\n\\\nfrom . import y  # z\nimport\n",
                 b"from .. import *; import q as r, s.t\n\tfrom   a.b   import   c as d , e\n", b"importlib\\",
-                b"\\\r\nimport x\\\r\n", b"# import re\nr'''\nfrom httpx import AsyncClient\n'''\n")
+                b"\\\r\nimport x\\\r\n", b"import os; import sys\nfrom a import importer, b\nimport importlib\n", b"# import re\nr'''\nfrom httpx import AsyncClient\n'''\n")
 
 
 def _byte_sources() -> list[bytes]:
