@@ -218,7 +218,7 @@ def check_path(path: str | Path, shown: str, settings: Settings, selected: froze
     if stamped is not None:
         from loopbound.project import parsed_keeper
 
-        keep = parsed_keeper(Path(path), stamped, data, settings.registry)
+        keep = parsed_keeper(path, stamped, data, settings.registry)
     result = check_source(data, shown, settings, selected, is_test=is_test, parsed=keep)
     if keep is not None:
         keep.finish(data)
