@@ -85,16 +85,20 @@ def may_have_findings(data: bytes, registry: Registry) -> bool:
 
 
 def _import_lines(data: bytes) -> bytes:
-    """Every line that holds `import`, with the lines a backslash joins to it, one after the other."""
+    """Every line that holds `import`, with the lines a backslash joins to it, one after the other.
+
+    A line is continued when it ends with a backslash before its LF or CRLF (byte 92, then 13): tested
+    in place rather than by a call per line, since every file of a tree passes here."""
     pieces: list[bytes] = []
     find, rfind = data.find, data.rfind
     found = find(b"import")
     while found != -1:
         start = rfind(b"\n", 0, found) + 1
-        while start > 1 and _continued(data, start - 1):
+        # The line before `start` ends at start - 1: its last byte is at start - 2.
+        while start > 1 and (data[start - 2] == 92 or (data[start - 2] == 13 and start > 2 and data[start - 3] == 92)):
             start = rfind(b"\n", 0, start - 1) + 1
         end = find(b"\n", found)
-        while end != -1 and _continued(data, end):
+        while end > 0 and (data[end - 1] == 92 or (data[end - 1] == 13 and end > 1 and data[end - 2] == 92)):
             end = find(b"\n", end + 1)
         if end == -1:
             pieces.append(data[start:])
@@ -102,12 +106,6 @@ def _import_lines(data: bytes) -> bytes:
         pieces.append(data[start:end])
         found = find(b"import", end)
     return b"\n".join(pieces)
-
-
-def _continued(data: bytes, newline: int) -> bool:
-    """Whether the line ending at `newline` ends with a backslash (LF or CRLF)."""
-    before = data[newline - 1] if newline else 0
-    return before == 92 or (before == 13 and newline > 1 and data[newline - 2] == 92)  # `\`, or `\` and CR
 
 
 _PER_FILE_CODES = frozenset({SYNTAX_ERROR.code, UNUSED_NOQA.code}).union(*(group.codes for group in FILE_RULE_GROUPS))
@@ -220,7 +218,7 @@ def check_path(path: str | Path, shown: str, settings: Settings, selected: froze
     if stamped is not None:
         from loopbound.project import parsed_keeper
 
-        keep = parsed_keeper(Path(path), stamped, data, settings.registry)
+        keep = parsed_keeper(path, stamped, data, settings.registry)
     result = check_source(data, shown, settings, selected, is_test=is_test, parsed=keep)
     if keep is not None:
         keep.finish(data)

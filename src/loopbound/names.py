@@ -43,14 +43,33 @@ def _collect_statements(body: list[ast.stmt], statements: list[ast.stmt]) -> Non
 
 
 def dotted(node: ast.expr) -> str | None:
-    """`a.b.c` as written, for a chain of names and attributes; None for anything else (`f().x`, `x[0]`)."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
+    """`a.b.c` as written, for a chain of names and attributes; None for anything else (`f().x`, `x[0]`).
+
+    Looked up by class (the parser makes these classes themselves, never subclasses): a name or a
+    name's attribute, most of what the summary and the rules ask about, takes no list and no join."""
+    kind = node.__class__
+    if kind is _NAME:
+        return node.id  # type: ignore[attr-defined,no-any-return]
+    if kind is not _ATTRIBUTE:
         return None
-    return ".".join([node.id, *reversed(parts)])
+    value = node.value  # type: ignore[attr-defined]
+    if value.__class__ is _NAME:
+        return f"{value.id}.{node.attr}"  # type: ignore[attr-defined]
+    parts = [node.attr]  # type: ignore[attr-defined]
+    while value.__class__ is _ATTRIBUTE:
+        parts.append(value.attr)
+        value = value.value
+    if value.__class__ is not _NAME:
+        return None
+    parts.append(value.id)
+    parts.reverse()
+    return ".".join(parts)
+
+
+_NAME, _ATTRIBUTE = ast.Name, ast.Attribute
+# The statements that bind a name an import table records (`ImportTable._bind_scope`).
+_BINDING_KINDS = frozenset({ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign,
+                            ast.AnnAssign})
 
 
 class ImportTable:
@@ -61,9 +80,13 @@ class ImportTable:
         self._parent = parent
 
     def lookup(self, name: str) -> str | None:
-        if name in self._bindings:
-            return self._bindings[name]
-        return self._parent.lookup(name) if self._parent else None
+        table: ImportTable | None = self
+        while table is not None:
+            bound = table._bindings.get(name)
+            if bound is not None:
+                return bound
+            table = table._parent
+        return None
 
     def qualify(self, node: ast.expr) -> str | None:
         """`h.AsyncClient` with `import httpx as h` -> `httpx.AsyncClient`; unknown -> None."""
@@ -93,7 +116,13 @@ class ImportTable:
         return child
 
     def _bind_scope(self, body: list[ast.stmt]) -> None:
-        for statement in scope_statements(body):
+        statements: list[ast.stmt] = []
+        _collect_statements(body, statements)
+        # Told by class (the parser makes no subclass): most statements are none of these, and cost one
+        # look-up each rather than six isinstance calls.
+        for statement in statements:
+            if statement.__class__ not in _BINDING_KINDS:
+                continue
             if isinstance(statement, ast.Import):
                 for alias in statement.names:
                     if alias.asname:

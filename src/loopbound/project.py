@@ -409,18 +409,20 @@ class FactsKeeper:
             self.kept[self.key] = (self.stamp, None if module is None else facts_of(module, is_test, self.registry))
 
 
-def parsed_keeper(path: Path, file_stamp: Stamp, data: bytes, registry: Registry) -> FactsKeeper | None:
+def parsed_keeper(path: str | Path, file_stamp: Stamp, data: bytes, registry: Registry) -> FactsKeeper | None:
     """What notes in PARSED the facts of a file the per-file pass read; None when there is nothing more to
     note: the LB3 pass will not ask for the file as read here (not a conftest.py nor named as pytest names
     test modules by default), its answer is noted already (a test module without an LB3 word), or the
-    file's stamp is too recent to vouch for its bytes later."""
+    file's stamp is too recent to vouch for its bytes later. Every file of a cold run passes here: its
+    name is read from the text, and a Path is made only for the files kept."""
     kept = PARSED
     if kept is None or file_stamp is None or not is_settled(file_stamp, time.time()):
         return None
-    is_test = is_test_module(path.name, None)
-    if not (is_test or path.name == "conftest.py"):
+    name = os.path.basename(path)
+    is_test = is_test_module(name, None)
+    if not (is_test or name == "conftest.py"):
         return None
-    resolved = real_path(path)
+    resolved = Path(real_path_text(path))
     if is_test and not may_matter(data):
         kept[(resolved, is_test)] = (file_stamp, None)
         return None

@@ -41,20 +41,31 @@ def _runs_a_loop(func: ast.Attribute) -> bool:
     return "loop" in name.lower()
 
 
-def _walk_expression(node: ast.AST) -> Iterator[ast.AST]:
-    """Every node evaluated with the expression: lambda bodies run later, so they are skipped."""
+def _evaluated_calls(node: ast.AST) -> list[ast.Call]:
+    """The calls evaluated with the expression, in the order of a walk down its nodes: lambda bodies run
+    later, so they are skipped. Kinds are told by class (the parser makes no subclass), and a name or a
+    constant, which holds no node, is not asked for its children."""
+    calls: list[ast.Call] = []
     stack = [node]
+    pop = stack.pop
     while stack:
-        current = stack.pop()
-        yield current
-        if isinstance(current, ast.Lambda):
+        current = pop()
+        if current.__class__ is ast.Call:
+            calls.append(current)
+        elif current.__class__ is ast.Lambda:
             stack.extend(current.args.defaults)
             stack.extend(default for default in current.args.kw_defaults if default)
             continue
-        if isinstance(current, ast.GeneratorExp):
+        elif current.__class__ is ast.GeneratorExp:
             stack.append(current.generators[0].iter)  # only the first iterable runs before iteration
             continue
+        elif current.__class__ in _LEAVES:
+            continue
         stack.extend(child_nodes(current))
+    return calls
+
+
+_LEAVES = frozenset({ast.Name, ast.Constant})
 
 
 @dataclass
@@ -105,9 +116,7 @@ class _ImportTimeWalker:
         yield from self._cached_factory(function)
 
     def _expression(self, node: ast.AST, where: Where, statement: ast.stmt, owner: str = "") -> Iterator[Finding]:
-        for child in _walk_expression(node):
-            if not isinstance(child, ast.Call):
-                continue
+        for child in _evaluated_calls(node):
             if isinstance(child.func, ast.Attribute) and _runs_a_loop(child.func):
                 yield self.ctx.finding(IMPORT_TIME_LOOP, child,
                                        f"`.{child.func.attr}()` runs an event loop at import time")

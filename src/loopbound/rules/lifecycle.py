@@ -154,8 +154,9 @@ def _only_setup_raises(flow: FunctionFlow, raised: list[Leak]) -> bool:
 
 def _may_create(own: list[ast.AST], imports: ImportTable, ctx: FileContext) -> bool:
     """A cheap look before the path walk: does a call of the function's own name a registry resource?"""
+    call = ast.Call  # looked up by class: the parser makes no subclass, and most nodes are names and constants
     for node in own:
-        if isinstance(node, ast.Call):
+        if node.__class__ is call:
             resource = ctx.registry.lookup(imports.qualify(node.func)) or ctx.made_by_project(node)
             if resource is not None and resource.kind is Kind.RESOURCE:
                 return True

@@ -107,13 +107,14 @@ class FileIndex:
             node, owner, table = pop()
             if owner is not None:
                 owner.append(node)
-            if isinstance(node, ast.Expr):
+            # The simple statements, most of a file, are told by their class (the parser makes no subclass).
+            if node.__class__ is ast.Expr:
                 parents[node.value] = node  # LB202 asks whether the call is in an async function
                 continue  # a simple statement holds no statement: no look at its fields
-            if isinstance(node, ast.Assign):
+            if node.__class__ is ast.Assign:
                 self._assignment(node)
                 continue
-            if isinstance(node, ast.AnnAssign):
+            if node.__class__ is ast.AnnAssign:
                 if on_self(node.target):
                     self.self_assignments.append(node)
                 continue

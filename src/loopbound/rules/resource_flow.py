@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from typing import cast
 
 from loopbound.names import ImportTable
 from loopbound.rules.base import FileContext, function_nodes
@@ -21,6 +22,7 @@ from loopbound.rules.resource_usage import Usage, UsageBuilder
 
 FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest_asyncio.fixture"})
 CONTEXT_MANAGER_DECORATORS = frozenset({"contextlib.asynccontextmanager", "contextlib.contextmanager"})
+_DECLARATIONS = frozenset({ast.Global, ast.Nonlocal})
 
 
 def decorator_names(function: Function, imports: ImportTable) -> set[str]:
@@ -57,8 +59,9 @@ def analyse(function: Function, ctx: FileContext, imports: ImportTable,
     lends = fixture or bool(decorators & CONTEXT_MANAGER_DECORATORS)
     own = own_nodes(function) if own is None else own
     creations = tuple(find_creations(own, ctx, imports, parents))
-    finalizer = any(isinstance(node, ast.Attribute) and node.attr == "addfinalizer" for node in own)
-    declared = {name for node in own if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names}
+    # Looked up by class (the parser makes no subclass): one set test per node, no isinstance call.
+    finalizer = any(node.attr == "addfinalizer" for node in own if node.__class__ is ast.Attribute)
+    declared = {name for node in own if node.__class__ in _DECLARATIONS for name in cast(ast.Global, node).names}
     by_variable: dict[str, list[Creation]] = {}
     for creation in creations:
         if creation.variable and creation.variable not in declared:

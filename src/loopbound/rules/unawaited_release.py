@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import functools
 from collections.abc import Iterator
+from typing import cast
 
 from loopbound.findings import Finding
 from loopbound.names import ImportTable
@@ -115,15 +116,19 @@ class UnawaitedReleases:
                              *(a for a in (arguments.vararg, arguments.kwarg) if a)]:
                 types[argument.arg] = self._annotation(argument.annotation, imports)
         nodes = _scope_statements(body) if function is None else self.index.own(function)
-        for node in nodes:
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
+        for node in nodes:  # looked up by class (the parser makes no subclass): most nodes are neither
+            kind = node.__class__
+            if kind is ast.Assign:
+                assign = cast(ast.Assign, node)
+                for target in assign.targets:
                     if isinstance(target, ast.Name):
-                        made = created_resource(node.value, self.ctx, imports)
+                        made = created_resource(assign.value, self.ctx, imports)
                         types[target.id] = made if made else (types.get(target.id) if target.id in types else None)
-            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                types[node.target.id] = (self._annotation(node.annotation, imports)
-                                         or created_resource(node.value, self.ctx, imports))
+            elif kind is ast.AnnAssign:
+                annotated = cast(ast.AnnAssign, node)
+                if isinstance(annotated.target, ast.Name):
+                    types[annotated.target.id] = (self._annotation(annotated.annotation, imports)
+                                                  or created_resource(annotated.value, self.ctx, imports))
         return types
 
     def _class_attributes(self, cls: ast.ClassDef, imports: ImportTable) -> dict[str, Resource]:
