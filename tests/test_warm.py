@@ -456,3 +456,40 @@ def test_the_replays_pre_filter_clears_only_what_the_pre_filter_clears() -> None
     assert cleared and agreed > cleared / 2
     assert pre_filter_clears(b"import aiohttp\n\n\nasync def test_get():\n    assert aiohttp\n", names, triggers)
     assert not pre_filter_clears(b"import aiohttp\n\nsession = aiohttp.ClientSession()\n", names, triggers)
+
+
+def test_a_cleared_files_imports_stand_for_its_light_summary() -> None:
+    """The replay compares an edited cleared file's imports, read again, with the digest recorded for it
+    (unseen_edits.cleared): over every fixture file and edits of its import lines, the digests are equal
+    exactly when the light summaries are, and a summary that is not a plain light one is recorded as not
+    cleared."""
+    import dataclasses
+
+    from loopbound.config import Settings
+    from loopbound.engine import check_source
+    from loopbound.index.light import light_summary, read_imports
+    from loopbound.rules import ALL_RULES
+    from loopbound.unseen_edits import _imports_digest, cleared
+
+    settings = Settings()
+    every_code = frozenset(rule.code for rule in ALL_RULES)
+    seen: dict[str, object] = {}
+    recorded = 0
+    for path in sorted(FIXTURES.rglob("*.py")):
+        for data in _variants(path.read_bytes()):
+            result = check_source(data, "module.py", settings, every_code)
+            entry = cleared(False, result)
+            if entry is None:
+                assert result.parsed or result.findings or result.error is not None
+                continue
+            recorded += 1
+            digest = entry[1]
+            assert digest == _imports_digest(*read_imports(data))
+            summary = light_summary(data, False)
+            assert result.summary == summary
+            assert seen.setdefault(digest, summary) == summary
+    assert recorded > 10 and len(seen) > 5
+    result = check_source(b"import os\n", "module.py", settings, every_code)
+    assert cleared(False, result) is not None
+    result.summary = dataclasses.replace(result.summary, runs_loops=True)
+    assert cleared(False, result) is None

@@ -31,13 +31,13 @@ TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 from loopbound import recorder
 from loopbound.snapshots import file_name, load_rest, write_head, write_snapshot
 from loopbound.stamps import Stamp, is_settled, stamp
-from loopbound.unseen_edits import outcomes, same_lb3_facts, same_outcome, trigger_words
+from loopbound.unseen_edits import outcomes, quiet_parse_warnings, same_lb3_facts, same_outcome, trigger_words
 
 if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only what it uses
     from collections.abc import Iterable, Mapping, Sequence
     from typing import Any, TextIO
 
-FORMAT = 6
+FORMAT = 7
 # Options after which a run has effects besides its report, or reads what no stamp covers.
 _NOT_REPLAYED = frozenset({"-", "--fix", "--diff", "--add-noqa", "--write-baseline", "--output-file", "--no-cache",
                            "--stdin-filename", "--help", "-h", "--version"})
@@ -71,14 +71,12 @@ def main() -> None:
         changed = _changes(snapshot) if snapshot is not None else None
         if snapshot is not None and changed == {}:
             _replay(snapshot)
-        _quiet_parse_warnings()  # what follows may parse the checked code
         partial = Partial.of(snapshot, changed) if snapshot is not None else None
         if partial is not None and same_outcome(partial.snapshot, partial.changed):
             _save_restamped(partial.snapshot, partial.changed)
             _replay(partial.snapshot)
         _start_recording(key, partial)
-    else:
-        _quiet_parse_warnings()
+    quiet_parse_warnings()  # what follows parses the checked code
     from loopbound.options import plain_check
 
     options = plain_check(arguments)
@@ -93,16 +91,6 @@ def main() -> None:
     except SystemExit as exit:
         _finish_recording(exit.code)
         raise
-
-
-def _quiet_parse_warnings() -> None:
-    """Parsing the checked code warns about it (invalid escapes: a SyntaxWarning, shown by default from
-    Python 3.12): that is not ours to print. Workers forked later inherit the filters. Not set by a
-    replay, which parses nothing: a filter on a message compiles a regex (a fifth of a replay)."""
-    import warnings
-
-    warnings.filterwarnings("ignore", category=SyntaxWarning)
-    warnings.filterwarnings("ignore", message="invalid escape sequence", category=DeprecationWarning)
 
 
 def replayable(arguments: list[str]) -> bool:
