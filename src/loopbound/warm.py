@@ -31,7 +31,6 @@ TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 from loopbound import recorder
 from loopbound.snapshots import file_name, load_rest, write_head, write_snapshot
 from loopbound.stamps import Stamp, is_settled, stamp
-from loopbound.unseen_edits import outcomes, quiet_parse_warnings, same_lb3_facts, same_outcome, trigger_words
 
 if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only what it uses
     from collections.abc import Iterable, Mapping, Sequence
@@ -72,10 +71,14 @@ def main() -> None:
         if snapshot is not None and changed == {}:
             _replay(snapshot)
         partial = Partial.of(snapshot, changed) if snapshot is not None else None
+        from loopbound.unseen_edits import same_outcome  # not imported by a replay of an unchanged tree
+
         if partial is not None and same_outcome(partial.snapshot, partial.changed):
             _save_restamped(partial.snapshot, partial.changed)
             _replay(partial.snapshot)
         _start_recording(key, partial)
+    from loopbound.unseen_edits import quiet_parse_warnings
+
     quiet_parse_warnings()  # what follows parses the checked code
     from loopbound.options import plain_check
 
@@ -200,6 +203,8 @@ class Partial:
         then its recorded result stands."""
         barred = set(self.snapshot["project_inputs"])
         read = {name for path in self.changed for name in (path, os.path.realpath(path))} & barred
+        from loopbound.unseen_edits import same_lb3_facts
+
         return same_lb3_facts(self.snapshot, read)
 
     def is_changed(self, path: str) -> bool:
@@ -314,6 +319,8 @@ class Recording:
             replaceable = [os.path.abspath(result[0]) for result in self.results]
             project_inputs = sorted({os.path.abspath(path) for path in self.project_inputs})
         base, again = (self.partial.snapshot, set(self.partial.changed)) if self.partial is not None else ({}, set())
+        from loopbound.unseen_edits import outcomes, trigger_words
+
         fast = {**outcomes(self.results, replaceable, base, again), "module_names": self.module_names,
                 "triggers": trigger_words(), "index_reads": self.index_reads,
                 "fixes": "loopbound.fixes.command" in sys.modules, "registry": self.registry,
