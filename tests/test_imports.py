@@ -100,3 +100,18 @@ def test_an_edit_the_checker_cannot_see_is_replayed_without_its_data_classes(pro
     assert {name for name in modules if name.startswith("loopbound")} == {
         *REPLAY, "loopbound.unseen_edits", "loopbound.blake2", "loopbound.index", "loopbound.index.light"}
     assert not {"dataclasses", "typing", "pathlib", "pickle", "ast"} & modules, sorted(modules)
+
+
+def test_an_edit_that_keeps_a_test_modules_lb3_facts_is_replayed_without_the_checker(project: Path,
+                                                                                      tmp_path: Path) -> None:
+    """A comment added to a test module the LB3 pass read: the replay reads the module's facts again to compare
+    their digest, without the checker, the pure-Python pickle module or typing."""
+    command = ["check", "--output-format", "concise", "."]
+    _imported(command, project, tmp_path)
+    time.sleep(2.1)
+    _imported(command, project, tmp_path)
+    module = project / "tests" / "test_api.py"
+    module.write_text(module.read_text(encoding="utf-8") + "# a comment\n", encoding="utf-8")
+    modules = _imported(command, project, tmp_path)
+    assert "loopbound.module_facts" in modules  # the probe saw the facts compared
+    assert not {"loopbound.engine", "loopbound.command", "pickle", "typing"} & modules, sorted(modules)

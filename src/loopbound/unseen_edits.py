@@ -110,9 +110,12 @@ def _registry(snapshot: dict[str, Any]) -> Any:
     if pickled is None:
         return None
     if pickled not in _REGISTRIES:
-        import pickle
+        try:
+            from _pickle import loads  # pickle.loads itself (lb3_digest.py says why)
+        except ImportError:
+            from pickle import loads
 
-        _REGISTRIES[pickled] = pickle.loads(pickled)
+        _REGISTRIES[pickled] = loads(pickled)
     return _REGISTRIES[pickled]
 
 
