@@ -391,6 +391,32 @@ def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     gc.enable()
 
 
+def test_an_edits_replay_reads_no_state_and_a_run_in_part_needs_its_own(library: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The recorded discovery and results (`.state`) are read by a run in part only, and only the state written
+    with the head: without it, the run is a full one, and prints what a run without any cache prints."""
+    _full(monkeypatch, capsys)
+    before = _full(monkeypatch, capsys)
+    cache = library / ".loopbound_cache"
+    [state] = [path for path in cache.glob("warm-*.marshal.state")
+               if path.with_name(path.name.removesuffix(".state")).exists()]
+    state.write_bytes(b"not a state")
+    target = library / "pkg" / "api.py"
+    original = target.read_text(encoding="utf-8")
+    target.write_text(original + "\n# a comment\n", encoding="utf-8")
+    assert _main(monkeypatch, capsys, COMMAND, replay_only=True) == before
+    target.write_text(original + "\nlate = httpx.AsyncClient()\n", encoding="utf-8")
+    from loopbound import discovery
+
+    walks: list[int] = []
+    real = discovery._discover
+    monkeypatch.setattr(discovery, "_discover", lambda *args: walks.append(1) or real(*args))
+    after = _full(monkeypatch, capsys)
+    assert walks  # not a run in part: the state is not this write's
+    assert after != before and after == _fresh(library, monkeypatch, capsys)
+
+
 @pytest.mark.parametrize(("edit", "replayed"), [
     (lambda text: text + "\n# a comment below the finding\n", True),
     (lambda text: text + "\n\nasync def fetch():\n    return await client.get('/')\n", True),  # new code, no finding

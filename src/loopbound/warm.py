@@ -29,7 +29,7 @@ import sys
 TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 
 from loopbound import recorder
-from loopbound.snapshots import file_name, load_rest, write_head, write_snapshot
+from loopbound.snapshots import file_name, load_rest, load_state, write_head, write_snapshot
 from loopbound.stamps import Stamp, is_settled, stamp
 
 if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only what it uses
@@ -76,7 +76,7 @@ def main() -> None:
         if partial is not None and same_outcome(partial.snapshot, partial.changed):
             _save_restamped(partial.snapshot, partial.changed)
             _replay(partial.snapshot)
-        _start_recording(key, partial)
+        _start_recording(key, partial if partial is not None and partial.load_state() else None)
     from loopbound.unseen_edits import quiet_parse_warnings
 
     quiet_parse_warnings()  # what follows parses the checked code
@@ -180,6 +180,7 @@ class Partial:
         self.changed = changed
         self.reruns_project = not set(changed).isdisjoint(snapshot["project_inputs"])
         self._changed_names = {os.path.basename(path) for path in changed}
+        self._pickled_state: bytes | None = None
         self._state: tuple[Any, list[tuple[str, str, frozenset[str], bool, Any]], Any] | None = None
 
     @classmethod
@@ -190,12 +191,21 @@ class Partial:
             return None
         return cls(snapshot, changed)
 
+    def load_state(self) -> bool:
+        """Read the recorded state (snapshots.load_state): a run in part needs it, an edit's replay does not;
+        False when it is gone or from another write (the run is then a full one)."""
+        self._pickled_state = load_state(self.snapshot)
+        return self._pickled_state is not None
+
     def state(self) -> tuple[Any, list[tuple[str, str, frozenset[str], bool, Any]], Any]:
         """((the discovery, the real paths it knew), each checked file's job and result, the LB3 result)."""
         if self._state is None:
             import pickle
 
-            self._state = pickle.loads(self.snapshot["state"])
+            pickled = self._pickled_state if self._pickled_state is not None else load_state(self.snapshot)
+            if pickled is None:
+                raise ValueError("the recorded state of this run in part is gone")
+            self._state = pickle.loads(pickled)
         return self._state
 
     def keeps_lb3_facts(self) -> bool:
