@@ -223,11 +223,17 @@ class Partial:
 
 
 def _replay(snapshot: dict[str, Any]) -> None:
+    import gc
+
     streams = (sys.stdout, sys.stderr)
     for index, text in snapshot["output"]:
         streams[index].write(text)
     for stream in streams:
         stream.flush()
+    # The interpreter's exit collects every object once more, the collector being off or not: after an edit's
+    # replay (the registry, the LB3 reader and the facts it read) that is a tenth of the run. Frozen, they
+    # are not scanned; nothing else about the exit changes.
+    gc.freeze()
     sys.exit(snapshot["status"])
 
 
