@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -202,20 +203,42 @@ def test_the_folder_lookup_of_a_version_agrees_with_importlib_metadata() -> None
         name: metadata.version(name) for name, version in found.items() if version is not None}
 
 
-def test_lock_files_read_ahead_answer_as_read_then_and_are_read_again_once_changed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cold run's worker reads the lock files beside the configs before its chunks, for its LB3 pass."""
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "uv.lock").write_text(LOCK, encoding="utf-8")
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    monkeypatch.setattr(asyncio_declarations, "READ_AHEAD", None)
-    asyncio_declarations.read_locks_ahead([tmp_path / "tests"], tmp_path)
-    assert asyncio_declarations.READ_AHEAD is not None
-    assert list(asyncio_declarations.READ_AHEAD) == [tmp_path / "uv.lock"]
+def _count_lock_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     reads: list[Path] = []
     reading = asyncio_declarations._read_locked
     monkeypatch.setattr(asyncio_declarations, "_read_locked", lambda path: reads.append(path) or reading(path))
+    return reads
+
+
+def test_lock_files_read_ahead_answer_as_read_then_and_are_read_again_once_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold run's worker reads the lock files beside the configs before its chunks, for its LB3 pass; a lock
+    file is read again once its stamp moved, even when the edit kept its size and its modification time."""
+    (tmp_path / "tests").mkdir()
+    lock = tmp_path / "uv.lock"
+    lock.write_text(LOCK, encoding="utf-8")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    real = asyncio_declarations.now
+    monkeypatch.setattr(asyncio_declarations, "now", lambda: real() + 60)  # the files written above are settled
+    monkeypatch.setattr(asyncio_declarations, "KNOWN_LOCKS", {})
+    asyncio_declarations.read_locks_ahead([tmp_path / "tests"], tmp_path)
+    assert list(asyncio_declarations.KNOWN_LOCKS) == [lock]
+    reads = _count_lock_reads(monkeypatch)
     assert span(detect(tmp_path / "tests", tmp_path, None, [])) == ("0.23.8", "0.23.8") and not reads
-    (tmp_path / "uv.lock").write_text(LOCK.replace("0.23.8", "0.21.1") + "\n", encoding="utf-8")
+    recorded = lock.stat()
+    lock.write_text(LOCK.replace("0.23.8", "0.21.1"), encoding="utf-8")  # same size
+    os.utime(lock, ns=(recorded.st_atime_ns, recorded.st_mtime_ns))  # as `cp -p` or a checkout may leave it
     assert span(detect(tmp_path / "tests", tmp_path, None, [])) == ("0.21.1", "0.21.1")
-    assert reads == [tmp_path / "uv.lock"]
+    assert span(detect(tmp_path / "tests", tmp_path, None, [])) == ("0.21.1", "0.21.1")
+    assert reads == [lock]
+
+
+def test_a_lock_file_changed_in_the_last_seconds_is_read_each_time(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edit in the same clock tick could keep a stamp: a lock file changed just now is not remembered."""
+    (tmp_path / "uv.lock").write_text(LOCK, encoding="utf-8")
+    monkeypatch.setattr(asyncio_declarations, "KNOWN_LOCKS", {})
+    reads = _count_lock_reads(monkeypatch)
+    for _ in range(2):
+        assert span(detect(tmp_path, tmp_path, None, [])) == ("0.23.8", "0.23.8")
+    assert reads == [tmp_path / "uv.lock"] * 2 and not asyncio_declarations.KNOWN_LOCKS

@@ -105,3 +105,31 @@ def test_a_conftest_is_an_entry_for_the_many_loop_tests_below_it_only(tmp_path: 
     assert len(made) == 1, run.stdout
     loaded = "tests/conftest.py is loaded by pytest for tests that each run on their own event loop"
     assert (made[0]["severity"], loaded in made[0]["message"]) == (("error", True) if multi_loop else ("latent", False))
+def test_a_new_test_then_a_lock_edit_through_the_real_command_line(tmp_path: Path) -> None:
+    """After a new test, the LB3 pass reruns in a new process with the lock file's answer kept in the cache
+    folder by its stamp (cache.LockStore); the lock file edited after that is read again: each run prints
+    what a run without any cache prints."""
+    root = tmp_path / "project"
+    shutil.copytree(SESSION_EVENT_LOOP, root)
+    (root / "requirements.txt").unlink()
+    (root / ".git").mkdir()
+    name, text = DECLARATIONS["uv.lock"]
+    lock = root / name
+    lock.write_text(text.format("0.21.1"), encoding="utf-8")
+    time.sleep(2.1)  # settled: a lock file changed in the last two seconds is never kept
+    command = ("check", "--output-format", "json", "--exit-zero", ".")
+
+    def compared() -> str:
+        run = run_loopbound(*command, cwd=root)
+        assert run.stderr == "" and run.stdout == run_loopbound(*command, "--no-cache", cwd=root).stdout
+        return run.stdout
+
+    first = compared()
+    assert list((root / ".loopbound_cache").glob("locks-*.pickle"))
+    test_module = root / "tests" / "test_db.py"
+    test_module.write_text(test_module.read_text(encoding="utf-8")
+                           + "\n\nasync def test_again() -> None:\n    assert engine\n", encoding="utf-8")
+    assert compared() == first  # the new test uses the same loop: the report stands
+    lock.write_text(text.format("1.2.0"), encoding="utf-8")
+    assert _engine_finding(root)[0] == "error"
+    assert compared() != first

@@ -12,7 +12,7 @@ import pytest
 from conftest import FIXTURES
 from test_warm import _a_minute_later, _fresh, _full, _main, _replays_unchanged
 
-from loopbound import parallel
+from loopbound import asyncio_declarations, engine, parallel
 from loopbound.config import Settings
 from loopbound.engine import check_project
 from loopbound.lb3_digest import NO_FACTS, facts_digest, module_digest
@@ -215,3 +215,41 @@ def test_the_module_store_reads_with_the_configured_registry(tmp_path: Path) -> 
     settings = load_settings(tmp_path / "pyproject.toml")
     stored = ModuleStore(tmp_path / "cache", settings, time.time()).read(conftest, False)
     assert stored is not None and stored.all_fixtures[0].handover is Handover.LOOP_BOUND
+
+
+UV_LOCK = 'version = 1\n\n[[package]]\nname = "pytest-asyncio"\nversion = "{}"\n'
+
+
+def test_a_rerun_of_the_lb3_pass_reads_a_lock_file_again_only_once_it_changed(
+        suite: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new test reruns the LB3 pass; in a new process, the lock file it read last time is not read again
+    (cache.LockStore keeps what it declares by its stamp) until it changes, and each run prints what a run
+    without any cache prints."""
+    lock = suite / "uv.lock"
+    lock.write_text(UV_LOCK.format("0.21.1"))
+    real_now = asyncio_declarations.now
+    monkeypatch.setattr(asyncio_declarations, "now", lambda: real_now() + 60)  # the lock file is settled
+    reads: list[Path] = []
+    reading = asyncio_declarations._read_locked
+    monkeypatch.setattr(asyncio_declarations, "_read_locked", lambda path: reads.append(path) or reading(path))
+    _full(monkeypatch, capsys, COMMAND)
+    before = _full(monkeypatch, capsys, COMMAND)
+    assert reads == [lock.resolve()]
+    test_module = suite / "tests" / "test_tickets.py"
+    test_module.write_text(test_module.read_text() + "\n\nasync def test_added(ticket):\n    assert ticket\n")
+    monkeypatch.setattr(asyncio_declarations, "KNOWN_LOCKS", {})  # what a new process knows
+    assert not _replays_unchanged(COMMAND)
+    passes: list[int] = []
+    real_pass = engine.check_project
+    with monkeypatch.context() as patches:
+        patches.setattr(engine, "check_project", lambda *args, **kwargs: passes.append(1) or real_pass(*args, **kwargs))
+        after = _full(monkeypatch, capsys, COMMAND)
+    assert passes and reads == [lock.resolve()] and after == before
+    assert after == _fresh(suite, monkeypatch, capsys, COMMAND)
+    _full(monkeypatch, capsys, COMMAND)
+    reads.clear()
+    lock.write_text(UV_LOCK.format("1.2.0"))
+    monkeypatch.setattr(asyncio_declarations, "KNOWN_LOCKS", {})
+    pinned = _full(monkeypatch, capsys, COMMAND)
+    assert reads == [lock.resolve()] and pinned != after
+    assert pinned == _fresh(suite, monkeypatch, capsys, COMMAND)

@@ -391,6 +391,32 @@ def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     gc.enable()
 
 
+def test_an_edits_replay_reads_no_state_and_a_run_in_part_needs_its_own(library: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The recorded discovery and results (`.state`) are read by a run in part only, and only the state written
+    with the head: without it, the run is a full one, and prints what a run without any cache prints."""
+    _full(monkeypatch, capsys)
+    before = _full(monkeypatch, capsys)
+    cache = library / ".loopbound_cache"
+    [state] = [path for path in cache.glob("warm-*.marshal.state")
+               if path.with_name(path.name.removesuffix(".state")).exists()]
+    state.write_bytes(b"not a state")
+    target = library / "pkg" / "api.py"
+    original = target.read_text(encoding="utf-8")
+    target.write_text(original + "\n# a comment\n", encoding="utf-8")
+    assert _main(monkeypatch, capsys, COMMAND, replay_only=True) == before
+    target.write_text(original + "\nlate = httpx.AsyncClient()\n", encoding="utf-8")
+    from loopbound import discovery
+
+    walks: list[int] = []
+    real = discovery._discover
+    monkeypatch.setattr(discovery, "_discover", lambda *args: walks.append(1) or real(*args))
+    after = _full(monkeypatch, capsys)
+    assert walks  # not a run in part: the state is not this write's
+    assert after != before and after == _fresh(library, monkeypatch, capsys)
+
+
 @pytest.mark.parametrize(("edit", "replayed"), [
     (lambda text: text + "\n# a comment below the finding\n", True),
     (lambda text: text + "\n\nasync def fetch():\n    return await client.get('/')\n", True),  # new code, no finding
@@ -456,3 +482,40 @@ def test_the_replays_pre_filter_clears_only_what_the_pre_filter_clears() -> None
     assert cleared and agreed > cleared / 2
     assert pre_filter_clears(b"import aiohttp\n\n\nasync def test_get():\n    assert aiohttp\n", names, triggers)
     assert not pre_filter_clears(b"import aiohttp\n\nsession = aiohttp.ClientSession()\n", names, triggers)
+
+
+def test_a_cleared_files_imports_stand_for_its_light_summary() -> None:
+    """The replay compares an edited cleared file's imports, read again, with the digest recorded for it
+    (unseen_edits.cleared): over every fixture file and edits of its import lines, the digests are equal
+    exactly when the light summaries are, and a summary that is not a plain light one is recorded as not
+    cleared."""
+    import dataclasses
+
+    from loopbound.config import Settings
+    from loopbound.engine import check_source
+    from loopbound.index.light import light_summary, read_imports
+    from loopbound.rules import ALL_RULES
+    from loopbound.unseen_edits import _imports_digest, cleared
+
+    settings = Settings()
+    every_code = frozenset(rule.code for rule in ALL_RULES)
+    seen: dict[str, object] = {}
+    recorded = 0
+    for path in sorted(FIXTURES.rglob("*.py")):
+        for data in _variants(path.read_bytes()):
+            result = check_source(data, "module.py", settings, every_code)
+            entry = cleared(False, result)
+            if entry is None:
+                assert result.parsed or result.findings or result.error is not None
+                continue
+            recorded += 1
+            digest = entry[1]
+            assert digest == _imports_digest(*read_imports(data))
+            summary = light_summary(data, False)
+            assert result.summary == summary
+            assert seen.setdefault(digest, summary) == summary
+    assert recorded > 10 and len(seen) > 5
+    result = check_source(b"import os\n", "module.py", settings, every_code)
+    assert cleared(False, result) is not None
+    result.summary = dataclasses.replace(result.summary, runs_loops=True)
+    assert cleared(False, result) is None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from loopbound.asyncio_versions import AsyncioVersions, VersionError, combine
-from loopbound.stamps import Stamp, stamp
+from loopbound.stamps import Stamp, is_settled, stamp
 
 LOCK_NAMES = ("uv.lock", "poetry.lock", "pdm.lock", "Pipfile.lock")
 RANGE_NAMES = ("pyproject.toml", "setup.cfg", "setup.py", "tox.ini", "Pipfile")
@@ -65,31 +65,40 @@ def _toml(path: Path) -> dict[str, Any]:
 _MENTION = re.compile(r"pytest[-_.]+asyncio", re.IGNORECASE)
 
 
-# Lock files read ahead of the LB3 pass by the process that runs it (a cold run's worker, before its
-# per-file chunks: the main process checks more of them meanwhile), by path, with the stamp each had and
-# its answer. None when nothing was read ahead.
-READ_AHEAD: dict[Path, tuple[Stamp, list[str]]] | None = None
+# What each lock file read by this process, or by an earlier run (cache.py keeps them in the cache folder),
+# declares, by path, with the stamp the file had: an answer stands while its file keeps that stamp, and is
+# kept only once that stamp is settled (stamps.py: an edit in the same clock tick could keep it). A cold
+# run's worker reads the lock files here ahead of its LB3 pass, before its per-file chunks.
+KNOWN_LOCKS: dict[Path, tuple[Stamp, list[str]]] = {}
 
 
 def read_locks_ahead(starts: Iterable[Path], stop: Path) -> None:
     """Read the lock files of the folders `detect` would pick, starting from each of `starts`."""
-    global READ_AHEAD
-    kept: dict[Path, tuple[Stamp, list[str]]] = {}
     for start in starts:
         folder = project_folder(start, stop, [])
         for path in [folder / name for name in LOCK_NAMES] if folder is not None else []:
-            file_stamp = stamp(path)
-            if file_stamp is not None and path not in kept:
-                kept[path] = (file_stamp, _read_locked(path))
-    READ_AHEAD = kept
+            _locked(path)
+
+
+def now() -> float:
+    import time
+
+    return time.time()
 
 
 def _locked(path: Path) -> list[str]:
-    """Exact versions of pytest-asyncio in a lock file."""
-    ahead = READ_AHEAD.get(path) if READ_AHEAD is not None else None
-    if ahead is not None and ahead[0] == stamp(path):
-        return list(ahead[1])
-    return _read_locked(path)
+    """Exact versions of pytest-asyncio in a lock file: read once per stamp (uv.lock files are large TOML)."""
+    started = now()
+    file_stamp = stamp(path)
+    if file_stamp is None:
+        return []
+    known = KNOWN_LOCKS.get(path)
+    if known is not None and known[0] == file_stamp:
+        return list(known[1])
+    versions = _read_locked(path)
+    if is_settled(file_stamp, started):
+        KNOWN_LOCKS[path] = (file_stamp, versions)
+    return list(versions)
 
 
 def _read_locked(path: Path) -> list[str]:

@@ -228,11 +228,47 @@ def project_result(python_files: list[Path], config_files: list[Path], settings:
     read: list[Path] = []
     folders: list[Path] = []
     modules = ModuleStore(cache_dir, settings, started, "modules" if kind == "project" else f"{kind}-modules")
+    locks = LockStore(cache_dir)
     result = check_project(python_files, config_files, settings, selected, inputs=read, folders=folders,
                            reader=modules.read)
     cache.put(question, [*config_files, *read], folders, result, started, modules.digests)
     modules.save()
+    locks.save()
     return result
+
+
+class LockStore:
+    """What each lock file declares (asyncio_declarations.KNOWN_LOCKS), kept between runs by the file's stamp:
+    a run whose LB3 pass is not cached (after one test module changed, or in an editor after a save) reads
+    a uv.lock of hundreds of kilobytes with tomllib only once it changed. Shared by every settings
+    fingerprint: what a lock file declares depends on its bytes and the tool alone."""
+
+    def __init__(self, directory: Path) -> None:
+        from loopbound.asyncio_declarations import KNOWN_LOCKS
+
+        self.path = directory / f"locks-{_tool_fingerprint()}.pickle"
+        loaded = read_cache_file(self.path)
+        self.loaded: dict[Path, tuple[Stamp, list[str]]] = {
+            path: entry for path, entry in (loaded.items() if isinstance(loaded, dict) else ())
+            if isinstance(path, Path) and _is_lock_entry(entry)}
+        for path, entry in self.loaded.items():
+            KNOWN_LOCKS.setdefault(path, entry)
+
+    def save(self) -> None:
+        """Written when this run read a lock file again; entries whose file moved or went are dropped."""
+        from loopbound.asyncio_declarations import KNOWN_LOCKS
+
+        if all(self.loaded.get(path) == entry for path, entry in KNOWN_LOCKS.items()):
+            return
+        write_cache_file(self.path, {path: entry for path, entry in KNOWN_LOCKS.items() if stamp(path) == entry[0]})
+
+
+def _is_lock_entry(entry: object) -> bool:
+    if not isinstance(entry, tuple) or len(entry) != 2:
+        return False
+    file_stamp, versions = entry
+    return (isinstance(file_stamp, tuple) and isinstance(versions, list)
+            and all(isinstance(version, str) for version in versions))
 
 
 class ModuleStore:

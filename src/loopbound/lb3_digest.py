@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import ast
 import enum
-import pickle
 from pathlib import PurePath
 
 from loopbound.blake2 import blake2b
+
+try:  # pickle.dumps itself, without importing the pure-Python pickle module (2-3 ms of a replay after an edit)
+    from _pickle import dumps as _pickled
+except ImportError:  # an interpreter without the C accelerator
+    from pickle import dumps as _pickled
 
 TYPE_CHECKING = False  # the warm replay imports this module: typing would cost it more than the rest
 
@@ -108,7 +112,7 @@ class _Facts:
         # Every field and position of the node and those below it: pickle writes them in C, in field order (a
         # third of the time ast.dump takes). Equal nodes may still pickle apart where one shares an object
         # the other copies: a missed replay, never a wrong one.
-        self.parts.append(pickle.dumps(node, protocol=pickle.HIGHEST_PROTOCOL))
+        self.parts.append(_pickled(node, protocol=5))
         for inner in ast.walk(node):
             for name in ("lineno", "end_lineno"):
                 row = getattr(inner, name, None)

@@ -1,8 +1,9 @@
 """Where a recorded run is kept: a snapshot's head, what the warm replay reads (the output, the status,
-every recorded path and its stamp), and its rest (`.rest`: what a run in part and an edit's replay need,
-nine tenths of the bytes on a large project), read only when a stamp moved. The two carry a token of the
-write that made them: a head is never read with another write's rest. Like warm.py, this imports
-nothing heavy.
+every recorded path and its stamp); its rest (`.rest`: what an edit's replay compares the edited files
+with), read only when a stamp moved; and its state (`.state`: the recorded discovery and results a run in
+part reuses, most of the bytes on a large project), read only by such a run. The three carry a token of
+the write that made them: a head is never read with another write's rest or state. Like warm.py, this
+imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ KEPT_SNAPSHOTS = 8
 # large project) lives in a file of its own, read only when a stamp moved.
 _HEAD = ("format", "key", "paths", "stamps", "presence", "output", "status", "cache_dir", "rest")
 _REST_SUFFIX = ".rest"
+_STATE_SUFFIX = ".state"
+_PER_SNAPSHOT = 3  # files: the head, the rest, the state
 
 
 def file_name(key: str) -> str:
@@ -45,21 +48,41 @@ def load_rest(snapshot: dict[str, Any]) -> bool:
     return True
 
 
+def load_state(snapshot: dict[str, Any]) -> bytes | None:
+    """The state written with `snapshot` (its recorded discovery and results, pickled); None when that is
+    gone or belongs to another write."""
+    import marshal
+
+    try:
+        with open(os.path.join(snapshot["cache_dir"], file_name(snapshot["key"]) + _STATE_SUFFIX), "rb") as stream:
+            token, state = marshal.loads(stream.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return state if token == snapshot.get("rest") and isinstance(state, bytes) else None
+
+
 def write_snapshot(directory: str, name: str, snapshot: dict[str, Any]) -> None:
-    """The head of `snapshot` to `name`, the rest beside it, the two tied by a token of this write."""
+    """The head of `snapshot` to `name`, the rest and the state (`snapshot["state"]`, kept in the rest as
+    whether there is one) beside it, the three tied by a token of this write."""
     import time
 
     token = f"{time.time_ns()}-{os.getpid()}"
     head = {field: snapshot.get(field) for field in _HEAD}
     head["rest"] = token
     rest = {"rest": token, **{field: value for field, value in snapshot.items() if field not in _HEAD}}
+    state = rest.get("state")
+    rest["state"] = None if state is None else True
+    kept = (name, name + _REST_SUFFIX, name + _STATE_SUFFIX)
     try:
-        _write_atomically(directory, name + _REST_SUFFIX, rest)  # first: a head is never read with an older rest
+        # The head last: it is never read with an older rest or state.
+        if state is not None:
+            _write_atomically(directory, name + _STATE_SUFFIX, (token, state))
+        _write_atomically(directory, name + _REST_SUFFIX, rest)
         _write_atomically(directory, name, head)
         others = sorted((entry for entry in os.scandir(directory) if entry.name.startswith(SNAPSHOT_PREFIX)
-                         and entry.name not in (name, name + _REST_SUFFIX)),
+                         and entry.name not in kept),
                         key=lambda entry: entry.stat().st_mtime_ns)
-        for old in others[:-2 * (KEPT_SNAPSHOTS - 1)]:
+        for old in others[:-_PER_SNAPSHOT * (KEPT_SNAPSHOTS - 1)]:
             os.unlink(old.path)
     except (OSError, ValueError):
         return  # a snapshot that cannot be written only costs speed
@@ -74,7 +97,7 @@ def write_head(directory: str, name: str, snapshot: dict[str, Any]) -> None:
         return
 
 
-def _write_atomically(directory: str, name: str, value: dict[str, Any]) -> None:
+def _write_atomically(directory: str, name: str, value: dict[str, Any] | tuple[str, bytes]) -> None:
     """Written beside its place under a name no other process makes, then renamed over it. Not with
     tempfile, whose import (random, shutil and the compressors) costs a replay after an edit a tenth."""
     import marshal

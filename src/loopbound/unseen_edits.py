@@ -63,19 +63,26 @@ def _clears_again(snapshot: dict[str, Any], path: str, recorded: tuple[bool, str
                   words: Sequence[bytes]) -> bool:
     """Whether the file was cleared by the pre-filter and still is, seen without loading the checker: it says
     no `noqa` nor a word the index looked for, the pre-filter clears it (pre_filter_clears), and its light
-    summary is the recorded one."""
+    summary is the recorded one (its imports read alike)."""
     data = read_holding_none(path, words) if recorded is not None else None
     if recorded is None or data is None:
         return False
     if not pre_filter_clears(data, snapshot.get("module_names") or {}, snapshot.get("triggers")):
         return False
-    is_test, digest = recorded
+    digest = recorded[1]
     if digest is None:
         return True
-    from loopbound.index.light import light_summary
-    from loopbound.index.model import summary_digest
+    from loopbound.index.light import read_imports
 
-    return summary_digest(light_summary(data, is_test)) == digest
+    return _imports_digest(*read_imports(data)) == digest
+
+
+def _imports_digest(bindings: Sequence[Any], imports: Sequence[Any]) -> str:
+    """The digest of a light summary's imports (index/light.py): two light summaries with the same are equal,
+    and the replay compares them from the bytes without making the summary (nor loading its data classes)."""
+    from loopbound.blake2 import blake2b
+
+    return blake2b(repr((list(bindings), list(imports))).encode(), digest_size=16).hexdigest()
 
 
 def _finds_the_same(snapshot: dict[str, Any], data: bytes, recorded: Sequence[Any]) -> bool:
@@ -84,6 +91,7 @@ def _finds_the_same(snapshot: dict[str, Any], data: bytes, recorded: Sequence[An
     registry = _registry(snapshot)
     if registry is None:
         return False
+    quiet_parse_warnings()
     from loopbound.config import Settings
     from loopbound.engine import check_source
 
@@ -102,9 +110,12 @@ def _registry(snapshot: dict[str, Any]) -> Any:
     if pickled is None:
         return None
     if pickled not in _REGISTRIES:
-        import pickle
+        try:
+            from _pickle import loads  # pickle.loads itself (lb3_digest.py says why)
+        except ImportError:
+            from pickle import loads
 
-        _REGISTRIES[pickled] = pickle.loads(pickled)
+        _REGISTRIES[pickled] = loads(pickled)
     return _REGISTRIES[pickled]
 
 
@@ -115,6 +126,7 @@ def same_lb3_facts(snapshot: dict[str, Any], paths: set[str]) -> bool:
     registry = _registry(snapshot)
     if registry is None:
         return False
+    quiet_parse_warnings()
     from pathlib import Path
 
     from loopbound.lb3_digest import module_digest
@@ -129,6 +141,17 @@ def same_lb3_facts(snapshot: dict[str, Any], paths: set[str]) -> bool:
     return True
 
 
+def quiet_parse_warnings() -> None:
+    """Parsing the checked code warns about it (invalid escapes: a SyntaxWarning, shown by default from
+    Python 3.12): that is not ours to print. Set before parsing (setting it again changes nothing); workers
+    forked later inherit the filters. Not set by a replay that parses nothing: a filter on a message imports
+    `re` and compiles one."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
+    warnings.filterwarnings("ignore", message="invalid escape sequence", category=DeprecationWarning)
+
+
 def read_holding_none(path: str, words: Sequence[bytes]) -> bytes | None:
     """The file's bytes when they hold none of `words`; None when they hold one or cannot be read."""
     try:
@@ -141,12 +164,18 @@ def read_holding_none(path: str, words: Sequence[bytes]) -> bytes | None:
 
 def cleared(is_test: bool, result: Any) -> tuple[bool, str | None] | None:
     """For a file the pre-filter cleared (nothing found, not parsed): (is it a test module, the digest of its
-    light summary, None when the run made none); None for any other file."""
+    light summary's imports, None when the run made no summary); None for any other file, and for a summary
+    that is not the light summary of its imports."""
     if result.parsed or result.findings or result.error is not None:
         return None
-    from loopbound.index.model import summary_digest
+    summary = result.summary
+    if summary is None:
+        return is_test, None
+    from loopbound.index.light import light_of
 
-    return is_test, None if result.summary is None else summary_digest(result.summary)
+    if summary != light_of(summary.bindings, summary.imports):
+        return None
+    return is_test, _imports_digest(summary.bindings, summary.imports)
 
 
 def checked_again(shown: str, selection: int, is_test: bool, result: Any) -> tuple[Any, ...] | None:

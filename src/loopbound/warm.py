@@ -29,15 +29,14 @@ import sys
 TYPE_CHECKING = False  # typing itself costs a warm run a fifth of its time
 
 from loopbound import recorder
-from loopbound.snapshots import file_name, load_rest, write_head, write_snapshot
+from loopbound.snapshots import file_name, load_rest, load_state, write_head, write_snapshot
 from loopbound.stamps import Stamp, is_settled, stamp
-from loopbound.unseen_edits import outcomes, same_lb3_facts, same_outcome, trigger_words
 
 if TYPE_CHECKING:  # this module is the whole of a warm run: it imports only what it uses
     from collections.abc import Iterable, Mapping, Sequence
     from typing import Any, TextIO
 
-FORMAT = 6
+FORMAT = 7
 # Options after which a run has effects besides its report, or reads what no stamp covers.
 _NOT_REPLAYED = frozenset({"-", "--fix", "--diff", "--add-noqa", "--write-baseline", "--output-file", "--no-cache",
                            "--stdin-filename", "--help", "-h", "--version"})
@@ -71,14 +70,16 @@ def main() -> None:
         changed = _changes(snapshot) if snapshot is not None else None
         if snapshot is not None and changed == {}:
             _replay(snapshot)
-        _quiet_parse_warnings()  # what follows may parse the checked code
         partial = Partial.of(snapshot, changed) if snapshot is not None else None
+        from loopbound.unseen_edits import same_outcome  # not imported by a replay of an unchanged tree
+
         if partial is not None and same_outcome(partial.snapshot, partial.changed):
             _save_restamped(partial.snapshot, partial.changed)
             _replay(partial.snapshot)
-        _start_recording(key, partial)
-    else:
-        _quiet_parse_warnings()
+        _start_recording(key, partial if partial is not None and partial.load_state() else None)
+    from loopbound.unseen_edits import quiet_parse_warnings
+
+    quiet_parse_warnings()  # what follows parses the checked code
     from loopbound.options import plain_check
 
     options = plain_check(arguments)
@@ -121,16 +122,6 @@ def _exit_now(status: object) -> None:
     except (OSError, ValueError):
         return
     os._exit(status or 0)
-
-
-def _quiet_parse_warnings() -> None:
-    """Parsing the checked code warns about it (invalid escapes: a SyntaxWarning, shown by default from
-    Python 3.12): that is not ours to print. Workers forked later inherit the filters. Not set by a
-    replay, which parses nothing: a filter on a message compiles a regex (a fifth of a replay)."""
-    import warnings
-
-    warnings.filterwarnings("ignore", category=SyntaxWarning)
-    warnings.filterwarnings("ignore", message="invalid escape sequence", category=DeprecationWarning)
 
 
 def replayable(arguments: list[str]) -> bool:
@@ -217,6 +208,7 @@ class Partial:
         self.changed = changed
         self.reruns_project = not set(changed).isdisjoint(snapshot["project_inputs"])
         self._changed_names = {os.path.basename(path) for path in changed}
+        self._pickled_state: bytes | None = None
         self._state: tuple[Any, list[tuple[str, str, frozenset[str], bool, Any]], Any] | None = None
 
     @classmethod
@@ -227,12 +219,21 @@ class Partial:
             return None
         return cls(snapshot, changed)
 
+    def load_state(self) -> bool:
+        """Read the recorded state (snapshots.load_state): a run in part needs it, an edit's replay does not;
+        False when it is gone or from another write (the run is then a full one)."""
+        self._pickled_state = load_state(self.snapshot)
+        return self._pickled_state is not None
+
     def state(self) -> tuple[Any, list[tuple[str, str, frozenset[str], bool, Any]], Any]:
         """((the discovery, the real paths it knew), each checked file's job and result, the LB3 result)."""
         if self._state is None:
             import pickle
 
-            self._state = pickle.loads(self.snapshot["state"])
+            pickled = self._pickled_state if self._pickled_state is not None else load_state(self.snapshot)
+            if pickled is None:
+                raise ValueError("the recorded state of this run in part is gone")
+            self._state = pickle.loads(pickled)
         return self._state
 
     def keeps_lb3_facts(self) -> bool:
@@ -240,6 +241,8 @@ class Partial:
         then its recorded result stands."""
         barred = set(self.snapshot["project_inputs"])
         read = {name for path in self.changed for name in (path, os.path.realpath(path))} & barred
+        from loopbound.unseen_edits import same_lb3_facts
+
         return same_lb3_facts(self.snapshot, read)
 
     def is_changed(self, path: str) -> bool:
@@ -354,6 +357,8 @@ class Recording:
             replaceable = [os.path.abspath(result[0]) for result in self.results]
             project_inputs = sorted({os.path.abspath(path) for path in self.project_inputs})
         base, again = (self.partial.snapshot, set(self.partial.changed)) if self.partial is not None else ({}, set())
+        from loopbound.unseen_edits import outcomes, trigger_words
+
         fast = {**outcomes(self.results, replaceable, base, again), "module_names": self.module_names,
                 "triggers": trigger_words(), "index_reads": self.index_reads,
                 "fixes": "loopbound.fixes.command" in sys.modules, "registry": self.registry,

@@ -1,11 +1,15 @@
-"""A module's light summary, read from its bytes alone: its imports. It imports nothing but `re` and the summary's data classes, so that a run that only needs to know
-whether an edited file's light summary moved (warm.py) does not load the checker."""
+"""A module's light summary, read from its bytes alone: its imports. It imports nothing but `re` (the summary's
+data classes once a summary is made), so that a run that only needs to know whether an edited file's light
+summary moved (unseen_edits.py compares the imports read) does not load the checker nor `dataclasses`."""
 
 from __future__ import annotations
 
 import re
 
-from loopbound.index.model import BindingRow, ModuleSummary
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from loopbound.index.model import BindingRow, ModuleSummary
 
 _IMPORT_LINE = re.compile(
     rb"[ \t]*(?:from[ \t]+(?P<dots>\.*)[ \t]*(?P<module>[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n#;]*)"
@@ -14,17 +18,25 @@ _IMPORT_LINE = re.compile(
 
 def light_summary(data: bytes, is_test: bool) -> ModuleSummary:
     """A summary from the bytes: the imports. How a test module's tests run is the LB3 pass's loop table."""
-    bindings, imports = _read_imports(data)
+    return light_of(*read_imports(data))
+
+
+def light_of(bindings: list[BindingRow] | tuple[BindingRow, ...],
+             imports: list[tuple[int, str, tuple[str, ...]]] | tuple[tuple[int, str, tuple[str, ...]], ...]
+             ) -> ModuleSummary:
+    """The light summary of a module whose import statements bind `bindings` and read `imports`."""
+    from loopbound.index.model import ModuleSummary
+
     return ModuleSummary(bindings=tuple(bindings), imports=tuple(imports), functions=(), classes=(), hooks=(),
                          entries=(), import_time_calls=(), light=True)
 
 
 def scan_imports(data: bytes) -> list[tuple[int, str, tuple[str, ...]]]:
     """The import statements read from the bytes: (level, module, the names a `from` import takes)."""
-    return _read_imports(data)[1]
+    return read_imports(data)[1]
 
 
-def _read_imports(data: bytes) -> tuple[list[BindingRow], list[tuple[int, str, tuple[str, ...]]]]:
+def read_imports(data: bytes) -> tuple[list[BindingRow], list[tuple[int, str, tuple[str, ...]]]]:
     """The names the import statements bind and the statements, read from the bytes.
 
     A search for the word `import` is what costs nothing on files of thousands of lines; only its own line
