@@ -2,7 +2,7 @@
 `word_rows` a regex of the words between word boundaries, `scope_node_list` a walk with `ast.iter_child_nodes`,
 `scope_statements` a recursive generator over the blocks, `dotted` a walk down an attribute chain with
 `isinstance`, `ImportTable.lookup` a recursive look-up through the parent tables, the pre-filter's
-`_import_lines` the groups of backslash-joined lines, `_read_imports` each match's groups read by name."""
+`_import_lines` the groups of backslash-joined lines, `read_imports` each match's groups read by name."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from conftest import FIXTURES
 
 from loopbound.engine import _import_lines
-from loopbound.index.light import _IMPORT_LINE, _read_imports
+from loopbound.index.light import _IMPORT_LINE, read_imports
 from loopbound.names import ImportTable, dotted, scope_statements
 from loopbound.registry import DEFAULT_REGISTRY
 from loopbound.rules.base import scope_node_list, word_rows
@@ -193,7 +193,7 @@ def test_import_lines_are_the_joined_lines_that_hold_import() -> None:
 
 
 def _named_groups_imports(data: bytes) -> tuple[list[tuple[str, str, int, str | None]], list[tuple[int, str, tuple[str, ...]]]]:
-    """`_read_imports` reading each match's groups by name, one at a time."""
+    """`read_imports` reading each match's groups by name, one at a time."""
     bindings: list[tuple[str, str, int, str | None]] = []
     imports: list[tuple[int, str, tuple[str, ...]]] = []
     position = data.find(b"import")
@@ -222,9 +222,9 @@ def _named_groups_imports(data: bytes) -> tuple[list[tuple[str, str, int, str | 
     return bindings, imports
 
 
-def test_read_imports_reads_what_the_named_groups_give() -> None:
+def testread_imports_reads_what_the_named_groups_give() -> None:
     for data in _byte_sources():
-        assert _read_imports(data) == _named_groups_imports(data), data[:80]
+        assert read_imports(data) == _named_groups_imports(data), data[:80]
 
 
 class _IsinstanceTable(ImportTable):
