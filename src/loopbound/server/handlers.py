@@ -11,6 +11,9 @@ from loopbound.server.protocol import CHECK_WORKSPACE, LoopboundServer, _path_of
 
 
 def build() -> LoopboundServer:
+    from loopbound.unseen_edits import quiet_parse_warnings
+
+    quiet_parse_warnings()  # the server parses every buffer it is sent, however it was started
     server = LoopboundServer()
 
     @server.feature(types.INITIALIZE)
