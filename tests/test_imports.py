@@ -85,17 +85,21 @@ def test_an_edited_file_is_checked_again_alone(project: Path, tmp_path: Path) ->
         "loopbound.index.check", "tomllib", "tempfile", *NEVER_FOR_A_CHECK})
 
 
-def test_an_edit_the_checker_cannot_see_is_replayed_without_its_data_classes(project: Path, tmp_path: Path) -> None:
-    """A comment added to a module the pre-filter clears: the replay reads its imports again and compares them
-    with the recorded ones, without the checker, the summary's data classes or the recorded run's state."""
-    (project / "pkg" / "util.py").write_text("import os\n\n\ndef home():\n    return os.getcwd()\n", encoding="utf-8")
+def _imported_after_a_comment(module: Path, project: Path, tmp_path: Path) -> set[str]:
+    """What a check imports right after a comment is added to `module`, the run before it recorded."""
     command = ["check", "--output-format", "concise", "."]
     _imported(command, project, tmp_path)
     time.sleep(2.1)
     _imported(command, project, tmp_path)
-    module = project / "pkg" / "util.py"
     module.write_text(module.read_text(encoding="utf-8") + "# a comment\n", encoding="utf-8")
-    modules = _imported(command, project, tmp_path)
+    return _imported(command, project, tmp_path)
+
+
+def test_an_edit_the_checker_cannot_see_is_replayed_without_its_data_classes(project: Path, tmp_path: Path) -> None:
+    """A comment added to a module the pre-filter clears: the replay reads its imports again and compares them
+    with the recorded ones, without the checker, the summary's data classes or the recorded run's state."""
+    (project / "pkg" / "util.py").write_text("import os\n\n\ndef home():\n    return os.getcwd()\n", encoding="utf-8")
+    modules = _imported_after_a_comment(project / "pkg" / "util.py", project, tmp_path)
     assert "loopbound.index.light" in modules  # the probe saw the edit compared
     assert {name for name in modules if name.startswith("loopbound")} == {
         *REPLAY, "loopbound.unseen_edits", "loopbound.blake2", "loopbound.index", "loopbound.index.light"}
@@ -106,12 +110,6 @@ def test_an_edit_that_keeps_a_test_modules_lb3_facts_is_replayed_without_the_che
                                                                                       tmp_path: Path) -> None:
     """A comment added to a test module the LB3 pass read: the replay reads the module's facts again to compare
     their digest, without the checker, the pure-Python pickle module or typing."""
-    command = ["check", "--output-format", "concise", "."]
-    _imported(command, project, tmp_path)
-    time.sleep(2.1)
-    _imported(command, project, tmp_path)
-    module = project / "tests" / "test_api.py"
-    module.write_text(module.read_text(encoding="utf-8") + "# a comment\n", encoding="utf-8")
-    modules = _imported(command, project, tmp_path)
+    modules = _imported_after_a_comment(project / "tests" / "test_api.py", project, tmp_path)
     assert "loopbound.module_facts" in modules  # the probe saw the facts compared
     assert not {"loopbound.engine", "loopbound.command", "pickle", "typing"} & modules, sorted(modules)
