@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,11 @@ from loopbound.config import Settings
 from loopbound.engine import check_source
 from loopbound.rules import ALL_RULES
 from loopbound.server.reparse import Reparser
+
+# The buffers hypothesis writes hold invalid escapes: parsing them warns about them, which is not ours to
+# print (the command and the server set these filters; pytest resets them for each test).
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning",
+                                        "ignore:invalid escape sequence:DeprecationWarning")
 
 BASE = '''"""A module with findings and the shapes a cut between statements must respect."""
 import httpx
