@@ -519,3 +519,45 @@ def test_a_cleared_files_imports_stand_for_its_light_summary() -> None:
     assert cleared(False, result) is not None
     result.summary = dataclasses.replace(result.summary, runs_loops=True)
     assert cleared(False, result) is None
+
+
+@pytest.mark.parametrize(("comment", "replayed"), [
+    ("# a comment\n", True),  # no fix reads app/service.py, and it names nothing a fix removes
+    ("# engine\n", False),  # it names the engine the LB101 fix removes: it might import it now
+])
+def test_a_report_with_fixes_is_replayed_after_an_edit_no_fix_depends_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], comment: str,
+        replayed: bool) -> None:
+    """The full output marks the fixable findings and JSON prints their edits: the fixes' inputs, recorded
+    by the fix cache, decide whether an edit can change them."""
+    root = _service_project(tmp_path / "app_project")
+    monkeypatch.chdir(root)
+    _a_minute_later(monkeypatch)
+    for command in (["check", "."], ["check", "--output-format", "json", "."]):
+        _full(monkeypatch, capsys, command)
+        before = _full(monkeypatch, capsys, command)
+        assert "get_engine()" in before[1] or "[*]" in before[1]
+        service = root / "app" / "service.py"
+        original = service.read_text()
+        service.write_text(original + comment)
+        assert _replays_unchanged(command) is replayed
+        after = _main(monkeypatch, capsys, command, replay_only=replayed)
+        assert after == before == _fresh(root, monkeypatch, capsys, command)
+        service.write_text(original)
+        _full(monkeypatch, capsys, command)
+
+
+def test_a_report_with_fixes_is_not_replayed_after_an_edit_of_a_file_a_fix_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A comment below the engine moves no finding, but the fix's edits are made from the file's text."""
+    root = _service_project(tmp_path / "app_project")
+    monkeypatch.chdir(root)
+    _a_minute_later(monkeypatch)
+    command = ["check", "--output-format", "json", "."]
+    _full(monkeypatch, capsys, command)
+    before = _full(monkeypatch, capsys, command)
+    db = root / "app" / "db.py"
+    db.write_text(db.read_text() + "# the end\n")
+    assert not _replays_unchanged(command)
+    assert _full(monkeypatch, capsys, command) == _fresh(root, monkeypatch, capsys, command)
+    assert before[1]

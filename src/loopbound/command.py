@@ -122,6 +122,7 @@ def run(paths: tuple[Path, ...] = (), select: tuple[str, ...] = (), extend_selec
     reading_stdin = [str(path) for path in paths] == ["-"]
     if reading_stdin and add_noqa:
         fail("--add-noqa edits files in place and cannot be used with source read from stdin")
+    cache_in = None if no_cache or reading_stdin else cache_dir or default_cache_dir(settings)
     if reading_stdin:
         result, sources = _check_stdin(stdin_filename or "-", settings, selected)
         checked = [stdin_filename or "-"]
@@ -132,8 +133,7 @@ def run(paths: tuple[Path, ...] = (), select: tuple[str, ...] = (), extend_selec
             fail(str(error))
         def check_found() -> CheckResult:
             return check_tree(found.python_files, found.config_files, settings, selected, jobs=jobs,
-                              progress=with_progress,
-                              cache_dir=None if no_cache else cache_dir or default_cache_dir(settings),
+                              progress=with_progress, cache_dir=cache_in,
                               project_files=lambda: _whole_project(paths, settings))
 
         result = check_found()
@@ -147,7 +147,8 @@ def run(paths: tuple[Path, ...] = (), select: tuple[str, ...] = (), extend_selec
         from loopbound.fixes.command import FORMATS_WITH_EDITS, FixOptions, apply_fix_options
 
         stdin = (checked[0], sources[checked[0]].encode("utf-8")) if reading_stdin else None
-        options = FixOptions(fix, diff, unsafe_fixes, quiet, edits_shown=output_format in FORMATS_WITH_EDITS)
+        options = FixOptions(fix, diff, unsafe_fixes, quiet, edits_shown=output_format in FORMATS_WITH_EDITS,
+                             cache_dir=cache_in)
         fixing = apply_fix_options(result, options, settings, selected,
                                    python_files=[] if reading_stdin else found.python_files,
                                    config_files=[] if reading_stdin else found.config_files, stdin=stdin,

@@ -131,6 +131,27 @@ def locate_from(directory: Path, cache: dict[Path, PytestConfig | None] | None =
     return found
 
 
+def searched_files(start: Path) -> list[str]:
+    """The files `locate(start)` looks at, up to the one whose config it takes: what its answer depends on."""
+    directory = real_path(start if start.is_dir() else start.parent)
+    searched: list[str] = []
+    for folder in itertools.chain((directory,), directory.parents):
+        text = str(folder)
+        for name in CONFIG_NAMES:
+            searched.append(os.path.join(text, name))
+            if os.path.isfile(searched[-1]) and _taken(folder / name):
+                return searched
+    return searched
+
+
+def _taken(path: Path) -> bool:
+    """Whether `locate` stops at this file: it holds a config, or one it cannot read (then it fails there)."""
+    try:
+        return load(path) is not None
+    except PytestConfigError:
+        return True
+
+
 def _config_in(folder: Path) -> PytestConfig | None:
     text = str(folder)
     for name in CONFIG_NAMES:

@@ -32,10 +32,16 @@ def same_outcome(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> bool:
       parses it and finds the same findings at the same places, and the file's summary for the project index
       is the recorded one: a new test, a changed line or comment that moves no finding (the checker is
       loaded for this one file; nothing of the recorded run's state is).
-    A run that built fixes for its output (they may read any file of the project) is not replayed this way.
+    A run that built fixes for its output is replayed this way only when it knew what they depend on
+    (fixes/cache.py): no changed file is one of those inputs, nor mentions a name a fix searched for.
     """
-    if snapshot.get("fixes") is not False or snapshot.get("index_reads") is None:
+    fixes = snapshot.get("fixes")
+    if fixes is True or snapshot.get("index_reads") is None:
         return False
+    fix_paths, fix_names = (set(fixes[0]), list(fixes[1])) if fixes else (set(), [])
+    if not all(name.isascii() for name in fix_names):
+        return False  # searched for in the file's bytes, which say an ASCII name alike in any encoding
+    fix_words = [name.encode() for name in fix_names]
     cleared_files = dict(zip(snapshot["replaceable"], snapshot["cleared"]))
     checked_files = dict(zip(snapshot["replaceable"], snapshot.get("checked") or ()))
     reads: dict[str, tuple[bytes, ...]] = snapshot["index_reads"]
@@ -44,9 +50,9 @@ def same_outcome(snapshot: dict[str, Any], changed: dict[str, Stamp]) -> bool:
     words = [b"noqa"]
     for path in changed:
         names = {path, os.path.realpath(path)}  # the LB3 pass and the index know files by their resolved paths
-        if path in shown or any(reads.get(name) == () for name in names):
+        if path in shown or any(reads.get(name) == () for name in names) or not names.isdisjoint(fix_paths):
             return False
-        index_words = [word for name in names for word in reads.get(name, ())]
+        index_words = [*(word for name in names for word in reads.get(name, ())), *fix_words]
         if not _clears_again(snapshot, path, cleared_files.get(path), [*words, *index_words]):
             again = checked_files.get(path)
             if again is None:

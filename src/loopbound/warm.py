@@ -304,6 +304,9 @@ class Recording:
         # keeps it leaves the pass's answer as it was (lb3_digest.py).
         self.lb3_digests: dict[tuple[str, bool], str] = {}
         self.sources_read: set[str] = set()  # the files whose lines the report showed (absolute paths)
+        # What the fixes built for the report depend on (fixes/cache.py FixCache.inputs_known): the files, and
+        # the names whose mention in a file would change one; None when not known.
+        self.fix_inputs: tuple[list[str], list[str]] | None = None
 
     def note(self, paths: Iterable[str | os.PathLike[str]]) -> None:
         for path in paths:
@@ -361,7 +364,7 @@ class Recording:
 
         fast = {**outcomes(self.results, replaceable, base, again), "module_names": self.module_names,
                 "triggers": trigger_words(), "index_reads": self.index_reads,
-                "fixes": "loopbound.fixes.command" in sys.modules, "registry": self.registry,
+                "fixes": self._fixes(), "registry": self.registry,
                 "lb3_digests": self.lb3_digests or lb3_digests or {}, "sources_read": sorted(self.sources_read)}
         import pickle
 
@@ -370,6 +373,12 @@ class Recording:
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
             return {"state": None, "replaceable": [], "project_inputs": []}  # replayed whole or not at all
         return {"state": state, "replaceable": replaceable, "project_inputs": project_inputs, **fast}
+
+    def _fixes(self) -> bool | tuple[list[str], list[str]]:
+        """False when the report needed no fixes; what they depend on, when known; True when not."""
+        if "loopbound.fixes.command" not in sys.modules:
+            return False
+        return True if self.fix_inputs is None else self.fix_inputs
 
     def _save_partial(self, status: int) -> None:
         """The recorded snapshot with the changed files' new stamps, this run's output and results."""

@@ -15,11 +15,13 @@ from pathlib import Path
 from loopbound.config import Settings
 from loopbound.discovery import is_test_file
 from loopbound.findings import Finding, Fix
+from loopbound.fixes.cache import FixCache
 from loopbound.fixes.context import Builder, FixContext, Reader
 from loopbound.fixes.files import read_source
+from loopbound.fixes.inputs import Built, Inputs
 from loopbound.fixes.text import newline_of
 from loopbound.project import is_test_module
-from loopbound.pytest_config import PytestConfigError, locate
+from loopbound.pytest_config import PytestConfigError, locate, searched_files
 
 BUILDERS: dict[str, str] = {
     "LB101": "loopbound.fixes.module_resource:build",
@@ -55,26 +57,36 @@ def _read_file(path: str) -> str:
 
 
 def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reader | None = None,
-                 notes: list[str] | None = None, files: Iterable[str] = (), whole_file_edits: bool = False
-                 ) -> list[Finding]:
+                 notes: list[str] | None = None, files: Iterable[str] = (), whole_file_edits: bool = False,
+                 cache: FixCache | None = None) -> list[Finding]:
     """The same findings, each with its Fix when its rule has a builder that can rewrite this case.
 
     `files` are the other checked files: a fix that removes a module-level name looks there for importers.
     A fix built on one statement (`WITHIN_STATEMENT`) has the same result as one built on the whole
     file, but its edits may split that change into other hunks, as a diff of a shorter text does:
     `whole_file_edits` keeps the hunks the outputs that print edits (JSON, SARIF) always showed.
+    `cache` (files read from disk only) answers for the fixes whose inputs are unchanged and keeps the
+    ones built here.
     """
     contexts = _Contexts(settings, read or _read_file, tuple(files))
+    failures = notes if notes is not None else []
     attached = []
     for finding in findings:
         # A resource made through the project's own code ("made_through") is beyond what the codemods rewrite.
-        builder = builder_for(finding.code) if finding.fix is None and not finding.datum("made_through") else None
-        if builder is None:
+        if finding.code not in BUILDERS or finding.fix is not None or finding.datum("made_through"):
             attached.append(finding)
             continue
-        within = finding.code in WITHIN_STATEMENT and not whole_file_edits
-        context = contexts.around(finding) if within else contexts.whole(finding.path)
-        fix = _build(builder, finding, context, notes) if context else None
+        found, fix = cache.get(finding, contexts.read) if cache is not None else (False, None)
+        builder = builder_for(finding.code) if not found else None  # imports libcst: only to build
+        if builder is not None:
+            failed = len(failures)
+            built = contexts.record(finding.path) if cache is not None else None
+            within = finding.code in WITHIN_STATEMENT and not whole_file_edits
+            context = contexts.around(finding) if within else contexts.whole(finding.path)
+            fix = _build(builder, finding, context, failures) if context else None
+            contexts.inputs.current = None
+            if cache is not None:
+                cache.put(finding, fix, built if len(failures) == failed else None)
         attached.append(dataclasses.replace(finding, fix=fix) if fix else finding)
     return attached
 
@@ -85,8 +97,24 @@ class _Contexts:
     def __init__(self, settings: Settings, read: Reader, files: tuple[str, ...]) -> None:
         self.settings, self.files = settings, files
         self.read: Reader = functools.cache(read)  # importers of several names read the same files
+        self.inputs = Inputs()  # the fix being built's, when fixes are cached
         self.files_seen: dict[str, FixContext | None] = {}
         self.statements: dict[tuple[str, int], FixContext | None] = {}
+        self.config_files: dict[str, list[str]] = {}  # what each test file's "collected by pytest" depends on
+
+    def record(self, path: str) -> Built:
+        """Record what the next build reads: its own file, and the pytest configs that decide whether pytest
+        collects it (a test file's fixes differ)."""
+        built = self.inputs.current = Built()
+        self.inputs.used(path)
+        self.whole(path)
+        for searched in self.config_files.get(path, ()):
+            self.inputs.used(searched)
+        return built
+
+    def recorded_read(self, path: str) -> str:
+        self.inputs.used(path)
+        return self.read(path)
 
     def whole(self, path: str) -> FixContext | None:
         if path not in self.files_seen:
@@ -94,9 +122,12 @@ class _Contexts:
                 text = self.read(path)
             except (OSError, UnicodeDecodeError, SyntaxError):
                 text = None  # the check already reported the unreadable file
+            is_test = False
+            if text is not None and is_test_file(Path(path), self.settings):
+                self.config_files[path] = searched_files(Path(path))
+                is_test = collected_by_pytest(Path(path))
             self.files_seen[path] = None if text is None else FixContext(
-                path, text, self.settings, is_test_file(Path(path), self.settings) and collected_by_pytest(Path(path)),
-                self.read, self.files)
+                path, text, self.settings, is_test, self.recorded_read, self.files, inputs=self.inputs, peek=self.read)
         return self.files_seen[path]
 
     def around(self, finding: Finding) -> FixContext | None:
@@ -114,7 +145,8 @@ class _Contexts:
         key = (finding.path, first_row)
         if key not in self.statements:
             context = FixContext(whole.path, text, whole.settings, whole.is_test, whole.read, whole.files,
-                                 first_row=first_row, newline=newline_of(whole.text))
+                                 first_row=first_row, newline=newline_of(whole.text), inputs=whole.inputs,
+                                 peek=whole.peek)
             try:
                 context.module()
             except libcst.ParserSyntaxError:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from loopbound import recorder
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile
 from loopbound.engine import CheckResult
@@ -27,6 +28,7 @@ class FixOptions:
     unsafe: bool
     quiet: bool
     edits_shown: bool = False  # the output prints each fix's edits (FORMATS_WITH_EDITS)
+    cache_dir: Path | None = None  # where built fixes are kept between runs (fixes/cache.py); None: not kept
 
 
 @dataclass
@@ -48,8 +50,20 @@ def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settin
     entry point reaches, resources made through the project's own code).
     """
     def attach(findings: list[Finding]) -> list[Finding]:
-        return attach_fixes(findings, settings, files=[file.shown for file in python_files],
-                            whole_file_edits=options.edits_shown)
+        files = tuple(file.shown for file in python_files)
+        cache = None
+        if options.cache_dir is not None and findings:
+            from loopbound import parallel
+            from loopbound.fixes.cache import FixCache
+
+            cache = FixCache(options.cache_dir, settings, options.edits_shown, files, parallel.now())
+        attached = attach_fixes(findings, settings, files=files, whole_file_edits=options.edits_shown, cache=cache)
+        recording = recorder.recording()
+        if cache is not None:
+            cache.save()
+        if recording is not None and options.cache_dir is not None:
+            recording.fix_inputs = cache.inputs_known() if cache is not None else ([], [])
+        return attached
 
     if not (options.fix or options.diff):
         result.findings = attach(result.findings)

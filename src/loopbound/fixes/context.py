@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopbound.config import Settings
 from loopbound.findings import Applicability, Edit, Finding, Fix, Location
+from loopbound.fixes.inputs import Inputs
 from loopbound.fixes.text import edits_between, line_starts, newline_of, to_location
 from loopbound.fixes.windows import Windows
 
@@ -35,6 +36,8 @@ class FixContext:
     files: tuple[str, ...] = ()  # every checked Python file, as findings name them (to find importers)
     first_row: int = 1  # the file's row of `text`'s first line: `text` may be one top-level statement of it
     newline: str = ""  # the file's line ending, when `text` is a slice of it
+    inputs: Inputs = field(default_factory=Inputs)  # what the fix being built reads, for the fix cache
+    peek: Reader | None = None  # reads a file only to search it (importers): an input only once `inputs.used`
     _module: cst.Module | None = field(default=None, repr=False)
     _wrapper: MetadataWrapper | None = field(default=None, repr=False)
     _spans: dict[int, tuple[int, int]] | None = field(default=None, repr=False)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import libcst as cst
@@ -72,18 +73,18 @@ def _carry_scope(finding: Finding, ctx: FixContext, scope: str) -> tuple[str, st
         text = ctx.read(path)
         new = set_keys(text, path.endswith(".toml"), int(section_line), values)
         return (path, text, new) if new is not None else None
-    pyproject = _nearest_pyproject(Path(ctx.path), ctx.settings.project_root)
+    pyproject = _nearest_pyproject(Path(ctx.path), ctx.settings.project_root, ctx.inputs.exists)
     if pyproject is None:
         return None
     text = ctx.read(pyproject)
     return pyproject, text, new_pytest_table(text, values)
 
 
-def _nearest_pyproject(path: Path, root: Path) -> str | None:
+def _nearest_pyproject(path: Path, root: Path, exists: Callable[[Path], bool]) -> str | None:
     start = path.resolve().parent
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+        if exists(candidate):
             return display_path(candidate)
         if folder == root.resolve():
             break

@@ -25,13 +25,15 @@ def importable_names(path: str, root: Path) -> set[str]:
     return {canonical, *aliases}
 
 
-def importers(path: str, names: set[str], files: Iterable[str], read: Callable[[str], str], root: Path) -> list[str]:
+def importers(path: str, names: set[str], files: Iterable[str], read: Callable[[str], str], root: Path, *,
+              used: Callable[[str], None] = lambda path: None) -> list[str]:
     """`file:row` of every use of `names` of the module at `path` from another checked file.
 
     The forms: `from m import name` (relative ones resolved), `from m import *`, `import m` (or
     `from pkg import m`) then `m.name`, and strings naming `m.name` (`mock.patch("m.name")`).
     Only a file whose text mentions one of the names and the module's own name (or, for a package,
-    holds a relative import and lies inside it) can use them: no other is parsed.
+    holds a relative import and lies inside it) can use them: no other is parsed. `used` is told each
+    file that passes that test (the answer depends on those only, fixes/cache.py).
     """
     modules = importable_names(path, root)
     stem = min(modules, key=len).rpartition(".")[2]
@@ -52,6 +54,7 @@ def importers(path: str, names: set[str], files: Iterable[str], read: Callable[[
         if not ((stem in text and mentions_module(text)) or (
                 package is not None and "from ." in text and str(real_path(Path(other))).startswith(package))):
             continue
+        used(other)
         try:
             tree = ast.parse(text)
         except SyntaxError:

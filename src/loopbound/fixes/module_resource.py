@@ -45,8 +45,10 @@ def build(finding: Finding, ctx: FixContext) -> Fix | None:
     except Unfixable:
         return None
     fix = _rewrite(ctx, usage, resource)
-    if fix is not None and importers(ctx.path, {name, *usage.dependents}, ctx.files, ctx.read,
-                                     ctx.settings.project_root):
+    names = {name, *usage.dependents}
+    ctx.inputs.searched(names)
+    if fix is not None and importers(ctx.path, names, ctx.files, ctx.peek or ctx.read, ctx.settings.project_root,
+                                     used=ctx.inputs.used):
         return None  # another module imports the name: renaming or removing it would break that module
     return fix
 
