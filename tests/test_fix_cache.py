@@ -15,7 +15,7 @@ from conftest import FIXTURES
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile, checked_file
 from loopbound.engine import check_files
-from loopbound.findings import Finding
+from loopbound.findings import Finding, Location
 from loopbound.fixes import builders
 from loopbound.fixes.builders import attach_fixes
 from loopbound.fixes.cache import FixCache
@@ -175,3 +175,38 @@ def test_a_new_pytest_config_that_makes_a_module_a_test_rebuilds_its_fix(
     assert collected != outside
     os.remove(root / "pytest.ini")
     assert fix_message() == outside
+
+
+def test_fixes_built_in_several_processes_are_the_ones_built_in_one(rules: Path, monkeypatch: pytest.MonkeyPatch
+                                                                     ) -> None:
+    """The report's fixes, shared out by file among worker processes, with what each read for the cache."""
+    settings = Settings(project_root=rules)
+    files = tuple(file.shown for file in _files(rules))
+    findings = _findings(rules)
+    monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 0)
+    shares = builders._share([finding for finding in findings if finding.code in builders.BUILDERS], 3)
+    assert shares is not None and len(shares) == 3 and all(shares)
+    cache = FixCache(rules / ".loopbound_cache", settings, False, files, time.time() + LATER)
+    shared = attach_fixes(findings, settings, files=files, cache=cache, jobs=3)
+    cache.save()
+    assert _fixes(shared) == _fixes(attach_fixes(findings, settings, files=files))
+    built = _builds(monkeypatch)
+    assert _fixes(_attach(rules)) == _fixes(shared)
+    assert built == []  # every fix the workers built was kept, with its inputs
+
+
+def test_shares_hold_whole_files_of_about_equal_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    sizes = {"a.py": 900, "b.py": 500, "c.py": 400, "d.py": 100}
+    for name, size in sizes.items():
+        (tmp_path / name).write_text("#" * size)
+    location = Location(1, 1)
+    findings = [Finding("LB203", "n", "m", name, location, location) for name in sizes for _ in range(2)]
+    monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 1_000)
+    shares = builders._share(findings, 2)
+    assert shares is not None
+    assert [sorted({findings[position].path for position in share}) for share in shares] == [
+        ["a.py", "d.py"], ["b.py", "c.py"]]
+    assert builders._share(findings, 1) is None
+    monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 2_000)
+    assert builders._share(findings, 2) is None  # too little to build to pay for a worker

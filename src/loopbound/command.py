@@ -18,7 +18,7 @@ from loopbound.discovery import CheckedFile, DiscoveryError, discover, is_test_f
 from loopbound.findings import Severity, apply_latent_policy, fails_run
 from loopbound.engine import CheckResult, check_source, per_file_selected
 from loopbound.noqa import add_noqa_to_files
-from loopbound.parallel import check_tree
+from loopbound.parallel import check_tree, default_jobs
 from loopbound.progress import with_progress
 from loopbound.report import Report, get_reporter
 from loopbound.rules import RULES_BY_CODE
@@ -148,7 +148,7 @@ def run(paths: tuple[Path, ...] = (), select: tuple[str, ...] = (), extend_selec
 
         stdin = (checked[0], sources[checked[0]].encode("utf-8")) if reading_stdin else None
         options = FixOptions(fix, diff, unsafe_fixes, quiet, edits_shown=output_format in FORMATS_WITH_EDITS,
-                             cache_dir=cache_in)
+                             cache_dir=cache_in, jobs=jobs or default_jobs())
         fixing = apply_fix_options(result, options, settings, selected,
                                    python_files=[] if reading_stdin else found.python_files,
                                    config_files=[] if reading_stdin else found.config_files, stdin=stdin,

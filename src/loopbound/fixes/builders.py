@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from collections.abc import Iterable
 from importlib import import_module
 from pathlib import Path
@@ -58,7 +59,7 @@ def _read_file(path: str) -> str:
 
 def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reader | None = None,
                  notes: list[str] | None = None, files: Iterable[str] = (), whole_file_edits: bool = False,
-                 cache: FixCache | None = None) -> list[Finding]:
+                 cache: FixCache | None = None, jobs: int = 1) -> list[Finding]:
     """The same findings, each with its Fix when its rule has a builder that can rewrite this case.
 
     `files` are the other checked files: a fix that removes a module-level name looks there for importers.
@@ -66,29 +67,109 @@ def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reade
     file, but its edits may split that change into other hunks, as a diff of a shorter text does:
     `whole_file_edits` keeps the hunks the outputs that print edits (JSON, SARIF) always showed.
     `cache` (files read from disk only) answers for the fixes whose inputs are unchanged and keeps the
-    ones built here.
+    ones built here. With `jobs` > 1 and files read from disk, the fixes of different files are built in
+    that many processes when there is enough to build (`_share`).
     """
+    findings = list(findings)
     contexts = _Contexts(settings, read or _read_file, tuple(files))
     failures = notes if notes is not None else []
-    attached = []
-    for finding in findings:
+    fixes: dict[int, Fix | None] = {}
+    to_build: list[int] = []
+    for index, finding in enumerate(findings):
         # A resource made through the project's own code ("made_through") is beyond what the codemods rewrite.
         if finding.code not in BUILDERS or finding.fix is not None or finding.datum("made_through"):
-            attached.append(finding)
             continue
         found, fix = cache.get(finding, contexts.read) if cache is not None else (False, None)
-        builder = builder_for(finding.code) if not found else None  # imports libcst: only to build
-        if builder is not None:
-            failed = len(failures)
-            built = contexts.record(finding.path) if cache is not None else None
-            within = finding.code in WITHIN_STATEMENT and not whole_file_edits
-            context = contexts.around(finding) if within else contexts.whole(finding.path)
-            fix = _build(builder, finding, context, failures) if context else None
-            contexts.inputs.current = None
-            if cache is not None:
-                cache.put(finding, fix, built if len(failures) == failed else None)
-        attached.append(dataclasses.replace(finding, fix=fix) if fix else finding)
-    return attached
+        if found:
+            fixes[index] = fix
+        else:
+            to_build.append(index)
+    pending = [findings[index] for index in to_build]
+    shares = _share(pending, jobs) if read is None else None
+    if shares is None:
+        built = [_build_recorded(contexts, finding, failures, cache is not None, whole_file_edits)
+                 for finding in pending]
+    else:
+        built = _build_shares(shares, pending, contexts, failures, cache is not None, whole_file_edits)
+        to_build = [to_build[position] for share in shares for position in share]
+    for index, (fix, inputs) in zip(to_build, built):
+        fixes[index] = fix
+        if cache is not None:
+            cache.put(findings[index], fix, inputs)
+    return [dataclasses.replace(finding, fix=fix) if (fix := fixes.get(index)) else finding
+            for index, finding in enumerate(findings)]
+
+
+def _build_recorded(contexts: _Contexts, finding: Finding, failures: list[str], record: bool,
+                    whole_file_edits: bool) -> tuple[Fix | None, Built | None]:
+    """The finding's fix, and what it read when `record` (None when its codemod failed: not to be kept)."""
+    builder = builder_for(finding.code)  # imports libcst: only to build
+    failed = len(failures)
+    built = contexts.record(finding.path) if record else None
+    within = finding.code in WITHIN_STATEMENT and not whole_file_edits
+    context = contexts.around(finding) if within else contexts.whole(finding.path)
+    fix = _build(builder, finding, context, failures) if context and builder else None
+    contexts.inputs.current = None
+    return fix, built if len(failures) == failed else None
+
+
+# Below this many bytes of files to build fixes in, one process does it: a worker costs more than it saves.
+MIN_BYTES_TO_SHARE = 400_000
+
+
+def _share(findings: list[Finding], jobs: int) -> list[list[int]] | None:
+    """The positions of `findings` in `jobs` shares of about equal bytes of files, each file in one share
+    (its contexts are made once); None when there is too little to share."""
+    by_file: dict[str, list[int]] = {}
+    for position, finding in enumerate(findings):
+        by_file.setdefault(finding.path, []).append(position)
+    if jobs < 2 or len(by_file) < 2:
+        return None
+    sizes = {path: _size(path) for path in by_file}
+    if sum(sizes.values()) < MIN_BYTES_TO_SHARE:
+        return None
+    shares: list[list[int]] = [[] for _ in range(min(jobs, len(by_file)))]
+    loads = [0] * len(shares)
+    for path in sorted(by_file, key=lambda path: -sizes[path]):
+        lightest = loads.index(min(loads))
+        shares[lightest].extend(by_file[path])
+        loads[lightest] += sizes[path]
+    return shares
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _build_shares(shares: list[list[int]], findings: list[Finding], contexts: _Contexts, failures: list[str],
+                  record: bool, whole_file_edits: bool) -> list[tuple[Fix | None, Built | None]]:
+    """The first share built here while workers build the others; results in share order."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    for code in {finding.code for finding in findings}:
+        builder_for(code)  # imported before the workers start: a forked worker has them
+    with ProcessPoolExecutor(len(shares) - 1) as pool:
+        futures = [pool.submit(_build_share, [findings[position] for position in share], contexts.settings,
+                               contexts.files, record, whole_file_edits) for share in shares[1:]]
+        here = [_build_recorded(contexts, findings[position], failures, record, whole_file_edits)
+                for position in shares[0]]
+        results = [here]
+        for future in futures:
+            built, notes = future.result()
+            results.append(built)
+            failures.extend(notes)
+    return [item for share in results for item in share]
+
+
+def _build_share(findings: list[Finding], settings: Settings, files: tuple[str, ...], record: bool,
+                 whole_file_edits: bool) -> tuple[list[tuple[Fix | None, Built | None]], list[str]]:
+    """In a worker: the fixes of one share, what each read, and the notes of failed codemods."""
+    contexts = _Contexts(settings, _read_file, files)
+    failures: list[str] = []
+    return [_build_recorded(contexts, finding, failures, record, whole_file_edits) for finding in findings], failures
 
 
 class _Contexts:

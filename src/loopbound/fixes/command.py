@@ -29,6 +29,7 @@ class FixOptions:
     quiet: bool
     edits_shown: bool = False  # the output prints each fix's edits (FORMATS_WITH_EDITS)
     cache_dir: Path | None = None  # where built fixes are kept between runs (fixes/cache.py); None: not kept
+    jobs: int = 1  # processes that build the report's fixes (fixes/builders.py attach_fixes)
 
 
 @dataclass
@@ -57,7 +58,8 @@ def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settin
             from loopbound.fixes.cache import FixCache
 
             cache = FixCache(options.cache_dir, settings, options.edits_shown, files, parallel.now())
-        attached = attach_fixes(findings, settings, files=files, whole_file_edits=options.edits_shown, cache=cache)
+        attached = attach_fixes(findings, settings, files=files, whole_file_edits=options.edits_shown, cache=cache,
+                                jobs=options.jobs)
         recording = recorder.recording()
         if cache is not None:
             cache.save()
