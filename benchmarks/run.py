@@ -4,8 +4,8 @@
     python benchmarks/run.py --smoke    # the repo's fixtures, one repeat: CI checks that it runs
     python benchmarks/run.py --corpus benchmarks/corpus/apps --output /tmp/APPS.md   # the second corpus
 
-Runs are interleaved (warm, ruff cached, cold, ruff --no-cache, single file, one file changed, one
-test module changed, then again) and the median of --repeat runs is reported; Fixit is run once with
+Runs are interleaved (warm, ruff cached, cold, ruff --no-cache, cold with the default output, single
+file, one file changed, one test module changed, one file changed with the default output, then again) and the median of --repeat runs is reported; Fixit is run once with
 a timeout. Peak memory is the max RSS of the
 child (resource.getrusage(RUSAGE_CHILDREN) measured per run in a fresh helper process).
 """
@@ -120,6 +120,12 @@ def loopbound(*args: str) -> list[str]:
     return [str(BIN / "loopbound"), "check", "--output-format", "concise", "--quiet", "--exit-zero", *args, "."]
 
 
+def loopbound_default(*args: str) -> list[str]:
+    """What `loopbound check .` prints by default: each finding with its lines, fixable ones marked (so
+    every fix is built, with libcst)."""
+    return [str(BIN / "loopbound"), "check", "--quiet", "--exit-zero", *args, "."]
+
+
 def ruff(*args: str) -> list[str]:
     return [str(BIN / "ruff"), "check", "--isolated", "--select", "ASYNC", "--exit-zero", "--quiet", *args, "."]
 
@@ -138,7 +144,7 @@ RACY_SECONDS = 2.1  # loopbound neither caches nor replays what changed in the l
 def measure(tree: Path, repeat: int, fixit_timeout: float, double: Path | None) -> tuple[dict[str, Timing], Path]:
     timings = {name: Timing(name) for name in (
         "loopbound cold (--no-cache)", "loopbound warm (cache)", "loopbound, one file changed",
-        "loopbound, one test module changed", "ruff --select ASYNC --no-cache", "ruff --select ASYNC (cached)",
+        "loopbound, one test module changed", "loopbound cold, default output", "loopbound, one file changed, default output", "ruff --select ASYNC --no-cache", "ruff --select ASYNC (cached)",
         "single file: loopbound", "single file: libcst import+parse floor")}
     single = largest_file_with_findings(tree)
     changed = next(path for path in sorted(tree.rglob("*.py")) if ".git" not in path.parts)
@@ -156,11 +162,13 @@ def measure(tree: Path, repeat: int, fixit_timeout: float, double: Path | None) 
             # run once unmeasured, as a user's previous run would have.
             time.sleep(max(0.0, edited + RACY_SECONDS - time.time()))
             subprocess.run(loopbound(), cwd=tree, capture_output=True, check=False)
+            subprocess.run(loopbound_default(), cwd=tree, capture_output=True, check=False)
             subprocess.run(ruff(), cwd=tree, capture_output=True, check=False)
             steps = [("loopbound warm (cache)", loopbound()),
                      ("ruff --select ASYNC (cached)", ruff()),
                      ("loopbound cold (--no-cache)", loopbound("--no-cache")),
                      ("ruff --select ASYNC --no-cache", ruff("--no-cache")),
+                     ("loopbound cold, default output", loopbound_default("--no-cache")),
                      ("single file: loopbound", single_check),
                      ("single file: libcst import+parse floor", floor)]
             if double is not None:  # in every round, so that 2x and 1x meet the same machine
@@ -168,15 +176,17 @@ def measure(tree: Path, repeat: int, fixit_timeout: float, double: Path | None) 
             for name, command in steps:
                 _record(timings.setdefault(name, Timing(name)), command,
                         double if name.endswith("2x corpus") and double is not None else tree)
-            for name, path in (("loopbound, one file changed", changed),
-                               ("loopbound, one test module changed", test_module)):
-                path.write_bytes(originals[path] + f"\n# benchmark edit {round_number} {time.time()}\n".encode())
+            for name, path, command in (("loopbound, one file changed", changed, loopbound()),
+                                        ("loopbound, one test module changed", test_module, loopbound()),
+                                        ("loopbound, one file changed, default output", changed, loopbound_default())):
+                path.write_bytes(originals[path] + f"\n# benchmark edit {name} {round_number} {time.time()}\n".encode())
                 edited = time.time()
-                _record(timings[name], loopbound(), tree)
+                _record(timings[name], command, tree)
     finally:
         for path, original in originals.items():
             path.write_bytes(original)
     timings["loopbound, one file changed"].note = f"`{changed.relative_to(tree).as_posix()}`"
+    timings["loopbound, one file changed, default output"].note = "the same file"
     timings["loopbound, one test module changed"].note = (f"`{test_module.relative_to(tree).as_posix()}`; "
                                                          f"load average {_load():.1f} before Fixit")
     fixit = Timing("fixit lint (one run)")
@@ -199,13 +209,17 @@ def ratios(t: dict[str, Timing]) -> list[tuple[str, float, str, bool]]:
         return t[a].median / t[b].median if a in t and b in t else float("nan")
 
     fixit = t["fixit lint (one run)"]
-    rows = [  # the targets of issue 14
+    rows = [  # the targets of issue 14; the default output (what `loopbound check .` prints) held to the same
         ("warm / ruff cached", ratio("loopbound warm (cache)", "ruff --select ASYNC (cached)"), "≤ 1.0"),
         ("one file changed / ruff cached", ratio("loopbound, one file changed", "ruff --select ASYNC (cached)"),
          "≤ 1.5"),
         ("one test module changed / ruff cached",
          ratio("loopbound, one test module changed", "ruff --select ASYNC (cached)"), "≤ 2.0"),
         ("cold / ruff --no-cache", ratio("loopbound cold (--no-cache)", "ruff --select ASYNC --no-cache"), "≤ 2.5"),
+        ("one file changed, default output / ruff cached",
+         ratio("loopbound, one file changed, default output", "ruff --select ASYNC (cached)"), "≤ 1.5"),
+        ("cold, default output / ruff --no-cache",
+         ratio("loopbound cold, default output", "ruff --select ASYNC --no-cache"), "≤ 2.5"),
         ("single file / libcst floor", ratio("single file: loopbound", "single file: libcst import+parse floor"),
          "≤ 0.5"),
         ("peak MiB, cold", t["loopbound cold (--no-cache)"].peak_mib, "≤ 150"),
