@@ -55,14 +55,12 @@ def _read_file(path: str) -> str:
 
 
 def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reader | None = None,
-                 notes: list[str] | None = None, files: Iterable[str] = (), whole_file_edits: bool = False
-                 ) -> list[Finding]:
+                 notes: list[str] | None = None, files: Iterable[str] = ()) -> list[Finding]:
     """The same findings, each with its Fix when its rule has a builder that can rewrite this case.
 
     `files` are the other checked files: a fix that removes a module-level name looks there for importers.
-    A fix built on one statement (`WITHIN_STATEMENT`) has the same result as one built on the whole
-    file, but its edits may split that change into other hunks, as a diff of a shorter text does:
-    `whole_file_edits` keeps the hunks the outputs that print edits (JSON, SARIF) always showed.
+    A fix built on one statement (`WITHIN_STATEMENT`) has the same edits as one built on the whole
+    file (`edits_between` sets aside the lines the texts share at both ends), so every output uses it.
     """
     contexts = _Contexts(settings, read or _read_file, tuple(files))
     attached = []
@@ -72,8 +70,7 @@ def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reade
         if builder is None:
             attached.append(finding)
             continue
-        within = finding.code in WITHIN_STATEMENT and not whole_file_edits
-        context = contexts.around(finding) if within else contexts.whole(finding.path)
+        context = contexts.around(finding) if finding.code in WITHIN_STATEMENT else contexts.whole(finding.path)
         fix = _build(builder, finding, context, notes) if context else None
         attached.append(dataclasses.replace(finding, fix=fix) if fix else finding)
     return attached

@@ -16,17 +16,12 @@ from loopbound.findings import Applicability, Finding
 from loopbound.fixes.builders import attach_fixes
 from loopbound.fixes.run import FixRun, fix_paths, fix_text, unified_diffs
 
-# Output formats that print a finding's edits, so they need fixes computed even without --fix.
-FORMATS_WITH_EDITS = frozenset({"json", "json-lines", "sarif"})
-
-
 @dataclass
 class FixOptions:
     fix: bool
     diff: bool
     unsafe: bool
     quiet: bool
-    edits_shown: bool = False  # the output prints each fix's edits (FORMATS_WITH_EDITS)
 
 
 @dataclass
@@ -48,8 +43,7 @@ def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settin
     entry point reaches, resources made through the project's own code).
     """
     def attach(findings: list[Finding]) -> list[Finding]:
-        return attach_fixes(findings, settings, files=[file.shown for file in python_files],
-                            whole_file_edits=options.edits_shown)
+        return attach_fixes(findings, settings, files=[file.shown for file in python_files])
 
     if not (options.fix or options.diff):
         result.findings = attach(result.findings)
