@@ -80,7 +80,7 @@ def edits_between(path: str, old: str, new: str, *, newline: str | None = None,
         prefix = suffix = 0
         if i2 - i1 == 1 and j2 - j1 == 1:
             prefix = common_prefix(before, after)
-            suffix = common_prefix(before[prefix:][::-1], after[prefix:][::-1])
+            suffix = common_suffix(before, after, prefix)
         start = offsets[i1] + prefix
         end = offsets[i2] - suffix
         begin, finish = to_location(starts, start), to_location(starts, end)
