@@ -38,7 +38,7 @@ def _attach(root: Path, *, cached: bool = True, started: float | None = None) ->
     """The findings of the tree as it is now with their fixes, through the cache (saved after) or not."""
     settings = Settings(project_root=root)
     files = tuple(file.shown for file in _files(root))
-    cache = FixCache(root / ".loopbound_cache", settings, False, files,
+    cache = FixCache(root / ".loopbound_cache", settings, files,
                      time.time() + LATER if started is None else started) if cached else None
     attached = attach_fixes(_findings(root), settings, files=files, cache=cache)
     if cache is not None:
@@ -162,7 +162,7 @@ def test_a_new_pytest_config_that_makes_a_module_a_test_rebuilds_its_fix(
 
     def fix_message() -> str | None:
         files = tuple(file.shown for file in _files(root))
-        cache = FixCache(root / ".loopbound_cache", settings, False, files, time.time() + LATER)
+        cache = FixCache(root / ".loopbound_cache", settings, files, time.time() + LATER)
         findings = check_files([checked_file(root / "tests" / "check_api.py", settings)], settings, EVERY_CODE).findings
         attached = attach_fixes(findings, settings, files=files, cache=cache)
         cache.save()
@@ -186,7 +186,7 @@ def test_fixes_built_in_several_processes_are_the_ones_built_in_one(rules: Path,
     monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 0)
     shares = builders._share([finding for finding in findings if finding.code in builders.BUILDERS], 3)
     assert shares is not None and len(shares) == 3 and all(shares)
-    cache = FixCache(rules / ".loopbound_cache", settings, False, files, time.time() + LATER)
+    cache = FixCache(rules / ".loopbound_cache", settings, files, time.time() + LATER)
     shared = attach_fixes(findings, settings, files=files, cache=cache, jobs=3)
     cache.save()
     assert _fixes(shared) == _fixes(attach_fixes(findings, settings, files=files))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import run_loopbound
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from loopbound.config import Settings
@@ -38,6 +38,30 @@ def test_minimal_edits_rebuild_the_new_text(old: list[str], new: list[str], newl
     edits = edits_between("m.py", before, after)
     assert apply_edits(before, edits) == after
     assert all(first.end <= second.start for first, second in itertools.pairwise(edits))
+
+
+@given(lines, lines, lines, lines, st.sampled_from(["\n", "\r\n"]))
+def test_edits_within_a_slice_are_the_edits_within_the_whole_text(above: list[str], old: list[str], new: list[str],
+                                                                   below: list[str], newline: str) -> None:
+    """A fix built on one statement and one built on the whole file must print the same edits.
+
+    The exception: a change that only adds or drops lines at the end of the slice, when lines follow it
+    (then the whole text's shared start may run past the slice into them)."""
+    assume(not below or (old[:len(new)] != new and new[:len(old)] != old))
+    head, tail = "".join(line + newline for line in above), newline.join(below)
+    before, after = "".join(line + newline for line in old), "".join(line + newline for line in new)
+    within = edits_between("m.py", before, after, newline=newline, first_row=len(above) + 1)
+    assert within == edits_between("m.py", head + before + tail, head + after + tail)
+    assert apply_edits(head + before + tail, within) == head + after + tail
+
+
+def test_lines_added_at_the_end_of_a_slice_may_match_the_lines_after_it() -> None:
+    """The exception above: both edits insert `b`, after the slice's `a` or after the file's next `b`."""
+    (within,) = edits_between("m.py", "a\n", "a\nb\n")
+    (whole,) = edits_between("m.py", "a\nb\nc\n", "a\nb\nb\nc\n")
+    assert (within.start, within.content) == (Location(2, 1), "b\n")
+    assert (whole.start, whole.content) == (Location(3, 1), "b\n")
+    assert apply_edits("a\nb\nc\n", [within]) == apply_edits("a\nb\nc\n", [whole])
 
 
 def test_edits_are_trimmed_to_the_characters_that_differ() -> None:

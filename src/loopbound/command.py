@@ -144,11 +144,10 @@ def run(paths: tuple[Path, ...] = (), select: tuple[str, ...] = (), extend_selec
         checked = [file.shown for file in found.python_files]
     fixing = None
     if fix or diff or output_format in FIXES_SHOWN:
-        from loopbound.fixes.command import FORMATS_WITH_EDITS, FixOptions, apply_fix_options
+        from loopbound.fixes.command import FixOptions, apply_fix_options
 
         stdin = (checked[0], sources[checked[0]].encode("utf-8")) if reading_stdin else None
-        options = FixOptions(fix, diff, unsafe_fixes, quiet, edits_shown=output_format in FORMATS_WITH_EDITS,
-                             cache_dir=cache_in, jobs=jobs or default_jobs())
+        options = FixOptions(fix, diff, unsafe_fixes, quiet, cache_dir=cache_in, jobs=jobs or default_jobs())
         fixing = apply_fix_options(result, options, settings, selected,
                                    python_files=[] if reading_stdin else found.python_files,
                                    config_files=[] if reading_stdin else found.config_files, stdin=stdin,

@@ -58,14 +58,13 @@ def _read_file(path: str) -> str:
 
 
 def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reader | None = None,
-                 notes: list[str] | None = None, files: Iterable[str] = (), whole_file_edits: bool = False,
-                 cache: FixCache | None = None, jobs: int = 1) -> list[Finding]:
+                 notes: list[str] | None = None, files: Iterable[str] = (), cache: FixCache | None = None,
+                 jobs: int = 1) -> list[Finding]:
     """The same findings, each with its Fix when its rule has a builder that can rewrite this case.
 
     `files` are the other checked files: a fix that removes a module-level name looks there for importers.
-    A fix built on one statement (`WITHIN_STATEMENT`) has the same result as one built on the whole
-    file, but its edits may split that change into other hunks, as a diff of a shorter text does:
-    `whole_file_edits` keeps the hunks the outputs that print edits (JSON, SARIF) always showed.
+    A fix built on one statement (`WITHIN_STATEMENT`) has the same edits as one built on the whole
+    file (`edits_between` sets aside the lines the texts share at both ends), so every output uses it.
     `cache` (files read from disk only) answers for the fixes whose inputs are unchanged and keeps the
     ones built here. With `jobs` > 1 and files read from disk, the fixes of different files are built in
     that many processes when there is enough to build (`_share`).
@@ -87,10 +86,9 @@ def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reade
     pending = [findings[index] for index in to_build]
     shares = _share(pending, jobs) if read is None else None
     if shares is None:
-        built = [_build_recorded(contexts, finding, failures, cache is not None, whole_file_edits)
-                 for finding in pending]
+        built = [_build_recorded(contexts, finding, failures, cache is not None) for finding in pending]
     else:
-        built = _build_shares(shares, pending, contexts, failures, cache is not None, whole_file_edits)
+        built = _build_shares(shares, pending, contexts, failures, cache is not None)
         to_build = [to_build[position] for share in shares for position in share]
     for index, (fix, inputs) in zip(to_build, built):
         fixes[index] = fix
@@ -100,14 +98,13 @@ def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reade
             for index, finding in enumerate(findings)]
 
 
-def _build_recorded(contexts: _Contexts, finding: Finding, failures: list[str], record: bool,
-                    whole_file_edits: bool) -> tuple[Fix | None, Built | None]:
+def _build_recorded(contexts: _Contexts, finding: Finding, failures: list[str], record: bool
+                    ) -> tuple[Fix | None, Built | None]:
     """The finding's fix, and what it read when `record` (None when its codemod failed: not to be kept)."""
     builder = builder_for(finding.code)  # imports libcst: only to build
     failed = len(failures)
     built = contexts.record(finding.path) if record else None
-    within = finding.code in WITHIN_STATEMENT and not whole_file_edits
-    context = contexts.around(finding) if within else contexts.whole(finding.path)
+    context = contexts.around(finding) if finding.code in WITHIN_STATEMENT else contexts.whole(finding.path)
     fix = _build(builder, finding, context, failures) if context and builder else None
     contexts.inputs.current = None
     return fix, built if len(failures) == failed else None
@@ -145,7 +142,7 @@ def _size(path: str) -> int:
 
 
 def _build_shares(shares: list[list[int]], findings: list[Finding], contexts: _Contexts, failures: list[str],
-                  record: bool, whole_file_edits: bool) -> list[tuple[Fix | None, Built | None]]:
+                  record: bool) -> list[tuple[Fix | None, Built | None]]:
     """The first share built here while workers build the others; results in share order."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -153,9 +150,8 @@ def _build_shares(shares: list[list[int]], findings: list[Finding], contexts: _C
         builder_for(code)  # imported before the workers start: a forked worker has them
     with ProcessPoolExecutor(len(shares) - 1) as pool:
         futures = [pool.submit(_build_share, [findings[position] for position in share], contexts.settings,
-                               contexts.files, record, whole_file_edits) for share in shares[1:]]
-        here = [_build_recorded(contexts, findings[position], failures, record, whole_file_edits)
-                for position in shares[0]]
+                               contexts.files, record) for share in shares[1:]]
+        here = [_build_recorded(contexts, findings[position], failures, record) for position in shares[0]]
         results = [here]
         for future in futures:
             built, notes = future.result()
@@ -164,12 +160,12 @@ def _build_shares(shares: list[list[int]], findings: list[Finding], contexts: _C
     return [item for share in results for item in share]
 
 
-def _build_share(findings: list[Finding], settings: Settings, files: tuple[str, ...], record: bool,
-                 whole_file_edits: bool) -> tuple[list[tuple[Fix | None, Built | None]], list[str]]:
+def _build_share(findings: list[Finding], settings: Settings, files: tuple[str, ...], record: bool
+                 ) -> tuple[list[tuple[Fix | None, Built | None]], list[str]]:
     """In a worker: the fixes of one share, what each read, and the notes of failed codemods."""
     contexts = _Contexts(settings, _read_file, files)
     failures: list[str] = []
-    return [_build_recorded(contexts, finding, failures, record, whole_file_edits) for finding in findings], failures
+    return [_build_recorded(contexts, finding, failures, record) for finding in findings], failures
 
 
 class _Contexts:

@@ -41,13 +41,12 @@ class Entry:
 
 
 class FixCache:
-    """The fixes of one settings fingerprint and output mode; the stamps of the files they depend on; the
+    """The fixes of one settings fingerprint; the stamps of the files they depend on; the
     stamps of the checked files at save time (to find the files changed since, for `searched` names)."""
 
-    def __init__(self, directory: Path, settings: Settings, whole_file_edits: bool, files: tuple[str, ...],
-                 started: float) -> None:
+    def __init__(self, directory: Path, settings: Settings, files: tuple[str, ...], started: float) -> None:
         mode = "\n".join([settings_fingerprint(settings), str(settings.project_root), repr(settings.test_files),
-                          repr(settings.target_pytest_asyncio), str(whole_file_edits)])
+                          repr(settings.target_pytest_asyncio)])
         self.path = directory / f"fixes-{blake2b(mode.encode(), digest_size=16).hexdigest()}.pickle"
         self.files, self.started = files, started
         loaded = read_cache_file(self.path)

@@ -17,17 +17,12 @@ from loopbound.findings import Applicability, Finding
 from loopbound.fixes.builders import attach_fixes
 from loopbound.fixes.run import FixRun, fix_paths, fix_text, unified_diffs
 
-# Output formats that print a finding's edits, so they need fixes computed even without --fix.
-FORMATS_WITH_EDITS = frozenset({"json", "json-lines", "sarif"})
-
-
 @dataclass
 class FixOptions:
     fix: bool
     diff: bool
     unsafe: bool
     quiet: bool
-    edits_shown: bool = False  # the output prints each fix's edits (FORMATS_WITH_EDITS)
     cache_dir: Path | None = None  # where built fixes are kept between runs (fixes/cache.py); None: not kept
     jobs: int = 1  # processes that build the report's fixes (fixes/builders.py attach_fixes)
 
@@ -57,9 +52,8 @@ def apply_fix_options(result: CheckResult, options: FixOptions, settings: Settin
             from loopbound import parallel
             from loopbound.fixes.cache import FixCache
 
-            cache = FixCache(options.cache_dir, settings, options.edits_shown, files, parallel.now())
-        attached = attach_fixes(findings, settings, files=files, whole_file_edits=options.edits_shown, cache=cache,
-                                jobs=options.jobs)
+            cache = FixCache(options.cache_dir, settings, files, parallel.now())
+        attached = attach_fixes(findings, settings, files=files, cache=cache, jobs=options.jobs)
         recording = recorder.recording()
         if cache is not None:
             cache.save()

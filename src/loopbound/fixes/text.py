@@ -55,25 +55,32 @@ def edits_between(path: str, old: str, new: str, *, newline: str | None = None,
     another fix's edit on the same line would not be seen to overlap.
 
     `old` may be a slice of a file that starts at a line start: `first_row` is that line's row, and
-    `newline` the file's line ending.
+    `newline` the file's line ending. The lines both texts share at their start, then at their end,
+    are set aside before matching (as GNU diff does), so a change diffed within one statement or
+    within the whole file gets the same edits: difflib matches the same middle. Only a change that
+    adds or drops lines at the very end of a slice may match the file's next lines differently.
     """
     new = with_newline(new, newline or newline_of(old))
     old_lines = old.splitlines(keepends=True)
     new_lines = new.splitlines(keepends=True)
+    head = common_prefix(old_lines, new_lines)
+    tail = common_suffix(old_lines, new_lines, head)
     starts = line_starts(old)
     offsets = [0]
     for line in old_lines:
         offsets.append(offsets[-1] + len(line))
     edits = []
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    matcher = difflib.SequenceMatcher(None, old_lines[head:len(old_lines) - tail],
+                                      new_lines[head:len(new_lines) - tail], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
+        i1, i2, j1, j2 = i1 + head, i2 + head, j1 + head, j2 + head
         before, after = "".join(old_lines[i1:i2]), "".join(new_lines[j1:j2])
         prefix = suffix = 0
         if i2 - i1 == 1 and j2 - j1 == 1:
             prefix = common_prefix(before, after)
-            suffix = common_prefix(before[prefix:][::-1], after[prefix:][::-1])
+            suffix = common_suffix(before, after, prefix)
         start = offsets[i1] + prefix
         end = offsets[i2] - suffix
         begin, finish = to_location(starts, start), to_location(starts, end)
@@ -88,6 +95,14 @@ def common_prefix(left: Sequence[T], right: Sequence[T]) -> int:
     for a, b in zip(left, right):
         if a != b:
             break
+        size += 1
+    return size
+
+
+def common_suffix(left: Sequence[T], right: Sequence[T], skip: int = 0) -> int:
+    """How many trailing items the two have in common, among those after their first `skip`."""
+    size, limit = 0, min(len(left), len(right)) - skip
+    while size < limit and left[len(left) - 1 - size] == right[len(right) - 1 - size]:
         size += 1
     return size
 
