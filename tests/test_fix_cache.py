@@ -179,13 +179,12 @@ def test_a_new_pytest_config_that_makes_a_module_a_test_rebuilds_its_fix(
 
 def test_fixes_built_in_several_processes_are_the_ones_built_in_one(rules: Path, monkeypatch: pytest.MonkeyPatch
                                                                      ) -> None:
-    """The report's fixes, shared out by file among worker processes, with what each read for the cache."""
+    """The report's fixes, built file by file in worker processes, with what each read for the cache."""
     settings = Settings(project_root=rules)
     files = tuple(file.shown for file in _files(rules))
     findings = _findings(rules)
     monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 0)
-    shares = builders._share([finding for finding in findings if finding.code in builders.BUILDERS], 3)
-    assert shares is not None and len(shares) == 3 and all(shares)
+    assert builders._by_file([finding for finding in findings if finding.code in builders.BUILDERS], 3)
     cache = FixCache(rules / ".loopbound_cache", settings, files, time.time() + LATER)
     shared = attach_fixes(findings, settings, files=files, cache=cache, jobs=3)
     cache.save()
@@ -195,18 +194,18 @@ def test_fixes_built_in_several_processes_are_the_ones_built_in_one(rules: Path,
     assert built == []  # every fix the workers built was kept, with its inputs
 
 
-def test_shares_hold_whole_files_of_about_equal_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workers_take_the_files_with_most_findings_first_and_only_when_there_is_enough(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    sizes = {"a.py": 900, "b.py": 500, "c.py": 400, "d.py": 100}
-    for name, size in sizes.items():
-        (tmp_path / name).write_text("#" * size)
+    counts = {"a.py": 1, "b.py": 3, "c.py": 2}
+    for name in counts:
+        (tmp_path / name).write_text("#" * 500)
     location = Location(1, 1)
-    findings = [Finding("LB203", "n", "m", name, location, location) for name in sizes for _ in range(2)]
-    monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 1_000)
-    shares = builders._share(findings, 2)
-    assert shares is not None
-    assert [sorted({findings[position].path for position in share}) for share in shares] == [
-        ["a.py", "d.py"], ["b.py", "c.py"]]
-    assert builders._share(findings, 1) is None
-    monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 2_000)
-    assert builders._share(findings, 2) is None  # too little to build to pay for a worker
+    findings = [Finding("LB203", "n", "m", name, location, location) for name, count in counts.items()
+                for _ in range(count)]
+    monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 1_500)
+    assert builders._by_file(findings, 2) == {"b.py": [1, 2, 3], "c.py": [4, 5], "a.py": [0]}
+    assert builders._by_file(findings, 1) is None
+    assert builders._by_file(findings[1:4], 2) is None  # one file
+    monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 1_501)
+    assert builders._by_file(findings, 2) is None  # too little to build to pay for workers

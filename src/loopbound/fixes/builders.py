@@ -67,7 +67,7 @@ def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reade
     file (`edits_between` sets aside the lines the texts share at both ends), so every output uses it.
     `cache` (files read from disk only) answers for the fixes whose inputs are unchanged and keeps the
     ones built here. With `jobs` > 1 and files read from disk, the fixes of different files are built in
-    that many processes when there is enough to build (`_share`).
+    that many worker processes when there is enough to build (`_by_file`).
     """
     findings = list(findings)
     contexts = _Contexts(settings, read or _read_file, tuple(files))
@@ -84,12 +84,11 @@ def attach_fixes(findings: Iterable[Finding], settings: Settings, *, read: Reade
         else:
             to_build.append(index)
     pending = [findings[index] for index in to_build]
-    shares = _share(pending, jobs) if read is None else None
-    if shares is None:
+    by_file = _by_file(pending, jobs) if read is None else None
+    if by_file is None:
         built = [_build_recorded(contexts, finding, failures, cache is not None) for finding in pending]
     else:
-        built = _build_shares(shares, pending, contexts, failures, cache is not None)
-        to_build = [to_build[position] for share in shares for position in share]
+        built = _build_in_workers(by_file, pending, contexts, failures, cache is not None, jobs)
     for index, (fix, inputs) in zip(to_build, built):
         fixes[index] = fix
         if cache is not None:
@@ -110,28 +109,19 @@ def _build_recorded(contexts: _Contexts, finding: Finding, failures: list[str], 
     return fix, built if len(failures) == failed else None
 
 
-# Below this many bytes of files to build fixes in, one process does it: a worker costs more than it saves.
+# Below this many bytes of files to build fixes in, one process does it: workers cost more than they save.
 MIN_BYTES_TO_SHARE = 400_000
 
 
-def _share(findings: list[Finding], jobs: int) -> list[list[int]] | None:
-    """The positions of `findings` in `jobs` shares of about equal bytes of files, each file in one share
-    (its contexts are made once); None when there is too little to share."""
+def _by_file(findings: list[Finding], jobs: int) -> dict[str, list[int]] | None:
+    """The positions of `findings` by file, the files with the most findings first (built first, so the
+    workers end together); None when there is too little to build for workers."""
     by_file: dict[str, list[int]] = {}
     for position, finding in enumerate(findings):
         by_file.setdefault(finding.path, []).append(position)
-    if jobs < 2 or len(by_file) < 2:
+    if jobs < 2 or len(by_file) < 2 or sum(map(_size, by_file)) < MIN_BYTES_TO_SHARE:
         return None
-    sizes = {path: _size(path) for path in by_file}
-    if sum(sizes.values()) < MIN_BYTES_TO_SHARE:
-        return None
-    shares: list[list[int]] = [[] for _ in range(min(jobs, len(by_file)))]
-    loads = [0] * len(shares)
-    for path in sorted(by_file, key=lambda path: -sizes[path]):
-        lightest = loads.index(min(loads))
-        shares[lightest].extend(by_file[path])
-        loads[lightest] += sizes[path]
-    return shares
+    return dict(sorted(by_file.items(), key=lambda item: -len(item[1])))
 
 
 def _size(path: str) -> int:
@@ -141,29 +131,37 @@ def _size(path: str) -> int:
         return 0
 
 
-def _build_shares(shares: list[list[int]], findings: list[Finding], contexts: _Contexts, failures: list[str],
-                  record: bool) -> list[tuple[Fix | None, Built | None]]:
-    """The first share built here while workers build the others; results in share order."""
+def _build_in_workers(by_file: dict[str, list[int]], findings: list[Finding], contexts: _Contexts,
+                      failures: list[str], record: bool, jobs: int) -> list[tuple[Fix | None, Built | None]]:
+    """Each file's fixes built by one of `jobs` workers, a file at a time to whichever is free; in
+    `findings` order. A worker reads each file once for all the files it builds in (importers)."""
     from concurrent.futures import ProcessPoolExecutor
 
     for code in {finding.code for finding in findings}:
         builder_for(code)  # imported before the workers start: a forked worker has them
-    with ProcessPoolExecutor(len(shares) - 1) as pool:
-        futures = [pool.submit(_build_share, [findings[position] for position in share], contexts.settings,
-                               contexts.files, record) for share in shares[1:]]
-        here = [_build_recorded(contexts, findings[position], failures, record) for position in shares[0]]
-        results = [here]
-        for future in futures:
+    results: list[tuple[Fix | None, Built | None]] = [(None, None)] * len(findings)
+    with ProcessPoolExecutor(min(jobs, len(by_file)), initializer=_start_builder,
+                             initargs=(contexts.settings, contexts.files, record)) as pool:
+        futures = [(positions, pool.submit(_build_file, [findings[position] for position in positions]))
+                   for positions in by_file.values()]
+        for positions, future in futures:
             built, notes = future.result()
-            results.append(built)
             failures.extend(notes)
-    return [item for share in results for item in share]
+            for position, item in zip(positions, built):
+                results[position] = item
+    return results
 
 
-def _build_share(findings: list[Finding], settings: Settings, files: tuple[str, ...], record: bool
-                 ) -> tuple[list[tuple[Fix | None, Built | None]], list[str]]:
-    """In a worker: the fixes of one share, what each read, and the notes of failed codemods."""
-    contexts = _Contexts(settings, _read_file, files)
+_BUILDER: list[tuple[_Contexts, bool]] = []  # in a worker: its contexts, and whether to record inputs
+
+
+def _start_builder(settings: Settings, files: tuple[str, ...], record: bool) -> None:
+    _BUILDER.append((_Contexts(settings, _read_file, files), record))
+
+
+def _build_file(findings: list[Finding]) -> tuple[list[tuple[Fix | None, Built | None]], list[str]]:
+    """In a worker: the fixes of one file's findings, what each read, and the notes of failed codemods."""
+    contexts, record = _BUILDER[0]
     failures: list[str] = []
     return [_build_recorded(contexts, finding, failures, record) for finding in findings], failures
 
