@@ -12,6 +12,7 @@ import ast
 import os
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 
 from loopbound.discovery import real_path
@@ -55,19 +56,40 @@ def importers(path: str, names: set[str], files: Iterable[str], read: Callable[[
                 package is not None and "from ." in text and str(real_path(Path(other))).startswith(package))):
             continue
         used(other)
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
-        found.extend(f"{other}:{row}" for row in _uses(tree, other, root, modules, names))
+        nodes = _import_nodes(text)
+        if nodes is not None:
+            found.extend(f"{other}:{row}" for row in _uses(nodes, other, root, modules, names))
     return found
 
 
-def _uses(tree: ast.Module, path: str, root: Path, modules: set[str], names: set[str]) -> list[int]:
+_ImportNodes = tuple[list[ast.AST], list[ast.Attribute]]
+
+
+@lru_cache(maxsize=128)
+def _import_nodes(text: str) -> _ImportNodes | None:
+    """The nodes `_uses` reads (imports and strings; attributes), in walk order: a file that mentions the
+    names of several module-level resources is parsed once for all of their fixes."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    imports: list[ast.AST] = []
+    attributes: list[ast.Attribute] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.ImportFrom, ast.Import)) or (isinstance(node, ast.Constant)
+                                                                and isinstance(node.value, str)):
+            imports.append(node)
+        elif isinstance(node, ast.Attribute):
+            attributes.append(node)
+    return imports, attributes
+
+
+def _uses(nodes: _ImportNodes, path: str, root: Path, modules: set[str], names: set[str]) -> list[int]:
     rows: list[int] = []
     aliases: set[str] = set()  # local names bound to the module itself
     importer: str | None = None
-    for node in ast.walk(tree):
+    imports, attributes = nodes
+    for node in imports:
         if isinstance(node, ast.ImportFrom):
             if node.level and importer is None:
                 importer = module_names(real_path(Path(path)), root)[0]
@@ -85,7 +107,7 @@ def _uses(tree: ast.Module, path: str, root: Path, modules: set[str], names: set
             if any(node.value == f"{module}.{name}" or node.value.startswith(f"{module}.{name}.")
                    for module in modules for name in names):
                 rows.append(node.lineno)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in names and dotted(node.value) in aliases:
+    for node in attributes:
+        if node.attr in names and dotted(node.value) in aliases:
             rows.append(node.lineno)
     return rows
