@@ -183,7 +183,7 @@ def test_fixes_built_in_several_processes_are_the_ones_built_in_one(rules: Path,
     settings = Settings(project_root=rules)
     files = tuple(file.shown for file in _files(rules))
     findings = _findings(rules)
-    monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 0)
+    monkeypatch.setattr(builders, "MIN_FIXES_TO_SHARE", 0)
     assert builders._by_file([finding for finding in findings if finding.code in builders.BUILDERS], 3)
     cache = FixCache(rules / ".loopbound_cache", settings, files, time.time() + LATER)
     shared = attach_fixes(findings, settings, files=files, cache=cache, jobs=3)
@@ -203,9 +203,12 @@ def test_workers_take_the_files_with_most_findings_first_and_only_when_there_is_
     location = Location(1, 1)
     findings = [Finding("LB203", "n", "m", name, location, location) for name, count in counts.items()
                 for _ in range(count)]
+    monkeypatch.setattr(builders, "MIN_FIXES_TO_SHARE", 7)
     monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 1_500)
     assert builders._by_file(findings, 2) == {"b.py": [1, 2, 3], "c.py": [4, 5], "a.py": [0]}
     assert builders._by_file(findings, 1) is None
     assert builders._by_file(findings[1:4], 2) is None  # one file
     monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 1_501)
     assert builders._by_file(findings, 2) is None  # too little to build to pay for workers
+    monkeypatch.setattr(builders, "MIN_FIXES_TO_SHARE", 6)
+    assert builders._by_file(findings, 2) is not None  # enough fixes, however small their files

@@ -109,7 +109,9 @@ def _build_recorded(contexts: _Contexts, finding: Finding, failures: list[str], 
     return fix, built if len(failures) == failed else None
 
 
-# Below this many bytes of files to build fixes in, one process does it: workers cost more than they save.
+# Fewer fixes than this to build, in files of fewer bytes than this, and one process builds them: workers
+# cost more than they save.
+MIN_FIXES_TO_SHARE = 24
 MIN_BYTES_TO_SHARE = 400_000
 
 
@@ -119,7 +121,8 @@ def _by_file(findings: list[Finding], jobs: int) -> dict[str, list[int]] | None:
     by_file: dict[str, list[int]] = {}
     for position, finding in enumerate(findings):
         by_file.setdefault(finding.path, []).append(position)
-    if jobs < 2 or len(by_file) < 2 or sum(map(_size, by_file)) < MIN_BYTES_TO_SHARE:
+    if jobs < 2 or len(by_file) < 2 or (len(findings) < MIN_FIXES_TO_SHARE
+                                        and sum(map(_size, by_file)) < MIN_BYTES_TO_SHARE):
         return None
     return dict(sorted(by_file.items(), key=lambda item: -len(item[1])))
 
