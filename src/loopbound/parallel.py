@@ -354,6 +354,7 @@ class _Scheduled:
         _keep_parsed(False)
         if self.facts is not None:
             self.facts.put(None)
+            self.facts.close()  # its feeder thread ends once that is sent: forks made later (fix workers) meet none
         self.then = self.pool.submit(partial_function(_then_with, kept, then)).result
         self.pool.shutdown(wait=False)  # the submitted work still runs; the workers exit once it is done
         self.pool = self.to_hand_over = None
