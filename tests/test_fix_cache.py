@@ -88,6 +88,17 @@ def test_served_fixes_are_the_built_ones_and_an_edit_rebuilds_only_its_files(
     assert _fixes(again) == _fixes(_attach(rules, cached=False))
 
 
+def test_a_run_that_served_every_fix_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "rules").mkdir()
+    shutil.copy(FIXTURES / "rules" / "LB203.py", tmp_path / "rules")  # no fix there searches for names
+    monkeypatch.chdir(tmp_path)
+    _attach(tmp_path)
+    [written] = (tmp_path / ".loopbound_cache").glob("fixes-*.pickle")
+    before = written.stat().st_mtime_ns
+    assert any(finding.fix for finding in _attach(tmp_path))
+    assert written.stat().st_mtime_ns == before
+
+
 def test_fixes_of_files_changed_in_the_last_seconds_are_not_kept(rules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _attach(rules, started=time.time())  # every file was written just now
     built = _builds(monkeypatch)

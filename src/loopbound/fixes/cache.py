@@ -81,11 +81,12 @@ class FixCache:
         self.kept[finding_key(finding)] = Entry(fix, tuple(built.stamps), built.searched)
 
     def save(self) -> None:
-        """Written when a fix was built, or an entry went unused; keeps only this run's entries."""
-        if self.kept.keys() == self.entries.keys() and not self._changed():
-            return
-        inputs = {path: self._stamp(path) for entry in self.kept.values() for path in entry.inputs}
+        """Written when a fix was built or an entry went unused (only this run's entries are kept), or when
+        checked files changed since the stamps kept for the searched names."""
         needs_files = any(entry.searched for entry in self.kept.values())
+        if self.kept.keys() == self.entries.keys() and not (needs_files and self._changed()):
+            return  # every entry was served: their inputs are as stored
+        inputs = {path: self._stamp(path) for entry in self.kept.values() for path in entry.inputs}
         file_stamps = {path: recorded for path in self.files if is_settled(recorded := self._stamp(path), self.started)
                        } if needs_files else {}
         write_cache_file(self.path, (self.kept, inputs, file_stamps))
