@@ -108,12 +108,17 @@ def _overrides_in(addopts: Setting) -> Mapping[str, Setting]:
     return found
 
 
-def locate(start: Path, cache: dict[Path, PytestConfig | None] | None = None) -> PytestConfig | None:
-    """The config pytest uses when run on `start` (a file or directory): the nearest one walking up."""
-    return locate_from(real_path(start if start.is_dir() else start.parent), cache)
+def locate(start: Path, cache: dict[Path, PytestConfig | None] | None = None,
+           searched: list[str] | None = None) -> PytestConfig | None:
+    """The config pytest uses when run on `start` (a file or directory): the nearest one walking up.
+
+    `searched` (without `cache`) gets every config file looked at, present or not, up to the one taken,
+    a file that fails to load included: what the answer depends on (the fix cache records them)."""
+    return locate_from(real_path(start if start.is_dir() else start.parent), cache, searched)
 
 
-def locate_from(directory: Path, cache: dict[Path, PytestConfig | None] | None = None) -> PytestConfig | None:
+def locate_from(directory: Path, cache: dict[Path, PytestConfig | None] | None = None,
+                searched: list[str] | None = None) -> PytestConfig | None:
     """`locate` from a resolved directory."""
     visited: list[Path] = []
     found: PytestConfig | None = None
@@ -122,7 +127,7 @@ def locate_from(directory: Path, cache: dict[Path, PytestConfig | None] | None =
             found = cache[folder]
             break
         visited.append(folder)
-        found = _config_in(folder)
+        found = _config_in(folder, searched)
         if found is not None:
             break
     if cache is not None:
@@ -131,31 +136,13 @@ def locate_from(directory: Path, cache: dict[Path, PytestConfig | None] | None =
     return found
 
 
-def searched_files(start: Path) -> list[str]:
-    """The files `locate(start)` looks at, up to the one whose config it takes: what its answer depends on."""
-    directory = real_path(start if start.is_dir() else start.parent)
-    searched: list[str] = []
-    for folder in itertools.chain((directory,), directory.parents):
-        text = str(folder)
-        for name in CONFIG_NAMES:
-            searched.append(os.path.join(text, name))
-            if os.path.isfile(searched[-1]) and _taken(folder / name):
-                return searched
-    return searched
-
-
-def _taken(path: Path) -> bool:
-    """Whether `locate` stops at this file: it holds a config, or one it cannot read (then it fails there)."""
-    try:
-        return load(path) is not None
-    except PytestConfigError:
-        return True
-
-
-def _config_in(folder: Path) -> PytestConfig | None:
+def _config_in(folder: Path, searched: list[str] | None = None) -> PytestConfig | None:
     text = str(folder)
     for name in CONFIG_NAMES:
-        if os.path.isfile(os.path.join(text, name)):  # most folders hold none: no Path is built for them
+        candidate = os.path.join(text, name)
+        if searched is not None:
+            searched.append(candidate)
+        if os.path.isfile(candidate):  # most folders hold none: no Path is built for them
             config = load(folder / name)
             if config is not None:
                 return config

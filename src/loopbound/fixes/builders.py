@@ -22,7 +22,7 @@ from loopbound.fixes.files import read_source
 from loopbound.fixes.inputs import Built, Inputs
 from loopbound.fixes.text import newline_of
 from loopbound.project import is_test_module
-from loopbound.pytest_config import PytestConfigError, locate, searched_files
+from loopbound.pytest_config import PytestConfigError, locate
 
 BUILDERS: dict[str, str] = {
     "LB101": "loopbound.fixes.module_resource:build",
@@ -202,8 +202,8 @@ class _Contexts:
                 text = None  # the check already reported the unreadable file
             is_test = False
             if text is not None and is_test_file(Path(path), self.settings):
-                self.config_files[path] = searched_files(Path(path))
-                is_test = collected_by_pytest(Path(path))
+                self.config_files[path] = []
+                is_test = collected_by_pytest(Path(path), self.config_files[path])
             self.files_seen[path] = None if text is None else FixContext(
                 path, text, self.settings, is_test, self.recorded_read, self.files, inputs=self.inputs, peek=self.read)
         return self.files_seen[path]
@@ -233,16 +233,17 @@ class _Contexts:
         return self.statements[key]
 
 
-def collected_by_pytest(path: Path) -> bool:
+def collected_by_pytest(path: Path, searched: list[str] | None = None) -> bool:
     """Whether pytest runs this module (its `python_files`, or conftest.py), so that fixtures reach its code.
 
     A helper module under tests/ that tests import is a test file for the rules, but turning its global
-    into a fixture would break every importer: for fixes it is ordinary code.
+    into a fixture would break every importer: for fixes it is ordinary code. `searched` gets the config
+    files the answer depends on (`locate`).
     """
     if path.name == "conftest.py":
         return True
     try:
-        config = locate(path)
+        config = locate(path, searched=searched)
     except PytestConfigError:
         config = None
     return is_test_module(path.name, config)
