@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import write_files
 
 from loopbound import asyncio_declarations, asyncio_versions
 from loopbound.asyncio_declarations import detect, target
@@ -68,9 +69,7 @@ def test_features_follow_the_releases() -> None:
 
 
 def found(tmp_path: Path, files: dict[str, str], installed: str | None = None) -> AsyncioVersions:
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text, encoding="utf-8")
+    write_files(tmp_path, files)
     return detect(tmp_path, tmp_path, installed, [])
 
 

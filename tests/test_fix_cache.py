@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, write_files
 
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile, checked_file
@@ -132,10 +132,7 @@ APP = {
 
 
 def _app(root: Path) -> Path:
-    for name, text in APP.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text, encoding="utf-8")
-    return root
+    return write_files(root, APP)
 
 
 def _client_fix(findings: list[Finding]) -> object:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from conftest import REPO, write_files
 
 FILES = {
     # pytest collects check_*.py here: the LB3 pass reads the module by that name, not by test_*.py.
@@ -20,9 +20,7 @@ FILES = {
 
 
 def test_floor_finds_the_needed_files_and_times_the_runs(tmp_path: Path) -> None:
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text, encoding="utf-8")
+    write_files(tmp_path, FILES)
     completed = subprocess.run([sys.executable, str(REPO / "benchmarks" / "floor.py"), str(tmp_path), "--repeat", "1",
                                 "--parse-rounds", "1"], capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stderr

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, write_files
 
 from loopbound import parallel
 from loopbound.config import Settings
@@ -45,9 +45,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if project.name.startswith("index_") or project.name == "monorepo":
             shutil.copytree(project, tmp_path / project.name)
     shutil.copytree(FIXTURES / "rules", tmp_path / "rules")
-    for relative, text in _SHARED_NAMES.items():
-        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / relative).write_text(text, encoding="utf-8")
+    write_files(tmp_path, _SHARED_NAMES)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

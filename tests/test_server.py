@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from cli_runner import run_loopbound
+from conftest import write_files
 from lsp_session import (
     apply_text_edits,
     apply_workspace_edit,
@@ -65,10 +66,7 @@ async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
 
 def project(root: Path, files: dict[str, str]) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text, encoding="utf-8")
-    return root
+    return write_files(root, files)
 
 
 @pytest.mark.asyncio
