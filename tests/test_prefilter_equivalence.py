@@ -3,7 +3,8 @@
 The byte-level pre-filter skips files; LB2's candidate functions skip functions whose lines name no
 resource and no release method, and look only at the statements of those that name no resource;
 LB202 visits only statements whose lines name a coroutine release method; LB105 looks only at
-functions whose lines say `global`.
+functions whose lines say `global`; LB101-LB104, LB106 and LB107 walk only the statements whose lines
+name a resource, an alias of one or a loop's run method.
 
 Runs over every fixture file and, when LOOPBOUND_EQUIVALENCE_CORPUS names a directory (for example
 benchmarks/corpus/src), over every Python file in it.
@@ -74,6 +75,25 @@ def test_same_findings_when_every_function_is_searched_for_global(path: Path,
     monkeypatch.setattr(import_time, "functions_around", lambda tree, word, source: [
         node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))])
     assert _findings(data, path.name, prefilter=False) == shortcut
+
+
+@pytest.mark.parametrize("path", _files(), ids=str)
+def test_same_findings_when_lb1_walks_every_statement(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = path.read_bytes()
+    shortcut = _findings(data, path.name, prefilter=False)
+    monkeypatch.setattr(import_time, "import_time_rows", lambda ctx: None)
+    assert _findings(data, path.name, prefilter=False) == shortcut
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("import httpx\rclient = httpx.AsyncClient()\r", [("LB101", 2)]),
+    ("import asyncio\nloop = asyncio.new_event_loop()\nloop.ｒｕｎ_forever()\n", [("LB107", 2), ("LB107", 3)]),
+], ids=["lone carriage returns", "a name NFKC folds into run_forever"])
+def test_lb1_walks_every_statement_where_rows_are_not_lines(source: str, expected: list[tuple[str, int]]) -> None:
+    """A lone carriage return ends a line for the parser, not for the row count; `ｒｕｎ` is `run` to it."""
+    ctx = FileContext("m.py", source, ast.parse(source), Settings().registry, False)
+    assert import_time.import_time_rows(ctx) is None
+    assert [(finding.code, finding.start.row) for finding in import_time.IMPORT_TIME.check(ctx)] == expected
 
 
 def test_functions_around_a_word_include_nested_and_compound_ones() -> None:

@@ -9,14 +9,12 @@ or a bot's `run()` run one loop for the life of the process.
 from __future__ import annotations
 
 import ast
-import bisect
-import re
-import unicodedata
 from collections.abc import Iterator
 
 from loopbound.index.model import ClassSummary, Entry, Hook
 from loopbound.names import ImportTable, dotted, is_main_guard
 from loopbound.rules.base import child_nodes, word_rows
+from loopbound.rules.source_rows import holds_a_row, rows_are_lines
 from loopbound.source import SourceError, decode
 
 _STARTUP_EVENTS = frozenset({"startup", "before_server_start", "after_server_start", "main_process_start",
@@ -44,7 +42,6 @@ _THREADS = frozenset({"threading.Thread", "concurrent.futures.ThreadPoolExecutor
 _BOT_RUNS = frozenset({"run_polling", "start_polling", "run_webhook", "infinity_polling", "run_forever"})
 _ISOLATED = frozenset({"unittest.IsolatedAsyncioTestCase", "unittest.async_case.IsolatedAsyncioTestCase",
                        "IsolatedAsyncioTestCase", "django.test.TestCase", "django.test.TransactionTestCase"})
-_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 _REPEATING = frozenset({ast.For, ast.AsyncFor, ast.While, ast.comprehension})
 _ENTRY_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in (
     *_APPLICATIONS, *_SERVERS, *_NEW_LOOPS, *_THREADS, *_BOT_RUNS, "run", "run_until_complete", "serve"))
@@ -116,11 +113,8 @@ def call_hooks(call: ast.Call) -> Iterator[Hook]:
 def entry_rows(data: bytes) -> list[int] | None:
     """The rows where a name entry points are made of stands as a whole word, in order: a call whose last
     name is one of them lies on such a row, so the walks below skip the nodes whose lines hold none.
-    None (walk everything) where the text's rows may not be the parser's or its words not its names:
-    lines ended by a lone carriage return, text that does not decode, or characters NFKC folds into
-    ASCII (the parser reads `ｒｕｎ` as `run`)."""
-    if data.count(b"\r") != data.count(b"\r\n"):
-        return None
+    None (walk everything) where the text does not decode or its rows may not be the parser's lines
+    (source_rows.rows_are_lines)."""
     if data.isascii():
         text = data.decode("ascii")
     else:
@@ -128,21 +122,9 @@ def entry_rows(data: bytes) -> list[int] | None:
             text = decode(data)
         except SourceError:
             return None
-        if any(character.isascii() for odd in set(_NOT_ASCII.findall(text))
-               for character in unicodedata.normalize("NFKC", odd)):
-            return None
+    if not rows_are_lines(text):
+        return None
     return sorted({row for row, _ in word_rows(_ENTRY_NAMES, text)})
-
-
-def _holds_a_row(node: ast.AST, rows: list[int]) -> bool:
-    """Whether the node's lines (its decorators' too) hold one of `rows`; nodes without lines are walked."""
-    first = getattr(node, "lineno", None)
-    if first is None:
-        return True
-    for decorator in getattr(node, "decorator_list", ()):
-        first = min(first, decorator.lineno)
-    at = bisect.bisect_left(rows, first)
-    return at < len(rows) and rows[at] <= (getattr(node, "end_lineno", None) or first)
 
 
 def _qualified_calls(nodes: list[ast.stmt], imports: ImportTable,
@@ -152,7 +134,7 @@ def _qualified_calls(nodes: list[ast.stmt], imports: ImportTable,
     stack: list[tuple[ast.AST, bool]] = [(node, False) for node in nodes]
     while stack:
         node, repeated = stack.pop()
-        if rows is not None and not _holds_a_row(node, rows):
+        if rows is not None and not holds_a_row(node, rows):
             continue
         if node.__class__ is ast.Call:
             func = node.func

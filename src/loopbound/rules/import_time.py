@@ -5,13 +5,13 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from loopbound.findings import Finding
 from loopbound.names import ImportTable, is_main_guard, is_type_checking
 from loopbound.registry import LOOP_METHODS, LOOP_RECEIVER_METHODS, Kind, Resource
-from loopbound.rules.base import FileContext, FileRuleGroup, child_nodes, function_nodes
+from loopbound.rules.base import FileContext, FileRuleGroup, child_nodes, function_nodes, word_rows
 from loopbound.rules.import_time_rules import (
     ASYNCIO_PRIMITIVE,
     CACHED_FACTORY,
@@ -23,7 +23,7 @@ from loopbound.rules.import_time_rules import (
     RULES,
 )
 from loopbound.rules.resource_calls import loop_bound
-from loopbound.rules.source_rows import functions_around
+from loopbound.rules.source_rows import functions_around, holds_a_row, rows_are_lines
 
 CACHE_DECORATORS = frozenset({"functools.lru_cache", "functools.cache", "async_lru.alru_cache"})
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -66,13 +66,29 @@ def _evaluated_calls(node: ast.AST) -> list[ast.Call]:
 
 
 _LEAVES = frozenset({ast.Name, ast.Constant})
+_LOOP_RUNS = LOOP_METHODS | LOOP_RECEIVER_METHODS
+
+
+def import_time_rows(ctx: FileContext) -> list[int] | None:
+    """The rows a finding of LB101-LB104, LB106 or LB107 can be on, in order; None for every row.
+
+    Each is a call of a registry row, of a name bound to one or of a project's maker (`Candidates`'
+    creating words), or of a loop's `run_until_complete` / `run_forever`: the statements and definitions
+    whose lines (decorators included) hold none of these words are not walked, which is most of a module.
+    """
+    if not rows_are_lines(ctx.source):
+        return None
+    loop_runs = [row for row, _ in word_rows(_LOOP_RUNS, ctx.source)]
+    return sorted({*ctx.candidates.creating_rows, *loop_runs})
 
 
 @dataclass
 class _ImportTimeWalker:
     ctx: FileContext
+    rows: list[int] | None = field(init=False, default=None)  # import_time_rows, once the walk starts
 
     def run(self) -> Iterator[Finding]:
+        self.rows = import_time_rows(self.ctx)
         yield from self._statements(self.ctx.tree.body, "module")
         yield from self._singletons()
 
@@ -81,6 +97,8 @@ class _ImportTimeWalker:
             yield from self._statement(statement, where, owner)
 
     def _statement(self, statement: ast.stmt, where: Where, owner: str = "") -> Iterator[Finding]:
+        if self.rows is not None and not holds_a_row(statement, self.rows):
+            return
         imports = self.ctx.imports
         if isinstance(statement, ast.If) and (is_main_guard(statement.test)
                                               or is_type_checking(statement.test, imports)):

@@ -15,7 +15,7 @@ from loopbound.findings import Finding, Severity
 from loopbound.names import ImportTable
 from loopbound.registry import Binds, Kind, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup
-from loopbound.rules.lifecycle_index import Candidates, FileIndex
+from loopbound.rules.lifecycle_index import FileIndex
 from loopbound.rules.lifecycle_rules import FIXTURE_TEARDOWN, NOT_IN_FINALLY, RULES, UNCLOSED
 from loopbound.rules.resource_creations import Creation
 from loopbound.rules.resource_flow import FunctionFlow, analyse
@@ -44,7 +44,7 @@ def _described(usage: Usage, creation: Creation, ctx: FileContext) -> str:
 class _LifecycleChecker:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        self.candidates = Candidates(ctx)
+        self.candidates = ctx.candidates
         self.index = FileIndex(ctx, self.candidates)
         self.parents = self.index.parents
 

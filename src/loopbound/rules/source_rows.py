@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+import unicodedata
 from collections import deque
 from collections.abc import Iterator
 
@@ -53,6 +54,33 @@ def spans_a_row(node: ast.AST, rows: list[int]) -> bool:
         return True
     at = bisect.bisect_left(rows, first)
     return at < len(rows) and rows[at] <= (getattr(node, "end_lineno", None) or first)
+
+
+def holds_a_row(node: ast.AST, rows: list[int]) -> bool:
+    """`spans_a_row` over the node's lines and its decorators' (nodes without lines: yes)."""
+    first = getattr(node, "lineno", None)
+    if first is None:
+        return True
+    for decorator in getattr(node, "decorator_list", ()):
+        first = min(first, decorator.lineno)
+    at = bisect.bisect_left(rows, first)
+    return at < len(rows) and rows[at] <= (getattr(node, "end_lineno", None) or first)
+
+
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def rows_are_lines(text: str) -> bool:
+    """Whether the rows of the text (counted by its line feeds) are the parser's lines and its words are the
+    names the parser reads: not so with lines ended by a lone carriage return, or with characters NFKC
+    folds into ASCII (the parser reads `ｒｕｎ` as `run`). A walk that skips the rows holding no word it
+    needs is sound only where this holds."""
+    if text.count("\r") != text.count("\r\n"):
+        return False
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):  # no character folds: most texts
+        return True
+    return not any(character.isascii() for odd in set(_NOT_ASCII.findall(text))
+                   for character in unicodedata.normalize("NFKC", odd))
 
 
 def spanning(nodes: list[ast.AST], rows: list[int]) -> list[ast.AST]:
