@@ -1,7 +1,8 @@
 """The shortcuts only skip work: with and without them, every file gives the same findings.
 
 The byte-level pre-filter skips files; LB2's candidate functions skip functions whose lines name no
-resource and no release method, and look only at the statements of those that name no resource;
+resource and no release method (and the statements outside them whose lines name none), and look only
+at the statements of those that name no resource;
 LB202 visits only statements whose lines name a coroutine release method; LB105 looks only at
 functions whose lines say `global`; LB101-LB104, LB106 and LB107 walk only the statements whose lines
 name a resource, an alias of one or a loop's run method.
@@ -22,7 +23,7 @@ from conftest import FIXTURES
 
 from loopbound.config import Settings
 from loopbound.engine import check_source, may_have_findings
-from loopbound.rules import ALL_RULES, import_time, lifecycle, source_rows
+from loopbound.rules import ALL_RULES, import_time, lifecycle, lifecycle_index, source_rows
 from loopbound.rules.base import FileContext
 from loopbound.rules.lifecycle import LIFECYCLE
 from loopbound.rules.lifecycle_index import Candidates
@@ -56,6 +57,7 @@ def test_same_findings_when_every_function_is_a_candidate(path: Path, monkeypatc
     shortcut = _findings(data, path.name, prefilter=False)
     monkeypatch.setattr(Candidates, "__contains__", lambda self, function: True)
     monkeypatch.setattr(Candidates, "creates", lambda self, function: True)
+    monkeypatch.setattr(lifecycle_index, "spanning", lambda nodes, rows: list(nodes))  # and every statement
     assert _findings(data, path.name, prefilter=False) == shortcut
 
 

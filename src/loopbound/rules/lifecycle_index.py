@@ -81,10 +81,11 @@ class FileIndex:
     with the import table of their scope (nested ones see their parents'), the own statements of each
     candidate function that creates nothing, and the few assignments LB202 looks at.
 
-    Only statements are walked (and the call of each expression statement is given its parent):
-    nothing else is looked up but inside a function that makes a resource, whose every node gets its
-    parent before its flow is followed (`parent_all`). A lookup that finds no parent means "not inside
-    a function". A function's own nodes are those of its body, not of the functions, classes and
+    Only statements are walked (and the call of each expression statement is given its parent), and
+    outside the candidates only those whose lines hold one of the candidates' rows: nothing else is
+    looked up but inside a function that makes a resource, whose every node gets its parent before its
+    flow is followed (`parent_all`), or from a statement on those rows. A lookup that finds no parent
+    means "not inside a function". A function's own nodes are those of its body, not of the functions, classes and
     lambdas nested in it, in the order `scope_nodes` gives them (`FileContext.own`, which the summary
     reads too); of a candidate that creates nothing, its own statements in that order.
     """
@@ -99,12 +100,14 @@ class FileIndex:
         self.tables: dict[Function, ImportTable] = {}
         self.self_assignments: list[ast.Assign | ast.AnnAssign] = []  # `self.x = ...` anywhere
         self.stored_assignments: list[ast.Assign] = []  # `app.state.x = make()`, `app["x"] = make()`
-        # (node, the own statements it belongs to, the import table of its scope)
-        parents = self.parents
-        stack: list[tuple[ast.AST, list[ast.AST] | None, ImportTable]] = [(ctx.tree, None, ctx.imports)]
+        # (node, the own statements it belongs to, the import table of its scope, whether it is inside a
+        # candidate). Outside the candidates only the statements on their rows are walked: the others hold
+        # none, and nothing outside a function is looked up but from a statement on a candidate's rows.
+        parents, rows = self.parents, candidates.rows
+        stack: list[tuple[ast.AST, list[ast.AST] | None, ImportTable, bool]] = [(ctx.tree, None, ctx.imports, False)]
         pop, push = stack.pop, stack.append
         while stack:
-            node, owner, table = pop()
+            node, owner, table, inside = pop()
             if owner is not None:
                 owner.append(node)
             # The simple statements, most of a file, are told by their class (the parser makes no subclass).
@@ -124,12 +127,13 @@ class FileIndex:
                 table = self.tables[node] = ctx.scope_imports(node, table)
                 self.functions.append((node, table))
                 owner = None if candidates.creates(node) else self._statements.setdefault(node, [])
+                inside = True
             elif isinstance(node, ast.ClassDef):
                 owner = None
-            children = statement_children(node)
+            children = statement_children(node) if inside else spanning(statement_children(node), rows)
             for child in reversed(children):
                 parents[child] = node
-                push((child, owner, table))
+                push((child, owner, table, inside))
 
     def parent_all(self, function: Function) -> None:
         """Give every node inside the function its parent: the flow of a function that makes a resource
