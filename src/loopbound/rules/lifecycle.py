@@ -153,11 +153,17 @@ def _only_setup_raises(flow: FunctionFlow, raised: list[Leak]) -> bool:
 
 
 def _may_create(own: list[ast.AST], imports: ImportTable, ctx: FileContext) -> bool:
-    """A cheap look before the path walk: does a call of the function's own name a registry resource?"""
-    call = ast.Call  # looked up by class: the parser makes no subclass, and most nodes are names and constants
+    """A cheap look before the path walk: does a call of the function's own name a registry resource?
+    Only the calls whose last name is one of the candidates' creating words can (`Candidates`)."""
+    creating = ctx.candidates.creating
+    call, name, attribute = ast.Call, ast.Name, ast.Attribute  # told by class: the parser makes no subclass
     for node in own:
         if node.__class__ is call:
-            resource = ctx.registry.lookup(imports.qualify(node.func)) or ctx.made_by_project(node)
+            func = node.func
+            last = func.id if func.__class__ is name else func.attr if func.__class__ is attribute else None
+            if last not in creating:
+                continue
+            resource = ctx.registry.lookup(imports.qualify(func)) or ctx.made_by_project(node)
             if resource is not None and resource.kind is Kind.RESOURCE:
                 return True
     return False

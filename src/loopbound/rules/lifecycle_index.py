@@ -35,6 +35,7 @@ class Candidates:
         found = [*ctx.registry_rows, *word_rows(creating - scanned, ctx.source)]
         self.rows = sorted({row for row, _ in found})
         self.creating_rows = sorted({row for row, word in found if word in creating})
+        self.creating = creating  # the last word of every call that makes a resource
 
     def __contains__(self, function: Function) -> bool:
         return spans_a_row(function, self.rows)
