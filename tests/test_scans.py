@@ -16,8 +16,8 @@ from conftest import FIXTURES
 from loopbound.engine import _import_lines
 from loopbound.index.light import _IMPORT_LINE, read_imports
 from loopbound.names import ImportTable, dotted, scope_statements
-from loopbound.registry import DEFAULT_REGISTRY
-from loopbound.rules.base import scope_node_list, word_rows
+from loopbound.registry import DEFAULT_REGISTRY, Registry
+from loopbound.rules.base import per_registry, scope_node_list, word_rows
 from loopbound.rules.import_time import _evaluated_calls
 from loopbound.source import SourceError, decode
 
@@ -285,3 +285,18 @@ def test_evaluated_calls_are_the_calls_of_the_expression_walk() -> None:
                 assert len(calls) == len(expected) and all(a is b for a, b in zip(calls, expected))
                 found += len(calls)
     assert found
+
+
+def test_per_registry_derives_once_for_each_registry_object() -> None:
+    """`per_registry` keys on the registry object rather than its hash, which walks every row."""
+    calls: list[Registry] = []
+
+    @per_registry
+    def words(registry: Registry) -> frozenset[str]:
+        calls.append(registry)
+        return registry.name_words
+
+    extended = DEFAULT_REGISTRY.extended([], ["httpx.AsyncClient"])
+    assert words(DEFAULT_REGISTRY) is words(DEFAULT_REGISTRY) is DEFAULT_REGISTRY.name_words
+    assert words(extended) is extended.name_words
+    assert calls == [DEFAULT_REGISTRY, extended]

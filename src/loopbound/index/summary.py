@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import functools
 from collections.abc import Callable, Iterator
 from loopbound.index.light import light_summary as light_summary  # re-exported: the summariser's importers use both
 from loopbound.index.light import scan_imports as scan_imports
@@ -17,7 +16,7 @@ from loopbound.index.entries import call_hooks, decorator_hook, entry_rows, main
 from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
-from loopbound.rules.base import FileContext, child_nodes, on_self, scope_nodes, word_rows
+from loopbound.rules.base import FileContext, child_nodes, on_self, per_registry, scope_nodes, word_rows
 from loopbound.rules.import_time import CACHE_DECORATORS
 from loopbound.rules.resource_calls import is_safe_call
 from loopbound.rules.resource_usage import MEMBER_RELEASES
@@ -318,7 +317,7 @@ def rows_mentioning(source: str, registry: Registry, scanned: list[tuple[int, st
     return keep
 
 
-@functools.lru_cache(maxsize=8)
+@per_registry
 def _maker_words(registry: Registry) -> frozenset[str]:
     """The last words of the rows that make a client, engine or pool: locks and loops make no maker."""
     return frozenset(name.rsplit(".", 1)[-1] for resource in registry.resources if resource.kind is Kind.RESOURCE

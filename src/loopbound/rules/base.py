@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from loopbound.findings import Applicability, Finding, Location, Severity
 from loopbound.names import ImportTable
@@ -339,6 +339,25 @@ def _letter_tree(words: list[str]) -> str:
     if len(alternatives) == 1 and not ends_here:
         return alternatives[0]
     return "(?:" + "|".join(alternatives) + ")" + ("?" if ends_here else "")
+
+
+_Derived = TypeVar("_Derived")
+
+
+def per_registry(derive: Callable[[Registry], _Derived]) -> Callable[[Registry], _Derived]:
+    """`derive(registry)`, made once per registry object and asked for by every file checked: an `lru_cache`
+    would hash the registry, every row of it, at each call."""
+    made: dict[int, tuple[Registry, _Derived]] = {}
+
+    def cached(registry: Registry) -> _Derived:
+        found = made.get(id(registry))
+        if found is None or found[0] is not registry:  # the registry is kept: its id is not reused meanwhile
+            if len(made) >= 8:
+                made.clear()
+            found = made[id(registry)] = (registry, derive(registry))
+        return found[1]
+
+    return cached
 
 
 FileChecker = Callable[[FileContext], Iterator[Finding]]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ast
-import functools
 from collections.abc import Iterator
 from typing import cast
 
 from loopbound.findings import Finding
 from loopbound.names import ImportTable
 from loopbound.registry import Kind, Registry, Resource
-from loopbound.rules.base import FileContext, on_self, statement_children
+from loopbound.rules.base import FileContext, on_self, per_registry, statement_children
 from loopbound.rules.lifecycle_index import FileIndex
 from loopbound.rules.lifecycle_rules import NOT_AWAITED
 from loopbound.rules.resource_creations import FUNCTIONS, Function, created_resource
@@ -192,6 +191,6 @@ def awaited_release_rows(ctx: FileContext) -> list[int]:
     return sorted({row for row, word in ctx.registry_rows if word in words})
 
 
-@functools.lru_cache(maxsize=8)
+@per_registry
 def _awaited_release_words(registry: Registry) -> frozenset[str]:
     return frozenset().union(*(resource.awaited_release for resource in registry.resources))
