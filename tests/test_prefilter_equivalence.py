@@ -3,7 +3,8 @@
 The byte-level pre-filter skips files; LB2's candidate functions skip functions whose lines name no
 resource and no release method (and the statements outside them whose lines name none), and look only
 at the statements of those that name no resource;
-LB202 visits only statements whose lines name a coroutine release method; LB105 looks only at
+LB202 visits only the statements on the rows of release calls it may report (and nothing in a file
+without one); LB105 looks only at
 functions whose lines say `global`; LB101-LB104, LB106 and LB107 walk only the statements whose lines
 name a resource, an alias of one or a loop's run method.
 
@@ -65,7 +66,8 @@ def test_same_findings_when_every_function_is_a_candidate(path: Path, monkeypatc
 def test_same_findings_when_lb202_visits_every_statement(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = path.read_bytes()
     shortcut = _findings(data, path.name, prefilter=False)
-    monkeypatch.setattr(lifecycle, "awaited_release_rows", lambda ctx: list(range(1, ctx.source.count("\n") + 2)))
+    monkeypatch.setattr(lifecycle, "unawaited_release_rows",
+                        lambda ctx, index: list(range(1, ctx.source.count("\n") + 2)))
     assert _findings(data, path.name, prefilter=False) == shortcut
 
 

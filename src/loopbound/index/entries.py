@@ -130,19 +130,24 @@ def entry_rows(data: bytes) -> list[int] | None:
 def _qualified_calls(nodes: list[ast.stmt], imports: ImportTable,
                      rows: list[int] | None = None) -> Iterator[tuple[ast.Call, str, bool]]:
     """Calls of the names entry points are made of, qualified (or their method name), and whether a loop
-    statement repeats them. `rows` (entry_rows), when given, spares the nodes whose lines name none."""
-    stack: list[tuple[ast.AST, bool]] = [(node, False) for node in nodes]
+    statement repeats them. `rows` (entry_rows), when given, spares the nodes whose lines name none; the
+    nodes inside one that holds a row on a line of its own hold it too, and are not asked."""
+    # (node, whether a loop repeats it, whether it is known to hold a row)
+    stack: list[tuple[ast.AST, bool, bool]] = [(node, False, rows is None) for node in nodes]
     while stack:
-        node, repeated = stack.pop()
-        if rows is not None and not holds_a_row(node, rows):
-            continue
+        node, repeated, held = stack.pop()
+        if not held and rows is not None:
+            if not holds_a_row(node, rows):
+                continue
+            held = getattr(node, "end_lineno", None) == getattr(node, "lineno", 0) and not getattr(
+                node, "decorator_list", None)
         if node.__class__ is ast.Call:
             func = node.func
             last = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
             if last in _ENTRY_NAMES:
                 yield node, imports.qualify(func) or last, repeated
         inner = repeated or node.__class__ in _REPEATING
-        stack.extend((child, inner) for child in child_nodes(node))
+        stack.extend((child, inner, held) for child in child_nodes(node))
 
 
 def main_entries(body: list[ast.stmt], imports: ImportTable, rows: list[int] | None = None) -> Iterator[Entry]:

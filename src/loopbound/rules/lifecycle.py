@@ -21,7 +21,7 @@ from loopbound.rules.resource_creations import Creation
 from loopbound.rules.resource_flow import FunctionFlow, analyse
 from loopbound.rules.resource_paths import Leak, PathWalk
 from loopbound.rules.resource_usage import Usage
-from loopbound.rules.unawaited_release import UnawaitedReleases, awaited_release_rows
+from loopbound.rules.unawaited_release import UnawaitedReleases, unawaited_release_rows
 
 
 def _data(resource: Resource, variable: str, constructor: str, **extra: str) -> dict[str, str]:
@@ -63,9 +63,9 @@ class _LifecycleChecker:
                 finding = self._tracked(flow, usage, leaks, walk)
                 if finding is not None:
                     yield finding
-        awaited_rows = awaited_release_rows(self.ctx)
-        if awaited_rows:
-            yield from UnawaitedReleases(self.ctx, self.index, functions, awaited_rows).run()
+        unawaited_rows = unawaited_release_rows(self.ctx, self.index)
+        if unawaited_rows:
+            yield from UnawaitedReleases(self.ctx, self.index, functions, unawaited_rows).run()
 
     def _untracked(self, flow: FunctionFlow) -> Iterator[Finding]:
         for creation in flow.creations:

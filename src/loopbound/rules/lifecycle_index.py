@@ -80,7 +80,7 @@ def _bindings(tree: ast.Module, rows: list[int]) -> Iterator[tuple[str, str]]:
 class FileIndex:
     """One pass over the statements of a file in source order: their parent map, the candidate functions
     with the import table of their scope (nested ones see their parents'), the own statements of each
-    candidate function that creates nothing, and the few assignments LB202 looks at.
+    candidate function that creates nothing, and the few assignments and release calls LB202 looks at.
 
     Only statements are walked (and the call of each expression statement is given its parent), and
     outside the candidates only those whose lines hold one of the candidates' rows: nothing else is
@@ -101,6 +101,8 @@ class FileIndex:
         self.tables: dict[Function, ImportTable] = {}
         self.self_assignments: list[ast.Assign | ast.AnnAssign] = []  # `self.x = ...` anywhere
         self.stored_assignments: list[ast.Assign] = []  # `app.state.x = make()`, `app["x"] = make()`
+        self.release_calls: list[ast.Expr] = []  # `x.close()` as a statement, a release method named: LB202's look
+        release_methods = ctx.registry.release_methods
         # (node, the own statements it belongs to, the import table of its scope, whether it is inside a
         # candidate). Outside the candidates only the statements on their rows are walked: the others hold
         # none, and nothing outside a function is looked up but from a statement on a candidate's rows.
@@ -113,7 +115,11 @@ class FileIndex:
                 owner.append(node)
             # The simple statements, most of a file, are told by their class (the parser makes no subclass).
             if node.__class__ is ast.Expr:
-                parents[node.value] = node  # LB202 asks whether the call is in an async function
+                value = node.value
+                parents[value] = node  # LB202 asks whether the call is in an async function
+                if (value.__class__ is ast.Call and value.func.__class__ is ast.Attribute
+                        and value.func.attr in release_methods):
+                    self.release_calls.append(node)
                 continue  # a simple statement holds no statement: no look at its fields
             if node.__class__ is ast.Assign:
                 self._assignment(node)

@@ -22,7 +22,7 @@ class UnawaitedReleases:
     def __init__(self, ctx: FileContext, index: FileIndex, functions: list[tuple[Function, ImportTable]],
                  rows: list[int]) -> None:
         self.ctx = ctx
-        self.rows = rows  # where a coroutine release method is named: no other statement holds a finding
+        self.rows = rows  # unawaited_release_rows: no other statement holds a finding
         self.parents = index.parents
         self.index = index
         self.candidates = index.candidates
@@ -184,11 +184,13 @@ def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
             stack.extend(children)
 
 
-def awaited_release_rows(ctx: FileContext) -> list[int]:
-    """The rows of the file that name a release method returning a coroutine (`dispose`, `aclose`), from the
-    shared scan (release methods are among its words): an un-awaited release (LB202) names one on its lines."""
+def unawaited_release_rows(ctx: FileContext, index: FileIndex) -> list[int]:
+    """The first rows of the statements that call a release method returning a coroutine (`dispose`, `aclose`)
+    and drop it (`FileIndex.release_calls`): LB202 reports only such statements, so it visits only those on
+    these rows (and their enclosing statements), and nothing in a file without one."""
     words = _awaited_release_words(ctx.registry)
-    return sorted({row for row, word in ctx.registry_rows if word in words})
+    return sorted({call.lineno for call in index.release_calls
+                   if call.value.func.attr in words})  # type: ignore[attr-defined]
 
 
 @per_registry
