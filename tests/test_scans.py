@@ -24,9 +24,12 @@ from loopbound.source import SourceError, decode
 WORD_SETS = (
     DEFAULT_REGISTRY.name_words | DEFAULT_REGISTRY.release_methods,
     frozenset({"make_engine", "_client", "Engine", "db", "get", "ñame", "connect", "connect_robust"}),
+    # Words that hold others, some twice (`closeclose`), one inside two (`aclose_wait_closed`).
+    frozenset({"close", "aclose", "wait_closed", "closeclose", "aclose_wait_closed", "secure", "insecure"}),
 )
 EDGES = ("close", "xclose close_ close\nclose", "é close\u00e9close ñame", "\n\nAsyncClientAsyncClient AsyncClient",
          "", "stopstop stop", "connect_robust connect connect_ db.get(db)", "x = 1\r\nclient.aclose()\r\n",
+         "aclose xaclose aclosex wait_closed closeclose closecloseclose aclose_wait_closed insecure secure_insecure",
          "try:\n    a = 1\nexcept E:\n    b = 2\nelse:\n    c = 3\nfinally:\n    d = 4\n"
          "match x:\n    case 1:\n        e = lambda: f(g)\n",
          # Fields holding None, strings or flags beside nodes: `**` keys, `global` names, `case None`,
@@ -91,7 +94,7 @@ def _trees() -> list[ast.Module]:
     return trees
 
 
-@pytest.mark.parametrize("words", WORD_SETS, ids=["registry", "others"])
+@pytest.mark.parametrize("words", WORD_SETS, ids=["registry", "others", "nested"])
 def test_word_rows_finds_what_a_word_boundary_regex_finds(words: frozenset[str]) -> None:
     for source in _sources():
         assert word_rows(words, source) == _regex_rows(words, source), source[:80]

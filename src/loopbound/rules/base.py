@@ -282,8 +282,9 @@ def word_rows(words: Collection[str], source: str) -> list[tuple[int, str]]:
     checked only where one is found (a match that starts inside a longer word is dropped: an identifier
     holds no other word boundary). A word that starts with a small letter or `_` would send that regex
     into its tree at most letters of the text: each such word of four letters or more is looked for with
-    `str.find`, and its boundaries are checked where it is found. Whole words never overlap, so each
-    start holds at most one word.
+    `str.find`, and its boundaries are checked where it is found; one that holds another (`aclose` holds
+    `close`) is looked for only where that one is found. Whole words never overlap, so each start holds
+    at most one word.
     """
     found: list[tuple[int, str]] = []
     if not words:
@@ -296,12 +297,17 @@ def word_rows(words: Collection[str], source: str) -> list[tuple[int, str]]:
             start = match.start()
             if not (start and is_word_character(source, start - 1)):
                 starts.append((start, match.group()))
-    find = source.find
-    for word in small:
+    find, holds_at = source.find, source.startswith
+    for word, holders in small:
         start = find(word)
         while start != -1:
             if not (start and is_word_character(source, start - 1)) and not is_word_character(source, start + len(word)):
                 starts.append((start, word))
+            for holder, offset in holders:
+                at = start - offset
+                if (at >= 0 and holds_at(holder, at) and not (at and is_word_character(source, at - 1))
+                        and not is_word_character(source, at + len(holder))):
+                    starts.append((at, holder))
             start = find(word, start + 1)
     if small:
         starts.sort()
@@ -314,11 +320,20 @@ def word_rows(words: Collection[str], source: str) -> list[tuple[int, str]]:
 
 
 @lru_cache(maxsize=64)
-def _split_words(words: frozenset[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+def _split_words(words: frozenset[str]) -> tuple[frozenset[str], tuple[tuple[str, tuple[tuple[str, int], ...]], ...]]:
     """The words for the letter tree (a capital first, or short: `db` would be found inside many longer
-    words) and those looked for one by one (the rest)."""
-    small = tuple(sorted(word for word in words if len(word) >= 4 and not word[0].isupper()))
-    return words.difference(small), small
+    words) and those looked for one by one (the rest), each with the words of the rest that hold it and
+    where (`aclose` holds `close` at 1): those are looked for only where it is found."""
+    small = sorted(word for word in words if len(word) >= 4 and not word[0].isupper())
+    held_in: dict[str, str] = {}  # a word that holds another, and the one it is looked for by
+    for word in small:
+        inner = [other for other in small if other != word and other in word and not any(
+            third != other and third in other for third in small)]
+        if inner:
+            held_in[word] = min(inner)
+    searched = tuple((word, tuple((holder, holder.index(word)) for holder in small if held_in.get(holder) == word))
+                     for word in small if word not in held_in)
+    return words.difference(small), searched
 
 
 @lru_cache(maxsize=64)
