@@ -15,7 +15,6 @@ from loopbound.registry import Registry, Resource
 
 if TYPE_CHECKING:
     from loopbound.index.view import FileView
-    from loopbound.rules.lifecycle_index import Candidates
 
 
 @dataclass(frozen=True)
@@ -72,20 +71,11 @@ class FileContext:
     _registry_rows: list[tuple[int, str]] | None = field(init=False, default=None)
     _own: dict[ast.AST, list[ast.AST]] = field(init=False, default_factory=dict)
     _scopes: dict[ast.AST, ImportTable] = field(init=False, default_factory=dict)
-    _candidates: Candidates | None = field(init=False, default=None)
+    # What a rule module reads from the file once for several rule groups, by name (`candidates_of`).
+    shared: dict[str, object] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.imports = ImportTable.for_module(self.tree)
-
-    @property
-    def candidates(self) -> Candidates:
-        """The rows that name what makes or releases a resource, and the functions on them
-        (lifecycle_index.Candidates): found once for LB1 and LB2."""
-        if self._candidates is None:
-            from loopbound.rules.lifecycle_index import Candidates  # which imports this module
-
-            self._candidates = Candidates(self)
-        return self._candidates
 
     @property
     def registry_rows(self) -> list[tuple[int, str]]:

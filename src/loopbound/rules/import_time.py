@@ -22,6 +22,7 @@ from loopbound.rules.import_time_rules import (
     MODULE_LEVEL,
     RULES,
 )
+from loopbound.rules.lifecycle_index import candidates_of
 from loopbound.rules.resource_calls import loop_bound
 from loopbound.rules.source_rows import functions_around, holds_a_row, rows_are_lines
 
@@ -79,7 +80,7 @@ def import_time_rows(ctx: FileContext) -> list[int] | None:
     if not rows_are_lines(ctx.source):
         return None
     loop_runs = [row for row, _ in word_rows(_LOOP_RUNS, ctx.source)]
-    return sorted({*ctx.candidates.creating_rows, *loop_runs})
+    return sorted({*candidates_of(ctx).creating_rows, *loop_runs})
 
 
 @dataclass

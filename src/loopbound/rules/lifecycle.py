@@ -15,7 +15,7 @@ from loopbound.findings import Finding, Severity
 from loopbound.names import ImportTable
 from loopbound.registry import Binds, Kind, Resource
 from loopbound.rules.base import FileContext, FileRuleGroup
-from loopbound.rules.lifecycle_index import FileIndex
+from loopbound.rules.lifecycle_index import FileIndex, candidates_of
 from loopbound.rules.lifecycle_rules import FIXTURE_TEARDOWN, NOT_IN_FINALLY, RULES, UNCLOSED
 from loopbound.rules.resource_creations import Creation
 from loopbound.rules.resource_flow import FunctionFlow, analyse
@@ -44,7 +44,7 @@ def _described(usage: Usage, creation: Creation, ctx: FileContext) -> str:
 class _LifecycleChecker:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        self.candidates = ctx.candidates
+        self.candidates = candidates_of(ctx)
         self.index = FileIndex(ctx, self.candidates)
         self.parents = self.index.parents
 
@@ -155,7 +155,7 @@ def _only_setup_raises(flow: FunctionFlow, raised: list[Leak]) -> bool:
 def _may_create(own: list[ast.AST], imports: ImportTable, ctx: FileContext) -> bool:
     """A cheap look before the path walk: does a call of the function's own name a registry resource?
     Only the calls whose last name is one of the candidates' creating words can (`Candidates`)."""
-    creating = ctx.candidates.creating
+    creating = candidates_of(ctx).creating
     call, name, attribute = ast.Call, ast.Name, ast.Attribute  # told by class: the parser makes no subclass
     for node in own:
         if node.__class__ is call:

@@ -45,6 +45,14 @@ class Candidates:
         return spans_a_row(function, self.creating_rows)
 
 
+def candidates_of(ctx: FileContext) -> Candidates:
+    """The file's `Candidates`, found once for LB1 and LB2."""
+    found = ctx.shared.get("candidates")
+    if not isinstance(found, Candidates):
+        found = ctx.shared["candidates"] = Candidates(ctx)
+    return found
+
+
 def _aliases(ctx: FileContext, words: frozenset[str]) -> set[str]:
     """Names bound, in any scope, to one of `words` or to an alias of one (import `as`, assignment).
 
