@@ -222,13 +222,14 @@ class Project:
     def closure(self, test: Test) -> list[Fixture]:
         """Every fixture the test ends up using: requested, autouse, and what those request in turn."""
         found: list[Fixture] = []
+        seen: set[int] = set()  # by identity: a fixture is one definition
         pending: list[tuple[str, Fixture | None]] = [(name, None) for name in test.requests]
         pending += [(fixture.name, None) for fixture in self.autouse(test)]
-        while pending:
-            name, requester = pending.pop(0)
+        for name, requester in pending:  # grows as it goes: first come, first found
             fixture = self.resolve(test, name, below=requester if requester and requester.name == name else None)
-            if fixture is None or fixture in found:
+            if fixture is None or id(fixture) in seen:
                 continue
+            seen.add(id(fixture))
             found.append(fixture)
             pending += [(request, fixture) for request in fixture.requests]
         return found
@@ -335,6 +336,7 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
         module = _module(project, resolved, is_test)
         if module is None:
             continue
+        resolved = _own_path(module, resolved)
         project.checked.append(resolved)
         project.configs[resolved] = config
         chain = []
@@ -343,7 +345,7 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
         for conftest_path in folder_conftests[folder]:
             conftest = _module(project, conftest_path, False)
             if conftest is not None:
-                project.configs.setdefault(conftest_path, config)
+                project.configs.setdefault(_own_path(conftest, conftest_path), config)
                 chain.append(conftest)
         project.conftest_chains[resolved] = chain
     for module in project.checked_modules():
@@ -373,8 +375,15 @@ def _module(project: Project, path: Path, is_test: bool) -> Module | None:
         module = project.reader(path, is_test) if project.reader else _read(path, is_test, project.registry)
         if module is None:
             return None
-        project.modules[path] = module
+        project.modules[_own_path(module, path)] = module
     return project.modules[path]
+
+
+def _own_path(module: Module, path: Path) -> Path:
+    """`path` as the module's own Path object when they are equal: the rules look modules up by `module.path`
+    (configs, versions, defaults; a pass over apps/ did 20,000 times), and a dict compares a key it holds
+    by identity before comparing Paths part by part."""
+    return module.path if module.path == path else path
 
 
 # Modules read by earlier passes of a long-lived process (`loopbound server` re-runs this pass on every
