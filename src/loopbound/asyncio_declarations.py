@@ -44,6 +44,10 @@ def declaration_files(folder: Path) -> list[Path]:
     return candidates
 
 
+# Every spelling of the name `_normal` maps to it holds this (a lock file's escapes aside).
+_MENTION = re.compile(r"pytest[-_.]+asyncio", re.IGNORECASE)
+
+
 def _tomllib() -> Any:
     """tomllib, imported by the runs that read a TOML file (one named file needs none)."""
     if sys.version_info >= (3, 11):
@@ -54,15 +58,29 @@ def _tomllib() -> Any:
 
 
 def _toml(path: Path) -> dict[str, Any]:
+    """The file's TOML document; empty when it cannot name pytest-asyncio (`may_name`) or is no TOML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    if not may_name(text):
+        return {}  # a pyproject.toml seldom declares pytest-asyncio: parsing each one was most of this module's CPU
     tomllib = _tomllib()
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return tomllib.loads(text)  # type: ignore[no-any-return]
+    except tomllib.TOMLDecodeError:
         return {}
 
 
-# Every spelling of the name `_normal` maps to it holds this (a lock file's escapes aside).
-_MENTION = re.compile(r"pytest[-_.]+asyncio", re.IGNORECASE)
+# What could make a TOML string or key spell the name while the text does not: a `\u`/`\U` escape, or a
+# backslash ending a line of a multi-line string (it joins the next line's first word to the text before).
+_SPELLED_APART = re.compile(r"\\[uU]|\\[ \t]*\r?\n")
+
+
+def may_name(text: str) -> bool:
+    """Whether a TOML text may hold the name pytest-asyncio (any spelling `_normal` maps to it) in a string or
+    key: a file without it declares nothing, whatever it holds."""
+    return _MENTION.search(text) is not None or _SPELLED_APART.search(text) is not None
 
 
 # What each lock file read by this process, or by an earlier run (cache.py keeps them in the cache folder),
@@ -271,15 +289,24 @@ def project_folder(start: Path, stop: Path, searched: list[Path]) -> Path | None
     return None
 
 
-def detect(start: Path, stop: Path, installed: str | None, searched: list[Path]) -> AsyncioVersions:
-    """The pytest-asyncio releases the project around `start` runs on (`installed`: next to loopbound)."""
+def detect(start: Path, stop: Path, installed: str | None, searched: list[Path],
+           known: dict[Path, AsyncioVersions] | None = None) -> AsyncioVersions:
+    """The pytest-asyncio releases the project around `start` runs on (`installed`: next to loopbound).
+
+    `known`: the answers of the declaration folders read so far for the same `installed` (the test folders
+    of one project all find its pyproject.toml: it was read once per test folder)."""
     folder = project_folder(start, stop, searched)
+    if folder is not None and known is not None and folder in known:
+        return known[folder]
     found = declared_in(folder) if folder is not None else None
     declarations, locked = found if found is not None else ([], False)
     try:
-        return combine(declarations, locked, installed)
+        versions = combine(declarations, locked, installed)
     except VersionError:
-        return combine([], False, installed)
+        versions = combine([], False, installed)
+    if folder is not None and known is not None:
+        known[folder] = versions
+    return versions
 
 
 def target(specifier: str) -> AsyncioVersions:

@@ -93,6 +93,7 @@ class Project:
     target: AsyncioVersions | None = None  # `target-pytest-asyncio`: the user's word over any declaration
     installed: str | None = None  # the pytest-asyncio next to loopbound, from its metadata
     versions: dict[Path, AsyncioVersions] = field(default_factory=dict)  # per folder the search started in
+    declared: dict[Path, AsyncioVersions] = field(default_factory=dict, repr=False)  # per declaration folder
     declaration_folders: list[Path] = field(default_factory=list)
     # loop_model.first_asyncio_user's answer per config (by identity): asked once per module otherwise
     asyncio_users: dict[int, Module | None] = field(default_factory=dict, repr=False)
@@ -123,7 +124,7 @@ class Project:
         """The declarations found searching up from `start`, detected once per folder."""
         if start not in self.versions:
             self.versions[start] = detect(start, real_path(self.project_root), self.installed,
-                                          self.declaration_folders)
+                                          self.declaration_folders, self.declared)
         return self.versions[start]
 
     reader: ModuleReaderFunction | None = field(default=None, repr=False)  # the LB3 module store's, if any
