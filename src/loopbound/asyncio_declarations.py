@@ -206,10 +206,16 @@ def _pipfile(data: dict[str, Any]) -> Iterator[str]:
 def _ini_requirements(path: Path) -> Iterator[str]:
     import configparser  # not imported by runs that read no ini file
 
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    if _MENTION.search(text) is None:
+        return  # each line of a value is matched as written: without the name, no line names pytest-asyncio
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
     try:
-        parser.read_string(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, configparser.Error):
+        parser.read_string(text)
+    except configparser.Error:
         return
     for section in parser.sections():
         wanted = (section.startswith("testenv") if path.name == "tox.ini"
