@@ -99,6 +99,7 @@ class Project:
     asyncio_users: dict[int, Module | None] = field(default_factory=dict, repr=False)
     module_versions: dict[Path, AsyncioVersions] = field(default_factory=dict, repr=False)  # asked per fixture
     module_defaults: dict[Path, LoopDefaults] = field(default_factory=dict, repr=False)  # likewise
+    closures: dict[int, tuple[Fixture, ...]] = field(default_factory=dict, repr=False)  # by the test's id
     # What rules/test_cases.py read and resolved of unittest classes' bases, kept for the whole pass
     test_case_reads: object = field(default=None, repr=False)
 
@@ -220,8 +221,14 @@ class Project:
         return [fixture for path, module in self.modules.items() if self.configs.get(path) is config
                 for fixture in module.all_fixtures if fixture.name == name and fixture is not requester]
 
-    def closure(self, test: Test) -> list[Fixture]:
-        """Every fixture the test ends up using: requested, autouse, and what those request in turn."""
+    def closure(self, test: Test) -> tuple[Fixture, ...]:
+        """Every fixture the test ends up using: requested, autouse, and what those request in turn (worked out
+        once per test: LB302 asks for every asyncio test's, LB306 again for each fixture it reports)."""
+        if id(test) not in self.closures:
+            self.closures[id(test)] = self._closure(test)
+        return self.closures[id(test)]
+
+    def _closure(self, test: Test) -> tuple[Fixture, ...]:
         found: list[Fixture] = []
         seen: set[int] = set()  # by identity: a fixture is one definition
         pending: list[tuple[str, Fixture | None]] = [(name, None) for name in test.requests]
@@ -233,7 +240,7 @@ class Project:
             seen.add(id(fixture))
             found.append(fixture)
             pending += [(request, fixture) for request in fixture.requests]
-        return found
+        return tuple(found)
 
 
 def test_module_patterns(config: PytestConfig | None) -> tuple[str, ...]:
