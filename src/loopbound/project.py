@@ -108,11 +108,12 @@ class Project:
         above the module when there is none), else installed, else any."""
         if self.target is not None:
             return self.target
-        if module.path not in self.module_versions:
+        versions = self.module_versions.get(module.path)  # one lookup: hashing a Path is a Python call
+        if versions is None:
             config = self.config_for(module.path)
-            self.module_versions[module.path] = self._versions_at(config.directory if config is not None
-                                                                  else module.path.parent)
-        return self.module_versions[module.path]
+            versions = self.module_versions[module.path] = self._versions_at(config.directory if config is not None
+                                                                             else module.path.parent)
+        return versions
 
     def config_versions(self, config: PytestConfig | None) -> AsyncioVersions:
         """The releases governed by `config`: those of the first module it governs."""
@@ -136,9 +137,10 @@ class Project:
     def defaults_for(self, module: Module) -> LoopDefaults:
         """The config's defaults, without the keys no release the module's tests run on reads (worked out
         once per module: the rules ask for every fixture of every test; the answer is read, never changed)."""
-        if module.path not in self.module_defaults:
-            self.module_defaults[module.path] = self._defaults_for(module)
-        return self.module_defaults[module.path]
+        defaults = self.module_defaults.get(module.path)
+        if defaults is None:
+            defaults = self.module_defaults[module.path] = self._defaults_for(module)
+        return defaults
 
     def _defaults_for(self, module: Module) -> LoopDefaults:
         defaults = LoopDefaults.of(self.config_for(module.path))
@@ -151,8 +153,9 @@ class Project:
 
     def checked_modules(self) -> Iterator[Module]:
         for path in self.checked:
-            if path in self.modules:
-                yield self.modules[path]
+            module = self.modules.get(path)
+            if module is not None:
+                yield module
 
     def conftests(self, module: Module) -> list[Module]:
         """conftest.py files that apply to `module`, nearest first (a conftest.py applies to itself too)."""
