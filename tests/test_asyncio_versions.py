@@ -278,3 +278,29 @@ def test_test_folders_finding_one_declaration_folder_read_it_once(tmp_path: Path
     assert detect(tmp_path / "b" / "tests", tmp_path, None, searched, known) is first
     assert span(first) == ("0.23.8", "0.23.8") and reads == [tmp_path / "pyproject.toml"]
     assert tmp_path / "b" / "tests" in searched  # every folder looked in is still an input of the cache
+
+
+_TABLES = ('version = 1\n\n[[package]]\nname = "anyio"\nversion = "4.4.0"\n\n[[package.wheels]]\nurl = "a.whl"\n\n'
+           '[[package]]\nname = "pytest-asyncio"\nversion = "0.24.0"\ndependencies = [{ name = "pytest" }]\n\n'
+           '[package.optional-dependencies]\ntesting = [{ name = "hypothesis" }]\n\n[[package.wheels]]\nurl = "b.whl"\n\n'
+           '  [[ package ]]\nname = "pytest"\nversion = "8.0.0"\n\n[metadata]\nlock-version = "2.0"\n')
+
+
+@pytest.mark.parametrize("text", [
+    _TABLES,
+    _TABLES.replace('"pytest"\nversion = "8.0.0"', '"pytest-asyncio"\nversion = "0.23.8"'),  # two of them
+    _TABLES.replace('"anyio"', '"""\n[[package]]\nname = "pytest-asyncio"\nversion = "9.9"\n"""'),  # one string
+    _TABLES.replace('version = "4.4.0"', 'version = "4.4.0"\ndescription = "pytest-asyncio\'s friend"'),
+    _TABLES.replace('[package.optional-dependencies]', '[package.optional-dependencies'),  # no TOML: nothing
+])
+def test_a_lock_file_read_table_by_table_declares_what_the_whole_file_does(tmp_path: Path, text: str) -> None:
+    """Only the `[[package]]` tables that can be pytest-asyncio are parsed, each alone; the versions are those
+    of a parse of the whole file."""
+    tomllib = asyncio_declarations._tomllib()
+    try:
+        packages = tomllib.loads(text).get("package", [])
+    except tomllib.TOMLDecodeError:
+        packages = []
+    expected = [package["version"] for package in packages if package["name"] == "pytest-asyncio"]
+    (tmp_path / "uv.lock").write_text(text, encoding="utf-8")
+    assert asyncio_declarations._read_locked(tmp_path / "uv.lock") == expected

@@ -139,11 +139,40 @@ def _read_locked(path: Path) -> list[str]:
                 if isinstance(entry, dict) and isinstance(entry.get("version"), str)]
     tomllib = _tomllib()
     try:
-        packages = tomllib.loads(text).get("package", [])
+        packages = _packages(text)
     except tomllib.TOMLDecodeError:
         return []
     return [str(package["version"]) for package in packages if isinstance(package, dict)
             and _normal(str(package.get("name", ""))) == _NAME and isinstance(package.get("version"), str)]
+
+
+_PACKAGE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*package[ \t]*\]\]", re.M)
+
+
+def _packages(text: str) -> Any:
+    """The `package` array of a TOML lock file, or of those of its `[[package]]` tables that can be pytest-asyncio:
+    parsing all of a uv.lock or poetry.lock (hundreds of kilobytes of wheels and hashes) was the most of the
+    LB3 pass's CPU on a project with one. A table's text starts at its header and ends at the next one's
+    (each key after `[[package]]`, and each `[package.*]` table, belongs to the last package), so each can be
+    parsed alone, unless a multi-line string could hold a header's line; a table that does not parse alone
+    has the whole file parsed. A file whose other tables are no valid TOML still declares what these hold."""
+    tomllib = _tomllib()
+    starts = [match.start() for match in _PACKAGE_HEADER.finditer(text)]
+    if not starts or '"""' in text or "'''" in text:
+        return tomllib.loads(text).get("package", [])
+    packages: list[Any] = []
+    for start, end in zip([0, *starts], [*starts, len(text)]):
+        table = text[start:end]
+        if _MENTION.search(table) is None and "\\u" not in table and "\\U" not in table:
+            continue
+        try:
+            found = tomllib.loads(table).get("package", [])
+        except tomllib.TOMLDecodeError:
+            found = None
+        if not isinstance(found, list):
+            return tomllib.loads(text).get("package", [])
+        packages += found
+    return packages
 
 
 def _strings(value: Any) -> Iterator[str]:
