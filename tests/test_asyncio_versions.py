@@ -241,3 +241,66 @@ def test_a_lock_file_changed_in_the_last_seconds_is_read_each_time(tmp_path: Pat
     for _ in range(2):
         assert span(detect(tmp_path, tmp_path, None, [])) == ("0.23.8", "0.23.8")
     assert reads == [tmp_path / "uv.lock"] * 2 and not asyncio_declarations.KNOWN_LOCKS
+
+
+@pytest.mark.parametrize(("text", "declares"), [
+    ('[project]\ndependencies = ["pytest-asyncio>=0.23"]\n', True),
+    ('[project]\ndependencies = ["Pytest_Asyncio==0.21.1"]\n', True),
+    ('[project]\ndependencies = ["\\u0070ytest-asyncio>=0.23"]\n', True),  # an escape spells the name
+    ('[project]\ndependencies = ["""pytest-\\\n    asyncio>=0.23"""]\n', True),  # a line-ending backslash joins it
+    ('[tool.poetry.dev-dependencies]\n"pytest.asyncio" = "^0.23"\n', True),
+    ('[project]\ndependencies = ["pytest", "asyncio"]\n[tool.ruff]\nexclude = ["a\\\\.py"]\n', False),
+    ('[project\ndependencies = ["pytest-asyncio"]\n', False),  # no TOML: declares nothing
+])
+def test_a_pyproject_that_cannot_name_pytest_asyncio_is_not_parsed(tmp_path: Path, text: str, declares: bool) -> None:
+    """`may_name` lets through every text whose TOML strings or keys can spell the name, so the declarations
+    are those of a full parse; the others are not parsed at all."""
+    tomllib = asyncio_declarations._tomllib()
+    path = tmp_path / "pyproject.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        parsed = list(asyncio_declarations._pyproject(tomllib.loads(text)))
+    except tomllib.TOMLDecodeError:
+        parsed = []
+    assert asyncio_declarations._ranges(path) == parsed and bool(parsed) == declares
+
+
+def test_test_folders_finding_one_declaration_folder_read_it_once(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    write_files(tmp_path, {"pyproject.toml": '[project]\ndependencies = ["pytest-asyncio==0.23.8"]\n',
+                           "a/tests/x.py": "", "b/tests/y.py": ""})
+    reads: list[Path] = []
+    real = asyncio_declarations._ranges
+    monkeypatch.setattr(asyncio_declarations, "_ranges", lambda path: reads.append(path) or real(path))
+    known: dict[Path, asyncio_versions.AsyncioVersions] = {}
+    searched: list[Path] = []
+    first = detect(tmp_path / "a" / "tests", tmp_path, None, searched, known)
+    assert detect(tmp_path / "b" / "tests", tmp_path, None, searched, known) is first
+    assert span(first) == ("0.23.8", "0.23.8") and reads == [tmp_path / "pyproject.toml"]
+    assert tmp_path / "b" / "tests" in searched  # every folder looked in is still an input of the cache
+
+
+_TABLES = ('version = 1\n\n[[package]]\nname = "anyio"\nversion = "4.4.0"\n\n[[package.wheels]]\nurl = "a.whl"\n\n'
+           '[[package]]\nname = "pytest-asyncio"\nversion = "0.24.0"\ndependencies = [{ name = "pytest" }]\n\n'
+           '[package.optional-dependencies]\ntesting = [{ name = "hypothesis" }]\n\n[[package.wheels]]\nurl = "b.whl"\n\n'
+           '  [[ package ]]\nname = "pytest"\nversion = "8.0.0"\n\n[metadata]\nlock-version = "2.0"\n')
+
+
+@pytest.mark.parametrize("text", [
+    _TABLES,
+    _TABLES.replace('"pytest"\nversion = "8.0.0"', '"pytest-asyncio"\nversion = "0.23.8"'),  # two of them
+    _TABLES.replace('"anyio"', '"""\n[[package]]\nname = "pytest-asyncio"\nversion = "9.9"\n"""'),  # one string
+    _TABLES.replace('version = "4.4.0"', 'version = "4.4.0"\ndescription = "pytest-asyncio\'s friend"'),
+    _TABLES.replace('[package.optional-dependencies]', '[package.optional-dependencies'),  # no TOML: nothing
+])
+def test_a_lock_file_read_table_by_table_declares_what_the_whole_file_does(tmp_path: Path, text: str) -> None:
+    """Only the `[[package]]` tables that can be pytest-asyncio are parsed, each alone; the versions are those
+    of a parse of the whole file."""
+    tomllib = asyncio_declarations._tomllib()
+    try:
+        packages = tomllib.loads(text).get("package", [])
+    except tomllib.TOMLDecodeError:
+        packages = []
+    expected = [package["version"] for package in packages if package["name"] == "pytest-asyncio"]
+    (tmp_path / "uv.lock").write_text(text, encoding="utf-8")
+    assert asyncio_declarations._read_locked(tmp_path / "uv.lock") == expected

@@ -220,3 +220,20 @@ def test_cli_broken_config_is_an_error_and_python_is_still_checked() -> None:
     assert completed.returncode == 2
     assert "pyproject.toml:4: invalid TOML" in completed.stderr
     assert "test_app.py:3:10: LB101" in completed.stdout
+
+
+def test_a_config_is_parsed_once_per_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The LB3 pass loads a config passed in, then finds it again walking up: the second load reuses the first
+    parse while the text is the same, and parses the file again once it changed."""
+    from loopbound import pytest_config
+
+    parses: list[str] = []
+    real = pytest_config._load_ini
+    monkeypatch.setattr(pytest_config, "_load_ini", lambda path, text: parses.append(text) or real(path, text))
+    config = tmp_path / "pytest.ini"
+    config.write_text("[pytest]\nasyncio_mode = auto\n", encoding="utf-8")
+    first = load(config)
+    assert first is not None and locate(tmp_path / "test_x.py") is first and len(parses) == 1
+    config.write_text("[pytest]\nasyncio_mode = strict\n", encoding="utf-8")
+    second = load(config)
+    assert second is not None and second.mode == "strict" and len(parses) == 2

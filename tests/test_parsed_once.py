@@ -4,6 +4,8 @@ stamps vouch for their bytes."""
 
 from __future__ import annotations
 
+import fnmatch
+import re
 import shutil
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ from loopbound.config import Settings
 from loopbound.discovery import discover, real_path
 from loopbound.engine import FileResult, check_project, needs_parse
 from loopbound.module_facts import may_matter
+from loopbound.pytest_config import PytestConfig, Setting
 from loopbound.registry import DEFAULT_REGISTRY
 from loopbound.rules import ALL_RULES
 from loopbound.stamps import stamp
@@ -141,3 +144,24 @@ def test_a_file_changed_within_the_racy_window_is_not_kept(suites: Path, monkeyp
     assert project.parsed_keeper(test_module, stamp(test_module), data, DEFAULT_REGISTRY) is None
     monkeypatch.setattr(stamps, "RACY_SECONDS", stamps.RACY_SECONDS - 60)
     assert project.parsed_keeper(test_module, stamp(test_module), data, DEFAULT_REGISTRY) is not None
+
+
+@pytest.mark.parametrize("text", [b"", b"async", b"asyncio", b"async def", b"async  def f", b"async\tdef", b"asyncdef",
+                                  b"async defx", b"async def(", b"x = 'async'\nasync\n\n def", b"event_loo",
+                                  b"def f(event_loop): ...", b"asynchronous async_ async def", b"asyncasyncio",
+                                  b"pytest_asyncio"])
+def test_may_matter_is_its_expression_searched_anywhere(text: bytes) -> None:
+    assert may_matter(text) == (re.search(rb"async(?:io|\s+def\b)|event_loop", text) is not None)
+
+
+@pytest.mark.parametrize("patterns", [None, "check_*.py", "*.py test_[ab].py", "tests.py *_spec.py"])
+def test_is_test_module_matches_as_fnmatch_does_pattern_by_pattern(patterns: str | None) -> None:
+    config = None
+    if patterns is not None:
+        setting = Setting(patterns, Path("pytest.ini"), 2, "python_files")
+        config = PytestConfig(Path("pytest.ini"), "pytest", 1, {"python_files": setting})
+    names = ["test_.py", "test_x.py", "x_test.py", "test_x.pyc", "Test_x.py", "testx.py", "check_a.py", "test_a.py",
+             "test_c.py", "tests.py", "a_spec.py", "conftest.py", "x.py", "test_x.py.orig", "_test.py"]
+    for name in names:
+        expected = any(fnmatch.fnmatch(name, pattern) for pattern in project.test_module_patterns(config))
+        assert project.is_test_module(name, config) == expected, name

@@ -44,6 +44,10 @@ def declaration_files(folder: Path) -> list[Path]:
     return candidates
 
 
+# Every spelling of the name `_normal` maps to it holds this (a lock file's escapes aside).
+_MENTION = re.compile(r"pytest[-_.]+asyncio", re.IGNORECASE)
+
+
 def _tomllib() -> Any:
     """tomllib, imported by the runs that read a TOML file (one named file needs none)."""
     if sys.version_info >= (3, 11):
@@ -54,15 +58,29 @@ def _tomllib() -> Any:
 
 
 def _toml(path: Path) -> dict[str, Any]:
+    """The file's TOML document; empty when it cannot name pytest-asyncio (`may_name`) or is no TOML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    if not may_name(text):
+        return {}  # a pyproject.toml seldom declares pytest-asyncio: parsing each one was most of this module's CPU
     tomllib = _tomllib()
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return tomllib.loads(text)  # type: ignore[no-any-return]
+    except tomllib.TOMLDecodeError:
         return {}
 
 
-# Every spelling of the name `_normal` maps to it holds this (a lock file's escapes aside).
-_MENTION = re.compile(r"pytest[-_.]+asyncio", re.IGNORECASE)
+# What could make a TOML string or key spell the name while the text does not: a `\u`/`\U` escape, or a
+# backslash ending a line of a multi-line string (it joins the next line's first word to the text before).
+_SPELLED_APART = re.compile(r"\\[uU]|\\[ \t]*\r?\n")
+
+
+def may_name(text: str) -> bool:
+    """Whether a TOML text may hold the name pytest-asyncio (any spelling `_normal` maps to it) in a string or
+    key: a file without it declares nothing, whatever it holds."""
+    return _MENTION.search(text) is not None or _SPELLED_APART.search(text) is not None
 
 
 # What each lock file read by this process, or by an earlier run (cache.py keeps them in the cache folder),
@@ -121,11 +139,40 @@ def _read_locked(path: Path) -> list[str]:
                 if isinstance(entry, dict) and isinstance(entry.get("version"), str)]
     tomllib = _tomllib()
     try:
-        packages = tomllib.loads(text).get("package", [])
+        packages = _packages(text)
     except tomllib.TOMLDecodeError:
         return []
     return [str(package["version"]) for package in packages if isinstance(package, dict)
             and _normal(str(package.get("name", ""))) == _NAME and isinstance(package.get("version"), str)]
+
+
+_PACKAGE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*package[ \t]*\]\]", re.M)
+
+
+def _packages(text: str) -> Any:
+    """The `package` array of a TOML lock file, or of those of its `[[package]]` tables that can be pytest-asyncio:
+    parsing all of a uv.lock or poetry.lock (hundreds of kilobytes of wheels and hashes) was the most of the
+    LB3 pass's CPU on a project with one. A table's text starts at its header and ends at the next one's
+    (each key after `[[package]]`, and each `[package.*]` table, belongs to the last package), so each can be
+    parsed alone, unless a multi-line string could hold a header's line; a table that does not parse alone
+    has the whole file parsed. A file whose other tables are no valid TOML still declares what these hold."""
+    tomllib = _tomllib()
+    starts = [match.start() for match in _PACKAGE_HEADER.finditer(text)]
+    if not starts or '"""' in text or "'''" in text:
+        return tomllib.loads(text).get("package", [])
+    packages: list[Any] = []
+    for start, end in zip([0, *starts], [*starts, len(text)]):
+        table = text[start:end]
+        if _MENTION.search(table) is None and "\\u" not in table and "\\U" not in table:
+            continue
+        try:
+            found = tomllib.loads(table).get("package", [])
+        except tomllib.TOMLDecodeError:
+            found = None
+        if not isinstance(found, list):
+            return tomllib.loads(text).get("package", [])
+        packages += found
+    return packages
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -188,10 +235,16 @@ def _pipfile(data: dict[str, Any]) -> Iterator[str]:
 def _ini_requirements(path: Path) -> Iterator[str]:
     import configparser  # not imported by runs that read no ini file
 
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    if _MENTION.search(text) is None:
+        return  # each line of a value is matched as written: without the name, no line names pytest-asyncio
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
     try:
-        parser.read_string(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, configparser.Error):
+        parser.read_string(text)
+    except configparser.Error:
         return
     for section in parser.sections():
         wanted = (section.startswith("testenv") if path.name == "tox.ini"
@@ -271,15 +324,24 @@ def project_folder(start: Path, stop: Path, searched: list[Path]) -> Path | None
     return None
 
 
-def detect(start: Path, stop: Path, installed: str | None, searched: list[Path]) -> AsyncioVersions:
-    """The pytest-asyncio releases the project around `start` runs on (`installed`: next to loopbound)."""
+def detect(start: Path, stop: Path, installed: str | None, searched: list[Path],
+           known: dict[Path, AsyncioVersions] | None = None) -> AsyncioVersions:
+    """The pytest-asyncio releases the project around `start` runs on (`installed`: next to loopbound).
+
+    `known`: the answers of the declaration folders read so far for the same `installed` (the test folders
+    of one project all find its pyproject.toml: it was read once per test folder)."""
     folder = project_folder(start, stop, searched)
+    if folder is not None and known is not None and folder in known:
+        return known[folder]
     found = declared_in(folder) if folder is not None else None
     declarations, locked = found if found is not None else ([], False)
     try:
-        return combine(declarations, locked, installed)
+        versions = combine(declarations, locked, installed)
     except VersionError:
-        return combine([], False, installed)
+        versions = combine([], False, installed)
+    if folder is not None and known is not None:
+        known[folder] = versions
+    return versions
 
 
 def target(specifier: str) -> AsyncioVersions:

@@ -150,14 +150,15 @@ class ModuleReader:
                 self._function(statement, None, [], module_marks)
             elif isinstance(statement, ast.ClassDef):
                 self._class(statement, module_marks)
-            self._note_import(statement)
+            elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+                self._note_import(statement)
             if isinstance(statement, ast.FunctionDef) and statement.name == "pytest_collection_modifyitems":
                 self._modifyitems(statement)
         if self.is_test_module:
             module.test_cases = tuple(read_classes(module.tree, module.imports))
         return module
 
-    def _note_import(self, statement: ast.stmt) -> None:
+    def _note_import(self, statement: ast.Import | ast.ImportFrom) -> None:
         names: list[str] = []
         if isinstance(statement, ast.Import):
             names = [alias.name for alias in statement.names]
@@ -181,26 +182,32 @@ class ModuleReader:
             self.module.asyncio_use = node
 
     def _class(self, node: ast.ClassDef, module_marks: list[Mark]) -> None:
-        class_marks = self._pytestmark(node.body) + self._decorator_marks(node.decorator_list)
+        decorators = node.decorator_list
+        class_marks = self._pytestmark(node.body) + self._decorator_marks(
+            decorators, [self._qualified(decorator) for decorator in decorators])
         for statement in node.body:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self._function(statement, node.name, class_marks, module_marks)
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, class_name: str | None,
                   class_marks: list[Mark], module_marks: list[Mark]) -> None:
-        parameters = [arg for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
+        arguments = node.args
+        parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
         if class_name is not None and parameters and parameters[0].arg in ("self", "cls"):
-            parameters = parameters[1:]
-        fixture = self._fixture(node, class_name, tuple(arg.arg for arg in parameters))
-        own_marks = self._decorator_marks(node.decorator_list)
+            del parameters[0]
+        names = [arg.arg for arg in parameters]
+        decorators = node.decorator_list  # most functions of a test module have none: no fixture, no mark
+        qualified = [self._qualified(decorator) for decorator in decorators]
+        fixture = self._fixture(node, class_name, names, qualified) if decorators else None
+        own_marks = self._decorator_marks(decorators, qualified) if decorators else []
         is_test = (fixture is None and self.is_test_module and node.name.startswith("test")
                    and (class_name is None or class_name.startswith("Test")))
-        if fixture is not None or is_test:
+        if (fixture is not None or is_test) and "event_loop" in names:
             self.module.event_loop_requests.extend((arg, node.name) for arg in parameters if arg.arg == "event_loop")
         if not is_test:
             return
         marks = own_marks + class_marks + module_marks
-        requests = [arg.arg for arg in parameters]
+        requests = names
         for mark in marks:
             if mark.name == "usefixtures":
                 requests += [literal.value for literal in map(_literal, mark.args) if literal]
@@ -208,11 +215,10 @@ class ModuleReader:
                                       own_marks=len(own_marks)))
 
     def _fixture(self, node: ast.FunctionDef | ast.AsyncFunctionDef, class_name: str | None,
-                 requests: tuple[str, ...]) -> Fixture | None:
-        for decorator in node.decorator_list:
+                 requests: list[str], decorators_qualified: list[str | None]) -> Fixture | None:
+        for decorator, qualified in zip(node.decorator_list, decorators_qualified):
             call = decorator if isinstance(decorator, ast.Call) else None
-            qualified = self.module.imports.qualify(call.func if call else decorator)
-            if qualified not in ("pytest.fixture", _PYTEST_ASYNCIO_FIXTURE):
+            if qualified is None or qualified not in ("pytest.fixture", _PYTEST_ASYNCIO_FIXTURE):
                 continue
             if qualified == _PYTEST_ASYNCIO_FIXTURE:
                 self._use(decorator)
@@ -246,16 +252,21 @@ class ModuleReader:
             if any(isinstance(target, ast.Name) and target.id == "pytestmark" for target in targets):
                 value = statement.value
                 items = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
-                marks = [mark for item in items if item is not None for mark in self._mark(item)]
+                marks = [mark for item in items if item is not None
+                         for mark in self._mark(item, self._qualified(item))]
         return marks
 
-    def _decorator_marks(self, decorators: list[ast.expr]) -> list[Mark]:
+    def _decorator_marks(self, decorators: list[ast.expr], qualified: list[str | None]) -> list[Mark]:
         """Closest first: the decorator nearest the `def` is applied first, as pytest stores them."""
-        return [mark for decorator in reversed(decorators) for mark in self._mark(decorator)]
+        return [mark for decorator, name in zip(reversed(decorators), reversed(qualified))
+                for mark in self._mark(decorator, name)]
 
-    def _mark(self, node: ast.expr) -> Iterator[Mark]:
+    def _qualified(self, node: ast.expr) -> str | None:
+        """The dotted name a decorator or mark calls or names, through the module's imports (asked once each)."""
+        return self.module.imports.qualify(node.func if isinstance(node, ast.Call) else node)
+
+    def _mark(self, node: ast.expr, qualified: str | None) -> Iterator[Mark]:
         call = node if isinstance(node, ast.Call) else None
-        qualified = self.module.imports.qualify(call.func if call else node)
         if not qualified or not qualified.startswith("pytest.mark."):
             return
         name = qualified[len("pytest.mark."):]
@@ -270,12 +281,20 @@ class ModuleReader:
 # A test module without any of these cannot hold an LB3 finding nor an asyncio test: no async test
 # or fixture, no asyncio mark, no event_loop (`pytest_asyncio` contains `asyncio`). conftest.py files
 # are always read, since their fixtures serve the tests below them.
-_TRIGGERS = re.compile(rb"async(?:io|\s+def\b)|event_loop")  # a literal first: a fast search
+_AFTER_ASYNC = re.compile(rb"io|\s+def\b")  # `async` then one of these, or `event_loop`
 
 
 def may_matter(data: bytes) -> bool:
-    """Whether a test module's bytes hold a word without which it holds nothing for the LB3 rules."""
-    return (b"async" in data or b"event_loop" in data) and _TRIGGERS.search(data) is not None
+    """Whether a test module's bytes hold a word without which it holds nothing for the LB3 rules.
+
+    Each `async` is found by a substring search and only what follows it is matched: searching the bytes
+    with the whole expression cost as much as every other check of a test module's name and bytes."""
+    start = data.find(b"async")
+    while start >= 0:
+        if _AFTER_ASYNC.match(data, start + 5):
+            return True
+        start = data.find(b"async", start + 5)
+    return b"event_loop" in data
 
 
 def parse(path: Path, prefilter: bool = False, display: str | None = None) -> Module | None:

@@ -100,7 +100,8 @@ def _narrower_uses(project: Project, fixture: Fixture, scope: str) -> list[_Narr
                 continue
             closure = project.closure(test)
             test_scope = test_loop_scope(test, defaults, hook)
-            if fixture not in closure or (test_scope is not None and not wider(scope, test_scope)):
+            uses_it = any(other is fixture for other in closure)  # by identity: a fixture is one definition
+            if not uses_it or (test_scope is not None and not wider(scope, test_scope)):
                 continue
             blocked = test_scope is None or bool(hook and hook[1]) or any(
                 other is not fixture and runs_on_narrower_loop(other, scope, project) for other in closure)

@@ -183,7 +183,7 @@ def check_wider_fixtures(project: Project) -> Iterator[Finding]:
             test_scope = test_loop_scope(test, defaults, hook)
             if test_scope is None:
                 continue
-            closure = tuple(project.closure(test))
+            closure = project.closure(test)
             for fixture in closure:
                 if id(fixture) not in loops:
                     loops[id(fixture)] = pytest_asyncio_loop(fixture, project)

@@ -102,12 +102,11 @@ INVALID_SCOPE = Rule(
 def governing_configs(project: Project) -> list[PytestConfig]:
     """Configs of the checked modules and configs passed in, each once."""
     configs: dict[Path, PytestConfig] = {}
-    for path in project.checked:
-        config = project.configs.get(path)
-        if config is not None:
+    resolved: set[int] = set()  # the configs resolved already: most checked modules share one
+    for config in [*(project.configs.get(path) for path in project.checked), *project.explicit_configs]:
+        if config is not None and id(config) not in resolved:
+            resolved.add(id(config))
             configs.setdefault(config.path.resolve(), config)
-    for config in project.explicit_configs:
-        configs.setdefault(config.path.resolve(), config)
     return list(configs.values())
 
 
