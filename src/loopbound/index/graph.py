@@ -185,10 +185,15 @@ class ModuleGraph:
     def importers(self) -> dict[IndexedModule, list[IndexedModule]]:
         """Each module's importers, in module order: the import graph, reversed."""
         importers: dict[IndexedModule, list[IndexedModule]] = {}
+        known = self._imported
         for importer in self.modules:
-            imported = self._imported.get(importer)
+            imported = known.get(importer)
             for module in imported if imported is not None else self.resolve(importer):
-                importers.setdefault(module, []).append(importer)
+                found = importers.get(module)
+                if found is None:
+                    importers[module] = [importer]
+                else:
+                    found.append(importer)
         return importers
 
     def resolve(self, importer: IndexedModule) -> list[IndexedModule]:
@@ -268,7 +273,9 @@ class ExpectedModules:
         """`unindexed`: the files (shown) whose codes, after per-file-ignores, leave them without a summary."""
         self._aliases: dict[IndexedModule, list[str]] = {}
         modules: list[IndexedModule] = []
-        kept = [file for file in files if file.path.suffix == ".py" and file.shown not in unindexed]
+        python = [file for file in files if file.path.suffix == ".py"]
+        self._python = ({id(file) for file in python}, files)  # the files kept alive: their ids stay theirs
+        kept = [file for file in python if file.shown not in unindexed]
         namer = _ModuleNamer(root, known=_package_folders(kept))
         for file in kept:
             module, self._aliases[module] = indexed_module(file, _NOT_YET, namer)
@@ -294,7 +301,9 @@ class ExpectedModules:
         if graph is None:
             return None
         present = [module for module in graph.modules if module.shown in self._given]
-        kept = [file for file in files if file.path.suffix == ".py" and file.shown in summaries]
+        python = self._python[0]
+        kept = [file for file in files
+                if file.shown in summaries and (id(file) in python or file.path.suffix == ".py")]
         if len(kept) != len(present) or any(module.shown != file.shown
                                             or self._given[module.shown] is not summaries[file.shown]
                                             for module, file in zip(present, kept)):
