@@ -168,14 +168,9 @@ class ModuleGraph:
     def __init__(self, modules: list[IndexedModule], aliases: dict[IndexedModule, list[str]]) -> None:
         self.modules = modules
         self.by_name: dict[str, list[IndexedModule]] = {}
-        by_name = self.by_name
         for module in modules:
             for name in dict.fromkeys([module.name, *aliases.get(module, ())]):
-                named = by_name.get(name)
-                if named is None:
-                    by_name[name] = [module]
-                else:
-                    named.append(module)
+                self.by_name.setdefault(name, []).append(module)
         self._heads = {name.split(".", 1)[0] for name in self.by_name}  # first parts of every module name
         self._chosen: dict[tuple[str, str], IndexedModule] = {}
         # By statement: the modules it loads by names no other module has, and its names that several have.
@@ -185,15 +180,10 @@ class ModuleGraph:
     def importers(self) -> dict[IndexedModule, list[IndexedModule]]:
         """Each module's importers, in module order: the import graph, reversed."""
         importers: dict[IndexedModule, list[IndexedModule]] = {}
-        known = self._imported
         for importer in self.modules:
-            imported = known.get(importer)
+            imported = self._imported.get(importer)
             for module in imported if imported is not None else self.resolve(importer):
-                found = importers.get(module)
-                if found is None:
-                    importers[module] = [importer]
-                else:
-                    found.append(importer)
+                importers.setdefault(module, []).append(importer)
         return importers
 
     def resolve(self, importer: IndexedModule) -> list[IndexedModule]:
@@ -273,9 +263,7 @@ class ExpectedModules:
         """`unindexed`: the files (shown) whose codes, after per-file-ignores, leave them without a summary."""
         self._aliases: dict[IndexedModule, list[str]] = {}
         modules: list[IndexedModule] = []
-        python = [file for file in files if file.path.suffix == ".py"]
-        self._python = ({id(file) for file in python}, files)  # the files kept alive: their ids stay theirs
-        kept = [file for file in python if file.shown not in unindexed]
+        kept = [file for file in files if file.path.suffix == ".py" and file.shown not in unindexed]
         namer = _ModuleNamer(root, known=_package_folders(kept))
         for file in kept:
             module, self._aliases[module] = indexed_module(file, _NOT_YET, namer)
@@ -301,9 +289,7 @@ class ExpectedModules:
         if graph is None:
             return None
         present = [module for module in graph.modules if module.shown in self._given]
-        python = self._python[0]
-        kept = [file for file in files
-                if file.shown in summaries and (id(file) in python or file.path.suffix == ".py")]
+        kept = [file for file in files if file.path.suffix == ".py" and file.shown in summaries]
         if len(kept) != len(present) or any(module.shown != file.shown
                                             or self._given[module.shown] is not summaries[file.shown]
                                             for module, file in zip(present, kept)):
