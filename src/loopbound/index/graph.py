@@ -167,6 +167,9 @@ class ModuleGraph:
 
     def __init__(self, modules: list[IndexedModule], aliases: dict[IndexedModule, list[str]]) -> None:
         self.modules = modules
+        # Built with the graph: hashing a path the first time costs pathlib a parse of its parts, which a cold
+        # run pays while the workers check files, not once they are done (ExpectedModules).
+        self.by_path = {module.path: module for module in modules}
         self.by_name: dict[str, list[IndexedModule]] = {}
         for module in modules:
             for name in dict.fromkeys([module.name, *aliases.get(module, ())]):
