@@ -15,7 +15,7 @@ from loopbound.config import Settings
 from loopbound.discovery import CheckedFile, discover
 from loopbound.engine import CheckResult
 from loopbound.index import graph as graph_module
-from loopbound.index.graph import ExpectedModules, ModuleGraph, module_graph
+from loopbound.index.graph import ExpectedModules, ModuleGraph, _ModuleNamer, module_graph, module_names
 from loopbound.index.model import ModuleSummary
 from loopbound.parallel import check_tree
 from loopbound.rules import ALL_RULES
@@ -107,6 +107,33 @@ def test_other_modules_or_summaries_than_those_given_are_not_served(tree: Path) 
     rest = discover([tree / "rules"], Settings(project_root=tree)).python_files[0]
     moved = CheckedFile(rest.path, "elsewhere.py", rest.real, "elsewhere.py", False)  # a project checked in part
     assert _fed(files, summaries, tree, 0).graph_for([*files, moved], {**summaries, "elsewhere.py": summaries[shown]}) is None
+
+
+def test_every_module_of_a_graph_has_the_names_module_names_gives_its_file_alone(tree: Path) -> None:
+    """A graph names its modules folder by folder and knows the packages whose `__init__.py` it has without a stat:
+    the names are those of each file on its own."""
+    files, summaries = _checked(tree)
+    graph = module_graph(files, summaries, tree)
+    names: dict[str, set[str]] = {}
+    for name, modules in graph.by_name.items():
+        for module in modules:
+            names.setdefault(module.shown, set()).add(name)
+    assert any(module.is_package for module in graph.modules) and len(graph.modules) > 20
+    for module in graph.modules:
+        canonical, aliases = module_names(module.path, tree)
+        assert (module.name, names[module.shown]) == (canonical, {canonical, *aliases})
+        assert module.is_package == (module.path.name == "__init__.py")
+
+
+@pytest.mark.parametrize("path", ["src/app/api/client.py", "src/app/api/__init__.py", "src/app/__init__.pyi",
+                                  "tests/helpers.py", "top.py", "__init__.py", "src/app/.py"])
+def test_a_folder_names_its_modules_as_each_module_is_named_alone(tmp_path: Path, path: str) -> None:
+    """The names worked out once per folder are those the path gives, in the project and outside it."""
+    write_files(tmp_path, {"project/src/app/__init__.py": "", "project/src/app/api/__init__.py": "",
+                           "outside/src/app/__init__.py": "", "outside/src/app/api/__init__.py": ""})
+    root = tmp_path / "project"
+    for text in (str(root / path), str(tmp_path / "outside" / path)):
+        assert _ModuleNamer(root).names(text) == _ModuleNamer(root)._names(text)
 
 
 def _findings(result: CheckResult) -> list[tuple[str, str, int, int, str, str]]:

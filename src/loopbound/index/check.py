@@ -116,7 +116,7 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
     loops = _once(loops)
     paths = [file.path for file in files]
     resolved = ResolvedIndexCache(cache_dir, settings)  # first: it answers whenever the store's graded answer would
-    asked = resolved_question(paths, config_files, settings, selected)
+    asked = resolved_question(paths, config_files, settings, selected) if cache_dir is not None else ""
     answer = resolved.answer(asked, summaries, result.findings, graded, lambda: loop_table_digest(loops()))
     if answer is not None:
         return dataclasses.replace(result, findings=answer)
@@ -202,10 +202,18 @@ def _maker_words(index: ProjectIndex) -> frozenset[str]:
     """
     words: set[str] = set()
     checked: set[Path] = set()
+    candidates: dict[IndexedModule, tuple[ModuleSummary, list[str]]] = {}  # by module, while its summary holds
     while True:
-        makers = {module.path: {name.rsplit(".", 1)[-1] for name in [*module.functions, *module.class_names]
-                                if _may_make(module, name) and index.maker(Symbol(module, name)) is not None}
-                  for module in index.modules if not module.summary.light}
+        makers: dict[Path, set[str]] = {}
+        for module in index.modules:
+            if module.summary.light:
+                continue
+            known = candidates.get(module)
+            if known is None or known[0] is not module.summary:
+                known = candidates[module] = (module.summary, [name for name in [*module.functions, *module.class_names]
+                                                               if _may_make(module, name)])
+            makers[module.path] = {name.rsplit(".", 1)[-1] for name in known[1]
+                                   if index.maker(Symbol(module, name)) is not None}
         words = set().union(*makers.values())
         encoded = tuple(f"{word}(".encode() for word in sorted(words))
         refined = False

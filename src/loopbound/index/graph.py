@@ -64,33 +64,77 @@ def module_names(path: Path, root: Path, packages: dict[str, int] | None = None)
     the calls of one index: pathlib and a stat per folder level per module cost a run on one named file a
     third of a second over a large project.
     """
-    text = str(path)
-    folder, name = os.path.split(text)
-    parts = [*folder.split(os.sep), os.path.splitext(name)[0]]
-    if parts[-1] == "__init__":
-        parts.pop()
-    package_depth = _package_depth(folder, {} if packages is None else packages)
-    own = 0 if name == "__init__.py" else 1
-    canonical = ".".join(parts[len(parts) - package_depth - own:]) if package_depth + own else parts[-1]
-    prefix = str(root) if str(root).endswith(os.sep) else str(root) + os.sep
-    if text.startswith(prefix):
-        relative = text[len(prefix):].split(os.sep)
-        relative[-1] = os.path.splitext(relative[-1])[0]
-    else:
-        relative = parts[len(parts) - package_depth - own:]
-    if relative and relative[-1] == "__init__":
-        relative.pop()
-    aliases = [".".join(relative[start:]) for start in range(len(relative))]
-    return canonical, [alias for alias in aliases if alias]
+    canonical, aliases, _ = _ModuleNamer(root, packages).names(str(path))
+    return canonical, aliases
 
 
-def _package_depth(folder: str, packages: dict[str, int]) -> int:
-    """How many folders, from `folder` up, hold an `__init__.py` without a gap."""
-    if folder not in packages:
-        parent = os.path.dirname(folder)
-        is_package = parent != folder and os.path.isfile(os.path.join(folder, "__init__.py"))
-        packages[folder] = _package_depth(parent, packages) + 1 if is_package else 0
-    return packages[folder]
+class _ModuleNamer:
+    """module_names for the modules of one index: the root's prefix worked out once, and the folders known to
+    hold an `__init__.py` file (the index's own package modules) not stat-ed again."""
+
+    def __init__(self, root: Path, packages: dict[str, int] | None = None, known: Collection[str] = ()) -> None:
+        text = str(root)
+        self.prefix = text if text.endswith(os.sep) else text + os.sep
+        self.packages: dict[str, int] = {} if packages is None else packages
+        self.known = known
+        self._folders: dict[str, tuple[str, list[str]]] = {}
+
+    def names(self, text: str) -> tuple[str, list[str], bool]:
+        """The module at the resolved path `text`: its canonical name, its other names, whether it is a package.
+        A module's names are its folder's (worked out once for all its modules) with its own name after them."""
+        folder, name = os.path.split(text)
+        stem = os.path.splitext(name)[0]
+        if stem == "__init__":
+            return self._names(text)
+        place = self._folders.get(folder)
+        if place is None:
+            place = self._folders[folder] = self._folder(folder)
+        package, suffixes = place
+        return package + stem, [suffix + stem for suffix in suffixes], False
+
+    def _folder(self, folder: str) -> tuple[str, list[str]]:
+        """What names a folder's modules take: its packages' dotted name (with a dot after it, or nothing) and
+        the suffixes of its path from the root (each with a dot after it, and the empty one)."""
+        parts = folder.split(os.sep)
+        depth = self._package_depth(folder)
+        package = "".join(part + "." for part in parts[len(parts) - depth:]) if depth else ""
+        within = folder + os.sep
+        if within.startswith(self.prefix):
+            relative = within[len(self.prefix):].split(os.sep)[:-1]
+        else:
+            relative = parts[len(parts) - depth:] if depth else []
+        return package, [*(".".join(relative[start:]) + "." for start in range(len(relative))), ""]
+
+    def _names(self, text: str) -> tuple[str, list[str], bool]:
+        folder, name = os.path.split(text)
+        stem = os.path.splitext(name)[0]
+        parts = folder.split(os.sep)
+        if stem != "__init__":
+            parts.append(stem)
+        package_depth = self._package_depth(folder)
+        own = 0 if name == "__init__.py" else 1
+        taken = parts[len(parts) - package_depth - own:]
+        canonical = ".".join(taken) if package_depth + own else parts[-1]
+        if text.startswith(self.prefix):
+            relative = text[len(self.prefix):].split(os.sep)
+            relative[-1] = stem
+        else:
+            relative = taken
+        if relative and relative[-1] == "__init__":
+            relative.pop()
+        aliases = [".".join(relative[start:]) for start in range(len(relative))]
+        return canonical, [alias for alias in aliases if alias], name == "__init__.py"
+
+    def _package_depth(self, folder: str) -> int:
+        """How many folders, from `folder` up, hold an `__init__.py` without a gap."""
+        packages = self.packages
+        depth = packages.get(folder)
+        if depth is None:
+            parent = os.path.dirname(folder)
+            is_package = parent != folder and (folder in self.known
+                                               or os.path.isfile(os.path.join(folder, "__init__.py")))
+            depth = packages[folder] = self._package_depth(parent) + 1 if is_package else 0
+        return depth
 
 
 def absolute_module(importer: str, is_package: bool, level: int, name: str) -> str:
@@ -102,22 +146,33 @@ def absolute_module(importer: str, is_package: bool, level: int, name: str) -> s
     return ".".join([*base, name] if name else base)
 
 
-def indexed_module(file: CheckedFile, summary: ModuleSummary, root: Path,
-                   packages: dict[str, int]) -> tuple[IndexedModule, list[str]]:
+def indexed_module(file: CheckedFile, summary: ModuleSummary, namer: _ModuleNamer) -> tuple[IndexedModule, list[str]]:
     """The file's module and every name it may be imported by."""
     resolved = file.real
-    name, names = module_names(resolved, root, packages)
-    return IndexedModule(resolved, file.shown, name, resolved.name == "__init__.py", file.is_test, summary), names
+    name, names, is_package = namer.names(str(resolved))
+    return IndexedModule(resolved, file.shown, name, is_package, file.is_test, summary), names
+
+
+def _package_folders(files: Iterable[CheckedFile]) -> set[str]:
+    """The folders whose `__init__.py` is one of the files: they need no stat to be known as packages."""
+    return {os.path.dirname(text) for text in map(str, (file.real for file in files))
+            if text.endswith(_INIT)}
+
+
+_INIT = os.sep + "__init__.py"
 
 
 class ModuleGraph:
     """The modules by name, and the project modules each one's import statements load (resolved on first need)."""
 
-    def __init__(self, modules: list[IndexedModule], aliases: dict[Path, list[str]]) -> None:
+    def __init__(self, modules: list[IndexedModule], aliases: dict[IndexedModule, list[str]]) -> None:
         self.modules = modules
+        # Built with the graph: hashing a path the first time costs pathlib a parse of its parts, which a cold
+        # run pays while the workers check files, not once they are done (ExpectedModules).
+        self.by_path = {module.path: module for module in modules}
         self.by_name: dict[str, list[IndexedModule]] = {}
         for module in modules:
-            for name in dict.fromkeys([module.name, *aliases.get(module.path, [])]):
+            for name in dict.fromkeys([module.name, *aliases.get(module, ())]):
                 self.by_name.setdefault(name, []).append(module)
         self._heads = {name.split(".", 1)[0] for name in self.by_name}  # first parts of every module name
         self._chosen: dict[tuple[str, str], IndexedModule] = {}
@@ -193,13 +248,11 @@ class ModuleGraph:
 def module_graph(files: Iterable[CheckedFile], summaries: dict[str, ModuleSummary], root: Path) -> ModuleGraph:
     """Every file with a summary as a module (not stubs), nothing resolved yet."""
     modules: list[IndexedModule] = []
-    aliases: dict[Path, list[str]] = {}
-    packages: dict[str, int] = {}  # module_names' memo of package folders
-    for file in files:
-        summary = summaries.get(file.shown)
-        if summary is None or file.path.suffix != ".py":
-            continue  # unreadable, unparsable, or a stub
-        module, aliases[module.path] = indexed_module(file, summary, root, packages)
+    aliases: dict[IndexedModule, list[str]] = {}
+    kept = [file for file in files if file.shown in summaries and file.path.suffix == ".py"]  # not unreadable,
+    namer = _ModuleNamer(root, known=_package_folders(kept))                                    # unparsable, stubs
+    for file in kept:
+        module, aliases[module] = indexed_module(file, summaries[file.shown], namer)
         modules.append(module)
     return ModuleGraph(modules, aliases)
 
@@ -211,13 +264,13 @@ class ExpectedModules:
 
     def __init__(self, files: Sequence[CheckedFile], root: Path, unindexed: Collection[str] = ()) -> None:
         """`unindexed`: the files (shown) whose codes, after per-file-ignores, leave them without a summary."""
-        packages: dict[str, int] = {}
-        self._aliases: dict[Path, list[str]] = {}
+        self._aliases: dict[IndexedModule, list[str]] = {}
         modules: list[IndexedModule] = []
-        for file in files:
-            if file.path.suffix == ".py" and file.shown not in unindexed:
-                module, self._aliases[module.path] = indexed_module(file, _NOT_YET, root, packages)
-                modules.append(module)
+        kept = [file for file in files if file.path.suffix == ".py" and file.shown not in unindexed]
+        namer = _ModuleNamer(root, known=_package_folders(kept))
+        for file in kept:
+            module, self._aliases[module] = indexed_module(file, _NOT_YET, namer)
+            modules.append(module)
         self.graph: ModuleGraph | None = ModuleGraph(modules, self._aliases)
         self._by_shown = {module.shown: module for module in modules}
         self._given: dict[str, ModuleSummary] = {}

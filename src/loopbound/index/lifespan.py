@@ -72,11 +72,18 @@ def managed_globals(index: ProjectIndex) -> set[tuple[Path, str]]:
     """(module, global) pairs that startup code stores and shutdown code releases."""
     startup_roots, shutdown_roots = _hook_functions(index)
     startup, shutdown = _closure(index, startup_roots), _closure(index, shutdown_roots)
-    stored = {(module.path, name) for module in index.modules for function in module.summary.functions
+    stored = {(module.path, name) for module, function in _storing(index)
               if (module.path, function.name) in startup for name, _ in function.stored_globals}
     released = {(module.path, name) for module in index.modules for function in module.summary.functions
-                if (module.path, function.name) in shutdown for name in function.released_globals}
+                if function.released_globals and (module.path, function.name) in shutdown
+                for name in function.released_globals}
     return stored & released
+
+
+def _storing(index: ProjectIndex) -> Iterator[tuple[IndexedModule, FunctionSummary]]:
+    """The functions that store a global, with their modules: few, among all the project's functions."""
+    return ((module, function) for module in index.modules for function in module.summary.functions
+            if function.stored_globals)
 
 
 def lifespan_findings(index: ProjectIndex, findings: list[Finding], selected: frozenset[str]) -> list[Finding]:
@@ -85,7 +92,8 @@ def lifespan_findings(index: ProjectIndex, findings: list[Finding], selected: fr
         return findings
     singletons = {finding.path for finding in findings if finding.code == GLOBAL_SINGLETON.code}
     for module in index.modules:
-        if module.shown in singletons or any(_release_candidates(module, function) for function in module.summary.functions):
+        if module.shown in singletons or any(function.stored_globals and _release_candidates(module, function)
+                                             for function in module.summary.functions):
             for importer in list(index.reverse_closure(module)):
                 index.refine(importer, HOOK_WORDS, True)  # where startup and shutdown hooks may be registered
     managed = managed_globals(index)
@@ -126,18 +134,17 @@ def _release_candidates(module: IndexedModule, function: FunctionSummary) -> dic
 
 
 def _uncalled_releases(index: ProjectIndex, managed: set[tuple[Path, str]]) -> Iterator[Finding]:
-    for module in index.modules:
-        for function in module.summary.functions:
-            for name, made in function.stored_globals:
-                origin = index.made(module, made) if (module.path, name) not in managed else None
-                if origin is None:
-                    continue
-                releasers = _release_candidates(module, function).get(name, [])
-                if not releasers or any(_mentioned(index, module, release.rsplit(".", 1)[-1]) for release in releasers):
-                    continue
-                location = Location(made.row, made.column + 1)
-                yield Finding(GLOBAL_SINGLETON.code, GLOBAL_SINGLETON.name,
-                              f"`{function.name}()` stores a `{origin[0].qualname}` in the global `{name}`; "
-                              f"`{releasers[0]}()` releases it, but nothing in the project calls "
-                              f"`{releasers[0]}()`", module.shown, location, location, GLOBAL_SINGLETON.severity,
-                              data=(("variable", name),))
+    for module, function in _storing(index):
+        for name, made in function.stored_globals:
+            origin = index.made(module, made) if (module.path, name) not in managed else None
+            if origin is None:
+                continue
+            releasers = _release_candidates(module, function).get(name, [])
+            if not releasers or any(_mentioned(index, module, release.rsplit(".", 1)[-1]) for release in releasers):
+                continue
+            location = Location(made.row, made.column + 1)
+            yield Finding(GLOBAL_SINGLETON.code, GLOBAL_SINGLETON.name,
+                          f"`{function.name}()` stores a `{origin[0].qualname}` in the global `{name}`; "
+                          f"`{releasers[0]}()` releases it, but nothing in the project calls "
+                          f"`{releasers[0]}()`", module.shown, location, location, GLOBAL_SINGLETON.severity,
+                          data=(("variable", name),))

@@ -43,7 +43,7 @@ class ProjectIndex:
         self.registry = registry
         self.graph = graph
         self.modules = modules = graph.modules
-        self.by_path = {module.path: module for module in modules}
+        self.by_path = graph.by_path
         self.by_shown = {module.shown: module for module in modules}
         self.by_name = graph.by_name
         self._makers: dict[tuple[Path, str], Maker | None] = {}
