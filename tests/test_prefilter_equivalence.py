@@ -151,3 +151,15 @@ def test_a_module_counts_only_where_it_is_imported() -> None:
                              b"engine = create_async_engine(url)\n", registry), "a backslash continues the import"
     assert may_have_findings(b"from \\\r\n  httpx import AsyncClient\r\nclient = AsyncClient()\r\n", registry)
     assert may_have_findings(b"import os, \\\n    httpx\nclient = httpx.AsyncClient()\n", registry)
+
+
+@pytest.mark.parametrize("path", _files(), ids=str)
+def test_same_findings_when_lines_end_with_a_lone_carriage_return(path: Path) -> None:
+    """The parser ends a line at a lone carriage return as at a line feed: the rows every shortcut counts by
+    line feeds are not its lines then, and the shortcuts must look everywhere rather than miss a finding."""
+    data = path.read_bytes().replace(b"\r\n", b"\n")
+    if b"\r" in data or re.search(rb"coding[:=]", data):
+        pytest.skip("a carriage return of its own already, or an encoding declaration, which Python looks for in "
+                    "the first line only up to a line feed")
+    assert _findings(data.replace(b"\n", b"\r"), path.name, prefilter=True) == _findings(data, path.name,
+                                                                                         prefilter=True)

@@ -302,11 +302,20 @@ def word_rows(words: Collection[str], source: str) -> list[tuple[int, str]]:
     if small:
         starts.sort()
     row, position = 1, 0
+    count, lone_returns = source.count, has_lone_returns(source)
     for start, word in starts:
-        row += source.count("\n", position, start)
+        row += count("\n", position, start)
+        if lone_returns:
+            row += count("\r", position, start) - count("\r\n", position, start)
         position = start
         found.append((row, word))
     return found
+
+
+def has_lone_returns(source: str) -> bool:
+    """Whether a carriage return ends a line on its own (old Mac line endings): the parser counts it as a line
+    end, so rows counted by line feeds alone are not its lines."""
+    return "\r" in source and source.count("\r") != source.count("\r\n")
 
 
 @lru_cache(maxsize=64)

@@ -10,7 +10,7 @@ import unicodedata
 from collections import deque
 from collections.abc import Iterator
 
-from loopbound.rules.base import statement_children
+from loopbound.rules.base import has_lone_returns, statement_children
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -41,9 +41,13 @@ def rows_of(word: re.Pattern[str], source: str) -> list[int]:
 def matches_by_row(word: re.Pattern[str], source: str) -> Iterator[tuple[int, str]]:
     """Each match of `word` with its row, in order."""
     row, position = 1, 0
+    count, lone_returns = source.count, has_lone_returns(source)
     for match in word.finditer(source):
-        row += source.count("\n", position, match.start())
-        position = match.start()
+        start = match.start()
+        row += count("\n", position, start)
+        if lone_returns:
+            row += count("\r", position, start) - count("\r\n", position, start)
+        position = start
         yield row, match.group()
 
 
