@@ -5,6 +5,7 @@ the same findings."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +61,21 @@ def test_a_kept_tree_serves_only_the_bytes_it_was_parsed_from(tmp_path: Path) ->
     assert summary is not None and not summary.partial
     assert summaries.parsed(path, path.read_bytes()) is not None
     assert summaries.parsed(path, path.read_bytes() + b"# edited\n") is None
+
+
+def test_a_cached_full_summary_answers_only_for_words_its_file_holds(tmp_path: Path) -> None:
+    """A run without the cache parses a file for its full summary only when it names one of the project's
+    makers of that run: a summary kept by an earlier run, for a maker since renamed, must not stand in for
+    the file's lighter one, and a word never searched for sends the store back to the file's bytes."""
+    path = tmp_path / "uses.py"
+    path.write_bytes(b"from makers import make_client\n\nasync def main():\n    client = make_client()\n")
+    later = time.time() + 10  # runs that start once the file is settled: the store keeps what it made
+    settings = Settings(project_root=tmp_path)
+    first = SummaryStore.open(tmp_path / "cache", settings)
+    assert first.full_summary(path, settings, False, (b"make_client(",), later) is not None
+    first.save()
+    reopened = SummaryStore.open(tmp_path / "cache", settings)
+    assert reopened.full_summary(path, settings, False, (b"make_client(",), later) is not None
+    assert reopened.full_summary(path, settings, False, (b"build_client(",), later) is None
+    assert SummaryStore(None).full_summary(path, settings, False, (b"build_client(",), later) is None
+    assert reopened.full_summary(path, settings, False, (b"build_client(", b"make_client("), later) is not None

@@ -24,8 +24,9 @@ from loopbound.findings import Finding
 from loopbound.index.model import ModuleSummary
 from loopbound.index.summary import light_summary, summarise, summarise_loops
 
-_FORMAT = 2
-Entry = tuple[Stamp, str, ModuleSummary]  # (stamp, content digest, summary)
+_FORMAT = 3
+# (stamp, content digest, summary, the words its bytes were searched for, those of them they hold)
+Entry = tuple[Stamp, str, ModuleSummary, frozenset[bytes], frozenset[bytes]]
 # How much source the trees of the files parsed here, kept for the re-check of those that call a project
 # maker (check._indirect), may hold: about 30 MiB of syntax tree.
 KEPT_TREES_BYTES = 1_000_000
@@ -82,7 +83,7 @@ class SummaryStore:
             fresh = _summarise(data, path, settings, is_test, loops_only, None if loops_only else self._keep_tree)
             return (digest, fresh) if fresh is not None else None
 
-        return self._summary(key, path, started, make)
+        return self._summary(key, path, started, make, words)
 
     def _keep_tree(self, path: Path, data: bytes, source: str, tree: ast.Module) -> None:
         if sum(len(kept) for kept, _, _ in self.trees.values()) + len(data) <= KEPT_TREES_BYTES:
@@ -100,13 +101,17 @@ class SummaryStore:
                              lambda data, cached: ("", light_summary(data, is_test)))
 
     def _summary(self, key: str, path: Path, started: float,
-                 make: Callable[[bytes, Entry | None], tuple[str, ModuleSummary] | None]) -> ModuleSummary | None:
-        """The cached summary while the file's stamp is unchanged; else `make` it from the bytes (with the
-        old entry, whose digest may still match) and keep it once the file is old enough to trust its stamp."""
+                 make: Callable[[bytes, Entry | None], tuple[str, ModuleSummary] | None],
+                 words: tuple[bytes, ...] = ()) -> ModuleSummary | None:
+        """The cached summary while the file's stamp is unchanged and its bytes hold one of `words` (none
+        asked: any bytes), as a run without the cache answers; else `make` it from the bytes (with the old
+        entry, whose digest may still match) and keep it once the file is old enough to trust its stamp."""
         file_stamp = stamp(path)
         cached = self.entries.get(key)
         if cached is not None and cached[0] == file_stamp and file_stamp is not None:
-            return cached[2]
+            holds = _holds(cached, words)
+            if holds is not None:
+                return cached[2] if holds else None
         try:
             data = read_bytes(path)
         except SourceError:
@@ -115,7 +120,9 @@ class SummaryStore:
         if made is None:
             return None
         if is_settled(file_stamp, started):
-            self.entries[key] = (file_stamp, made[0], made[1])
+            searched = frozenset(words).union(cached[3]) if cached is not None and cached[1] == made[0] else frozenset(words)
+            self.entries[key] = (file_stamp, made[0], made[1], searched,
+                                 frozenset(word for word in searched if word in data))
             self.changed = True
         return made[1]
 
@@ -123,6 +130,17 @@ class SummaryStore:
         if self.path is None or not self.changed:
             return
         write_cache_file(self.path, {"entries": self.entries, "graded": self.graded})
+
+
+def _holds(entry: Entry, words: tuple[bytes, ...]) -> bool | None:
+    """Whether the entry's bytes hold one of `words` (True when none are asked); None when some word was
+    never searched for in them: the bytes must be read again. A summary made for one project maker's name
+    must not stand for a file that holds none of the names the makers have now."""
+    if not words:
+        return True
+    if not entry[4].isdisjoint(words):
+        return True
+    return False if entry[3].issuperset(words) else None
 
 
 def _summarise(data: bytes, path: Path, settings: Settings, is_test: bool, loops_only: bool,
