@@ -56,6 +56,7 @@ class Job:
     is_test: bool
     stamp: Stamp
     key: str | None
+    stamp_when_read: bool = False  # not stamped by the parent: the process that reads it stamps it first
 
 
 def now() -> float:
@@ -78,7 +79,6 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
     changed files again; the index is resolved again over every
     file's summary either way, since what one file's findings mean depends on the others.
     """
-    paths = [file.path for file in python_files]  # the LB3 pass reads modules, not checked files
     partial = recorder.partial()
     project: CheckResult | None = None
     expected: ExpectedModules | None = None
@@ -87,12 +87,13 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
         result = CheckResult.of_files(file_result for *_, file_result in results)
         started = now()
         if partial.reruns_project and not partial.keeps_lb3_facts():
-            project = project_result(paths, list(config_files), settings, selected, cache_dir, started)
+            project = project_result([file.path for file in python_files], list(config_files), settings, selected,
+                                     cache_dir, started)
     else:
         started = now()
-        pending = _Pending(python_files, settings, selected, cache_dir, started)
-        project_pass = partial_function(project_result, paths, list(config_files), settings, selected, cache_dir,
-                                        started)
+        pending = _Pending(python_files, settings, selected, cache_dir, started,
+                           bytes_wanted=(jobs or default_jobs()) * MIN_BYTES_PER_WORKER)
+        project_pass = _ProjectPass(python_files, list(config_files), settings, selected, cache_dir, started)
         # A warm replay records what the LB3 pass reads in this process: it cannot run in a worker then.
         in_worker = recorder.recording() is None
         # Without the LB3 cache, the pass takes the facts of the test modules both processes read as they
@@ -131,6 +132,23 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
     result.warnings.extend(project.warnings)
     result.loops = project.loops
     return result
+
+
+class _ProjectPass:
+    """The LB3 pass over the checked files (cache.project_result), which reads modules, not checked files:
+    their Paths are made when it runs or is sent to a worker, after the first chunks are on their way."""
+
+    def __init__(self, files: Sequence[CheckedFile], config_files: list[Path], settings: Settings,
+                 selected: frozenset[str], cache_dir: Path | None, started: float) -> None:
+        self.files = files
+        self.arguments = (config_files, settings, selected, cache_dir, started)
+
+    def __call__(self) -> CheckResult:
+        return project_result([file.path for file in self.files], *self.arguments)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Sent to a worker as the call it makes: the Paths, not the checked files."""
+        return partial_function, (project_result, [file.path for file in self.files], *self.arguments)
 
 
 def _expected_modules(files: Sequence[CheckedFile], selected: frozenset[str], settings: Settings,
@@ -174,10 +192,15 @@ def run_checks(files: Sequence[CheckedFile], settings: Settings, selected: froze
 
 
 class _Pending:
-    """The files' cached results, and a job for each file the cache cannot answer."""
+    """The files' cached results, and a job for each file the cache cannot answer.
+
+    Without a cache or a recording, nothing here needs a file's stamp but the sizes that decide how
+    many processes to start: once they add up to `bytes_wanted`, the rest of the files are stamped
+    by the processes that read them (a stat per file was a tenth of the time before the first chunk).
+    """
 
     def __init__(self, files: Sequence[CheckedFile], settings: Settings, selected: frozenset[str],
-                 cache_dir: Path | None, started: float) -> None:
+                 cache_dir: Path | None, started: float, bytes_wanted: int | None = None) -> None:
         self.cache = ResultCache.open(cache_dir, settings) if cache_dir is not None else None
         self.started = started
         self.results: list[FileResult | None] = []
@@ -187,21 +210,28 @@ class _Pending:
         recording = recorder.recording()
         if recording is not None and cache_dir is not None:
             recording.cache_dir = str(cache_dir)
+        sized = 0  # bytes of the files stamped here
+        stamped_until = bytes_wanted if self.cache is None and recording is None else None
         for file in files:
-            path, shown, is_test = file.path, file.shown, file.is_test
+            path, shown, is_test = file.path_text, file.shown, file.is_test
             file_selected = per_file_selected(file.relative, settings, selected)
             if not file_selected & INDEXED_CODES:
                 self.unindexed.add(shown)
             if recording is not None:
-                self.kept.append((str(path), shown, file_selected, is_test))
+                self.kept.append((path, shown, file_selected, is_test))
+            if stamped_until is not None and sized >= stamped_until:
+                self.results.append(None)
+                self.jobs.append(Job(path, shown, file_selected, is_test, None, None, stamp_when_read=True))
+                continue
             file_stamp = stamp(path)
+            sized += file_stamp[0] if file_stamp is not None else 0
             if recording is not None:
-                recording.note_stamped(str(path), file_stamp)
+                recording.note_stamped(path, file_stamp)
             key = file_key(file_stamp, shown, file_selected, is_test) if self.cache is not None else None
             cached = self.cache.get(key) if self.cache is not None and key is not None else None
             self.results.append(cached)
             if cached is None:
-                self.jobs.append(Job(str(path), shown, file_selected, is_test, file_stamp, key))
+                self.jobs.append(Job(path, shown, file_selected, is_test, file_stamp, key))
 
     def finish(self, checked: Iterator[FileResult], progress: Callable[[Sequence[Job]], Iterable[Job]]
                ) -> CheckResult:
@@ -362,7 +392,8 @@ class _Scheduled:
 
 def _check(job: Job, settings: Settings) -> FileResult:
     """The file's per-file results; its LB3 facts too when this process keeps them (project.PARSED)."""
-    return check_path(job.path, job.shown, settings, job.selected, job.is_test, stamped=job.stamp)
+    return check_path(job.path, job.shown, settings, job.selected, job.is_test,
+                      stamped=stamp(job.path) if job.stamp_when_read else job.stamp)
 
 
 def _keep_parsed(keep: bool) -> None:
