@@ -97,7 +97,7 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
         # A warm replay records what the LB3 pass reads in this process: it cannot run in a worker then.
         in_worker = recorder.recording() is None
         # Without the LB3 cache, the pass takes the facts of the test modules both processes read as they
-        # checked them, and the lock files its worker read before its chunks.
+        # checked them, and the lock files its worker read after its first chunk.
         parsed = _check_all(pending.jobs, settings, jobs, then=project_pass if in_worker else None,
                             keep_parsed=in_worker and cache_dir is None,
                             read_ahead=partial_function(_read_locks_ahead, config_files, settings.project_root))
@@ -253,7 +253,7 @@ def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None, *,
     the caller does other things; without, it runs lazily as the results are pulled. `then` (picklable)
     runs after the per-file work: in a worker, or here when there are none (`then_result`).
     `keep_parsed`: the processes that may run `then` keep the LB3 facts of what they parse (project.PARSED),
-    and the worker that runs it does `read_ahead` (picklable) before its chunks."""
+    and the worker that runs it does `read_ahead` (picklable) after its first chunk."""
     total = sum(job.stamp[0] for job in jobs_to_run if job.stamp is not None)
     processes = min(jobs or default_jobs(), total // MIN_BYTES_PER_WORKER, len(jobs_to_run))
     keep = keep_parsed and then is not None
@@ -310,9 +310,10 @@ class _Scheduled:
             self.facts.cancel_join_thread()  # a worker gone: the run fails, rather than wait at exit
         pool = ProcessPoolExecutor(processes - 1, initializer=_init_worker,
                                    initargs=(settings, keep_parsed, self.facts))
-        if read_ahead is not None and self.facts is not None:
+        self.futures = [pool.submit(_check_chunk, self.chunks[0])]
+        if read_ahead is not None and self.facts is not None:  # behind the first chunk, which it would delay
             pool.submit(read_ahead)
-        self.futures = [pool.submit(_check_chunk, chunk) for chunk in self.chunks]
+        self.futures.extend(pool.submit(_check_chunk, chunk) for chunk in self.chunks[1:])
         self.last_to_take = len(self.chunks) - 1
         if then is not None and keep_parsed:
             _keep_parsed(True)
