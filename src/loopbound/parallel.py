@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import partial as partial_function
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from loopbound import recorder
 from loopbound.cache import ResultCache, file_key, project_result
@@ -46,9 +45,8 @@ MIN_BYTES_PER_WORKER = 4_000_000
 CHUNKS_PER_PROCESS = 128
 
 
-@dataclass(frozen=True)
-class Job:
-    """One file to check: everything a worker needs, picklable."""
+class Job(NamedTuple):
+    """One file to check: everything a worker needs, picklable (a tuple: made and unpickled for every file)."""
 
     path: str
     shown: str
@@ -210,12 +208,16 @@ class _Pending:
         recording = recorder.recording()
         if recording is not None and cache_dir is not None:
             recording.cache_dir = str(cache_dir)
+        needs_summary: dict[frozenset[str], bool] = {}  # most files share one selection
         sized = 0  # bytes of the files stamped here
         stamped_until = bytes_wanted if self.cache is None and recording is None else None
         for file in files:
             path, shown, is_test = file.path_text, file.shown, file.is_test
             file_selected = per_file_selected(file.relative, settings, selected)
-            if not file_selected & INDEXED_CODES:
+            indexed = needs_summary.get(file_selected)
+            if indexed is None:
+                indexed = needs_summary[file_selected] = bool(file_selected & INDEXED_CODES)
+            if not indexed:
                 self.unindexed.add(shown)
             if recording is not None:
                 self.kept.append((path, shown, file_selected, is_test))
