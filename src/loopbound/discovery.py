@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from loopbound import recorder
 from loopbound.config import Settings
-from loopbound.patterns import gitignore_spec, matcher_of, matches_any
+from loopbound.patterns import Matcher, gitignore_spec, matcher_of, matches_any
 
 if TYPE_CHECKING:  # imported where a pattern needs it: most runs of one named file match none of its kinds
     import pathspec
@@ -301,7 +301,7 @@ def _folder_prefix(folder: str, base: str) -> str | None:
     return "" if relative == "." else relative + "/"
 
 
-Ignores = list[tuple[str, "pathspec.GitIgnoreSpec"]]  # (resolved folder of a .gitignore, its patterns)
+Ignores = list[tuple[str, "Matcher"]]  # (resolved folder of a .gitignore, its patterns)
 Walk = list[tuple[_Place, str, bool]]  # (folder, name, is a symlink)
 
 
@@ -317,9 +317,9 @@ def _walk(root: Path, excludes: Excludes, settings: Settings, found: Discovered)
     return files
 
 
-def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
+def _parent_gitignores(root: Path) -> list[tuple[Path, Matcher]]:
     """.gitignore files above the walked directory, up to the repository root, still apply."""
-    specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+    specs: list[tuple[Path, Matcher]] = []
     recording = recorder.recording()
     for folder in real_path(root).parents:
         if recording is not None:
@@ -333,18 +333,21 @@ def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
     return specs
 
 
-def _read_gitignore(folder: Path) -> pathspec.GitIgnoreSpec | None:
+def _read_gitignore(folder: Path) -> Matcher | None:
+    """The file's patterns matched as pathspec's GitIgnoreSpec matches them (patterns.matcher_of: one regex
+    for a file without negations, where pathspec tried every pattern on every entry, most of the walk of a
+    tree with .gitignore files); None for a file without lines."""
     try:
         lines = (folder / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return gitignore_spec(lines)
+    return matcher_of(tuple(lines)) if lines else None
 
 
 def _ignored(resolved: str, is_dir: bool, ignores: Ignores) -> bool:
     for base, spec in ignores:
         relative = _relative(resolved, base)
-        if relative is not None and spec.match_file(relative + ("/" if is_dir else "")):
+        if relative is not None and spec(relative + ("/" if is_dir else "")):
             return True
     return False
 
