@@ -134,7 +134,8 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
 
 class _ProjectPass:
     """The LB3 pass over the checked files (cache.project_result), which reads modules, not checked files:
-    their Paths are made when it runs or is sent to a worker, after the first chunks are on their way."""
+    their Paths are made where it runs, in a worker when it is sent to one (the main process sends their
+    text: fewer bytes to pickle, and no Path made here for it)."""
 
     def __init__(self, files: Sequence[CheckedFile], config_files: list[Path], settings: Settings,
                  selected: frozenset[str], cache_dir: Path | None, started: float) -> None:
@@ -145,8 +146,13 @@ class _ProjectPass:
         return project_result([file.path for file in self.files], *self.arguments)
 
     def __reduce__(self) -> tuple[object, ...]:
-        """Sent to a worker as the call it makes: the Paths, not the checked files."""
-        return partial_function, (project_result, [file.path for file in self.files], *self.arguments)
+        """Sent to a worker as the call it makes, with each file's path as text."""
+        return partial_function, (_project_result_of, [file.path_text for file in self.files], *self.arguments)
+
+
+def _project_result_of(paths: list[str], config_files: list[Path], settings: Settings, selected: frozenset[str],
+                       cache_dir: Path | None, started: float) -> CheckResult:
+    return project_result([Path(path) for path in paths], config_files, settings, selected, cache_dir, started)
 
 
 def _expected_modules(files: Sequence[CheckedFile], selected: frozenset[str], settings: Settings,
