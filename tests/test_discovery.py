@@ -172,6 +172,33 @@ def test_matching_is_pathspecs(patterns: tuple[str, ...]) -> None:
     assert [_matcher(patterns)(path) for path in paths] == [spec.match_file(path) for path in paths]
 
 
+GITIGNORES = [
+    ["# build output", "/build", "*.py[cod]", "__pycache__/", "*.egg-info/", "", "docs/_build", "foo/**/bar", "/*.py"],
+    [".venv", "node_modules", "**/logs", "src/**/gen/", "x?z", "[!a]bc", "\\#hash", "trailing\\ "],
+    ["*.log", "!keep.log", "out/", "!out/keep/"],
+]
+GITIGNORED = ["build", "build/", "a/build/", "m.pyc", "a/m.pyo", "__pycache__/", "a/__pycache__/", "__pycache__",
+              "p.egg-info/", "docs/_build/", "foo/bar", "foo/a/b/bar/", "top.py", "sub/top.py", ".venv/", "a/.venv",
+              "x/logs/", "logs", "src/a/gen/", "src/gen", "xyz", "abc", "zbc", "q/zbc", "#hash", "trailing ",
+              "a.log", "d/keep.log", "out/", "out/keep/", "out/x.py"]
+
+
+@pytest.mark.parametrize("lines", GITIGNORES)
+def test_a_gitignore_is_matched_as_pathspecs_gitignorespec_matches_it(tmp_path: Path, lines: list[str]) -> None:
+    """The walk matches a .gitignore with one regex where it has no negation (patterns.matcher_of), not
+    pattern by pattern with pathspec: the same answers, for files and for folders (a trailing slash)."""
+    import pathspec
+
+    from loopbound.discovery import _read_gitignore
+
+    (tmp_path / ".gitignore").write_text("\n".join(lines), encoding="utf-8")
+    matcher = _read_gitignore(tmp_path)
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    assert matcher is not None
+    assert [(path, matcher(path)) for path in GITIGNORED] == [(path, spec.match_file(path)) for path in GITIGNORED]
+    assert any(matcher(path) for path in GITIGNORED) and not all(matcher(path) for path in GITIGNORED)
+
+
 def test_a_named_file_with_the_default_patterns_does_not_import_pathspec(tmp_path: Path) -> None:
     (tmp_path / "test_one.py").write_text("import httpx\n\nclient = httpx.AsyncClient()\n")
     probe = ("import sys\nfrom pathlib import Path\nfrom loopbound.config import Settings\n"

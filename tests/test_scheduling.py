@@ -70,3 +70,30 @@ def test_the_main_process_checks_the_chunks_no_worker_took(project: Path, monkey
     result = run_checks(files, settings, EVERY_CODE, jobs=2)
     assert _summary(result) == _summary(serial)
     assert len(files) > 4 and in_main, "the chunks still queued were checked by the main process"
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_without_a_cache_files_are_stamped_here_only_until_their_sizes_decide_the_processes(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool) -> None:
+    """The rest are stamped by the process that reads them; a cache keys every file on its stamp."""
+    settings = Settings(project_root=project)
+    files = discover([project], settings).python_files
+    stamped_here: list[str] = []
+    stamping = parallel.stamp
+
+    def counted(path: str) -> Any:
+        stamped_here.append(path)
+        return stamping(path)
+
+    monkeypatch.setattr(parallel, "stamp", counted)
+    first_size = (project / files[0].path).stat().st_size
+    pending = parallel._Pending(files, settings, EVERY_CODE, tmp_path / "cache" if cached else None, parallel.now(),
+                                bytes_wanted=first_size + 1)
+    later = [job.path for job in pending.jobs if job.stamp_when_read]
+    if cached:
+        assert later == [] and len(stamped_here) == len(files)
+    else:
+        assert stamped_here == [file.path_text for file in files[:2]]
+        assert later == [file.path_text for file in files[2:]] and all(job.stamp is None for job in pending.jobs[2:])
+    assert _summary(pending.finish(iter(parallel._check_all(pending.jobs, settings, 1)), iter)) == \
+        _summary(run_checks(files, settings, EVERY_CODE, jobs=1))

@@ -6,13 +6,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import itemgetter
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 from loopbound import recorder
 from loopbound.config import Settings
-from loopbound.patterns import gitignore_spec, matcher_of, matches_any
+from loopbound.patterns import Matcher, gitignore_spec, matcher_of, matches_any
 
 if TYPE_CHECKING:  # imported where a pattern needs it: most runs of one named file match none of its kinds
     import pathspec
@@ -28,6 +27,7 @@ DEFAULT_EXCLUDES = (
 # Folders named like `{{cookiecutter.project_slug}}` or `{% if docker %}docker{% endif %}` are
 # templates: their files become Python only once rendered, and their configs TOML.
 TEMPLATE_MARKERS = ("{{", "{%")
+PYTHON_SUFFIXES = (".py", ".pyi")
 PYTEST_CONFIG_NAMES = frozenset({"pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml",
                                  "tox.ini", "setup.cfg"})
 
@@ -36,19 +36,55 @@ class DiscoveryError(Exception):
     """A path given on the command line that does not exist or cannot be listed."""
 
 
-@dataclass(frozen=True)
 class CheckedFile:
     """A file to check with what every later step needs of its path, worked out once, by discovery.
 
     No stamp: a discovery outlives the moment it was made (a warm run in part replays the recorded
     one, the server keeps one between edits), so a file is stamped when it is checked.
+
+    The walk gives `path` and `real` as text, each made into a Path when first asked for: before the
+    first file reaches a worker, the main process needs neither (two Paths per file were a quarter of
+    the walk). A value otherwise, compared and hashed by its fields.
     """
 
-    path: Path  # as given on the command line or found by the walk
-    shown: str  # as findings show it (display_path)
-    real: Path  # symlinks resolved: one module however it is reached
-    relative: str  # to the project root, with slashes: what per-file-ignores and test-files match
-    is_test: bool
+    __slots__ = ("_path", "shown", "_real", "relative", "is_test")
+
+    def __init__(self, path: Path | str, shown: str, real: Path | str, relative: str, is_test: bool) -> None:
+        self._path = path  # as given on the command line or found by the walk (as str(Path) writes it)
+        self.shown = shown  # as findings show it (display_path)
+        self._real = real  # symlinks resolved: one module however it is reached
+        self.relative = relative  # to the project root, with slashes: what per-file-ignores and test-files match
+        self.is_test = is_test
+
+    @property
+    def path(self) -> Path:
+        if isinstance(self._path, str):
+            self._path = Path(self._path)
+        return self._path
+
+    @property
+    def path_text(self) -> str:
+        """`str(self.path)`, without making the Path."""
+        return self._path if isinstance(self._path, str) else str(self._path)
+
+    @property
+    def real(self) -> Path:
+        if isinstance(self._real, str):
+            self._real = Path(self._real)
+        return self._real
+
+    def _fields(self) -> tuple[Path, str, Path, str, bool]:
+        return self.path, self.shown, self.real, self.relative, self.is_test
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CheckedFile) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        path, shown, real, relative, is_test = self._fields()
+        return f"CheckedFile(path={path!r}, shown={shown!r}, real={real!r}, relative={relative!r}, is_test={is_test!r})"
 
 
 @dataclass
@@ -148,14 +184,18 @@ def _discover(paths: list[Path], settings: Settings) -> Discovered:
             raise DiscoveryError(f"{path}: no such file or directory")
         if path.is_dir():
             walked = _Walked(settings)
-            for directory, name, absolute, real_folder in _walk(path, excludes, settings, found):
-                if real_folder is None:  # a symlink
-                    _add(Path(os.path.join(directory, name)), found, seen, settings, absolute=absolute)
+            for place, name, is_symlink in _walk(path, excludes, settings, found):
+                if is_symlink:
+                    _add(Path(os.path.join(place.directory, name)), found, seen, settings,
+                         absolute=place.absolute_prefix + name)
                 else:
-                    walked.add(directory, name, real_folder, found, seen)
+                    walked.add(place, name, found, seen)
         elif path.is_file() or path.is_symlink():
             _add(path, found, seen, settings, explicit=True)
-    found.python_files.sort(key=lambda file: file.path)
+    if len(paths) > 1 or os.path.normcase("A") != "A":
+        # One folder's walk, which lists each folder's entries sorted by name and goes into a folder
+        # where its name comes, gives its files in Path order already (where Paths compare case-sensitively).
+        found.python_files.sort(key=lambda file: file.path)
     found.config_files.sort()
     return found
 
@@ -172,36 +212,73 @@ def _add(path: Path, found: Discovered, seen: set[str], settings: Settings, expl
         found.config_files.append(path)
 
 
+def _prefix(folder: str) -> str:
+    """`folder` ready for a name to be appended: what `os.path.join(folder, name)` gives, without its checks."""
+    return folder if folder.endswith(os.sep) else folder + os.sep
+
+
+class _Place:
+    """A walked folder: as given, absolute and resolved, carried down instead of worked out per entry (a
+    folder the walk descends into is no symlink, so its real path is its parent's plus its name)."""
+
+    __slots__ = ("directory", "absolute_prefix", "real", "real_prefix", "_path_prefix")
+
+    def __init__(self, directory: str, absolute: str, real: str) -> None:
+        self.directory = directory
+        self.absolute_prefix = _prefix(absolute)
+        self.real = real
+        self.real_prefix = _prefix(real)
+        self._path_prefix: str | None = None
+
+    def child(self, directory: str, name: str) -> _Place:
+        return _Place(directory, self.absolute_prefix + name, self.real_prefix + name)
+
+    @property
+    def path_prefix(self) -> str:
+        """What `str(Path(directory) / name)` writes before a name: the folder as a Path writes it, made once
+        for all its files."""
+        if self._path_prefix is None:
+            written = str(Path(self.directory))
+            self._path_prefix = "" if written == "." else _prefix(written)
+        return self._path_prefix
+
+
 class _Walked:
     """A walked file that is no symlink, made into a CheckedFile from the strings the walk already has:
     its real path is its folder's plus its name, so what `checked_file` works out with a realpath, a
-    getcwd and a path parse per call comes from one prefix test each (the same answers), and its
-    Paths are its folders' (made once per folder) joined with its name."""
+    getcwd and a path parse per call comes from its folder's, worked out once per folder (the same
+    answers), and its Paths are its folders' joined with its name."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
         self.root = str(settings.project_root)
         self.cwd = _real_directory(os.getcwd())
-        self.folders: dict[str, Path] = {}
+        # Per real folder: its path relative to the project root and to the working folder, as prefixes of
+        # its files' ("" for the folder itself), None where it is not under it.
+        self.prefixes: dict[str, tuple[str | None, str | None]] = {}
         self.test_path = matcher_of(settings.test_files)
         self.test_names: dict[str, bool] = {}  # most names recur (`__init__.py`, `models.py`)
 
-    def add(self, directory: str, name: str, real_folder: str, found: Discovered, seen: set[str]) -> None:
-        real = os.path.join(real_folder, name)
+    def add(self, place: _Place, name: str, found: Discovered, seen: set[str]) -> None:
+        real = place.real_prefix + name
         if real in seen:
             return
         seen.add(real)
+        path = place.path_prefix + name
         if name in PYTEST_CONFIG_NAMES:
-            found.config_files.append(self.folder(directory) / name)
+            found.config_files.append(Path(path))
         elif name not in (".py", ".pyi"):  # as `Path.suffix` has it: a name that is only a suffix has none
-            path = self.folder(directory) / name
-            relative = _relative(real, self.root)
-            if relative is None:
-                relative = path.as_posix()
-            shown = _relative(real, self.cwd)
-            found.python_files.append(CheckedFile(path, shown if shown is not None else path.as_posix(),
-                                                  self.folder(real_folder) / name, relative,
+            to_root, to_cwd = self.folder_prefixes(place.real)
+            relative = to_root + name if to_root is not None else _posix(path)
+            shown = to_cwd + name if to_cwd is not None else _posix(path)
+            found.python_files.append(CheckedFile(path, shown, real, relative,
                                                   self.test_path(relative) or self.is_test_name(name)))
+
+    def folder_prefixes(self, real_folder: str) -> tuple[str | None, str | None]:
+        known = self.prefixes.get(real_folder)
+        if known is None:
+            known = self.prefixes[real_folder] = (_folder_prefix(real_folder, self.root),
+                                                  _folder_prefix(real_folder, self.cwd))
+        return known
 
     def is_test_name(self, name: str) -> bool:
         known = self.test_names.get(name)
@@ -209,45 +286,40 @@ class _Walked:
             known = self.test_names[name] = self.test_path(name)
         return known
 
-    def folder(self, directory: str) -> Path:
-        known = self.folders.get(directory)
-        if known is None:
-            known = self.folders[directory] = Path(directory)
-        return known
 
 
-Ignores = list[tuple[str, "pathspec.GitIgnoreSpec"]]  # (resolved folder of a .gitignore, its patterns)
+def _posix(path: str) -> str:
+    """`Path(path).as_posix()` of a path as a Path writes it."""
+    return path.replace(os.sep, "/")
 
 
-def _walk(root: Path, excludes: Excludes, settings: Settings, found: Discovered) -> list[tuple[str, str, str, str | None]]:
-    """The files to check under `root`, as (folder as given, name, absolute path, real folder unless
-    the file is a symlink) strings: a tree's worth of Path objects is a third of a warm run."""
+def _folder_prefix(folder: str, base: str) -> str | None:
+    """What `_relative(file, base)` gives for a file of `folder`, less the file's name."""
+    relative = _relative(folder, base)
+    if relative is None:
+        return None
+    return "" if relative == "." else relative + "/"
+
+
+Ignores = list[tuple[str, "Matcher"]]  # (resolved folder of a .gitignore, its patterns)
+Walk = list[tuple[_Place, str, bool]]  # (folder, name, is a symlink)
+
+
+def _walk(root: Path, excludes: Excludes, settings: Settings, found: Discovered) -> Walk:
+    """The files to check under `root`, each as its folder and name: a tree's worth of Path objects is a
+    third of a warm run."""
     ignores: Ignores = []
     if settings.respect_gitignore:
         ignores = [(str(real_path(folder)), spec) for folder, spec in _parent_gitignores(root)]
-    files: list[tuple[str, str, str, str | None]] = []
+    files: Walk = []
     absolute = os.path.abspath(root)
-    _walk_directory(str(root), _Place(absolute, _real_directory(absolute)), ignores, excludes, settings, found, files)
+    _walk_directory(_Place(str(root), absolute, _real_directory(absolute)), ignores, excludes, settings, found, files)
     return files
 
 
-@dataclass(frozen=True)
-class _Place:
-    """A walked folder's absolute and resolved paths, carried down instead of resolved per folder."""
-
-    absolute: str
-    real: str
-
-    def child(self, name: str, is_symlink: bool) -> str:
-        absolute = os.path.join(self.absolute, name)
-        if not is_symlink:
-            _KNOWN_REAL[absolute] = os.path.join(self.real, name)
-        return absolute
-
-
-def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
+def _parent_gitignores(root: Path) -> list[tuple[Path, Matcher]]:
     """.gitignore files above the walked directory, up to the repository root, still apply."""
-    specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+    specs: list[tuple[Path, Matcher]] = []
     recording = recorder.recording()
     for folder in real_path(root).parents:
         if recording is not None:
@@ -261,18 +333,21 @@ def _parent_gitignores(root: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
     return specs
 
 
-def _read_gitignore(folder: Path) -> pathspec.GitIgnoreSpec | None:
+def _read_gitignore(folder: Path) -> Matcher | None:
+    """The file's patterns matched as pathspec's GitIgnoreSpec matches them (patterns.matcher_of: one regex
+    for a file without negations, where pathspec tried every pattern on every entry, most of the walk of a
+    tree with .gitignore files); None for a file without lines."""
     try:
         lines = (folder / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return gitignore_spec(lines)
+    return matcher_of(tuple(lines)) if lines else None
 
 
 def _ignored(resolved: str, is_dir: bool, ignores: Ignores) -> bool:
     for base, spec in ignores:
         relative = _relative(resolved, base)
-        if relative is not None and spec.match_file(relative + ("/" if is_dir else "")):
+        if relative is not None and spec(relative + ("/" if is_dir else "")):
             return True
     return False
 
@@ -290,33 +365,36 @@ class Excludes:
     matched against the path relative to the project root, which costs a realpath.
     """
 
-    names: frozenset[tuple[str, bool]]  # (name, folders only)
-    suffixes: tuple[tuple[str, bool], ...]  # `*.egg-info`: (".egg-info", folders only)
+    names: frozenset[str]  # `build`: any entry so named
+    folder_names: frozenset[str]  # `dist/`: folders only
+    suffixes: tuple[str, ...]  # `*.egg-info`: any entry whose name ends so
+    folder_suffixes: tuple[str, ...]  # `*.egg-info/`: folders only
     by_name: pathspec.GitIgnoreSpec | None
     by_path: pathspec.GitIgnoreSpec | None
 
     @classmethod
     def of(cls, patterns: list[str]) -> Excludes:
         if any(pattern.startswith("!") for pattern in patterns):
-            return cls(frozenset(), (), None, gitignore_spec(patterns))  # a negation may re-include anything
-        names, suffixes, by_name, by_path = set(), [], [], []
+            return cls(frozenset(), frozenset(), (), (), None, gitignore_spec(patterns))  # a negation may re-include anything
+        # Each by whether the pattern is for folders only (ends with a slash).
+        names: dict[bool, list[str]] = {False: [], True: []}
+        suffixes: dict[bool, list[str]] = {False: [], True: []}
+        by_name, by_path = [], []
         for pattern in patterns:
             plain = _PLAIN_NAME.match(pattern)
-            if plain and plain["star"]:
-                suffixes.append((plain["text"], bool(plain["slash"])))
-            elif plain:
-                names.add((plain["text"], bool(plain["slash"])))
+            if plain:
+                (suffixes if plain["star"] else names)[bool(plain["slash"])].append(plain["text"])
             elif "/" in pattern.rstrip("/") or "**" in pattern:
                 by_path.append(pattern)
             else:
                 by_name.append(pattern)
-        return cls(frozenset(names), tuple(suffixes), gitignore_spec(by_name) if by_name else None,
-                   gitignore_spec(by_path) if by_path else None)
+        return cls(frozenset(names[False]), frozenset(names[True]), tuple(suffixes[False]), tuple(suffixes[True]),
+                   gitignore_spec(by_name) if by_name else None, gitignore_spec(by_path) if by_path else None)
 
     def match(self, path: str, name: str, is_dir: bool, settings: Settings) -> bool:
-        if (name, False) in self.names or (is_dir and (name, True) in self.names):
+        if name in self.names or name.endswith(self.suffixes):
             return True
-        if any(name.endswith(suffix) and (is_dir or not folders_only) for suffix, folders_only in self.suffixes):
+        if is_dir and (name in self.folder_names or name.endswith(self.folder_suffixes)):
             return True
         suffix = "/" if is_dir else ""
         if self.by_name is not None and self.by_name.match_file(name + suffix):
@@ -324,10 +402,11 @@ class Excludes:
         return self.by_path is not None and self.by_path.match_file(relative_to_root(path, settings) + suffix)
 
 
-def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: Excludes, settings: Settings,
-                    found: Discovered, files: list[tuple[str, str, str, str | None]]) -> None:
+def _walk_directory(place: _Place, ignores: Ignores, excludes: Excludes, settings: Settings, found: Discovered,
+                    files: Walk) -> None:
     """One folder, listed once: its listing also says whether it holds a .gitignore, so no folder
     costs a failed open."""
+    directory = place.directory
     recording = recorder.recording()
     if recording is not None:
         recording.note([directory])
@@ -345,27 +424,31 @@ def _walk_directory(directory: str, place: _Place, ignores: Ignores, excludes: E
             ignores = [*ignores, (place.real, spec)]
     # Directory symlinks are not followed: that is what keeps a symlink loop from looping. Most of a
     # tree is decided here, without matching a pattern, and only what is left is sorted.
-    kept = sorted(((entry.name, entry) for entry in entries
-                   if entry.is_dir(follow_symlinks=False) or entry.name.endswith((".py", ".pyi"))
-                   or entry.name in PYTEST_CONFIG_NAMES), key=itemgetter(0))
-    for name, entry in kept:
-        is_dir = entry.is_dir(follow_symlinks=False)
+    kept = []
+    for entry in entries:
+        name = entry.name
+        if entry.is_dir(follow_symlinks=False):
+            kept.append((name, True, entry))
+        elif name.endswith(PYTHON_SUFFIXES) or name in PYTEST_CONFIG_NAMES:
+            kept.append((name, False, entry))
+    kept.sort()  # by name alone: no two entries of a folder share one
+    for name, is_dir, entry in kept:
         is_symlink = entry.is_symlink()
-        absolute = place.child(name, is_symlink)
+        absolute = place.absolute_prefix + name
+        real = None if is_symlink else place.real_prefix + name
+        if real is not None:
+            _KNOWN_REAL[absolute] = real
         if excludes.match(absolute, name, is_dir, settings):
             continue
-        real = None if is_symlink else _KNOWN_REAL[absolute]
         if ignores and _ignored(_resolved(absolute) if real is None else real, is_dir, ignores):
             continue
-        if is_dir and any(marker in name for marker in TEMPLATE_MARKERS):
+        if not is_dir:
+            files.append((place, name, is_symlink))
+        elif "{" in name and any(marker in name for marker in TEMPLATE_MARKERS):
             found.notes.append(f"{os.path.normpath(entry.path)}: skipped, its name is a template (`{{{{...}}}}`, `{{%...%}}`); "
                                "name it on the command line to check it")
-            continue
-        if not is_dir:
-            files.append((directory, name, absolute, place.real if real is not None else None))
         else:
-            _walk_directory(entry.path, _Place(absolute, _KNOWN_REAL[absolute]), ignores, excludes, settings, found,
-                            files)
+            _walk_directory(place.child(entry.path, name), ignores, excludes, settings, found, files)
 
 
 def is_test_file(path: Path, settings: Settings) -> bool:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import partial as partial_function
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from loopbound import recorder
 from loopbound.cache import ResultCache, file_key, project_result
@@ -46,9 +45,8 @@ MIN_BYTES_PER_WORKER = 4_000_000
 CHUNKS_PER_PROCESS = 128
 
 
-@dataclass(frozen=True)
-class Job:
-    """One file to check: everything a worker needs, picklable."""
+class Job(NamedTuple):
+    """One file to check: everything a worker needs, picklable (a tuple: made and unpickled for every file)."""
 
     path: str
     shown: str
@@ -56,6 +54,7 @@ class Job:
     is_test: bool
     stamp: Stamp
     key: str | None
+    stamp_when_read: bool = False  # not stamped by the parent: the process that reads it stamps it first
 
 
 def now() -> float:
@@ -78,7 +77,6 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
     changed files again; the index is resolved again over every
     file's summary either way, since what one file's findings mean depends on the others.
     """
-    paths = [file.path for file in python_files]  # the LB3 pass reads modules, not checked files
     partial = recorder.partial()
     project: CheckResult | None = None
     expected: ExpectedModules | None = None
@@ -87,16 +85,17 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
         result = CheckResult.of_files(file_result for *_, file_result in results)
         started = now()
         if partial.reruns_project and not partial.keeps_lb3_facts():
-            project = project_result(paths, list(config_files), settings, selected, cache_dir, started)
+            project = project_result([file.path for file in python_files], list(config_files), settings, selected,
+                                     cache_dir, started)
     else:
         started = now()
-        pending = _Pending(python_files, settings, selected, cache_dir, started)
-        project_pass = partial_function(project_result, paths, list(config_files), settings, selected, cache_dir,
-                                        started)
+        pending = _Pending(python_files, settings, selected, cache_dir, started,
+                           bytes_wanted=(jobs or default_jobs()) * MIN_BYTES_PER_WORKER)
+        project_pass = _ProjectPass(python_files, list(config_files), settings, selected, cache_dir, started)
         # A warm replay records what the LB3 pass reads in this process: it cannot run in a worker then.
         in_worker = recorder.recording() is None
         # Without the LB3 cache, the pass takes the facts of the test modules both processes read as they
-        # checked them, and the lock files its worker read before its chunks.
+        # checked them, and the lock files its worker read after its first chunk.
         parsed = _check_all(pending.jobs, settings, jobs, then=project_pass if in_worker else None,
                             keep_parsed=in_worker and cache_dir is None,
                             read_ahead=partial_function(_read_locks_ahead, config_files, settings.project_root))
@@ -131,6 +130,29 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
     result.warnings.extend(project.warnings)
     result.loops = project.loops
     return result
+
+
+class _ProjectPass:
+    """The LB3 pass over the checked files (cache.project_result), which reads modules, not checked files:
+    their Paths are made where it runs, in a worker when it is sent to one (the main process sends their
+    text: fewer bytes to pickle, and no Path made here for it)."""
+
+    def __init__(self, files: Sequence[CheckedFile], config_files: list[Path], settings: Settings,
+                 selected: frozenset[str], cache_dir: Path | None, started: float) -> None:
+        self.files = files
+        self.arguments = (config_files, settings, selected, cache_dir, started)
+
+    def __call__(self) -> CheckResult:
+        return project_result([file.path for file in self.files], *self.arguments)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Sent to a worker as the call it makes, with each file's path as text."""
+        return partial_function, (_project_result_of, [file.path_text for file in self.files], *self.arguments)
+
+
+def _project_result_of(paths: list[str], config_files: list[Path], settings: Settings, selected: frozenset[str],
+                       cache_dir: Path | None, started: float) -> CheckResult:
+    return project_result([Path(path) for path in paths], config_files, settings, selected, cache_dir, started)
 
 
 def _expected_modules(files: Sequence[CheckedFile], selected: frozenset[str], settings: Settings,
@@ -174,10 +196,15 @@ def run_checks(files: Sequence[CheckedFile], settings: Settings, selected: froze
 
 
 class _Pending:
-    """The files' cached results, and a job for each file the cache cannot answer."""
+    """The files' cached results, and a job for each file the cache cannot answer.
+
+    Without a cache or a recording, nothing here needs a file's stamp but the sizes that decide how
+    many processes to start: once they add up to `bytes_wanted`, the rest of the files are stamped
+    by the processes that read them (a stat per file was a tenth of the time before the first chunk).
+    """
 
     def __init__(self, files: Sequence[CheckedFile], settings: Settings, selected: frozenset[str],
-                 cache_dir: Path | None, started: float) -> None:
+                 cache_dir: Path | None, started: float, bytes_wanted: int | None = None) -> None:
         self.cache = ResultCache.open(cache_dir, settings) if cache_dir is not None else None
         self.started = started
         self.results: list[FileResult | None] = []
@@ -187,21 +214,32 @@ class _Pending:
         recording = recorder.recording()
         if recording is not None and cache_dir is not None:
             recording.cache_dir = str(cache_dir)
+        needs_summary: dict[frozenset[str], bool] = {}  # most files share one selection
+        sized = 0  # bytes of the files stamped here
+        stamped_until = bytes_wanted if self.cache is None and recording is None else None
         for file in files:
-            path, shown, is_test = file.path, file.shown, file.is_test
+            path, shown, is_test = file.path_text, file.shown, file.is_test
             file_selected = per_file_selected(file.relative, settings, selected)
-            if not file_selected & INDEXED_CODES:
+            indexed = needs_summary.get(file_selected)
+            if indexed is None:
+                indexed = needs_summary[file_selected] = bool(file_selected & INDEXED_CODES)
+            if not indexed:
                 self.unindexed.add(shown)
             if recording is not None:
-                self.kept.append((str(path), shown, file_selected, is_test))
+                self.kept.append((path, shown, file_selected, is_test))
+            if stamped_until is not None and sized >= stamped_until:
+                self.results.append(None)
+                self.jobs.append(Job(path, shown, file_selected, is_test, None, None, stamp_when_read=True))
+                continue
             file_stamp = stamp(path)
+            sized += file_stamp[0] if file_stamp is not None else 0
             if recording is not None:
-                recording.note_stamped(str(path), file_stamp)
+                recording.note_stamped(path, file_stamp)
             key = file_key(file_stamp, shown, file_selected, is_test) if self.cache is not None else None
             cached = self.cache.get(key) if self.cache is not None and key is not None else None
             self.results.append(cached)
             if cached is None:
-                self.jobs.append(Job(str(path), shown, file_selected, is_test, file_stamp, key))
+                self.jobs.append(Job(path, shown, file_selected, is_test, file_stamp, key))
 
     def finish(self, checked: Iterator[FileResult], progress: Callable[[Sequence[Job]], Iterable[Job]]
                ) -> CheckResult:
@@ -223,7 +261,7 @@ def _check_all(jobs_to_run: list[Job], settings: Settings, jobs: int | None, *,
     the caller does other things; without, it runs lazily as the results are pulled. `then` (picklable)
     runs after the per-file work: in a worker, or here when there are none (`then_result`).
     `keep_parsed`: the processes that may run `then` keep the LB3 facts of what they parse (project.PARSED),
-    and the worker that runs it does `read_ahead` (picklable) before its chunks."""
+    and the worker that runs it does `read_ahead` (picklable) after its first chunk."""
     total = sum(job.stamp[0] for job in jobs_to_run if job.stamp is not None)
     processes = min(jobs or default_jobs(), total // MIN_BYTES_PER_WORKER, len(jobs_to_run))
     keep = keep_parsed and then is not None
@@ -280,9 +318,10 @@ class _Scheduled:
             self.facts.cancel_join_thread()  # a worker gone: the run fails, rather than wait at exit
         pool = ProcessPoolExecutor(processes - 1, initializer=_init_worker,
                                    initargs=(settings, keep_parsed, self.facts))
-        if read_ahead is not None and self.facts is not None:
+        self.futures = [pool.submit(_check_chunk, self.chunks[0])]
+        if read_ahead is not None and self.facts is not None:  # behind the first chunk, which it would delay
             pool.submit(read_ahead)
-        self.futures = [pool.submit(_check_chunk, chunk) for chunk in self.chunks]
+        self.futures.extend(pool.submit(_check_chunk, chunk) for chunk in self.chunks[1:])
         self.last_to_take = len(self.chunks) - 1
         if then is not None and keep_parsed:
             _keep_parsed(True)
@@ -362,7 +401,8 @@ class _Scheduled:
 
 def _check(job: Job, settings: Settings) -> FileResult:
     """The file's per-file results; its LB3 facts too when this process keeps them (project.PARSED)."""
-    return check_path(job.path, job.shown, settings, job.selected, job.is_test, stamped=job.stamp)
+    return check_path(job.path, job.shown, settings, job.selected, job.is_test,
+                      stamped=stamp(job.path) if job.stamp_when_read else job.stamp)
 
 
 def _keep_parsed(keep: bool) -> None:

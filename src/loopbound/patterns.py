@@ -18,7 +18,8 @@ def gitignore_spec(patterns: tuple[str, ...] | list[str]) -> pathspec.GitIgnoreS
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
-_MATCHERS: dict[tuple[str, ...], Callable[[str], bool]] = {}
+Matcher = Callable[[str], bool]  # whether a pattern list matches a path (relative, with slashes)
+_MATCHERS: dict[tuple[str, ...], Matcher] = {}
 
 
 def matches_any(patterns: tuple[str, ...], relative: str) -> bool:
