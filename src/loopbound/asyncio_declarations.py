@@ -86,7 +86,7 @@ def may_name(text: str) -> bool:
 # What each lock file read by this process, or by an earlier run (cache.py keeps them in the cache folder),
 # declares, by path, with the stamp the file had: an answer stands while its file keeps that stamp, and is
 # kept only once that stamp is settled (stamps.py: an edit in the same clock tick could keep it). A cold
-# run's worker reads the lock files here ahead of its LB3 pass, before its per-file chunks.
+# run's worker reads the lock files here ahead of its LB3 pass, once it has checked its first chunk.
 KNOWN_LOCKS: dict[Path, tuple[Stamp, list[str]]] = {}
 
 
