@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import FIXTURES
 
-from loopbound import engine, parallel, stamps
+from loopbound import engine, parallel, scheduling, stamps
 from loopbound.cache import ResultCache
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile, checked_file, discover
@@ -121,7 +121,7 @@ def test_selected_codes_are_part_of_the_key(project: Path) -> None:
 
 
 def test_parallel_workers_give_the_same_output(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("loopbound.parallel.MIN_BYTES_PER_WORKER", 1)
+    monkeypatch.setattr("loopbound.scheduling.MIN_BYTES_PER_WORKER", 1)
     serial = run_checks(_files(project), Settings(project_root=project), EVERY_CODE, jobs=1)
     parallel = run_checks(_files(project), Settings(project_root=project), EVERY_CODE, jobs=2)
     assert _summary(parallel) == _summary(serial)

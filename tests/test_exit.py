@@ -17,11 +17,11 @@ from conftest import FIXTURES
 _WITH_WORKERS = """
 import os, sys, time
 from multiprocessing.util import Finalize
-from loopbound import parallel
+from loopbound import scheduling
 
-parallel.MIN_BYTES_PER_WORKER = 1
+scheduling.MIN_BYTES_PER_WORKER = 1
 noted = sys.argv.pop(1)
-starting = parallel._init_worker
+starting = scheduling._init_worker
 
 
 def note(word):
@@ -35,7 +35,7 @@ def noting(*arguments):
     starting(*arguments)
 
 
-parallel._init_worker = noting
+scheduling._init_worker = noting
 sys.argv[0] = "loopbound"
 from loopbound.warm import entry
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, write_files
 
-from loopbound import parallel
+from loopbound import parallel, scheduling
 from loopbound.config import Settings
 from loopbound.discovery import CheckedFile, discover
 from loopbound.engine import CheckResult
@@ -153,8 +153,8 @@ def test_a_run_with_workers_resolves_the_graph_as_results_arrive_and_finds_the_s
         return served[-1]
 
     monkeypatch.setattr(graph_module.ExpectedModules, "graph_for", noted)
-    monkeypatch.setattr(parallel, "MIN_BYTES_PER_WORKER", 1)  # a worker even for a tree this small
-    monkeypatch.setattr(parallel, "CHUNKS_PER_PROCESS", 8)
+    monkeypatch.setattr(scheduling, "MIN_BYTES_PER_WORKER", 1)  # a worker even for a tree this small
+    monkeypatch.setattr(scheduling, "CHUNKS_PER_PROCESS", 8)
     with_workers = check_tree(found.python_files, found.config_files, settings, EVERY_CODE, jobs=2)
     assert served and served[0] is not None, "the graph resolved as the results arrived served the index"
     assert {f.code[:3] for f in serial.findings} >= {"LB1", "LB2", "LB3"}

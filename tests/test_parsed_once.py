@@ -16,7 +16,7 @@ from conftest import FIXTURES
 from test_scheduling import _check_tree as _run
 from test_scheduling import _summary
 
-from loopbound import parallel, project, stamps
+from loopbound import parallel, project, scheduling, stamps
 from loopbound.config import Settings
 from loopbound.discovery import discover, real_path
 from loopbound.engine import FileResult, check_project, needs_parse
@@ -69,7 +69,7 @@ def _candidates(suites: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_the_lb3_pass_reads_again_none_of_the_test_modules_the_per_file_pass_read(
         suites: Path, settled: None, monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
-    monkeypatch.setattr(parallel, "MIN_BYTES_PER_WORKER", 1)  # a worker even for a tree this small
+    monkeypatch.setattr(scheduling, "MIN_BYTES_PER_WORKER", 1)  # a worker even for a tree this small
     settings = Settings(project_root=suites)
     found = discover([suites], settings)
     alone = check_project([file.path for file in found.python_files], found.config_files, settings, EVERY_CODE)
@@ -96,23 +96,23 @@ def _kept_for_the_pass() -> list[str]:
 def test_the_worker_running_the_lb3_pass_gets_the_facts_the_main_process_kept(
         suites: Path, settled: None, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(project_root=suites)
-    jobs = [parallel.Job(str(file.path), file.shown, EVERY_CODE, file.is_test, stamp(file.path), None)
+    jobs = [scheduling.Job(str(file.path), file.shown, EVERY_CODE, file.is_test, stamp(file.path), None)
             for file in discover([suites], settings).python_files]
-    starting, checking = parallel._init_worker, parallel._check
+    starting, checking = scheduling._init_worker, scheduling._check
     in_main: list[str] = []
 
     def slow_start(worker_settings: Settings, *rest: Any) -> None:
         time.sleep(0.5)  # the worker starts late: the main process takes the chunks queued last
         starting(worker_settings, *rest)
 
-    def counted(job: parallel.Job, job_settings: Settings) -> FileResult:
+    def counted(job: scheduling.Job, job_settings: Settings) -> FileResult:
         in_main.append(job.path)  # a forked worker appends to its own copy of the list
         return checking(job, job_settings)
 
-    monkeypatch.setattr(parallel, "_init_worker", slow_start)
-    monkeypatch.setattr(parallel, "_check", counted)
-    monkeypatch.setattr(parallel, "CHUNKS_PER_PROCESS", len(jobs))  # a file a chunk
-    scheduled = parallel._Scheduled(jobs, settings, 2, _kept_for_the_pass, keep_parsed=True)  # type: ignore[arg-type]
+    monkeypatch.setattr(scheduling, "_init_worker", slow_start)
+    monkeypatch.setattr(scheduling, "_check", counted)
+    monkeypatch.setattr(scheduling, "CHUNKS_PER_PROCESS", len(jobs))  # a file a chunk
+    scheduled = scheduling.Scheduled(jobs, settings, 2, _kept_for_the_pass, keep_parsed=True)  # type: ignore[arg-type]
     assert len(list(scheduled)) == len(jobs)
     assert scheduled.then_result() == sorted(_candidates(suites))
     assert {str(real_path(Path(path))) for path in in_main} & _candidates(suites).keys(), "the main process kept some"

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from conftest import FIXTURES
 
-from loopbound import parallel
+from loopbound import parallel, scheduling
 from loopbound.config import Settings
 from loopbound.discovery import checked_file, discover
 from loopbound.engine import CheckResult, FileResult
-from loopbound.parallel import Job, check_tree, run_checks
+from loopbound.parallel import check_tree, run_checks
+from loopbound.scheduling import Job
 from loopbound.rules import ALL_RULES
 
 EVERY_CODE = frozenset(rule.code for rule in ALL_RULES)
@@ -27,7 +28,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(FIXTURES / "rules", tmp_path / "rules")
     shutil.copytree(FIXTURES / "projects" / "session_fixture_no_loop_config", tmp_path / "suite")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(parallel, "MIN_BYTES_PER_WORKER", 1)  # workers even for a tree this small
+    monkeypatch.setattr(scheduling, "MIN_BYTES_PER_WORKER", 1)  # workers even for a tree this small
     return tmp_path
 
 
@@ -53,9 +54,9 @@ def test_the_main_process_checks_the_chunks_no_worker_took(project: Path, monkey
     settings = Settings(project_root=project)
     files = [checked_file(path, settings) for path in sorted((project / "rules").glob("*.py"))]
     serial = run_checks(files, settings, EVERY_CODE, jobs=1)
-    starting = parallel._init_worker
+    starting = scheduling._init_worker
     in_main: list[str] = []
-    checking = parallel._check
+    checking = scheduling._check
 
     def slow_start(worker_settings: Settings, *rest: Any) -> None:
         time.sleep(1)  # the workers start late: the main process is first to reach the queued chunks
@@ -65,8 +66,8 @@ def test_the_main_process_checks_the_chunks_no_worker_took(project: Path, monkey
         in_main.append(job.shown)  # a forked worker appends to its own copy of the list
         return checking(job, job_settings)
 
-    monkeypatch.setattr(parallel, "_init_worker", slow_start)
-    monkeypatch.setattr(parallel, "_check", counted)
+    monkeypatch.setattr(scheduling, "_init_worker", slow_start)
+    monkeypatch.setattr(scheduling, "_check", counted)
     result = run_checks(files, settings, EVERY_CODE, jobs=2)
     assert _summary(result) == _summary(serial)
     assert len(files) > 4 and in_main, "the chunks still queued were checked by the main process"
@@ -95,5 +96,5 @@ def test_without_a_cache_files_are_stamped_here_only_until_their_sizes_decide_th
     else:
         assert stamped_here == [file.path_text for file in files[:2]]
         assert later == [file.path_text for file in files[2:]] and all(job.stamp is None for job in pending.jobs[2:])
-    assert _summary(pending.finish(iter(parallel._check_all(pending.jobs, settings, 1)), iter)) == \
+    assert _summary(pending.finish(iter(scheduling.check_all(pending.jobs, settings, 1)), iter)) == \
         _summary(run_checks(files, settings, EVERY_CODE, jobs=1))

@@ -18,7 +18,8 @@ from loopbound.discovery import CheckedFile, DiscoveryError, discover, is_test_f
 from loopbound.findings import Severity, apply_latent_policy, fails_run
 from loopbound.engine import CheckResult, check_source, per_file_selected
 from loopbound.noqa import add_noqa_to_files
-from loopbound.parallel import check_tree, default_jobs
+from loopbound.parallel import check_tree
+from loopbound.scheduling import default_jobs
 from loopbound.progress import with_progress
 from loopbound.report import Report, get_reporter
 from loopbound.rules import RULES_BY_CODE

@@ -406,7 +406,7 @@ MEMO: dict[tuple[Path, bool], tuple[Stamp, Module | None]] | None = None
 # The LB3 facts of the test modules and conftest.py files the per-file pass of a `loopbound check` run
 # read (None for a test module without a word the LB3 pass looks for), by (resolved path, read as a test
 # module), with the stamp the file had before it was read: the LB3 pass takes them instead of reading the
-# files again. None where nothing is kept (parallel.py turns it on in the processes of a cold run; the
+# files again. None where nothing is kept (scheduling.py turns it on in the processes of a cold run; the
 # facts of the main process's files go to the worker that runs the pass).
 PARSED: dict[tuple[Path, bool], tuple[Stamp, Module | None]] | None = None
 
