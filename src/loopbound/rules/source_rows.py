@@ -79,7 +79,7 @@ def rows_are_lines(text: str) -> bool:
     names the parser reads: not so with lines ended by a lone carriage return, or with characters NFKC
     folds into ASCII (the parser reads `ｒｕｎ` as `run`). A walk that skips the rows holding no word it
     needs is sound only where this holds."""
-    if "\r" in text and text.count("\r") != text.count("\r\n"):
+    if has_lone_returns(text):
         return False
     if text.isascii() or unicodedata.is_normalized("NFKC", text):  # no character folds: most texts
         return True
