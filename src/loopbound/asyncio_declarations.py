@@ -72,15 +72,19 @@ def _toml(path: Path) -> dict[str, Any]:
         return {}
 
 
-# What could make a TOML string or key spell the name while the text does not: a `\u`/`\U` escape, or a
-# backslash ending a line of a multi-line string (it joins the next line's first word to the text before).
-_SPELLED_APART = re.compile(r"\\[uU]|\\[ \t]*\r?\n")
+# A backslash ending a line of a multi-line TOML string: it joins the next line's first word to the text before.
+_LINE_JOINED = re.compile(r"\\[ \t]*\r?\n")
+
+
+def _mentions_or_escapes(text: str) -> bool:
+    """Whether the text spells the name, or holds a `\\u`/`\\U` escape that could spell it."""
+    return _MENTION.search(text) is not None or "\\u" in text or "\\U" in text
 
 
 def may_name(text: str) -> bool:
     """Whether a TOML text may hold the name pytest-asyncio (any spelling `_normal` maps to it) in a string or
     key: a file without it declares nothing, whatever it holds."""
-    return _MENTION.search(text) is not None or _SPELLED_APART.search(text) is not None
+    return _mentions_or_escapes(text) or _LINE_JOINED.search(text) is not None
 
 
 # What each lock file read by this process, or by an earlier run (cache.py keeps them in the cache folder),
@@ -124,7 +128,7 @@ def _read_locked(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return []
-    if not _MENTION.search(text) and "\\u" not in text and "\\U" not in text:
+    if not _mentions_or_escapes(text):
         return []  # hundreds of kilobytes of TOML or JSON, and no word of pytest-asyncio: nothing to parse
     if path.name == "Pipfile.lock":
         import json
@@ -163,7 +167,7 @@ def _packages(text: str) -> Any:
     packages: list[Any] = []
     for start, end in zip([0, *starts], [*starts, len(text)]):
         table = text[start:end]
-        if _MENTION.search(table) is None and "\\u" not in table and "\\U" not in table:
+        if not _mentions_or_escapes(table):
             continue
         try:
             found = tomllib.loads(table).get("package", [])
