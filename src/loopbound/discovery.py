@@ -266,7 +266,7 @@ class _Walked:
         path = place.path_prefix + name
         if name in PYTEST_CONFIG_NAMES:
             found.config_files.append(Path(path))
-        elif name not in (".py", ".pyi"):  # as `Path.suffix` has it: a name that is only a suffix has none
+        elif name not in PYTHON_SUFFIXES:  # as `Path.suffix` has it: a name that is only a suffix has none
             to_root, to_cwd = self.folder_prefixes(place.real)
             relative = to_root + name if to_root is not None else _posix(path)
             shown = to_cwd + name if to_cwd is not None else _posix(path)
@@ -285,7 +285,6 @@ class _Walked:
         if known is None:
             known = self.test_names[name] = self.test_path(name)
         return known
-
 
 
 def _posix(path: str) -> str:
