@@ -98,3 +98,22 @@ def test_without_a_cache_files_are_stamped_here_only_until_their_sizes_decide_th
         assert later == [file.path_text for file in files[2:]] and all(job.stamp is None for job in pending.jobs[2:])
     assert _summary(pending.finish(iter(scheduling.check_all(pending.jobs, settings, 1)), iter)) == \
         _summary(run_checks(files, settings, EVERY_CODE, jobs=1))
+
+
+@pytest.mark.parametrize(("count", "processes"), [(1, 2), (7, 2), (300, 2), (4524, 2), (4524, 3), (2596, 8)])
+def test_chunks_keep_every_job_in_order_and_are_smallest_where_the_processes_meet(count: int, processes: int) -> None:
+    jobs = [Job(f"f{index}.py", f"f{index}.py", EVERY_CODE, False, None, None) for index in range(count)]
+    chunks = scheduling.chunked(jobs, processes)
+    assert [job for chunk in chunks for job in chunk] == jobs
+    assert all(chunks)
+    starts = [sum(map(len, chunks[:index])) for index in range(len(chunks))]
+    meeting = count * (processes - 1) // processes
+    assert meeting in starts or count < processes, "a chunk starts where the workers and the main process meet"
+    smallest = max(1, count // (processes * scheduling.CHUNKS_PER_PROCESS))
+    for start, chunk in zip(starts, chunks):
+        # no chunk reaches across the meeting point, and each is no larger than its distance to it allows
+        assert not start < meeting < start + len(chunk)
+        assert len(chunk) <= max(smallest, abs(meeting - start) // scheduling.SPREAD)
+    if count >= 4524:
+        assert len(chunks[0]) > 10 * smallest, "far from the meeting point a worker's chunk is large"
+        assert len(chunks) < 2 * processes * scheduling.CHUNKS_PER_PROCESS // 4
