@@ -102,18 +102,23 @@ def test_without_a_cache_files_are_stamped_here_only_until_their_sizes_decide_th
 
 @pytest.mark.parametrize(("count", "processes"), [(1, 2), (7, 2), (300, 2), (4524, 2), (4524, 3), (2596, 8)])
 def test_chunks_keep_every_job_in_order_and_are_smallest_where_the_processes_meet(count: int, processes: int) -> None:
-    jobs = [Job(f"f{index}.py", f"f{index}.py", EVERY_CODE, False, None, None) for index in range(count)]
+    names = ["test_{}.py", "{}.py", "conftest.py", "{}.py", "{}_test.py", "{}.py", "{}.py"]  # 3 of 7 cost more
+    jobs = [Job(f"d{index}/" + names[index % len(names)].format(index), "", EVERY_CODE, False, None, None)
+            for index in range(count)]
+    costs = [scheduling.TEST_MODULE_COST if index % len(names) in (0, 2, 4) else 1 for index in range(count)]
     chunks = scheduling.chunked(jobs, processes)
     assert [job for chunk in chunks for job in chunk] == jobs
     assert all(chunks)
-    starts = [sum(map(len, chunks[:index])) for index in range(len(chunks))]
-    meeting = count * (processes - 1) // processes
-    assert meeting in starts or count < processes, "a chunk starts where the workers and the main process meet"
-    smallest = max(1, count // (processes * scheduling.CHUNKS_PER_PROCESS))
-    for start, chunk in zip(starts, chunks):
-        # no chunk reaches across the meeting point, and each is no larger than its distance to it allows
-        assert not start < meeting < start + len(chunk)
-        assert len(chunk) <= max(smallest, abs(meeting - start) // scheduling.SPREAD)
+    total = sum(costs)
+    meeting = total * (processes - 1) // processes
+    smallest = max(1, total // (processes * scheduling.CHUNKS_PER_PROCESS))
+    start = 0
+    for chunk in chunks:
+        before = sum(costs[:start])  # the cost of the jobs before the chunk, and before its last job
+        before_last = before + sum(costs[start:start + len(chunk) - 1])
+        assert not before < meeting <= before_last, "a chunk that starts before the meeting point ends at it"
+        assert before_last - before < max(smallest, abs(meeting - before) // scheduling.SPREAD)
+        start += len(chunk)
     if count >= 4524:
         assert len(chunks[0]) > 10 * smallest, "far from the meeting point a worker's chunk is large"
         assert len(chunks) < 2 * processes * scheduling.CHUNKS_PER_PROCESS // 4

@@ -20,6 +20,7 @@ from loopbound.config import Settings
 from loopbound.discovery import CheckedFile
 from loopbound.engine import INDEXED_CODES, CheckResult, FileResult, check_path, per_file_selected
 from loopbound.index.model import LoopTable
+from loopbound.project import read_by_the_pass
 from loopbound.scheduling import Job, check_all, default_jobs
 from loopbound.stamps import is_settled, stamp
 
@@ -62,6 +63,8 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
         project_pass = _ProjectPass(python_files, list(config_files), settings, selected, cache_dir, started)
         # A warm replay records what the LB3 pass reads in this process: it cannot run in a worker then.
         in_worker = recorder.recording() is None
+        if in_worker and cache_dir is None:
+            pending.test_modules_first()
         # Without the LB3 cache, the pass takes the facts of the test modules both processes read as they
         # checked them, and the lock files its worker read after its first chunk.
         parsed = check_all(pending.jobs, settings, jobs, then=project_pass if in_worker else None,
@@ -177,6 +180,7 @@ class _Pending:
         self.started = started
         self.results: list[FileResult | None] = []
         self.jobs: list[Job] = []
+        self.slots: list[int] = []  # each job's place in `results`
         self.kept: list[tuple[str, str, frozenset[str], bool]] = []  # each file's job, for a partial replay
         self.unindexed: set[str] = set()  # files (shown) whose codes, after per-file-ignores, need no summary
         recording = recorder.recording()
@@ -196,6 +200,7 @@ class _Pending:
             if recording is not None:
                 self.kept.append((path, shown, file_selected, is_test))
             if stamped_until is not None and sized >= stamped_until:
+                self.slots.append(len(self.results))
                 self.results.append(None)
                 self.jobs.append(Job(path, shown, file_selected, is_test, None, None, stamp_when_read=True))
                 continue
@@ -205,15 +210,23 @@ class _Pending:
                 recording.note_stamped(path, file_stamp)
             key = file_key(file_stamp, shown, file_selected, is_test) if self.cache is not None else None
             cached = self.cache.get(key) if self.cache is not None and key is not None else None
-            self.results.append(cached)
             if cached is None:
+                self.slots.append(len(self.results))
                 self.jobs.append(Job(path, shown, file_selected, is_test, file_stamp, key))
+            self.results.append(cached)
+
+    def test_modules_first(self) -> None:
+        """Put the jobs of the files the LB3 pass reads (by name) first: the worker that runs the pass takes
+        chunks from the front, the main process from the end, and each test module the main process
+        parses has its facts pickled over to that worker."""
+        order = sorted(range(len(self.jobs)), key=lambda index: not read_by_the_pass(self.jobs[index].path))
+        self.jobs = [self.jobs[index] for index in order]
+        self.slots = [self.slots[index] for index in order]
 
     def finish(self, checked: Iterator[FileResult], progress: Callable[[Sequence[Job]], Iterable[Job]]
                ) -> CheckResult:
         # zip pulls the progress item first, so the bar advances as each result arrives.
-        missing = (index for index, result in enumerate(self.results) if result is None)
-        for index, job, result in zip(missing, progress(self.jobs), checked):
+        for index, job, result in zip(self.slots, progress(self.jobs), checked):
             self.results[index] = result
             if self.cache is not None and job.key is not None and is_settled(job.stamp, self.started):
                 self.cache.put(job.key, result)

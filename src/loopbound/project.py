@@ -439,6 +439,13 @@ class FactsKeeper:
             self.kept[self.key] = (self.stamp, None if module is None else facts_of(module, is_test, self.registry))
 
 
+def read_by_the_pass(path: str) -> bool:
+    """Whether the LB3 pass reads the file, by its name: a conftest.py, or a test module as pytest names them
+    by default."""
+    name = os.path.basename(path)
+    return name == "conftest.py" or is_test_module(name, None)
+
+
 def parsed_keeper(path: str | Path, file_stamp: Stamp, data: bytes, registry: Registry) -> FactsKeeper | None:
     """What notes in PARSED the facts of a file the per-file pass read; None when there is nothing more to
     note: the LB3 pass will not ask for the file as read here (not a conftest.py nor named as pytest names
