@@ -147,7 +147,8 @@ def test_a_file_has_the_py_suffix_as_its_path_has_it(tmp_path: Path, name: str) 
 
 
 @pytest.mark.parametrize("path", ["src/app/api/client.py", "src/app/api/__init__.py", "src/app/__init__.pyi",
-                                  "tests/helpers.py", "top.py", "__init__.py", "src/app/.py"])
+                                  "tests/helpers.py", "top.py", "__init__.py", "src/app/.py", "src/app/..py",
+                                  "src/app/.hidden.py", "src/app/api/a.b.py", "src/app/api/stub.pyi"])
 def test_a_folder_names_its_modules_as_each_module_is_named_alone(tmp_path: Path, path: str) -> None:
     """The names worked out once per folder are those the path gives, in the project and outside it."""
     write_files(tmp_path, {"project/src/app/__init__.py": "", "project/src/app/api/__init__.py": "",

@@ -76,7 +76,7 @@ class CheckedFile:
     @property
     def has_py_suffix(self) -> bool:
         """`self.path.suffix == ".py"`, read from the text: a name that is only the suffix has none."""
-        name = os.path.basename(self.path_text)
+        name = self.path_text.rpartition(os.sep)[2]  # os.path.basename
         return name.endswith(".py") and len(name) > 3
 
     @property

@@ -94,8 +94,12 @@ class _ModuleNamer:
     def names(self, text: str) -> tuple[str, list[str], bool]:
         """The module at the resolved path `text`: its canonical name, its other names, whether it is a package.
         A module's names are its folder's (worked out once for all its modules) with its own name after them."""
-        folder, name = os.path.split(text)
-        stem = os.path.splitext(name)[0]
+        folder, _, name = text.rpartition(os.sep)
+        if not name.endswith(".py") or name.startswith(".") or not folder or folder.endswith(os.sep):
+            folder, name = os.path.split(text)  # what the plain split below would not give as os.path does
+            stem = os.path.splitext(name)[0]
+        else:
+            stem = name[:-3]
         if stem == "__init__":
             return self._names(text)
         place = self._folders.get(folder)
