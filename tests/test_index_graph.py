@@ -12,7 +12,7 @@ from conftest import FIXTURES, write_files
 
 from loopbound import parallel, scheduling
 from loopbound.config import Settings
-from loopbound.discovery import CheckedFile, discover
+from loopbound.discovery import CheckedFile, checked_file, discover
 from loopbound.engine import CheckResult
 from loopbound.index import graph as graph_module
 from loopbound.index.graph import ExpectedModules, ModuleGraph, _ModuleNamer, module_graph, module_names
@@ -125,8 +125,30 @@ def test_every_module_of_a_graph_has_the_names_module_names_gives_its_file_alone
         assert module.is_package == (module.path.name == "__init__.py")
 
 
+def test_a_module_path_as_text_is_the_one_its_path_writes_and_keys_it_alone(tree: Path) -> None:
+    """The graph keys its modules by their resolved paths as text, with no Path made: the texts must be as a Path
+    writes them, so that one text stands for one Path (and the same choice of module is made)."""
+    (tree / "linked.py").symlink_to(tree / "two" / "app" / "db.py")
+    files, summaries = _checked(tree)
+    graph = module_graph([*files, checked_file(Path("linked.py"), Settings(project_root=tree))], summaries, tree)
+    by_path = {module.path: module for module in graph.modules}  # the last module of a path, as a Path keys it
+    for module in graph.modules:
+        assert module.path_text == str(Path(module.path_text)) == str(module.path)
+        assert graph.by_path_text[module.path_text] is by_path[module.path]
+    assert len(graph.by_path_text) == len(by_path) == len(graph.modules) - 1, "the link is a module of its own"
+
+
+@pytest.mark.parametrize("name", ["a.py", ".py", "..py", "a.pyi", "a.py.txt", "py", "a.PY", "x..py"])
+def test_a_file_has_the_py_suffix_as_its_path_has_it(tmp_path: Path, name: str) -> None:
+    for given in (tmp_path / name, str(tmp_path / name)):
+        file = CheckedFile(given, name, given, name, False)
+        assert file.has_py_suffix == (Path(given).suffix == ".py")
+        assert file.real_text == str(Path(given))
+
+
 @pytest.mark.parametrize("path", ["src/app/api/client.py", "src/app/api/__init__.py", "src/app/__init__.pyi",
-                                  "tests/helpers.py", "top.py", "__init__.py", "src/app/.py"])
+                                  "tests/helpers.py", "top.py", "__init__.py", "src/app/.py", "src/app/..py",
+                                  "src/app/.hidden.py", "src/app/api/a.b.py", "src/app/api/stub.pyi"])
 def test_a_folder_names_its_modules_as_each_module_is_named_alone(tmp_path: Path, path: str) -> None:
     """The names worked out once per folder are those the path gives, in the project and outside it."""
     write_files(tmp_path, {"project/src/app/__init__.py": "", "project/src/app/api/__init__.py": "",

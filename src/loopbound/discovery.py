@@ -68,6 +68,18 @@ class CheckedFile:
         return self._path if isinstance(self._path, str) else str(self._path)
 
     @property
+    def real_text(self) -> str:
+        """`str(self.real)`, without making the Path: the walk gives it as a Path writes it (os.path.realpath
+        and the names below a resolved folder)."""
+        return self._real if isinstance(self._real, str) else str(self._real)
+
+    @property
+    def has_py_suffix(self) -> bool:
+        """`self.path.suffix == ".py"`, read from the text: a name that is only the suffix has none."""
+        name = self.path_text.rpartition(os.sep)[2]  # os.path.basename
+        return name.endswith(".py") and len(name) > 3
+
+    @property
     def real(self) -> Path:
         if isinstance(self._real, str):
             self._real = Path(self._real)

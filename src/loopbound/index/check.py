@@ -114,7 +114,7 @@ def check_index(python_files: list[CheckedFile], settings: Settings, selected: f
     if rest:
         loops = _with_rest(loops, rest, config_files, settings, selected, cache_dir, started)
     loops = _once(loops)
-    paths = [file.path for file in files]
+    paths = [file.path for file in files] if cache_dir is not None else []  # what the caches key on: none, no Path
     resolved = ResolvedIndexCache(cache_dir, settings)  # first: it answers whenever the store's graded answer would
     asked = resolved_question(paths, config_files, settings, selected) if cache_dir is not None else ""
     answer = resolved.answer(asked, summaries, result.findings, graded, lambda: loop_table_digest(loops()))
@@ -201,10 +201,10 @@ def _maker_words(index: ProjectIndex) -> frozenset[str]:
     be a maker itself (a wrapper of a wrapper): repeated until no new maker appears.
     """
     words: set[str] = set()
-    checked: set[Path] = set()
+    checked: set[str] = set()
     candidates: dict[IndexedModule, tuple[ModuleSummary, list[str]]] = {}  # by module, while its summary holds
     while True:
-        makers: dict[Path, set[str]] = {}
+        makers: dict[str, set[str]] = {}  # by resolved path
         for module in index.modules:
             if module.summary.light:
                 continue
@@ -212,8 +212,8 @@ def _maker_words(index: ProjectIndex) -> frozenset[str]:
             if known is None or known[0] is not module.summary:
                 known = candidates[module] = (module.summary, [name for name in [*module.functions, *module.class_names]
                                                                if _may_make(module, name)])
-            makers[module.path] = {name.rsplit(".", 1)[-1] for name in known[1]
-                                   if index.maker(Symbol(module, name)) is not None}
+            makers[module.path_text] = {name.rsplit(".", 1)[-1] for name in known[1]
+                                        if index.maker(Symbol(module, name)) is not None}
         words = set().union(*makers.values())
         encoded = tuple(f"{word}(".encode() for word in sorted(words))
         refined = False
@@ -221,8 +221,8 @@ def _maker_words(index: ProjectIndex) -> frozenset[str]:
             if not names or path in checked:
                 continue
             checked.add(path)
-            refined |= index.refine(index.by_path[path], encoded, False)  # a same-module caller
-            for importer in index.importers(index.by_path[path]):
+            refined |= index.refine(index.by_path_text[path], encoded, False)  # a same-module caller
+            for importer in index.importers(index.by_path_text[path]):
                 refined |= index.refine(importer, encoded, False)
                 if importer.is_package:  # `from . import make_redis` through the package's re-export
                     for outer in index.importers(importer):

@@ -30,7 +30,7 @@ _NOT_YET = ModuleSummary(bindings=(), imports=(), functions=(), classes=(), hook
 
 @dataclass(eq=False)
 class IndexedModule:
-    path: Path  # resolved
+    path_text: str  # resolved, as a Path writes it
     shown: str  # as findings show it
     name: str  # canonical dotted name
     is_package: bool
@@ -39,6 +39,18 @@ class IndexedModule:
     functions: dict[str, FunctionSummary] = field(init=False)
 
     def __post_init__(self) -> None:
+        self._path: Path | None = None
+        self._summarised()
+
+    @property
+    def path(self) -> Path:
+        """The resolved path, made on first need: most modules are never asked, and a Path for each of a
+        large project's modules was a third of the index's preparation."""
+        if self._path is None:
+            self._path = Path(self.path_text)
+        return self._path
+
+    def _summarised(self) -> None:
         self.functions = {function.name: function for function in self.summary.functions}
         self.class_names = {cls.name for cls in self.summary.classes}
         self._bindings: dict[str, BindingRow] | None = None
@@ -54,7 +66,7 @@ class IndexedModule:
         """The module's summary: its file's, once it comes in (ExpectedModules), or a light one replaced by the
         full one once the index needs more than the imports (which are read from the bytes: they stay)."""
         self.summary = summary
-        self.__post_init__()
+        self._summarised()
 
 
 def module_names(path: Path, root: Path, packages: dict[str, int] | None = None) -> tuple[str, list[str]]:
@@ -82,8 +94,12 @@ class _ModuleNamer:
     def names(self, text: str) -> tuple[str, list[str], bool]:
         """The module at the resolved path `text`: its canonical name, its other names, whether it is a package.
         A module's names are its folder's (worked out once for all its modules) with its own name after them."""
-        folder, name = os.path.split(text)
-        stem = os.path.splitext(name)[0]
+        folder, _, name = text.rpartition(os.sep)
+        if not name.endswith(".py") or name.startswith(".") or not folder or folder.endswith(os.sep):
+            folder, name = os.path.split(text)  # what the plain split below would not give as os.path does
+            stem = os.path.splitext(name)[0]
+        else:
+            stem = name[:-3]
         if stem == "__init__":
             return self._names(text)
         place = self._folders.get(folder)
@@ -148,15 +164,14 @@ def absolute_module(importer: str, is_package: bool, level: int, name: str) -> s
 
 def indexed_module(file: CheckedFile, summary: ModuleSummary, namer: _ModuleNamer) -> tuple[IndexedModule, list[str]]:
     """The file's module and every name it may be imported by."""
-    resolved = file.real
-    name, names, is_package = namer.names(str(resolved))
+    resolved = file.real_text
+    name, names, is_package = namer.names(resolved)
     return IndexedModule(resolved, file.shown, name, is_package, file.is_test, summary), names
 
 
 def _package_folders(files: Iterable[CheckedFile]) -> set[str]:
     """The folders whose `__init__.py` is one of the files: they need no stat to be known as packages."""
-    return {os.path.dirname(text) for text in map(str, (file.real for file in files))
-            if text.endswith(_INIT)}
+    return {os.path.dirname(text) for text in (file.real_text for file in files) if text.endswith(_INIT)}
 
 
 _INIT = os.sep + "__init__.py"
@@ -167,9 +182,8 @@ class ModuleGraph:
 
     def __init__(self, modules: list[IndexedModule], aliases: dict[IndexedModule, list[str]]) -> None:
         self.modules = modules
-        # Built with the graph: hashing a path the first time costs pathlib a parse of its parts, which a cold
-        # run pays while the workers check files, not once they are done (ExpectedModules).
-        self.by_path = {module.path: module for module in modules}
+        # By resolved path as text (one text per Path: the texts are as a Path writes them), no Path made.
+        self.by_path_text = {module.path_text: module for module in modules}
         self.by_name: dict[str, list[IndexedModule]] = {}
         for module in modules:
             for name in dict.fromkeys([module.name, *aliases.get(module, ())]):
@@ -210,7 +224,7 @@ class ModuleGraph:
             imported += unique
             if shared:
                 if folder is None:
-                    folder = os.path.dirname(str(importer.path)) + "/"
+                    folder = os.path.dirname(importer.path_text) + "/"
                 imported += [self.in_folder(target, folder) for target in shared]
         resolved = self._imported[importer] = [module for module in dict.fromkeys(imported) if module is not importer]
         return resolved
@@ -240,8 +254,8 @@ class ModuleGraph:
         key = (name, folder)
         if key not in self._chosen:
             canonical = [module for module in candidates if module.name == name] or candidates
-            near = [module for module in canonical if folder and str(module.path).startswith(folder)]
-            self._chosen[key] = min(near or canonical, key=lambda module: str(module.path).count("/"))
+            near = [module for module in canonical if folder and module.path_text.startswith(folder)]
+            self._chosen[key] = min(near or canonical, key=lambda module: module.path_text.count("/"))
         return self._chosen[key]
 
 
@@ -249,7 +263,7 @@ def module_graph(files: Iterable[CheckedFile], summaries: dict[str, ModuleSummar
     """Every file with a summary as a module (not stubs), nothing resolved yet."""
     modules: list[IndexedModule] = []
     aliases: dict[IndexedModule, list[str]] = {}
-    kept = [file for file in files if file.shown in summaries and file.path.suffix == ".py"]  # not unreadable,
+    kept = [file for file in files if file.shown in summaries and file.has_py_suffix]  # not unreadable,
     namer = _ModuleNamer(root, known=_package_folders(kept))                                    # unparsable, stubs
     for file in kept:
         module, aliases[module] = indexed_module(file, summaries[file.shown], namer)
@@ -266,7 +280,7 @@ class ExpectedModules:
         """`unindexed`: the files (shown) whose codes, after per-file-ignores, leave them without a summary."""
         self._aliases: dict[IndexedModule, list[str]] = {}
         modules: list[IndexedModule] = []
-        kept = [file for file in files if file.path.suffix == ".py" and file.shown not in unindexed]
+        kept = [file for file in files if file.has_py_suffix and file.shown not in unindexed]
         namer = _ModuleNamer(root, known=_package_folders(kept))
         for file in kept:
             module, self._aliases[module] = indexed_module(file, _NOT_YET, namer)
@@ -292,7 +306,7 @@ class ExpectedModules:
         if graph is None:
             return None
         present = [module for module in graph.modules if module.shown in self._given]
-        kept = [file for file in files if file.path.suffix == ".py" and file.shown in summaries]
+        kept = [file for file in files if file.has_py_suffix and file.shown in summaries]
         if len(kept) != len(present) or any(module.shown != file.shown
                                             or self._given[module.shown] is not summaries[file.shown]
                                             for module, file in zip(present, kept)):

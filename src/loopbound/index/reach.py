@@ -88,12 +88,12 @@ class Reachability:
         single: tuple[Path, str] | None = None
         while queue:
             current = queue.popleft()
-            kind, how = self.kind(self.index.by_path[current])
+            kind, how = self.kind(self.index.by_path_text[str(current)])
             if kind == "many":
                 return Reach(True, f"{self._shown(current)} {how}" + self._chain(current, parents))
             if single is None and kind == "single":
                 single = current, how
-            for importer in self.index.importers(self.index.by_path[current]):
+            for importer in self.index.importers(self.index.by_path_text[str(current)]):
                 if importer.path not in parents:
                     parents[importer.path] = current
                     queue.append(importer.path)
@@ -114,4 +114,4 @@ class Reachability:
         return f" and imports {' → '.join(steps)}" if steps else ""
 
     def _shown(self, path: Path) -> str:
-        return self.index.by_path[path].shown
+        return self.index.by_path_text[str(path)].shown

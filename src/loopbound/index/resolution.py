@@ -4,6 +4,7 @@ the functions and classes that make a loop-bound resource (directly or through e
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,9 +44,9 @@ class ProjectIndex:
         self.registry = registry
         self.graph = graph
         self.modules = modules = graph.modules
-        self.by_path = graph.by_path
         self.by_shown = {module.shown: module for module in modules}
         self.by_name = graph.by_name
+        self.by_path_text = graph.by_path_text
         self._makers: dict[tuple[Path, str], Maker | None] = {}
         self._resolving: set[tuple[Path, str]] = set()
         # Parses a light (with `entries`) or partial module whose bytes hold one of the words, giving it a
@@ -94,7 +95,7 @@ class ProjectIndex:
             return None
         if len(candidates) == 1:
             return candidates[0]
-        return self.graph.in_folder(name, str(importer.path.parent) + "/" if importer is not None else "")
+        return self.graph.in_folder(name, os.path.dirname(importer.path_text) + "/" if importer is not None else "")
 
     def absolute(self, module: IndexedModule, level: int, name: str) -> str:
         """A relative import's module as an absolute dotted name (`from ..db import x` in `app.api.v1`)."""
