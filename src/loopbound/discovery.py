@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from loopbound import recorder
 from loopbound.config import Settings
-from loopbound.patterns import Matcher, gitignore_spec, matcher_of, matches_any
+from loopbound.patterns import Matcher, gitignore_matcher, gitignore_spec, matcher_of, matches_any
 
 if TYPE_CHECKING:  # imported where a pattern needs it: most runs of one named file match none of its kinds
     import pathspec
@@ -340,7 +340,7 @@ def _read_gitignore(folder: Path) -> Matcher | None:
         lines = (folder / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return matcher_of(tuple(lines)) if lines else None
+    return gitignore_matcher(tuple(lines)) if lines else None
 
 
 def _ignored(resolved: str, is_dir: bool, ignores: Ignores) -> bool:
