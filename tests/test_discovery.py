@@ -4,6 +4,7 @@ govern nothing do not fail the run."""
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shutil
 import subprocess
@@ -116,6 +117,9 @@ def test_a_walked_file_is_described_as_checked_file_describes_it(tmp_path: Path,
     monkeypatch.chdir(start)
     walked = Path("root") if cwd == "outside" else Path("..") if cwd == "inside" else Path(".")
     found = discover([walked], settings)
+    texts = [file.path_text for file in found.python_files]  # as the walk wrote them: `.path` makes Paths
+    assert texts == [str(file.path) for file in found.python_files], "as a Path writes each"
+    assert [os.path.realpath(text) for text in texts] == [str(file.real) for file in found.python_files]
     assert [file.path for file in found.python_files] == sorted(file.path for file in found.python_files)
     assert found.python_files == [checked_file(file.path, settings) for file in found.python_files]
     names = [file.path.name for file in found.python_files]
@@ -228,7 +232,8 @@ PART_GITIGNORES = [
     ["*.log", "!keep.log", "out/"],
     ["a/b", "#x", "", "\\#y"],
 ]
-PART_PATHS = ["build", "build/", "a/build/", "a/build/x.py", "a/build", "m.pyc", "a/m.pyo", "__pycache__/", "a/__pycache__/x",
+PART_PATHS = ["build", "build/", "a/build/", "a/build/x.py", "a/build", "m.pyc", "a/m.pyo", "__pycache__/",
+              "a/__pycache__/x",
               "__pycache__", "p.egg-info/", "p.egg-info", "q/p.egg-info/r.py", ".env", "a/.env/", "a/.env/b", "x.log",
               "site", "site/", "a/site", "docs/_build/", "node_modules", "a/node_modules/", "x.py", "a/x.py/",
               "z/y_gen.py", "_gen.py", "cache", "cache/", "cache/x.py", "keep.log", "out/", "a/b", "#y", "",

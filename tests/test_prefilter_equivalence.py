@@ -173,7 +173,8 @@ def _searched_pre_filter(data: bytes, registry: Registry) -> bool:
 
 PRE_FILTER_EDGES = [
     b"import redis2\nRedis()\n", b"import _redis\nRedis()\n", b"import aioredis\nRedis()\n", b"import redis\nRedisX\n",
-    b"import redis\nStrictRedis\n", b"import \xc3\xa9redis\nRedis\n", b"import redis\xc3\xa9\nRedis\n", b"#import redis\n",
+    b"import redis\nStrictRedis\n", b"import \xc3\xa9redis\nRedis\n", b"import redis\xc3\xa9\nRedis\n",
+    b"#import redis\n",
     b"from asyncio import *\nq = LifoQueue()\n", b"import asyncio\nx = Queue_\n", b"import asyncio\nxQueue()\n",
     b"import asyncio\x00\nLock\n", b"import\tasyncio\r\nEvent\r\n", b"import os\nimport asyncio.events\n_Event\n",
     b"import httpx, redis\nConnectionPool\n", b"import redis, httpx\nAsyncClient\n", b"import sqlalchemy9\n",
