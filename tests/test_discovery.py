@@ -227,7 +227,8 @@ def test_a_gitignore_pattern_naming_one_path_part_has_the_regex_that_part_lookup
 
 
 PART_GITIGNORES = [
-    ["__pycache__/", "*.py[cod]", "build/", "# a comment", "", "*.egg-info/", ".env", "*.log", "/site", "docs/_build/"],
+    ["__pycache__/", "*.py[cod]", "build/", "# a comment", "#x", "", "*.egg-info/", ".env", "*.log", "/site",
+     "docs/_build/"],
     ["node_modules", "x.py", "*_gen.py", "cache/"],
     ["*.log", "!keep.log", "out/"],
     ["a/b", "#x", "", "\\#y"],
@@ -238,7 +239,7 @@ PART_PATHS = ["build", "build/", "a/build/", "a/build/x.py", "a/build", "m.pyc",
               "site", "site/", "a/site", "docs/_build/", "node_modules", "a/node_modules/", "x.py", "a/x.py/",
               "z/y_gen.py", "_gen.py", "cache", "cache/", "cache/x.py", "keep.log", "out/", "a/b", "#y", "",
               "./build/", "././build", "/build/", "//build/", "/a/build/x", "a//build/", "x\nbuild/", "build\n",
-              "a\n/x.log", "out/\n", "é/build/", "a/b/", ".", "./", "/"]
+              "a\n/x.log", "out/\n", "é/build/", "a/b/", ".", "./", "/", "#x", "a/#x/", "# a comment"]
 
 
 @pytest.mark.parametrize("lines", PART_GITIGNORES)
