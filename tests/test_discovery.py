@@ -4,6 +4,7 @@ govern nothing do not fail the run."""
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shutil
 import subprocess
@@ -116,6 +117,9 @@ def test_a_walked_file_is_described_as_checked_file_describes_it(tmp_path: Path,
     monkeypatch.chdir(start)
     walked = Path("root") if cwd == "outside" else Path("..") if cwd == "inside" else Path(".")
     found = discover([walked], settings)
+    texts = [file.path_text for file in found.python_files]  # as the walk wrote them: `.path` makes Paths
+    assert texts == [str(file.path) for file in found.python_files], "as a Path writes each"
+    assert [os.path.realpath(text) for text in texts] == [str(file.real) for file in found.python_files]
     assert [file.path for file in found.python_files] == sorted(file.path for file in found.python_files)
     assert found.python_files == [checked_file(file.path, settings) for file in found.python_files]
     names = [file.path.name for file in found.python_files]
@@ -197,6 +201,59 @@ def test_a_gitignore_is_matched_as_pathspecs_gitignorespec_matches_it(tmp_path: 
     assert matcher is not None
     assert [(path, matcher(path)) for path in GITIGNORED] == [(path, spec.match_file(path)) for path in GITIGNORED]
     assert any(matcher(path) for path in GITIGNORED) and not all(matcher(path) for path in GITIGNORED)
+
+
+PART_PATTERNS = [f"{star}{name}{slash}" for name in PATTERNS[:400] if "*" not in name and "/" not in name
+                 for star in ("", "*") for slash in ("", "/")]
+PART_PATTERNS += ["__pycache__/", "*.egg-info/", "*.py", ".env", "build", "-x", "é.py", ".", "..", "*.", "./", ".a."]
+
+
+def test_a_gitignore_pattern_naming_one_path_part_has_the_regex_that_part_lookup_stands_for() -> None:
+    """patterns.gitignore_matcher looks a pattern of one path part up by the path's parts instead of compiling
+    pathspec's regex: for every pattern it takes, that regex is the one its lookup stands for."""
+    from loopbound.patterns import _PART_PATTERN
+
+    taken = [pattern for pattern in PART_PATTERNS if _PART_PATTERN.fullmatch(pattern)]
+    assert {"__pycache__/", "*.egg-info/", "*.py", ".env", "build", "-x", "é.py", ".a."} <= set(taken)
+    assert not {".", "..", "*.", "./"} & set(taken)
+    assert len(taken) > 500
+
+    def expected(pattern: str) -> str:
+        star, name, slash = _PART_PATTERN.fullmatch(pattern).groups()  # type: ignore[union-attr]
+        return "^(?:.+/)?" + ("[^/]*" if star else "") + re.escape(name) + ("(?:/)" if slash else "(?:(?:/)|$)")
+
+    assert [(pattern, _pathspec_regex(pattern)) for pattern in taken] == [(pattern, expected(pattern))
+                                                                          for pattern in taken]
+
+
+PART_GITIGNORES = [
+    ["__pycache__/", "*.py[cod]", "build/", "# a comment", "#x", "", "*.egg-info/", ".env", "*.log", "/site",
+     "docs/_build/"],
+    ["node_modules", "x.py", "*_gen.py", "cache/"],
+    ["*.log", "!keep.log", "out/"],
+    ["a/b", "#x", "", "\\#y"],
+]
+PART_PATHS = ["build", "build/", "a/build/", "a/build/x.py", "a/build", "m.pyc", "a/m.pyo", "__pycache__/",
+              "a/__pycache__/x",
+              "__pycache__", "p.egg-info/", "p.egg-info", "q/p.egg-info/r.py", ".env", "a/.env/", "a/.env/b", "x.log",
+              "site", "site/", "a/site", "docs/_build/", "node_modules", "a/node_modules/", "x.py", "a/x.py/",
+              "z/y_gen.py", "_gen.py", "cache", "cache/", "cache/x.py", "keep.log", "out/", "a/b", "#y", "",
+              "./build/", "././build", "/build/", "//build/", "/a/build/x", "a//build/", "x\nbuild/", "build\n",
+              "a\n/x.log", "out/\n", "é/build/", "a/b/", ".", "./", "/", "#x", "a/#x/", "# a comment"]
+
+
+@pytest.mark.parametrize("lines", PART_GITIGNORES)
+def test_a_gitignore_looked_up_by_path_parts_matches_as_pathspec(lines: list[str]) -> None:
+    """The path-part lookup of patterns.gitignore_matcher answers as pathspec's GitIgnoreSpec does, with the
+    patterns it does not take, paths pathspec reads apart (`./`, a leading slash, a newline) and folders."""
+    import pathspec
+
+    from loopbound.patterns import gitignore_matcher
+
+    matcher = gitignore_matcher(tuple(lines))
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    assert [(path, matcher(path)) for path in PART_PATHS] == [(path, spec.match_file(path)) for path in PART_PATHS]
+    assert any(matcher(path) for path in PART_PATHS) and not all(matcher(path) for path in PART_PATHS)
 
 
 def test_a_named_file_with_the_default_patterns_does_not_import_pathspec(tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ import pytest
 from conftest import FIXTURES
 
 from loopbound.config import Settings
-from loopbound.engine import check_source, may_have_findings
+from loopbound.registry import Registry, resource_from_config
+from loopbound.engine import _WORD_BYTES, _import_lines, _trigger_pattern, check_source, may_have_findings
 from loopbound.rules import ALL_RULES, import_time, lifecycle, lifecycle_index, source_rows
 from loopbound.rules.base import FileContext
 from loopbound.rules.lifecycle import LIFECYCLE
@@ -151,6 +152,56 @@ def test_a_module_counts_only_where_it_is_imported() -> None:
                              b"engine = create_async_engine(url)\n", registry), "a backslash continues the import"
     assert may_have_findings(b"from \\\r\n  httpx import AsyncClient\r\nclient = AsyncClient()\r\n", registry)
     assert may_have_findings(b"import os, \\\n    httpx\nclient = httpx.AsyncClient()\n", registry)
+
+
+def _searched_pre_filter(data: bytes, registry: Registry) -> bool:
+    """engine.may_have_findings as it was written first: the import lines searched with a regex for the leftmost
+    module word still untried, then every name under that module looked for, whichever holds another."""
+    pairs = registry.names_by_module
+    imports = _import_lines(data)
+    remaining, position = frozenset(pairs), 0
+    while remaining:
+        module = _trigger_pattern(remaining).search(imports, position)
+        if module is None:
+            return False
+        word = module.group().decode()
+        if any(name.encode() in data for name in pairs[word]) and _trigger_pattern(pairs[word]).search(data):
+            return True
+        remaining, position = remaining - {word}, module.end()
+    return False
+
+
+PRE_FILTER_EDGES = [
+    b"import redis2\nRedis()\n", b"import _redis\nRedis()\n", b"import aioredis\nRedis()\n", b"import redis\nRedisX\n",
+    b"import redis\nStrictRedis\n", b"import \xc3\xa9redis\nRedis\n", b"import redis\xc3\xa9\nRedis\n",
+    b"#import redis\n",
+    b"from asyncio import *\nq = LifoQueue()\n", b"import asyncio\nx = Queue_\n", b"import asyncio\nxQueue()\n",
+    b"import asyncio\x00\nLock\n", b"import\tasyncio\r\nEvent\r\n", b"import os\nimport asyncio.events\n_Event\n",
+    b"import httpx, redis\nConnectionPool\n", b"import redis, httpx\nAsyncClient\n", b"import sqlalchemy9\n",
+    b"importasyncio Lock", b"import\\\nasyncio\nLock\n", b"x = 'asyncio'\nimport os\nLock\n", b"",
+    b"import asyncio.locks as a1\n# Lock\n", b"from myapp import create_client\nmake_client()\n",
+]
+
+
+def _pre_filter_sources() -> list[bytes]:
+    return [*PRE_FILTER_EDGES, *(path.read_bytes() for path in _files())]
+
+
+@pytest.mark.parametrize("registry", [Settings().registry, Settings().registry.extended(
+    [resource_from_config("myapp.clients.make_client", {"release": "close"}),
+     resource_from_config("myapp.make", {}), resource_from_config("my_app.Queue2", {})], [])], ids=["builtin", "user"])
+def test_the_pre_filter_decides_as_the_regex_search_of_each_module_word(registry: Registry) -> None:
+    """may_have_findings takes the import lines' words in one split (not a regex search per module word) and
+    looks only for the names that hold no other: it lets through exactly the files the searches let through."""
+    decisions = [(data[:60], may_have_findings(data, registry)) for data in _pre_filter_sources()]
+    assert decisions == [(data[:60], _searched_pre_filter(data, registry)) for data in _pre_filter_sources()]
+    assert any(passes for _, passes in decisions) and not all(passes for _, passes in decisions)
+
+
+def test_the_word_bytes_split_where_a_bytes_regex_bounds_words() -> None:
+    word = [byte for byte in range(256) if re.fullmatch(rb"\w", bytes([byte]))]
+    assert [byte for byte in range(256) if _WORD_BYTES[byte] == byte and byte != 32] == word
+    assert all(_WORD_BYTES[byte] == 32 for byte in range(256) if byte not in word)
 
 
 @pytest.mark.parametrize("path", _files(), ids=str)

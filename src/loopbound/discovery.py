@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from loopbound import recorder
 from loopbound.config import Settings
-from loopbound.patterns import Matcher, gitignore_spec, matcher_of, matches_any
+from loopbound.patterns import Matcher, gitignore_matcher, gitignore_spec, matcher_of, matches_any
 
 if TYPE_CHECKING:  # imported where a pattern needs it: most runs of one named file match none of its kinds
     import pathspec
@@ -233,25 +233,31 @@ class _Place:
     """A walked folder: as given, absolute and resolved, carried down instead of worked out per entry (a
     folder the walk descends into is no symlink, so its real path is its parent's plus its name)."""
 
-    __slots__ = ("directory", "absolute_prefix", "real", "real_prefix", "_path_prefix")
+    __slots__ = ("directory", "absolute_prefix", "real", "real_prefix", "_path_prefix", "parent", "name")
 
-    def __init__(self, directory: str, absolute: str, real: str) -> None:
+    def __init__(self, directory: str, absolute: str, real: str, parent: _Place | None = None, name: str = "") -> None:
         self.directory = directory
         self.absolute_prefix = _prefix(absolute)
         self.real = real
         self.real_prefix = _prefix(real)
         self._path_prefix: str | None = None
+        self.parent = parent
+        self.name = name
 
     def child(self, directory: str, name: str) -> _Place:
-        return _Place(directory, self.absolute_prefix + name, self.real_prefix + name)
+        return _Place(directory, self.absolute_prefix + name, self.real_prefix + name, self, name)
 
     @property
     def path_prefix(self) -> str:
         """What `str(Path(directory) / name)` writes before a name: the folder as a Path writes it, made once
-        for all its files."""
+        for all its files. A Path drops `.` parts and repeated slashes but keeps a walked folder's name (never
+        `.`, `..` nor holding a slash), so a folder's is its parent's, its name and a separator."""
         if self._path_prefix is None:
-            written = str(Path(self.directory))
-            self._path_prefix = "" if written == "." else _prefix(written)
+            if self.parent is not None:
+                self._path_prefix = self.parent.path_prefix + self.name + os.sep
+            else:
+                written = str(Path(self.directory))
+                self._path_prefix = "" if written == "." else _prefix(written)
         return self._path_prefix
 
 
@@ -352,7 +358,7 @@ def _read_gitignore(folder: Path) -> Matcher | None:
         lines = (folder / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return matcher_of(tuple(lines)) if lines else None
+    return gitignore_matcher(tuple(lines)) if lines else None
 
 
 def _ignored(resolved: str, is_dir: bool, ignores: Ignores) -> bool:
