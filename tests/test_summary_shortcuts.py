@@ -2,7 +2,8 @@
 
 `holds_any` finds a word around a find of its anchor instead of searching the text once per word; the
 calls that run at import are read in one walk of the module's groups of nodes instead of one walk per
-group; the hooks of a statement are read in `ast.walk`'s order from a list of `child_nodes`.
+group; the hooks of a statement are read in `ast.walk`'s order from a list of `child_nodes`; the walk for
+entry points pushes no name and no constant.
 
 Runs over every fixture file and, when LOOPBOUND_EQUIVALENCE_CORPUS names a directory (for example
 benchmarks/corpus/src), over every Python file in it.
@@ -18,9 +19,10 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from loopbound.index.entries import call_hooks
+from loopbound.index.entries import _ENTRY_NAMES, _REPEATING, _qualified_calls, call_hooks, entry_rows
 from loopbound.index.summary import (FUNCTIONS, HOOK_WORDS, RUN_WORDS, _HOOK_SEARCH, _RUN_SEARCH, _Summariser,
                                      WordSearch, _word_search, holds_any, summarise)
+from loopbound.names import ImportTable
 from loopbound.registry import DEFAULT_REGISTRY
 
 SEARCHES = [(RUN_WORDS, _RUN_SEARCH), (HOOK_WORDS, _HOOK_SEARCH)]
@@ -147,3 +149,32 @@ def test_the_hooks_of_a_statement_are_read_in_the_order_of_ast_walk(monkeypatch:
     assert summaries == [summarise(tree, data, DEFAULT_REGISTRY, False) for tree, data in trees]
     assert sum(len(summary.hooks) > 1 for summary in summaries) > 3
     assert [hook.ref for hook in summaries[-2].hooks] == ["a", "b", "e", "c", "d", "g", "h", "s1", "s3", "s2"]
+
+
+def _walked_entry_calls(nodes: list[ast.stmt], imports: ImportTable) -> list[tuple[int, int, str, bool]]:
+    """What `_qualified_calls` finds without rows, from a walk of every node `ast.iter_child_nodes` gives."""
+    found: list[tuple[int, int, str, bool]] = []
+    stack: list[tuple[ast.AST, bool]] = [(node, False) for node in nodes]
+    while stack:
+        node, repeated = stack.pop()
+        if isinstance(node, ast.Call):
+            func = node.func
+            last = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if last in _ENTRY_NAMES:
+                found.append((node.lineno, node.col_offset, imports.qualify(func) or last, repeated))
+        inner = repeated or isinstance(node, tuple(_REPEATING))
+        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+    return found
+
+
+def test_the_walk_for_entry_points_finds_what_a_walk_of_every_node_finds() -> None:
+    compared = 0
+    for tree, data in _trees():
+        imports = ImportTable.for_module(tree)
+        expected = _walked_entry_calls(tree.body, imports)
+        for rows in (None, entry_rows(data)):
+            found = [(call.lineno, call.col_offset, name, repeated)
+                     for call, name, repeated in _qualified_calls(tree.body, imports, rows)]
+            assert found == expected, data[:200]
+        compared += bool(expected)
+    assert compared > 10
