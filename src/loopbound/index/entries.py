@@ -43,6 +43,7 @@ _BOT_RUNS = frozenset({"run_polling", "start_polling", "run_webhook", "infinity_
 _ISOLATED = frozenset({"unittest.IsolatedAsyncioTestCase", "unittest.async_case.IsolatedAsyncioTestCase",
                        "IsolatedAsyncioTestCase", "django.test.TestCase", "django.test.TransactionTestCase"})
 _REPEATING = frozenset({ast.For, ast.AsyncFor, ast.While, ast.comprehension})
+_LEAF_KINDS = frozenset({ast.Name, ast.Constant})  # made by the parser, never subclassed
 _ENTRY_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in (
     *_APPLICATIONS, *_SERVERS, *_NEW_LOOPS, *_THREADS, *_BOT_RUNS, "run", "run_until_complete", "serve"))
 
@@ -132,10 +133,12 @@ def _qualified_calls(nodes: list[ast.stmt], imports: ImportTable,
     """Calls of the names entry points are made of, qualified (or their method name), and whether a loop
     statement repeats them. `rows` (entry_rows), when given, spares the nodes whose lines name none; the
     nodes inside one that holds a row on a line of its own hold it too, and are not asked."""
-    # (node, whether a loop repeats it, whether it is known to hold a row)
+    # (node, whether a loop repeats it, whether it is known to hold a row). A name or a constant is not
+    # pushed: it is no call and holds none.
     stack: list[tuple[ast.AST, bool, bool]] = [(node, False, rows is None) for node in nodes]
+    pop, push, leaves = stack.pop, stack.append, _LEAF_KINDS
     while stack:
-        node, repeated, held = stack.pop()
+        node, repeated, held = pop()
         if not held and rows is not None:
             if not holds_a_row(node, rows):
                 continue
@@ -147,7 +150,9 @@ def _qualified_calls(nodes: list[ast.stmt], imports: ImportTable,
             if last in _ENTRY_NAMES:
                 yield node, imports.qualify(func) or last, repeated
         inner = repeated or node.__class__ in _REPEATING
-        stack.extend((child, inner, held) for child in child_nodes(node))
+        for child in child_nodes(node):
+            if child.__class__ not in leaves:
+                push((child, inner, held))
 
 
 def main_entries(body: list[ast.stmt], imports: ImportTable, rows: list[int] | None = None) -> Iterator[Entry]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import bisect
 from collections.abc import Callable, Iterator
+from itertools import compress
 from loopbound.index.light import light_summary as light_summary  # re-exported: the summariser's importers use both
 from loopbound.index.light import scan_imports as scan_imports
 from loopbound.index.entries import call_hooks, decorator_hook, entry_rows, main_entries, module_entries
@@ -25,6 +26,8 @@ FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 # The kinds of node a function's summary reads, and those whose insides run later: looked up by class,
 # which costs less than `isinstance` on each of a function's many names, attributes and constants.
 _READ_KINDS = frozenset({ast.Call, ast.Yield, ast.YieldFrom, ast.Assign, ast.AnnAssign, ast.Return})
+# Told apart by `map` and `compress`, in C: a function's nodes are mostly names, attributes and constants.
+_is_read, _is_global = _READ_KINDS.__contains__, frozenset({ast.Global}).__contains__
 _LATER_KINDS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda})
 _LEAF_KINDS = frozenset({ast.Name, ast.Constant})  # no call below them: most nodes, not worth a look at their fields
 # `self.x = ...` here makes every instance hold x.
@@ -56,6 +59,39 @@ RUN_WORDS = (b"IsolatedAsyncioTestCase", b"django.test", b"new_event_loop", b"ru
 ENTRY_WORDS = HOOK_WORDS + RUN_WORDS
 
 
+WordSearch = tuple[tuple[bytes, tuple[tuple[bytes, int], ...]], ...]  # (anchor, ((word, where its anchor is), ...))
+
+
+def _word_search(words: tuple[bytes, ...], anchors: tuple[bytes, ...]) -> WordSearch:
+    """The words grouped under the first of `anchors` each holds (a word that holds none is its own anchor),
+    each with where in it its anchor stands: `holds_any` scans the text once per group, not once per word."""
+    groups: dict[bytes, list[tuple[bytes, int]]] = {}
+    for word in words:
+        anchor = next((anchor for anchor in anchors if anchor in word), word)
+        groups.setdefault(anchor, []).append((word, word.index(anchor)))
+    return tuple((anchor, tuple(held)) for anchor, held in groups.items())
+
+
+def holds_any(data: bytes, search: WordSearch) -> bool:
+    """`any(word in data for word in words)` for the words of a `_word_search`: each word found stands around
+    a find of its anchor. Most files hold none of the words, and each scan of a whole file was most of the cost."""
+    find, starts_with = data.find, data.startswith
+    for anchor, held in search:
+        at = find(anchor)
+        while at >= 0:
+            for word, offset in held:
+                if at >= offset and starts_with(word, at - offset):
+                    return True
+            at = find(anchor, at + 1)
+    return False
+
+
+# Anchors each held by several of the words (the capitals by one, but found by `memchr`): a few thousand
+# times in a megabyte of code at most, where a whole scan for a word costs about a millisecond.
+_RUN_SEARCH = _word_search(RUN_WORDS, (b"run", b"corn", b"sgi_application", b"tar", b"F", b"Q", b"S", b"A", b"D"))
+_HOOK_SEARCH = _word_search(HOOK_WORDS, (b"startup", b"shutdown", b"cleanup", b"event", b"_serv"))
+
+
 class _Summariser:
     def __init__(self, tree: ast.Module, data: bytes, registry: Registry, is_test: bool, imports: ImportTable | None,
                  keep: Callable[[ast.FunctionDef | ast.AsyncFunctionDef], bool] | None, loops_only: bool = False,
@@ -75,8 +111,8 @@ class _Summariser:
         self.hooks: list[Hook] = []
         self.entries: list[Entry] = []
         self.release_words = registry.release_methods | MEMBER_RELEASES
-        self.runs_loops = any(word in data for word in RUN_WORDS)
-        self.entry_words = self.runs_loops or any(word in data for word in HOOK_WORDS)
+        self.runs_loops = holds_any(data, _RUN_SEARCH)
+        self.entry_words = self.runs_loops or holds_any(data, _HOOK_SEARCH)
         self._entry_rows: tuple[list[int] | None] | None = None
 
     def entry_rows(self) -> list[int] | None:
@@ -88,7 +124,9 @@ class _Summariser:
     def run(self) -> ModuleSummary:
         functions: list[FunctionSummary] = []
         classes: list[ClassSummary] = []
-        import_time: list[str] = []
+        # What runs at import, each group of nodes reversed (`_calls` reads a list from its end): one walk of
+        # them all gives the calls of each group in turn, as a walk of each group would.
+        import_time: list[ast.AST] = []
         skipped: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, str | None]] = []
         for statement in self._module_statements(self.tree.body):
             if isinstance(statement, FUNCTIONS):
@@ -96,15 +134,16 @@ class _Summariser:
                     functions.append(self._function(statement, statement.name, None))
                 else:
                     skipped.append((statement, statement.name, None))
-                import_time.extend(self._calls([*statement.decorator_list, *statement.args.defaults]))
+                import_time += reversed([*statement.decorator_list, *statement.args.defaults])
                 self._decorator_hooks(statement)
             elif isinstance(statement, ast.ClassDef):
                 classes.append(self._class(statement, functions, import_time, skipped))
             else:
                 if isinstance(statement, (ast.Import, ast.ImportFrom)):
                     self._bind(statement)
-                import_time.extend(self._calls([statement]))
+                import_time.append(statement)
                 self._statement_hooks(statement)
+        import_time.reverse()
         if self.loops_only:
             skipped = []  # what runs loops, the hooks and the tests: no function is summarised
         if skipped and self.hooks:
@@ -120,7 +159,7 @@ class _Summariser:
         return ModuleSummary(
             bindings=tuple(self.bindings), imports=tuple(scan_imports(self.data)), functions=tuple(functions),
             classes=tuple(classes), hooks=tuple(self.hooks), entries=tuple(self.entries),
-            import_time_calls=tuple(dict.fromkeys(import_time)), partial=self.keep is not None,
+            import_time_calls=tuple(dict.fromkeys(self._calls(import_time))), partial=self.keep is not None,
             runs_loops=self.runs_loops)
 
     def _kept(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -157,8 +196,9 @@ class _Summariser:
             if alias.name != "*":
                 self.bindings.append((alias.asname or alias.name, statement.module or "", statement.level, alias.name))
 
-    def _calls(self, nodes: list[ast.expr] | list[ast.stmt]) -> list[str]:
-        """Targets of the calls that run with these nodes (not in lambdas or nested definitions)."""
+    def _calls(self, nodes: list[ast.AST]) -> list[str]:
+        """Targets of the calls that run with these nodes (not in lambdas or nested definitions), in the order
+        of a walk that takes the last node first and each node's children from the last."""
         targets: list[str] = []
         stack: list[ast.AST] = list(nodes)
         pop = stack.pop
@@ -204,9 +244,7 @@ class _Summariser:
         released_globals: list[str] = []
         released_attributes: list[str] = []
         first_yield: int | None = None
-        for node in nodes:
-            if node.__class__ not in _READ_KINDS:
-                continue
+        for node in compress(nodes, map(_is_read, map(type, nodes))):
             if isinstance(node, ast.Call):
                 target = dotted(node.func)
                 if target:
@@ -225,7 +263,8 @@ class _Summariser:
                     continue
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 if declared is None:
-                    declared = {name for node in nodes if node.__class__ is ast.Global for name in node.names}
+                    declared = {name for node in compress(nodes, map(_is_global, map(type, nodes)))
+                                for name in node.names}  # type: ignore[attr-defined]
                 for target_node in targets:
                     if isinstance(target_node, ast.Name):
                         if target_node.id not in declared:  # a global is shared, not made anew per call
@@ -254,10 +293,13 @@ class _Summariser:
             return f"{owner}.{target.split('.', 1)[1]}"
         return target
 
-    def _class(self, cls: ast.ClassDef, functions: list[FunctionSummary], import_time: list[str],
+    def _class(self, cls: ast.ClassDef, functions: list[FunctionSummary], import_time: list[ast.AST],
                skipped: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, str | None]]) -> ClassSummary:
+        """The class's summary; its methods' summaries go to `functions` (or `skipped`), and what runs at
+        import (its decorators, bases and own statements; its methods' decorators and defaults), grouped
+        and reversed as `run` groups it, to `import_time`."""
         methods: list[str] = []
-        import_time.extend(self._calls([*cls.decorator_list, *cls.bases, *(k.value for k in cls.keywords)]))
+        import_time += reversed([*cls.decorator_list, *cls.bases, *(k.value for k in cls.keywords)])
         for statement in cls.body:
             if isinstance(statement, FUNCTIONS):
                 methods.append(statement.name)
@@ -265,9 +307,9 @@ class _Summariser:
                     functions.append(self._function(statement, f"{cls.name}.{statement.name}", cls.name))
                 else:
                     skipped.append((statement, f"{cls.name}.{statement.name}", cls.name))
-                import_time.extend(self._calls([*statement.decorator_list, *statement.args.defaults]))
+                import_time += reversed([*statement.decorator_list, *statement.args.defaults])
             elif not isinstance(statement, ast.ClassDef):
-                import_time.extend(self._calls([statement]))
+                import_time.append(statement)
         bases = tuple(filter(None, (self.imports.qualify(base) or dotted(base) for base in cls.bases)))
         return ClassSummary(cls.name, cls.lineno, bases, tuple(methods))
 
@@ -282,9 +324,11 @@ class _Summariser:
     def _statement_hooks(self, statement: ast.stmt) -> None:
         if not self.entry_words:
             return
-        for node in ast.walk(statement):
+        walked: list[ast.AST] = [statement]  # `ast.walk`'s order: the list grows as it is read
+        for node in walked:
             if isinstance(node, ast.Call):
                 self.hooks.extend(call_hooks(node))
+            walked += child_nodes(node)
 
     def _main_block(self, body: list[ast.stmt]) -> None:
         if not self.entry_words:
