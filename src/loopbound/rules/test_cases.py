@@ -68,6 +68,7 @@ class _Reads:
     resolved: dict[tuple[Path, BaseRef], Found] = field(default_factory=dict)
     orders: dict[tuple[Path, str], list[Node] | None] = field(default_factory=dict)
     roots: dict[Path, list[Path]] = field(default_factory=dict)
+    files: dict[tuple[Path, tuple[str, ...]], Path | None] = field(default_factory=dict)  # _module_file's answers
 
 
 def _reads(project: Project) -> _Reads:
@@ -225,8 +226,12 @@ def _locate(project: Project, path: Path, ref: BaseRef) -> tuple[Path, str] | No
         return None
     else:
         roots = _import_roots(project, path)
+    files = _reads(project).files
     for root in roots:
-        found = _module_file(root, module)
+        key = (root, tuple(module))
+        if key not in files:  # the test modules of a folder name the same modules from the same roots
+            files[key] = _module_file(root, module)
+        found = files[key]
         if found is not None:
             return found, attribute
     return None
