@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from loopbound import asyncio_versions
+from loopbound import module_facts as facts
 from loopbound.asyncio_declarations import _holds_declaration, declaration_files
+from loopbound.asyncio_versions import AsyncioVersions, Feature, combine, parse_version
 from loopbound.config import Settings
 from loopbound.discovery import discover, real_path
-from loopbound import module_facts as facts
 from loopbound.project import Project, _governed_by_broken_config, build, is_test_module, locate_config
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -179,3 +181,30 @@ def test_a_folder_holds_a_declaration_as_its_declaration_files_say(tmp_path: Pat
         else:
             path.write_text(text, encoding="utf-8")
     assert _holds_declaration(tmp_path) == any(path.is_file() for path in declaration_files(tmp_path))
+
+
+def _has_in_full(versions: AsyncioVersions, feature: Feature, every: bool, among: Feature | None) -> bool:
+    """`AsyncioVersions.has`, each release compared every time."""
+    since = parse_version(asyncio_versions._SINCE[feature])
+    kept = versions.versions
+    if not versions.known and among is not None:
+        floor = parse_version(asyncio_versions._SINCE[among])
+        kept = tuple(version for version in kept if asyncio_versions._compare(version, floor) >= 0)
+    answers = [asyncio_versions._compare(version, since) >= 0 for version in kept]
+    return all(answers) if every else any(answers)
+
+
+def test_what_the_releases_have_is_answered_as_in_full_however_often_asked() -> None:
+    """`has` is remembered per question: every set of releases, feature, `every` and `among` answers as
+    comparing each release does, asked in turn and again."""
+    sets = [AsyncioVersions.unknown(), combine([], False, None), combine([], False, "1.0.0"),
+            combine([], False, "0.23.5.post1"), combine([(">=0.21,<0.24", "pyproject.toml")], False, None),
+            combine([("==0.23.5.post1", "uv.lock")], True, None), combine([(">=0.23", "setup.cfg")], False, "1.5.0"),
+            AsyncioVersions(asyncio_versions.KNOWN[::-1], "reversed", known=False),
+            AsyncioVersions((), "nothing", known=True)]
+    questions = [(feature, every, among) for feature in Feature for every in (True, False)
+                 for among in (None, *Feature)]
+    for _ in range(2):
+        for versions in sets:
+            for feature, every, among in questions:
+                assert versions.has(feature, every=every, among=among) == _has_in_full(versions, feature, every, among)
