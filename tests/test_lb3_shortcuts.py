@@ -15,6 +15,7 @@ from loopbound.asyncio_versions import AsyncioVersions, Feature, combine, parse_
 from loopbound.config import Settings
 from loopbound.discovery import discover, real_path
 from loopbound.project import Project, _governed_by_broken_config, build, is_test_module, locate_config
+from loopbound.rules.loop_scope import _other_plugin_in_scope
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PROJECTS = sorted(path for path in (FIXTURES / "projects").iterdir() if path.is_dir())
@@ -208,3 +209,26 @@ def test_what_the_releases_have_is_answered_as_in_full_however_often_asked() -> 
         for versions in sets:
             for feature, every, among in questions:
                 assert versions.has(feature, every=every, among=among) == _has_in_full(versions, feature, every, among)
+
+
+@pytest.mark.parametrize("root", [*PROJECTS, None], ids=lambda path: path.name if path else "other-plugin")
+def test_other_plugins_are_found_as_by_searching_each_source(root: Path | None, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_other_plugin_in_scope` searches each module once per pass: it answers as searching every time does."""
+    if root is None:
+        _shadowing_project(tmp_path)
+        (tmp_path / "pkg" / "conftest.py").write_text(SHADOWING["pkg/conftest.py"] + "# runs under trio too\n",
+                                                      encoding="utf-8")
+        (tmp_path / "test_top.py").write_text("import pytest\n\nasync def test_top():\n    pass\n", encoding="utf-8")
+    project, _ = _project(root or tmp_path, monkeypatch)
+    answers = []
+    modules = list(project.checked_modules())
+    for order in (modules, modules[::-1]):
+        mentions: dict[int, bool] = {}
+        for module in order + order:
+            in_full = module.mentions_other_plugin or any(conftest.mentions_other_plugin
+                                                          for conftest in project.conftests(module))
+            assert _other_plugin_in_scope(project, module, mentions) == in_full
+            answers.append(in_full)
+    if root is None:
+        assert True in answers and False in answers
