@@ -10,6 +10,7 @@ import pytest
 
 from loopbound import asyncio_versions
 from loopbound import module_facts as facts
+from loopbound import project as project_module
 from loopbound.asyncio_declarations import _holds_declaration, declaration_files
 from loopbound.asyncio_versions import AsyncioVersions, Feature, combine, parse_version
 from loopbound.config import Settings
@@ -232,3 +233,18 @@ def test_other_plugins_are_found_as_by_searching_each_source(root: Path | None, 
             answers.append(in_full)
     if root is None:
         assert True in answers and False in answers
+
+
+@pytest.mark.parametrize("root", PROJECTS, ids=lambda path: path.name)
+def test_a_config_found_per_folder_is_the_one_found_per_file(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`build` finds each folder's config without a Path for the file it asks for: the configs, the broken ones
+    and the folders searched are those `locate_config` of that file records."""
+    per_folder, _ = _project(root, monkeypatch)
+    monkeypatch.setattr(project_module, "folder_config",
+                        lambda project, folder: locate_config(project, folder / "any_file.py", folder))
+    per_file, _ = _project(root, monkeypatch)
+    assert per_folder.config_cache.keys() == per_file.config_cache.keys()
+    assert {folder: config and config.path for folder, config in per_folder.config_cache.items()} == {
+        folder: config and config.path for folder, config in per_file.config_cache.items()}
+    assert per_folder.config_errors.keys() == per_file.config_errors.keys()
+    assert per_folder.checked == per_file.checked

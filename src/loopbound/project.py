@@ -302,12 +302,26 @@ def locate_config(project: Project, path: Path, folder: Path | None = None) -> P
     try:
         return locate(path, project.config_cache) if folder is None else locate_from(folder, project.config_cache)
     except PytestConfigError as error:
-        project.config_errors.setdefault(real_path(error.path), error)
-        for folder in (path.parent, *path.parent.parents):
-            project.config_cache.setdefault(folder, None)
-            if folder == real_path(error.path).parent:
-                break
+        _note_broken(project, error, path.parent)
         return None
+
+
+def folder_config(project: Project, folder: Path) -> PytestConfig | None:
+    """`locate_config` of a file in the resolved `folder`, without a Path for the file (`build` asks per folder)."""
+    try:
+        return locate_from(folder, project.config_cache)
+    except PytestConfigError as error:
+        _note_broken(project, error, folder)
+        return None
+
+
+def _note_broken(project: Project, error: PytestConfigError, start: Path) -> None:
+    """A broken config is recorded once, and governs nothing from `start` up to its folder."""
+    project.config_errors.setdefault(real_path(error.path), error)
+    for folder in (start, *start.parents):
+        project.config_cache.setdefault(folder, None)
+        if folder == real_path(error.path).parent:
+            break
 
 
 def load_explicit_config(project: Project, path: Path) -> None:
@@ -354,7 +368,7 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
         folder, name = os.path.split(resolved_text)
         matcher = folder_matchers.get(folder)
         if matcher is None:
-            folder_configs[folder] = locate_config(project, Path(resolved_text), Path(folder))
+            folder_configs[folder] = folder_config(project, Path(folder))
             matcher = folder_matchers[folder] = test_module_matcher(folder_configs[folder])
         config = folder_configs[folder]
         is_test = matcher(normcase(name)) is not None
