@@ -15,7 +15,14 @@ from loopbound.asyncio_declarations import _holds_declaration, declaration_files
 from loopbound.asyncio_versions import AsyncioVersions, Feature, combine, parse_version
 from loopbound.config import Settings
 from loopbound.discovery import discover, real_path
-from loopbound.project import Project, _governed_by_broken_config, build, is_test_module, locate_config
+from loopbound.project import (
+    Project,
+    _governed_by_broken_config,
+    build,
+    conftest_paths,
+    is_test_module,
+    locate_config,
+)
 from loopbound.rules.loop_scope import _other_plugin_in_scope
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -248,3 +255,28 @@ def test_a_config_found_per_folder_is_the_one_found_per_file(root: Path, monkeyp
         folder: config and config.path for folder, config in per_file.config_cache.items()}
     assert per_folder.config_errors.keys() == per_file.config_errors.keys()
     assert per_folder.checked == per_file.checked
+
+
+@pytest.mark.parametrize("root", [*PROJECTS, None], ids=lambda path: path.name if path else "shadowing")
+def test_a_folder_conftest_chain_is_each_module_own(root: Path | None, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`build` works out the conftest.py files of a folder once: each module's chain is what walking up from it
+    finds, and the configs of those files are the module's."""
+    if root is None:
+        _shadowing_project(tmp_path)
+        (tmp_path / "pkg" / "test_second.py").write_text("async def test_second():\n    pass\n", encoding="utf-8")
+        (tmp_path / "pkg" / "deeper").mkdir()
+        (tmp_path / "pkg" / "deeper" / "conftest.py").write_text("def broken(:\n", encoding="utf-8")
+        (tmp_path / "pkg" / "deeper" / "test_third.py").write_text("async def test_third():\n    pass\n",
+                                                                    encoding="utf-8")
+    project, _ = _project(root or tmp_path, monkeypatch)
+    chains = 0
+    for path in project.checked:
+        config = project.configs[path]
+        walked = [conftest for conftest in conftest_paths(path, config, project.project_root)
+                  if conftest in project.modules]
+        assert [module.path for module in project.conftest_chains[path]] == walked
+        assert all(project.configs[conftest] is config for conftest in walked)
+        chains += len(walked) > 1
+    if root is None:
+        assert chains >= 3

@@ -361,7 +361,7 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
     # What a folder decides for all its files, found once per folder rather than once per file.
     folder_configs: dict[str, PytestConfig | None] = {}
     folder_matchers: dict[str, Callable[[str], re.Match[str] | None]] = {}
-    folder_conftests: dict[str, list[Path]] = {}
+    folder_chains: dict[str, list[Module]] = {}
     normcase = os.path.normcase
     for path in python_files:
         resolved_text = real_path_text(path)  # known to discovery for the files it found: no system call
@@ -383,15 +383,15 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
         resolved = _own_path(module, resolved)
         project.checked.append(resolved)
         project.configs[resolved] = config
-        chain = []
-        if folder not in folder_conftests:
-            folder_conftests[folder] = conftest_paths(resolved, config, project_root)
-        for conftest_path in folder_conftests[folder]:
-            conftest = _module(project, conftest_path, False)
-            if conftest is not None:
-                project.configs.setdefault(_own_path(conftest, conftest_path), config)
-                chain.append(conftest)
-        project.conftest_chains[resolved] = chain
+        chain = folder_chains.get(folder)
+        if chain is None:  # the same for every module of the folder, which has the same config
+            chain = folder_chains[folder] = []
+            for conftest_path in conftest_paths(resolved, config, project_root):
+                conftest = _module(project, conftest_path, False)
+                if conftest is not None:
+                    project.configs.setdefault(_own_path(conftest, conftest_path), config)
+                    chain.append(conftest)
+        project.conftest_chains[resolved] = list(chain)
     for module in project.checked_modules():
         project.asyncio_versions(module)  # now, so that `inputs` knows every declaration folder searched
     return project
