@@ -329,8 +329,8 @@ def project_folder(start: Path, stop: Path, searched: list[Path]) -> Path | None
 
 
 def _holds_declaration(folder: Path) -> bool:
-    """Whether one of `declaration_files(folder)` is a file: the fixed names first, then the globs, whose
-    folder listings most folders, holding a fixed name or none at all, need not make."""
+    """Whether one of `declaration_files(folder)` is a file: the fixed names first, and the globs, which list the
+    folder and its `requirements` folder, only where none of those is a file."""
     if any((folder / name).is_file() for name in DECLARATION_NAMES):
         return True
     return any(path.is_file() for path in declaration_files(folder)[len(DECLARATION_NAMES):])

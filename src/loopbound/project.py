@@ -176,7 +176,7 @@ class Project:
         if below is None:  # the nearest definition: the rules ask for every test's fixtures
             return next(self._visible(test, name), None)
         candidates = list(self._visible(test, name))
-        if below is not None and below in candidates:
+        if below in candidates:
             candidates = candidates[candidates.index(below) + 1:]
         return candidates[0] if candidates else None
 
