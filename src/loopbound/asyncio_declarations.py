@@ -321,11 +321,19 @@ def project_folder(start: Path, stop: Path, searched: list[Path]) -> Path | None
     (a declaration created there later changes the answer)."""
     for folder in (start, *start.parents):
         searched.append(folder)
-        if any(path.is_file() for path in declaration_files(folder)):
+        if _holds_declaration(folder):
             return folder
         if folder == stop or (folder / ".git").exists():
             return None
     return None
+
+
+def _holds_declaration(folder: Path) -> bool:
+    """Whether one of `declaration_files(folder)` is a file: the fixed names first, and the globs, which list the
+    folder and its `requirements` folder, only where none of those is a file."""
+    if any((folder / name).is_file() for name in DECLARATION_NAMES):
+        return True
+    return any(path.is_file() for path in declaration_files(folder)[len(DECLARATION_NAMES):])
 
 
 def detect(start: Path, stop: Path, installed: str | None, searched: list[Path],

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 Version = tuple[int, ...]  # release numbers, then the post-release number (0 without one)
 
@@ -106,6 +107,18 @@ def _compare(version: Version, other: Version) -> int:
     return (left > right) - (left < right)
 
 
+@lru_cache(maxsize=1024)
+def _has(versions: tuple[Version, ...], known: bool, feature: Feature, every: bool, among: Feature | None) -> bool:
+    """`AsyncioVersions.has`, worked out once per question: the LB3 pass asks it for every module and fixture,
+    and it compared each release every time (47 of them where nothing is known)."""
+    since = _SINCE_VERSION[feature]
+    if not known and among is not None:
+        floor = _SINCE_VERSION[among]
+        versions = tuple(version for version in versions if _compare(version, floor) >= 0)
+    answers = [_compare(version, since) >= 0 for version in versions]
+    return all(answers) if every else any(answers)
+
+
 def _clause(operator: str, operand: str) -> Callable[[Version], bool]:
     operand = operand.strip()
     if operator in ("==", "!=") and operand.endswith(".*"):
@@ -186,13 +199,7 @@ class AsyncioVersions:
     def has(self, feature: Feature, *, every: bool = True, among: Feature | None = None) -> bool:
         """Whether every (or some) release has `feature`; with nothing known, only the releases that have
         `among` (the key being written) are asked, so an unknown project gets what those all accept."""
-        since = _SINCE_VERSION[feature]
-        versions = self.versions
-        if not self.known and among is not None:
-            floor = _SINCE_VERSION[among]
-            versions = tuple(version for version in versions if _compare(version, floor) >= 0)
-        answers = [_compare(version, since) >= 0 for version in versions]
-        return all(answers) if every else any(answers)
+        return _has(self.versions, self.known, feature, every, among)
 
     def lacks(self, feature: Feature) -> bool:
         """Some release the project declares it runs on does not have `feature` (never when nothing is known)."""

@@ -100,6 +100,8 @@ class Project:
     module_versions: dict[Path, AsyncioVersions] = field(default_factory=dict, repr=False)  # asked per fixture
     module_defaults: dict[Path, LoopDefaults] = field(default_factory=dict, repr=False)  # likewise
     closures: dict[int, tuple[Fixture, ...]] = field(default_factory=dict, repr=False)  # by the test's id
+    # the names of the autouse fixtures a test sees, by (id of its module, its class): the same for all its tests
+    autouse_names: dict[tuple[int, str | None], list[str]] = field(default_factory=dict, repr=False)
     # What rules/test_cases.py read and resolved of unittest classes' bases, kept for the whole pass
     test_case_reads: object = field(default=None, repr=False)
 
@@ -171,8 +173,10 @@ class Project:
 
     def resolve(self, test: Test, name: str, below: Fixture | None = None) -> Fixture | None:
         """The fixture `name` as `test` sees it; `below` skips definitions up to and including it."""
+        if below is None:  # the nearest definition: the rules ask for every test's fixtures
+            return next(self._visible(test, name), None)
         candidates = list(self._visible(test, name))
-        if below is not None and below in candidates:
+        if below in candidates:
             candidates = candidates[candidates.index(below) + 1:]
         return candidates[0] if candidates else None
 
@@ -235,7 +239,10 @@ class Project:
         found: list[Fixture] = []
         seen: set[int] = set()  # by identity: a fixture is one definition
         pending: list[tuple[str, Fixture | None]] = [(name, None) for name in test.requests]
-        pending += [(fixture.name, None) for fixture in self.autouse(test)]
+        autouse_key = (id(test.module), test.class_name)
+        if autouse_key not in self.autouse_names:  # what `autouse` yields depends on the module and class alone
+            self.autouse_names[autouse_key] = [fixture.name for fixture in self.autouse(test)]
+        pending += [(name, None) for name in self.autouse_names[autouse_key]]
         for name, requester in pending:  # grows as it goes: first come, first found
             fixture = self.resolve(test, name, below=requester if requester and requester.name == name else None)
             if fixture is None or id(fixture) in seen:
@@ -253,7 +260,12 @@ def test_module_patterns(config: PytestConfig | None) -> tuple[str, ...]:
 
 def is_test_module(name: str, config: PytestConfig | None) -> bool:
     """Whether `name` matches one of the patterns, as `fnmatch.fnmatch` matches each."""
-    return _test_module_name(test_module_patterns(config)).match(os.path.normcase(name)) is not None
+    return test_module_matcher(config)(os.path.normcase(name)) is not None
+
+
+def test_module_matcher(config: PytestConfig | None) -> Callable[[str], re.Match[str] | None]:
+    """What `is_test_module` matches a normcased name with under `config` (asked once per folder by `build`)."""
+    return _test_module_name(test_module_patterns(config)).match
 
 
 @lru_cache(maxsize=None)
@@ -261,6 +273,9 @@ def _test_module_name(patterns: tuple[str, ...]) -> re.Pattern[str]:
     """The patterns as one regular expression: every file of a run is asked about (fnmatch, pattern by
     pattern, was a tenth of the LB3 facts' CPU on the benchmark corpus)."""
     return re.compile("|".join(fnmatch.translate(os.path.normcase(pattern)) for pattern in patterns))
+
+
+_DEFAULT_TEST_MODULE = test_module_matcher(None)  # parsed_keeper asks it of every file of a cold run
 
 
 def conftest_paths(path: Path, config: PytestConfig | None, project_root: Path) -> list[Path]:
@@ -287,12 +302,26 @@ def locate_config(project: Project, path: Path, folder: Path | None = None) -> P
     try:
         return locate(path, project.config_cache) if folder is None else locate_from(folder, project.config_cache)
     except PytestConfigError as error:
-        project.config_errors.setdefault(real_path(error.path), error)
-        for folder in (path.parent, *path.parent.parents):
-            project.config_cache.setdefault(folder, None)
-            if folder == real_path(error.path).parent:
-                break
+        _note_broken(project, error, path.parent)
         return None
+
+
+def folder_config(project: Project, folder: Path) -> PytestConfig | None:
+    """`locate_config` of a file in the resolved `folder`, without a Path for the file (`build` asks per folder)."""
+    try:
+        return locate_from(folder, project.config_cache)
+    except PytestConfigError as error:
+        _note_broken(project, error, folder)
+        return None
+
+
+def _note_broken(project: Project, error: PytestConfigError, start: Path) -> None:
+    """A broken config is recorded once, and governs nothing from `start` up to its folder."""
+    project.config_errors.setdefault(real_path(error.path), error)
+    for folder in (start, *start.parents):
+        project.config_cache.setdefault(folder, None)
+        if folder == real_path(error.path).parent:
+            break
 
 
 def load_explicit_config(project: Project, path: Path) -> None:
@@ -331,14 +360,18 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
         load_explicit_config(project, path)
     # What a folder decides for all its files, found once per folder rather than once per file.
     folder_configs: dict[str, PytestConfig | None] = {}
-    folder_conftests: dict[str, list[Path]] = {}
+    folder_matchers: dict[str, Callable[[str], re.Match[str] | None]] = {}
+    folder_chains: dict[str, list[Module]] = {}
+    normcase = os.path.normcase
     for path in python_files:
         resolved_text = real_path_text(path)  # known to discovery for the files it found: no system call
         folder, name = os.path.split(resolved_text)
-        if folder not in folder_configs:
-            folder_configs[folder] = locate_config(project, Path(resolved_text), Path(folder))
+        matcher = folder_matchers.get(folder)
+        if matcher is None:
+            folder_configs[folder] = folder_config(project, Path(folder))
+            matcher = folder_matchers[folder] = test_module_matcher(folder_configs[folder])
         config = folder_configs[folder]
-        is_test = is_test_module(name, config)
+        is_test = matcher(normcase(name)) is not None
         if not (is_test or name == "conftest.py"):
             continue
         resolved = Path(resolved_text)
@@ -350,15 +383,15 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
         resolved = _own_path(module, resolved)
         project.checked.append(resolved)
         project.configs[resolved] = config
-        chain = []
-        if folder not in folder_conftests:
-            folder_conftests[folder] = conftest_paths(resolved, config, project_root)
-        for conftest_path in folder_conftests[folder]:
-            conftest = _module(project, conftest_path, False)
-            if conftest is not None:
-                project.configs.setdefault(_own_path(conftest, conftest_path), config)
-                chain.append(conftest)
-        project.conftest_chains[resolved] = chain
+        chain = folder_chains.get(folder)
+        if chain is None:  # the same for every module of the folder, which has the same config
+            chain = folder_chains[folder] = []
+            for conftest_path in conftest_paths(resolved, config, project_root):
+                conftest = _module(project, conftest_path, False)
+                if conftest is not None:
+                    project.configs.setdefault(_own_path(conftest, conftest_path), config)
+                    chain.append(conftest)
+        project.conftest_chains[resolved] = list(chain)
     for module in project.checked_modules():
         project.asyncio_versions(module)  # now, so that `inputs` knows every declaration folder searched
     return project
@@ -456,7 +489,7 @@ def parsed_keeper(path: str | Path, file_stamp: Stamp, data: bytes, registry: Re
     if kept is None:
         return None
     name = os.path.basename(path)
-    is_test = is_test_module(name, None)
+    is_test = _DEFAULT_TEST_MODULE(os.path.normcase(name)) is not None
     if not (is_test or name == "conftest.py") or file_stamp is None or not is_settled(file_stamp, time.time()):
         return None
     resolved = Path(real_path_text(path))

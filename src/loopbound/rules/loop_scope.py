@@ -243,20 +243,27 @@ def _alignment(fixture: Fixture, loop: str, uses: list[_Use], project: Project) 
 
 
 def check_async_pytest_fixtures(project: Project) -> Iterator[Finding]:
+    mentions: dict[int, bool] = {}  # by module: a conftest.py's source is searched once, not once per module below it
     for module in project.checked_modules():
-        if (project.defaults_for(module).mode != "strict" or _other_plugin_in_scope(project, module)
-                or not uses_pytest_asyncio(project, module)):
+        fixtures = [fixture for fixture in module.all_fixtures
+                    if fixture.is_async and fixture.decorator == "pytest.fixture"]
+        if (not fixtures or project.defaults_for(module).mode != "strict"  # asked first: most modules have none
+                or _other_plugin_in_scope(project, module, mentions) or not uses_pytest_asyncio(project, module)):
             continue
-        for fixture in module.all_fixtures:
-            if fixture.is_async and fixture.decorator == "pytest.fixture":
-                yield python_finding(
-                    ASYNC_PYTEST_FIXTURE, module, definition_span(module, fixture.node),
-                    f"async fixture `{fixture.name}` uses `@pytest.fixture` in strict mode: pytest-asyncio never "
-                    "runs it and tests receive a coroutine; use `@pytest_asyncio.fixture`", fixture=fixture.name)
+        for fixture in fixtures:
+            yield python_finding(
+                ASYNC_PYTEST_FIXTURE, module, definition_span(module, fixture.node),
+                f"async fixture `{fixture.name}` uses `@pytest.fixture` in strict mode: pytest-asyncio never "
+                "runs it and tests receive a coroutine; use `@pytest_asyncio.fixture`", fixture=fixture.name)
 
 
-def _other_plugin_in_scope(project: Project, module: Module) -> bool:
-    return module.mentions_other_plugin or any(conftest.mentions_other_plugin for conftest in project.conftests(module))
+def _other_plugin_in_scope(project: Project, module: Module, mentions: dict[int, bool]) -> bool:
+    for searched in (module, *project.conftests(module)):
+        if id(searched) not in mentions:
+            mentions[id(searched)] = searched.mentions_other_plugin
+        if mentions[id(searched)]:
+            return True
+    return False
 
 
 def check_marks(project: Project) -> Iterator[Finding]:

@@ -68,6 +68,7 @@ class _Reads:
     resolved: dict[tuple[Path, BaseRef], Found] = field(default_factory=dict)
     orders: dict[tuple[Path, str], list[Node] | None] = field(default_factory=dict)
     roots: dict[Path, list[Path]] = field(default_factory=dict)
+    files: dict[tuple[Path, tuple[str, ...]], Path | None] = field(default_factory=dict)  # _module_file's answers
 
 
 def _reads(project: Project) -> _Reads:
@@ -167,6 +168,7 @@ def _merged(project: Project, path: Path, facts: ClassFacts, active: frozenset[t
 def _lineage(project: Project, path: Path, facts: ClassFacts) -> Iterator[ClassFacts | str | None]:
     """The class and its bases, depth first and left to right, each once; a base found nowhere is None (what
     it reaches decides whether it is a TestCase, whatever the other bases are)."""
+    resolved = _reads(project).resolved  # looked in here first: most bases were resolved for an earlier class
     seen: set[tuple[Path, str]] = set()
     stack: list[Found] = [(path, facts)]
     while stack:
@@ -175,11 +177,13 @@ def _lineage(project: Project, path: Path, facts: ClassFacts) -> Iterator[ClassF
             yield item
             continue
         where, current = item
-        if (where, current.name) in seen:
+        name = (where, current.name)
+        if name in seen:
             continue
-        seen.add((where, current.name))
+        seen.add(name)
         yield current
-        stack.extend(reversed([_resolve(project, where, base) for base in current.bases]))
+        keys = [(where, base) for base in current.bases]
+        stack.extend(reversed([resolved[key] if key in resolved else _resolve(project, *key) for key in keys]))
 
 
 def _resolve(project: Project, path: Path, ref: BaseRef) -> Found:
@@ -225,8 +229,12 @@ def _locate(project: Project, path: Path, ref: BaseRef) -> tuple[Path, str] | No
         return None
     else:
         roots = _import_roots(project, path)
+    files = _reads(project).files
     for root in roots:
-        found = _module_file(root, module)
+        key = (root, tuple(module))
+        if key not in files:  # the test modules of a folder name the same modules from the same roots
+            files[key] = _module_file(root, module)
+        found = files[key]
         if found is not None:
             return found, attribute
     return None
