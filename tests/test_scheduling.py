@@ -102,10 +102,8 @@ def test_without_a_cache_files_are_stamped_here_only_until_their_sizes_decide_th
 
 @pytest.mark.parametrize(("count", "processes"), [(1, 2), (7, 2), (300, 2), (4524, 2), (4524, 3), (2596, 8)])
 def test_chunks_keep_every_job_in_order_and_are_smallest_where_the_processes_meet(count: int, processes: int) -> None:
-    names = ["test_{}.py", "{}.py", "conftest.py", "{}.py", "{}_test.py", "{}.py", "{}.py"]  # 3 of 7 cost more
-    jobs = [Job(f"d{index}/" + names[index % len(names)].format(index), "", EVERY_CODE, False, None, None)
-            for index in range(count)]
-    costs = [scheduling.TEST_MODULE_COST if index % len(names) in (0, 2, 4) else 1 for index in range(count)]
+    costs = [scheduling.expected_cost(index * 37 % 20_000, "test_a.py" if index % 3 else "a.py") for index in range(count)]
+    jobs = [Job(f"f{index}.py", "", EVERY_CODE, False, None, None, cost=costs[index]) for index in range(count)]
     chunks = scheduling.chunked(jobs, processes)
     assert [job for chunk in chunks for job in chunk] == jobs
     assert all(chunks)
@@ -120,5 +118,21 @@ def test_chunks_keep_every_job_in_order_and_are_smallest_where_the_processes_mee
         assert before_last - before < max(smallest, abs(meeting - before) // scheduling.SPREAD)
         start += len(chunk)
     if count >= 4524:
-        assert len(chunks[0]) > 10 * smallest, "far from the meeting point a worker's chunk is large"
+        assert len(chunks[0]) > 10 * len(chunks[len(chunks) // 2]), "far from the meeting point a worker's chunk is large"
         assert len(chunks) < 2 * processes * scheduling.CHUNKS_PER_PROCESS // 4
+
+
+def test_the_files_the_lb3_pass_reads_come_first_largest_first_and_the_others_largest_last(tmp_path: Path) -> None:
+    sizes = {"test_big.py": 900, "conftest.py": 50, "test_small.py": 10, "big.py": 800, "small.py": 5, "mid.py": 100}
+    for name, size in sizes.items():
+        (tmp_path / name).write_text("#" * size)
+    settings = Settings(project_root=tmp_path)
+    files = [checked_file(tmp_path / name, settings) for name in sorted(sizes)]
+    pending = parallel._Pending(files, settings, EVERY_CODE, None, 0.0, bytes_wanted=0)  # nothing stamped here
+    slots = dict(zip((job.path for job in pending.jobs), pending.slots))
+    pending.balance()
+    assert [Path(job.path).name for job in pending.jobs] == [
+        "test_big.py", "conftest.py", "test_small.py", "small.py", "mid.py", "big.py"]
+    assert [job.cost for job in pending.jobs] == [scheduling.expected_cost(sizes[Path(job.path).name], job.path)
+                                                  for job in pending.jobs]
+    assert dict(zip((job.path for job in pending.jobs), pending.slots)) == slots, "each job keeps its result's place"

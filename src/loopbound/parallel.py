@@ -8,6 +8,7 @@ of workers; the parent checks the chunks no worker has started once it has nothi
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial as partial_function
@@ -21,7 +22,7 @@ from loopbound.discovery import CheckedFile
 from loopbound.engine import INDEXED_CODES, CheckResult, FileResult, check_path, per_file_selected
 from loopbound.index.model import LoopTable
 from loopbound.project import read_by_the_pass
-from loopbound.scheduling import Job, check_all, default_jobs
+from loopbound.scheduling import Job, check_all, default_jobs, expected_cost
 from loopbound.stamps import is_settled, stamp
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def check_tree(python_files: Sequence[CheckedFile], config_files: Sequence[Path]
         # A warm replay records what the LB3 pass reads in this process: it cannot run in a worker then.
         in_worker = recorder.recording() is None
         if in_worker and cache_dir is None:
-            pending.test_modules_first()
+            pending.balance()
         # Without the LB3 cache, the pass takes the facts of the test modules both processes read as they
         # checked them, and the lock files its worker read after its first chunk.
         parsed = check_all(pending.jobs, settings, jobs, then=project_pass if in_worker else None,
@@ -215,12 +216,17 @@ class _Pending:
                 self.jobs.append(Job(path, shown, file_selected, is_test, file_stamp, key))
             self.results.append(cached)
 
-    def test_modules_first(self) -> None:
-        """Put the jobs of the files the LB3 pass reads (by name) first: the worker that runs the pass takes
-        chunks from the front, the main process from the end, and each test module the main process
-        parses has its facts pickled over to that worker."""
-        order = sorted(range(len(self.jobs)), key=lambda index: not read_by_the_pass(self.jobs[index].path))
-        self.jobs = [self.jobs[index] for index in order]
+    def balance(self) -> None:
+        """Give each job its expected cost, and order the jobs for a worker that takes chunks from the front
+        and the main process that takes them from the end: the files the LB3 pass reads (by name) first,
+        the largest first, then the others, the largest last. The worker that runs the pass then parses
+        most of them (each one the main process parses has its facts pickled over to it), and the files
+        where the two meet, whose chunk one of them may wait for at the end, are the smallest."""
+        costs = [expected_cost(_size(job), job.path) for job in self.jobs]
+        passes = [read_by_the_pass(job.path) for job in self.jobs]
+        order = sorted(range(len(self.jobs)), key=lambda index: (not passes[index],
+                                                                  -costs[index] if passes[index] else costs[index]))
+        self.jobs = [self.jobs[index]._replace(cost=costs[index]) for index in order]
         self.slots = [self.slots[index] for index in order]
 
     def finish(self, checked: Iterator[FileResult], progress: Callable[[Sequence[Job]], Iterable[Job]]
@@ -233,6 +239,16 @@ class _Pending:
         if self.cache is not None:
             self.cache.save()
         return CheckResult.of_files(result for result in self.results if result is not None)
+
+
+def _size(job: Job) -> int:
+    """The file's size, from its stamp when it was stamped (a file missing now costs nothing to read)."""
+    if job.stamp is not None:
+        return job.stamp[0]
+    try:
+        return os.stat(job.path).st_size
+    except OSError:
+        return 0
 
 
 def _read_locks_ahead(config_files: Sequence[Path], project_root: Path) -> None:

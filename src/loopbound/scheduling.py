@@ -37,9 +37,12 @@ CHUNKS_PER_PROCESS = 128
 # corpora, 128 chunks a process: 0.92 s, and 1.42 s on the benchmark corpus; with growing chunks, 0.84
 # and 1.26 s).
 SPREAD = 4
-# What a file the LB3 pass reads costs the per-file pass against any other (it is parsed more often, and
-# its facts are read): 0.77 against 0.15 ms of CPU on the benchmark corpus, 0.61 against 0.15 on apps.
-TEST_MODULE_COST = 5
+# A file's expected cost, in bytes of a file the LB3 pass does not read: a fixed part, and its size, six
+# times over when the LB3 pass reads it (it is parsed more often, and its facts are read). Fitted to the
+# CPU each file took, one process: 39 us + 13 us/KB for the others, 44 us + 43 us/KB for those the pass
+# reads (benchmark corpus); 92 + 16 and 152 + 119 (apps). Three times over was 3% slower on apps.
+FILE_COST = 3_000
+TEST_MODULE_BYTE_COST = 6
 
 
 class Job(NamedTuple):
@@ -52,6 +55,7 @@ class Job(NamedTuple):
     stamp: Stamp
     key: str | None
     stamp_when_read: bool = False  # not stamped by the parent: the process that reads it stamps it first
+    cost: int = 1  # what checking it is expected to cost, against the other jobs (expected_cost)
 
 
 def default_jobs() -> int:
@@ -202,10 +206,15 @@ class Scheduled:
         self.pool = self.to_hand_over = None
 
 
+def expected_cost(size: int, path: str) -> int:
+    """What checking a file of `size` bytes is expected to cost (in bytes of a file the LB3 pass does not read)."""
+    return FILE_COST + size * (TEST_MODULE_BYTE_COST if read_by_the_pass(path) else 1)
+
+
 def chunked(jobs_to_run: list[Job], processes: int) -> list[list[Job]]:
     """The jobs in order, in chunks that grow with their distance from where the workers (taking them
-    from the front) and the main process (from the end) should meet, by the files' expected cost."""
-    costs = [TEST_MODULE_COST if read_by_the_pass(job.path) else 1 for job in jobs_to_run]
+    from the front) and the main process (from the end) should meet, by the jobs' expected cost."""
+    costs = [job.cost for job in jobs_to_run]
     total = sum(costs)
     smallest = max(1, total // (processes * CHUNKS_PER_PROCESS))
     meeting = total * (processes - 1) // processes
