@@ -31,7 +31,7 @@ MIN_BYTES_PER_WORKER = 4_000_000
 # is on and the one queued behind it: with 32 (70 files of the benchmark corpus each) that wait was
 # about a twentieth of the wall time, while a chunk costs the parent about 50 µs.
 CHUNKS_PER_PROCESS = 128
-# Away from that meeting point a chunk holds this fraction of the files between it and the point. A
+# Away from that meeting point a chunk holds 1/SPREAD of the expected cost between its start and the point. A
 # worker's chunk costs it a round trip through the pool, which waits for the main process's threads
 # to get the GIL: with chunks of one size, the worker was idle a fifth of the time (cold runs of both
 # corpora, 128 chunks a process: 0.92 s, and 1.42 s on the benchmark corpus; with growing chunks, 0.84
