@@ -203,10 +203,18 @@ class _KeepAliveHandler(BaseHTTPRequestHandler):
         """Quiet: the requests are the test's business, not the log's."""
 
 
+class _Server(ThreadingHTTPServer):
+    """serve.py opens 50 connections at once. With socketserver's default backlog of 5, a loaded machine
+    dropped the handshakes the accept thread had no room for, and the client, which saw them complete,
+    timed out reading (httpx.ReadTimeout in CI, while another test suite ran beside it)."""
+
+    request_queue_size = 128
+
+
 @pytest.fixture(scope="session")
 def http_url() -> Iterator[str]:
     """A threaded HTTP/1.1 server on 127.0.0.1; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveHandler)
+    server = _Server(("127.0.0.1", 0), _KeepAliveHandler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="loopbound-http", daemon=True)
     thread.start()
