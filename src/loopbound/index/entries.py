@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from loopbound.index.model import ClassSummary, Entry, Hook
 from loopbound.names import ImportTable, dotted, is_main_guard
-from loopbound.rules.base import child_nodes, word_rows
+from loopbound.rules.base import LEAF_KINDS, child_nodes, word_rows
 from loopbound.rules.source_rows import holds_a_row, rows_are_lines
 from loopbound.source import SourceError, decode
 
@@ -43,7 +43,6 @@ _BOT_RUNS = frozenset({"run_polling", "start_polling", "run_webhook", "infinity_
 _ISOLATED = frozenset({"unittest.IsolatedAsyncioTestCase", "unittest.async_case.IsolatedAsyncioTestCase",
                        "IsolatedAsyncioTestCase", "django.test.TestCase", "django.test.TransactionTestCase"})
 _REPEATING = frozenset({ast.For, ast.AsyncFor, ast.While, ast.comprehension})
-_LEAF_KINDS = frozenset({ast.Name, ast.Constant})  # made by the parser, never subclassed
 _ENTRY_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in (
     *_APPLICATIONS, *_SERVERS, *_NEW_LOOPS, *_THREADS, *_BOT_RUNS, "run", "run_until_complete", "serve"))
 
@@ -136,7 +135,7 @@ def _qualified_calls(nodes: list[ast.stmt], imports: ImportTable,
     # (node, whether a loop repeats it, whether it is known to hold a row). A name or a constant is not
     # pushed: it is no call and holds none.
     stack: list[tuple[ast.AST, bool, bool]] = [(node, False, rows is None) for node in nodes]
-    pop, push, leaves = stack.pop, stack.append, _LEAF_KINDS
+    pop, push, leaves = stack.pop, stack.append, LEAF_KINDS
     while stack:
         node, repeated, held = pop()
         if not held and rows is not None:

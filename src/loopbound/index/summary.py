@@ -17,7 +17,7 @@ from loopbound.index.entries import call_hooks, decorator_hook, entry_rows, main
 from loopbound.index.model import BindingRow, ClassSummary, Entry, FunctionSummary, Hook, Made, ModuleSummary
 from loopbound.names import ImportTable, dotted, is_main_guard, is_type_checking
 from loopbound.registry import Kind, Registry
-from loopbound.rules.base import FileContext, child_nodes, on_self, per_registry, scope_nodes, word_rows
+from loopbound.rules.base import LEAF_KINDS, FileContext, child_nodes, on_self, per_registry, scope_nodes, word_rows
 from loopbound.rules.import_time import CACHE_DECORATORS
 from loopbound.rules.resource_calls import is_safe_call
 from loopbound.rules.resource_usage import MEMBER_RELEASES
@@ -29,7 +29,6 @@ _READ_KINDS = frozenset({ast.Call, ast.Yield, ast.YieldFrom, ast.Assign, ast.Ann
 # Told apart by `map` and `compress`, in C: a function's nodes are mostly names, attributes and constants.
 _is_read, _is_global = _READ_KINDS.__contains__, frozenset({ast.Global}).__contains__
 _LATER_KINDS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda})
-_LEAF_KINDS = frozenset({ast.Name, ast.Constant})  # no call below them: most nodes, not worth a look at their fields
 # `self.x = ...` here makes every instance hold x.
 CONSTRUCTORS = frozenset({"__init__", "__post_init__"})
 
@@ -205,7 +204,7 @@ class _Summariser:
         while stack:
             node = pop()
             kind = node.__class__
-            if kind in _LATER_KINDS or kind in _LEAF_KINDS:
+            if kind in _LATER_KINDS or kind in LEAF_KINDS:
                 continue
             if kind is ast.Call:
                 target = dotted(node.func)  # type: ignore[attr-defined]

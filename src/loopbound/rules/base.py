@@ -175,6 +175,11 @@ def _child_fields(kind: type[ast.AST]) -> tuple[str, ...]:
     return fields
 
 
+# Names and constants, most of the nodes of a function, hold no call and no other node worth a look: walks
+# that look for calls skip them by class (the parser makes no subclass).
+LEAF_KINDS = frozenset({ast.Name, ast.Constant})
+
+
 def child_nodes(node: ast.AST) -> list[ast.AST]:
     """`list(ast.iter_child_nodes(node))` without the context and operator markers, and without its two
     generators or a look at fields that never hold a node: the summary and the rules walk every node of

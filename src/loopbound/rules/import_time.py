@@ -11,7 +11,7 @@ from typing import Literal
 from loopbound.findings import Finding
 from loopbound.names import ImportTable, is_main_guard, is_type_checking
 from loopbound.registry import LOOP_METHODS, LOOP_RECEIVER_METHODS, Kind, Resource
-from loopbound.rules.base import FileContext, FileRuleGroup, child_nodes, function_nodes, word_rows
+from loopbound.rules.base import LEAF_KINDS, FileContext, FileRuleGroup, child_nodes, function_nodes, word_rows
 from loopbound.rules.import_time_rules import (
     ASYNCIO_PRIMITIVE,
     CACHED_FACTORY,
@@ -60,13 +60,12 @@ def _evaluated_calls(node: ast.AST) -> list[ast.Call]:
         elif current.__class__ is ast.GeneratorExp:
             stack.append(current.generators[0].iter)  # only the first iterable runs before iteration
             continue
-        elif current.__class__ in _LEAVES:
+        elif current.__class__ in LEAF_KINDS:
             continue
         stack.extend(child_nodes(current))
     return calls
 
 
-_LEAVES = frozenset({ast.Name, ast.Constant})
 _LOOP_RUNS = LOOP_METHODS | LOOP_RECEIVER_METHODS
 
 
