@@ -222,8 +222,8 @@ class _Pending:
         the largest first, then the others, the largest last. The worker that runs the pass then parses
         most of them (each one the main process parses has its facts pickled over to it), and the files
         where the two meet, whose chunk one of them may wait for at the end, are the smallest."""
-        costs = [expected_cost(_size(job), job.path) for job in self.jobs]
         passes = [read_by_the_pass(job.path) for job in self.jobs]
+        costs = [expected_cost(_size(job), read) for job, read in zip(self.jobs, passes)]
         order = sorted(range(len(self.jobs)), key=lambda index: (not passes[index],
                                                                   -costs[index] if passes[index] else costs[index]))
         self.jobs = [self.jobs[index]._replace(cost=costs[index]) for index in order]

@@ -476,7 +476,12 @@ def read_by_the_pass(path: str) -> bool:
     """Whether the LB3 pass reads the file, by its name: a conftest.py, or a test module as pytest names them
     by default."""
     name = os.path.basename(path)
-    return name == "conftest.py" or is_test_module(name, None)
+    return name == "conftest.py" or _named_as_test(name)
+
+
+def _named_as_test(name: str) -> bool:
+    """`is_test_module(name, None)`, with the default patterns' matcher made once: every file of a cold run asks."""
+    return _DEFAULT_TEST_MODULE(os.path.normcase(name)) is not None
 
 
 def parsed_keeper(path: str | Path, file_stamp: Stamp, data: bytes, registry: Registry) -> FactsKeeper | None:
@@ -489,7 +494,7 @@ def parsed_keeper(path: str | Path, file_stamp: Stamp, data: bytes, registry: Re
     if kept is None:
         return None
     name = os.path.basename(path)
-    is_test = _DEFAULT_TEST_MODULE(os.path.normcase(name)) is not None
+    is_test = _named_as_test(name)
     if not (is_test or name == "conftest.py") or file_stamp is None or not is_settled(file_stamp, time.time()):
         return None
     resolved = Path(real_path_text(path))

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, NamedTuple
 from loopbound.config import Settings
 from loopbound.engine import CheckResult, FileResult, check_path
 from loopbound.index.model import ModuleSummary
-from loopbound.project import read_by_the_pass
 from loopbound.stamps import Stamp, stamp
 
 if TYPE_CHECKING:
@@ -206,9 +205,9 @@ class Scheduled:
         self.pool = self.to_hand_over = None
 
 
-def expected_cost(size: int, path: str) -> int:
+def expected_cost(size: int, read_by_the_pass: bool) -> int:
     """What checking a file of `size` bytes is expected to cost (in bytes of a file the LB3 pass does not read)."""
-    return FILE_COST + size * (TEST_MODULE_BYTE_COST if read_by_the_pass(path) else 1)
+    return FILE_COST + size * (TEST_MODULE_BYTE_COST if read_by_the_pass else 1)
 
 
 def chunked(jobs_to_run: list[Job], processes: int) -> list[list[Job]]:
