@@ -248,7 +248,7 @@ def test_a_config_found_per_folder_is_the_one_found_per_file(root: Path, monkeyp
     and the folders searched are those `locate_config` of that file records."""
     per_folder, _ = _project(root, monkeypatch)
     monkeypatch.setattr(project_module, "folder_config",
-                        lambda project, folder: locate_config(project, folder / "any_file.py", folder))
+                        lambda project, folder: locate_config(project, folder / "any_file.py"))
     per_file, _ = _project(root, monkeypatch)
     assert per_folder.config_cache.keys() == per_file.config_cache.keys()
     assert {folder: config and config.path for folder, config in per_folder.config_cache.items()} == {

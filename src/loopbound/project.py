@@ -296,11 +296,10 @@ def conftest_paths(path: Path, config: PytestConfig | None, project_root: Path) 
     return found
 
 
-def locate_config(project: Project, path: Path, folder: Path | None = None) -> PytestConfig | None:
-    """The governing config of `path`; a broken one is recorded once and treated as missing. `folder`:
-    the resolved folder of `path`, when known."""
+def locate_config(project: Project, path: Path) -> PytestConfig | None:
+    """The governing config of `path`; a broken one is recorded once and treated as missing."""
     try:
-        return locate(path, project.config_cache) if folder is None else locate_from(folder, project.config_cache)
+        return locate(path, project.config_cache)
     except PytestConfigError as error:
         _note_broken(project, error, path.parent)
         return None
@@ -359,18 +358,18 @@ def _build(python_files: Iterable[Path], config_files: Iterable[Path], project_r
     for path in config_files:
         load_explicit_config(project, path)
     # What a folder decides for all its files, found once per folder rather than once per file.
-    folder_configs: dict[str, PytestConfig | None] = {}
-    folder_matchers: dict[str, Callable[[str], re.Match[str] | None]] = {}
+    # by folder: its config, and the test-module matcher under it
+    folder_configs: dict[str, tuple[PytestConfig | None, Callable[[str], re.Match[str] | None]]] = {}
     folder_chains: dict[str, list[Module]] = {}
     normcase = os.path.normcase
     for path in python_files:
         resolved_text = real_path_text(path)  # known to discovery for the files it found: no system call
         folder, name = os.path.split(resolved_text)
-        matcher = folder_matchers.get(folder)
-        if matcher is None:
-            folder_configs[folder] = folder_config(project, Path(folder))
-            matcher = folder_matchers[folder] = test_module_matcher(folder_configs[folder])
-        config = folder_configs[folder]
+        found = folder_configs.get(folder)
+        if found is None:
+            config = folder_config(project, Path(folder))
+            found = folder_configs[folder] = (config, test_module_matcher(config))
+        config, matcher = found
         is_test = matcher(normcase(name)) is not None
         if not (is_test or name == "conftest.py"):
             continue
