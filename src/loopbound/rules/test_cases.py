@@ -168,7 +168,6 @@ def _merged(project: Project, path: Path, facts: ClassFacts, active: frozenset[t
 def _lineage(project: Project, path: Path, facts: ClassFacts) -> Iterator[ClassFacts | str | None]:
     """The class and its bases, depth first and left to right, each once; a base found nowhere is None (what
     it reaches decides whether it is a TestCase, whatever the other bases are)."""
-    resolved = _reads(project).resolved  # looked in here first: most bases were resolved for an earlier class
     seen: set[tuple[Path, str]] = set()
     stack: list[Found] = [(path, facts)]
     while stack:
@@ -182,8 +181,7 @@ def _lineage(project: Project, path: Path, facts: ClassFacts) -> Iterator[ClassF
             continue
         seen.add(name)
         yield current
-        keys = [(where, base) for base in current.bases]
-        stack.extend(reversed([resolved[key] if key in resolved else _resolve(project, *key) for key in keys]))
+        stack.extend(reversed([_resolve(project, where, base) for base in current.bases]))
 
 
 def _resolve(project: Project, path: Path, ref: BaseRef) -> Found:
