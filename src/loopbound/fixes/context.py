@@ -69,9 +69,14 @@ class FixContext:
         return windows
 
     def top_level(self, node: cst.CSTNode) -> cst.CSTNode:
-        """The statement of the module's body that holds node: found by row, so that the fixes that need
-        only positions do not pay for libcst's parent map."""
+        """The statement of the module's body that holds node: as `blocks.statement_block` noted it when
+        it found node, else by row, so that the fixes that need only positions do not pay for libcst's
+        parent map."""
         import bisect
+
+        noted: cst.CSTNode | None = self.memo.get("top_level", {}).get(id(node))
+        if noted is not None:
+            return noted
 
         from libcst.metadata import PositionProvider
 
@@ -87,7 +92,16 @@ class FixContext:
         pieces do not add up to the file's text (then fixes diff the whole file)."""
         if self._spans is None and self._body_end == -1:
             module = self.module()
-            offset = len("".join(module.code_for_node(line) for line in module.header))
+            header = "".join(module.code_for_node(line) for line in module.header)
+            footer = "".join(module.code_for_node(line) for line in module.footer)
+            if (len(module.body) == 1 and module.has_trailing_newline and len(header) + len(footer) <= len(self.text)
+                    and self.text.startswith(header) and self.text.endswith(footer)):
+                # One statement (a window, `FixContext.first_row`): libcst gives back the text it parsed, so the
+                # statement is what the header and footer leave, without generating its code.
+                self._body_end = len(self.text) - len(footer)
+                self._spans = {id(module.body[0]): (len(header), self._body_end)}
+                return self._spans
+            offset = len(header)
             spans = {}
             for statement in module.body:
                 size = len(module.code_for_node(statement))
