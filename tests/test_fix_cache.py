@@ -4,6 +4,7 @@ other modules that could import the name it removes) makes it built again when i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
@@ -202,7 +203,7 @@ def test_fixes_built_in_several_processes_are_the_ones_built_in_one(rules: Path,
     assert built == []  # every fix the workers built was kept, with its inputs
 
 
-def test_workers_take_the_files_with_most_findings_first_and_only_when_there_is_enough(
+def test_workers_take_the_costliest_files_first_and_only_when_there_is_enough(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     counts = {"a.py": 1, "b.py": 3, "c.py": 2}
@@ -214,6 +215,9 @@ def test_workers_take_the_files_with_most_findings_first_and_only_when_there_is_
     monkeypatch.setattr(builders, "MIN_FIXES_TO_SHARE", 7)
     monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 1_500)
     assert builders._by_file(findings, 2) == {"b.py": [1, 2, 3], "c.py": [4, 5], "a.py": [0]}
+    searching = [dataclasses.replace(finding, code="LB101") if finding.path == "a.py" else finding
+                 for finding in findings]
+    assert list(builders._by_file(searching, 2) or {}) == ["a.py", "b.py", "c.py"]  # its search reads every file
     assert builders._by_file(findings, 1) is None
     assert builders._by_file(findings[1:4], 2) is None  # one file
     monkeypatch.setattr(builders, "MIN_BYTES_TO_SHARE", 1_501)
