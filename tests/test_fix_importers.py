@@ -14,6 +14,7 @@ from cli_runner import run_loopbound
 
 import pytest
 
+from loopbound.fixes import builders
 from loopbound.fixes.importers import importable_names, importers
 
 DB = '''import httpx
@@ -122,3 +123,17 @@ def test_relative_imports_resolve_from_the_importers_package(tmp_path: Path, mon
     monkeypatch.chdir(tmp_path)
     assert importers("app/__init__.py", {"engine"}, list(files), files.__getitem__, tmp_path) == ["app/api/v1.py:1"]
     assert importers("app/api/__init__.py", {"engine"}, list(files), files.__getitem__, tmp_path) == ["app/api/v2.py:1"]
+
+
+def test_the_importers_search_keeps_the_texts_it_read_only_up_to_its_budget() -> None:
+    reads: list[str] = []
+
+    def read(path: str) -> str:
+        reads.append(path)
+        return path * 10
+
+    kept = builders._KeptUpTo(read, budget=30)
+    for path in ("a", "bb", "a", "bb", "c", "c"):
+        assert kept(path) == path * 10
+    assert reads == ["a", "bb", "c", "c"]  # "c" came once the 30 characters of the budget were kept
+    assert kept.kept == {"a": "a" * 10, "bb": "bb" * 10}
