@@ -4,9 +4,10 @@ Issue 14 asks for cold <= 2.5x ruff. Whatever else a sound run does, it must rea
 files the per-file pre-filter lets through and the test modules and conftest.py files the LB3 pass reads.
 This script works that set out with loopbound's own discovery and predicates (and checks it against the
 files a real in-process run parses), then times, interleaved, in fresh processes: ruff, an oracle that
-only reads and parses that list (no walk, no filter, no loopbound import; 2 processes and 1), and
-loopbound cold. The oracle's ratio to ruff bounds from below what a checker built on CPython's `ast` can
-reach on the tree; a second table splits the cost of `ast.parse` itself.
+only reads and parses that list (no walk, no filter, no loopbound import; 2 processes and 1), the same
+oracle reading every other checked file too (a checker cannot know what to parse without reading them;
+2 processes and 1), that one walking once each tree the per-file rules check, and loopbound cold. The oracles' ratios to ruff bound from below what a checker built on CPython's `ast`
+can reach on the tree; a second table splits the cost of `ast.parse` itself.
 
     python benchmarks/floor.py [TREE ...] [--repeat N] [--python PATH ...] [--no-trace]
 """
@@ -33,11 +34,18 @@ sys.path.insert(0, str(HERE))
 from run import BIN, compile_bytecode, loopbound, ruff
 
 TARGET = 2.5  # issue 14: cold <= 2.5x ruff --no-cache
+READING_ORACLE = "oracle reading every checked file, 2 processes"
+READING_ORACLE_ALONE = "oracle reading every checked file, 1 process"
+WALKING_ORACLE = "the same, walking the per-file pass's trees once, 2 processes"
 RUFF = "ruff --select ASYNC --no-cache"
 ORACLE_CHUNKS_PER_PROCESS = 8
 
 # The oracle: stdlib only, so that any interpreter can run it. The list comes sorted by size, largest
 # first, so that dealing it out round-robin gives chunks of about equal bytes, handed out one at a time.
+# With a fourth argument, a second list: the other checked files, which it only reads (a checker must read
+# every file to know which to parse); they follow the parsed ones, dealt out the same way. With a fifth,
+# a third: the files the per-file rules check, each of whose trees it walks once (`ast.walk`, nothing done
+# per node), as any rule that finds calls wherever they are must at least do.
 ORACLE = """\
 import ast, gc, sys
 def work(paths):
@@ -45,15 +53,28 @@ def work(paths):
     for path in paths:
         with open(path, "rb", buffering=0) as f:
             data = f.read()
+        if path in READ_ONLY:
+            continue
         try:
-            ast.parse(data, path)
+            tree = ast.parse(data, path)
         except (SyntaxError, ValueError):
-            pass
+            continue
+        if path in WALKED:
+            for node in ast.walk(tree):
+                pass
     return len(paths)
+READ_ONLY, WALKED = set(), set()
 if __name__ == "__main__":
     gc.disable()
     with open(sys.argv[1], encoding="utf-8") as f:
         files = f.read().split("\\n")
+    if len(sys.argv) > 4:
+        with open(sys.argv[4], encoding="utf-8") as f:
+            READ_ONLY.update(f.read().split("\\n"))
+        files += sorted(READ_ONLY)
+    if len(sys.argv) > 5:
+        with open(sys.argv[5], encoding="utf-8") as f:
+            WALKED.update(f.read().split("\\n"))
     processes, chunks = int(sys.argv[2]), int(sys.argv[2]) * int(sys.argv[3])
     if processes == 1:
         work(files)
@@ -143,6 +164,7 @@ class Needed:
     checked: int
     per_file: frozenset[str]
     lb3: frozenset[str]
+    every: frozenset[str] = frozenset()  # every checked file, as real paths
 
     @property
     def union(self) -> frozenset[str]:
@@ -189,7 +211,8 @@ def needed(tree: Path) -> Needed:
         stated = settings.target_pytest_asyncio
         build([file.path for file in found.python_files], found.config_files, settings.project_root,
               target(stated) if stated else None, settings.registry, reader)
-    return Needed(len(found.python_files), frozenset(per_file), frozenset(lb3))
+    return Needed(len(found.python_files), frozenset(per_file), frozenset(lb3),
+                  frozenset(str(file.real) for file in found.python_files))
 
 
 def trace_run(tree: Path, output: Path, jobs: str | None) -> None:
@@ -294,11 +317,14 @@ def timed(command: Sequence[str], cwd: Path) -> tuple[float, float]:
     return float(wall), float(cpu)
 
 
-def commands(listing: Path, pythons: Sequence[str]) -> dict[str, list[str]]:
+def commands(listing: Path, unparsed: Path, walked: Path, pythons: Sequence[str]) -> dict[str, list[str]]:
     chunks = str(ORACLE_CHUNKS_PER_PROCESS)
     runs = {RUFF: ruff("--no-cache")} if (BIN / "ruff").exists() else {}
     runs |= {"oracle, 2 processes": [sys.executable, "-c", ORACLE, str(listing), "2", chunks],
             "oracle, 1 process": [sys.executable, "-c", ORACLE, str(listing), "1", chunks],
+            READING_ORACLE: [sys.executable, "-c", ORACLE, str(listing), "2", chunks, str(unparsed)],
+            READING_ORACLE_ALONE: [sys.executable, "-c", ORACLE, str(listing), "1", chunks, str(unparsed)],
+            WALKING_ORACLE: [sys.executable, "-c", ORACLE, str(listing), "2", chunks, str(unparsed), str(walked)],
             "loopbound cold (--no-cache)": loopbound("--no-cache"),
             # What any run of a Python checker pays before reading a file.
             "Python start (`python -c pass`)": [sys.executable, "-c", "pass"]}
@@ -363,7 +389,8 @@ def report(tree: Path, need: Needed, notes: list[str], timings: dict[str, Timing
         wall, cpu = statistics.median(timing.wall), statistics.median(timing.cpu)
         yield f"| {name} | {wall:.3f} | {cpu:.3f} | {_ratio(wall, base)} | {_ratio(cpu, base_cpu)} |"
     yield ""
-    for name in ("oracle, 2 processes", "loopbound cold (--no-cache)"):
+    for name in ("oracle, 2 processes", READING_ORACLE, READING_ORACLE_ALONE, WALKING_ORACLE,
+                 "loopbound cold (--no-cache)"):
         if base is None:
             yield f"- {name} / ruff --no-cache: n/a, ruff is not installed next to this Python"
             continue
@@ -391,8 +418,12 @@ def floor(tree: Path, repeat: int, pythons: Sequence[str], trace: bool, rounds: 
         listing = Path(scratch) / "needed.txt"
         largest_first = sorted(need.union, key=lambda path: (-os.path.getsize(path), path))
         listing.write_text("\n".join(largest_first), encoding="utf-8")
+        unparsed = Path(scratch) / "read_only.txt"
+        unparsed.write_text("\n".join(sorted(need.every - need.union)), encoding="utf-8")
+        walked = Path(scratch) / "walked.txt"
+        walked.write_text("\n".join(sorted(need.per_file)), encoding="utf-8")
         load_before = os.getloadavg()[0]
-        timings = time_runs(commands(listing, pythons), tree, repeat)
+        timings = time_runs(commands(listing, unparsed, walked, pythons), tree, repeat)
         load_after = os.getloadavg()[0]
         costs = [parse_cost(listing, python, rounds) for python in (sys.executable, *pythons)] if rounds else []
     for line in report(shown, need, notes, timings, repeat, costs):

@@ -28,6 +28,9 @@ def test_floor_finds_the_needed_files_and_times_the_runs(tmp_path: Path) -> None
     assert "| checked (discovered) | 5 |" in table
     assert "| needed: union (the oracle's list) | 3 |" in table  # client.py, conftest.py, check_things.py
     assert "Its per-file and LB3 calls parsed exactly the needed set above." in table
-    for row in ("oracle, 2 processes", "oracle, 1 process", "loopbound cold (--no-cache)", "ast.parse(bytes)",
+    for row in ("oracle, 2 processes", "oracle, 1 process", "oracle reading every checked file, 2 processes",
+                "oracle reading every checked file, 1 process",
+                "the same, walking the per-file pass's trees once, 2 processes",
+                "loopbound cold (--no-cache)", "ast.parse(bytes)",
                 "symtable: C parser + symbol table, no ast objects", "Python start (`python -c pass`)"):
         assert f"| {row} |" in table
