@@ -12,7 +12,6 @@ import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from loopbound.index.model import LoopTable
 from loopbound.index.resolution import IndexedModule, ProjectIndex
@@ -34,9 +33,9 @@ class Reachability:
         self.index = index
         self._loops = loops
         self._table: LoopTable | None = None
-        self._kinds: dict[Path, tuple[str, str]] = {}  # module -> ("many" or "single" or "", how)
+        self._kinds: dict[str, tuple[str, str]] = {}  # module's path -> ("many" or "single" or "", how)
         self._many_test_dirs: set[str] | None = None  # the folders of test modules that run many loops
-        self._verdicts: dict[Path, Reach] = {}
+        self._verdicts: dict[str, Reach] = {}
 
     def table(self) -> LoopTable:
         if self._table is None:
@@ -45,73 +44,72 @@ class Reachability:
 
     def kind(self, module: IndexedModule) -> tuple[str, str]:
         """("many", how) for a multi-loop entry point, ("single", how) for a single-loop one, else ("", "")."""
-        if module.path not in self._kinds:
+        if module.path_text not in self._kinds:
             self.index.refine_loops(module)
-            self._kinds[module.path] = self._classify(module)
-        return self._kinds[module.path]
+            self._kinds[module.path_text] = self._classify(module)
+        return self._kinds[module.path_text]
 
     def _classify(self, module: IndexedModule) -> tuple[str, str]:
         entries = module.summary.entries
         many = next((entry.kind for entry in entries if entry.many), None)
         if many:
             return "many", many
-        loops = self.table().get(str(module.path))
+        loops = self.table().get(module.path_text)
         if loops is not None:
             if loops.scope != "session":
                 per = "test" if loops.scope == "function" else loops.scope
                 return "many", f"runs each {per} on its own event loop" + (f" ({loops.note})" if loops.note else "")
             return "single", "runs every test on one session-wide event loop"
-        if module.path.name == "conftest.py" and self._under_many_loop_tests(module.path.parent):
+        if (os.path.basename(module.path_text) == "conftest.py"
+                and self._under_many_loop_tests(os.path.dirname(module.path_text))):
             return "many", "is loaded by pytest for tests that each run on their own event loop"
         single = next((entry.kind for entry in entries if not entry.many), None)
         return ("single", single) if single else ("", "")
 
-    def _under_many_loop_tests(self, folder: Path) -> bool:
+    def _under_many_loop_tests(self, folder: str) -> bool:
         """pytest imports every conftest.py above a test module: for many-loop tests, it is an entry too.
         The table's paths are resolved: a folder holds a test module when its text starts the module's."""
         if self._many_test_dirs is None:
             self._many_test_dirs = {os.path.dirname(path) for path, loops in self.table().items()
                                     if os.path.basename(path) != "conftest.py" and loops.scope != "session"}
-        text = str(folder)
-        prefix = text if text.endswith(os.sep) else text + os.sep
-        return any(directory == text or directory.startswith(prefix) for directory in self._many_test_dirs)
+        prefix = folder if folder.endswith(os.sep) else folder + os.sep
+        return any(directory == folder or directory.startswith(prefix) for directory in self._many_test_dirs)
 
     def verdict(self, module: IndexedModule) -> Reach:
-        if module.path not in self._verdicts:
-            self._verdicts[module.path] = self._search(module)
-        return self._verdicts[module.path]
+        if module.path_text not in self._verdicts:
+            self._verdicts[module.path_text] = self._search(module)
+        return self._verdicts[module.path_text]
 
     def _search(self, module: IndexedModule) -> Reach:
         """Breadth-first up the importers: the nearest multi-loop entry point and the chain to it."""
-        parents: dict[Path, Path | None] = {module.path: None}
-        queue = deque([module.path])
-        single: tuple[Path, str] | None = None
+        parents: dict[str, IndexedModule | None] = {module.path_text: None}
+        queue = deque([module])
+        single: tuple[IndexedModule, str] | None = None
         while queue:
             current = queue.popleft()
-            kind, how = self.kind(self.index.by_path_text[str(current)])
+            kind, how = self.kind(current)
             if kind == "many":
-                return Reach(True, f"{self._shown(current)} {how}" + self._chain(current, parents))
+                return Reach(True, f"{current.shown} {how}" + _chain(current, parents))
             if single is None and kind == "single":
                 single = current, how
-            for importer in self.index.importers(self.index.by_path_text[str(current)]):
-                if importer.path not in parents:
-                    parents[importer.path] = current
-                    queue.append(importer.path)
+            for importer in self.index.importers(current):
+                if importer.path_text not in parents:
+                    parents[importer.path_text] = current
+                    queue.append(importer)
         if single is not None:
-            return Reach(False, f"latent: only single-loop code reaches it: {self._shown(single[0])} "
-                         f"{single[1]}{self._chain(single[0], parents)}")
+            return Reach(False, f"latent: only single-loop code reaches it: {single[0].shown} "
+                         f"{single[1]}{_chain(single[0], parents)}")
         if len(parents) == 1:
             return Reach(False, "latent: nothing in the project imports it and it runs no event loop itself; "
                          "as library code, its users' loops are unknown")
         return Reach(False, "latent: no entry point that runs several event loops imports it")
 
-    def _chain(self, entry: Path, parents: dict[Path, Path | None]) -> str:
-        steps: list[str] = []
-        current = parents[entry]
-        while current is not None:
-            steps.append(self._shown(current))
-            current = parents[current]
-        return f" and imports {' → '.join(steps)}" if steps else ""
 
-    def _shown(self, path: Path) -> str:
-        return self.index.by_path_text[str(path)].shown
+def _chain(entry: IndexedModule, parents: dict[str, IndexedModule | None]) -> str:
+    """` and imports a → b`: the modules between `entry` and the one searched from, nearest first."""
+    steps: list[str] = []
+    current = parents[entry.path_text]
+    while current is not None:
+        steps.append(current.shown)
+        current = parents[current.path_text]
+    return f" and imports {' → '.join(steps)}" if steps else ""
