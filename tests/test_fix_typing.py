@@ -6,18 +6,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import libcst as cst
 import pytest
 from conftest import FIXTURES
 
 from loopbound.config import Settings
 from loopbound.fixes.run import fix_text
+from loopbound.fixes.type_comments import reachable
 
 CASE = FIXTURES / "fixes" / "LB101" / "per_loop_typed"
+UNREACHABLE = FIXTURES / "fixes" / "LB203" / "unreachable_ignore_moved_into_finally"
 
 
-def _mypy(path: str) -> subprocess.CompletedProcess[str]:
+def _mypy(path: str, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", "/dev/null",
-                           "--follow-imports=silent", path], capture_output=True, text=True)
+                           "--follow-imports=silent", *options, path], capture_output=True, text=True)
 
 
 def test_fixed_module_passes_mypy_strict() -> None:
@@ -37,3 +40,29 @@ def test_an_imported_any_is_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "def get_redis() -> Any:" in fixed and "WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" in fixed
     assert "import typing" not in fixed
     assert fixed.startswith("import asyncio\nimport weakref\nfrom typing import Any\n\nimport redis.asyncio as aioredis\n")
+
+
+def test_a_release_moved_into_finally_loses_its_unreachable_ignore() -> None:
+    """LB203's fix moves a release mypy found unreachable into `finally`, where it is reachable: with the
+    `# type: ignore[unreachable]` left on it, `--strict` (`warn_unused_ignores`) fails the fixed file."""
+    before = _mypy(str(UNREACHABLE / "input.py"), "--warn-unreachable")
+    after = _mypy(str(UNREACHABLE / "expected.py"), "--warn-unreachable")
+    assert before.returncode == 0, before.stdout
+    assert after.returncode == 0, after.stdout
+
+
+@pytest.mark.parametrize(("comment", "left"), [
+    ("# type: ignore[unreachable]", None),
+    ("# type: ignore[ unreachable ]", None),
+    ("# type: ignore[unreachable, attr-defined]", "# type: ignore[attr-defined]"),
+    ("# type: ignore[attr-defined,unreachable]  # why", "# type: ignore[attr-defined]  # why"),
+    ("# type: ignore[unreachable]  # the asserts narrow it", "# the asserts narrow it"),
+    ("# type: ignore[attr-defined]", "# type: ignore[attr-defined]"),
+    ("# type: ignore", "# type: ignore"),  # every code: it may hide another error
+    ("# note  # type: ignore[unreachable]", "# note  # type: ignore[unreachable]"),  # mypy reads it first only
+])
+def test_only_the_unreachable_code_goes(comment: str, left: str | None) -> None:
+    trailing = cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(comment))
+    kept = reachable(trailing)
+    assert (kept.comment.value if kept.comment is not None else None) == left
+    assert kept.whitespace.value == ("  " if left is not None else "")

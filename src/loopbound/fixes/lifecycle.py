@@ -13,6 +13,7 @@ import libcst as cst
 from loopbound.findings import Applicability, Edit, Finding, Fix
 from loopbound.fixes.blocks import function_of, statement_block
 from loopbound.fixes.context import FixContext, fix_from_module, replace_in_module
+from loopbound.fixes.type_comments import reachable
 
 
 def add_await(finding: Finding, ctx: FixContext) -> Fix | None:
@@ -75,7 +76,7 @@ def _split_release(line: cst.SimpleStatementLine, variable: str, methods: str) -
     while comments and comments[0].comment is None:
         comments.pop(0)  # the blank lines that set the release apart stay out of `finally`
     release = cst.SimpleStatementLine(parts[1], leading_lines=comments,
-                                      trailing_whitespace=line.trailing_whitespace if not parts[2] else
+                                      trailing_whitespace=reachable(line.trailing_whitespace) if not parts[2] else
                                       cst.TrailingWhitespace())
     before: list[cst.BaseStatement] = [cst.SimpleStatementLine(parts[0])] if parts[0] else []
     after: list[cst.BaseStatement] = (
