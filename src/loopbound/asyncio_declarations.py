@@ -39,9 +39,12 @@ def requirement_specifier(line: str) -> str | None:
 
 def declaration_files(folder: Path) -> list[Path]:
     """Every file in `folder` that could declare pytest-asyncio, present or not matters to the cache."""
-    candidates = [folder / name for name in DECLARATION_NAMES]
-    candidates += sorted(folder.glob("requirements*.txt")) + sorted(folder.glob("requirements/*.txt"))
-    return candidates
+    return [folder / name for name in DECLARATION_NAMES] + _requirements_files(folder)
+
+
+def _requirements_files(folder: Path) -> list[Path]:
+    """The requirements files of `folder`, found by listing it and its `requirements` folder."""
+    return sorted(folder.glob("requirements*.txt")) + sorted(folder.glob("requirements/*.txt"))
 
 
 # Every spelling of the name `_normal` maps to it holds this (a lock file's escapes aside).
@@ -331,9 +334,8 @@ def project_folder(start: Path, stop: Path, searched: list[Path]) -> Path | None
 def _holds_declaration(folder: Path) -> bool:
     """Whether one of `declaration_files(folder)` is a file: the fixed names first, and the globs, which list the
     folder and its `requirements` folder, only where none of those is a file."""
-    if any((folder / name).is_file() for name in DECLARATION_NAMES):
-        return True
-    return any(path.is_file() for path in declaration_files(folder)[len(DECLARATION_NAMES):])
+    return (any((folder / name).is_file() for name in DECLARATION_NAMES)
+            or any(path.is_file() for path in _requirements_files(folder)))
 
 
 def detect(start: Path, stop: Path, installed: str | None, searched: list[Path],
